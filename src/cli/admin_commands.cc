@@ -1,0 +1,204 @@
+// `ferry server`, `ferry user ...` and `ferry log`: commands run on the server's machine.
+#include <ctime>
+#include <iostream>
+#include <memory>
+#include <optional>
+
+#include <fmt/format.h>
+
+#include "cli/commands.h"
+#include "cli/file_commands.h"
+#include "cli/prompt.h"
+#include "core/home_fs.h"
+#include "core/rel_path.h"
+#include "core/secrets.h"
+#include "server/accounts.h"
+#include "server/audit_log.h"
+#include "server/data_dir.h"
+#include "server/server.h"
+
+namespace ferry {
+namespace {
+
+// A new password from stdin (--password-stdin) or typed twice at the terminal.
+Result<std::string> NewPassword(bool from_stdin, const std::string& user) {
+  if (from_stdin) {
+    auto line = ReadStdinLine();
+    if (!line) return Status::InvalidArgument("--password-stdin: nothing on standard input");
+    return *line;
+  }
+  auto first = ReadHidden(fmt::format("new password for '{}': ", user));
+  if (!first) {
+    return Status::InvalidArgument("no terminal to ask for a password: use --password-stdin");
+  }
+  auto second = ReadHidden("again: ");
+  if (!second || *second != *first) return Status::InvalidArgument("the passwords do not match");
+  return *first;
+}
+
+std::string FormatMicros(int64_t time_us) {
+  time_t secs = static_cast<time_t>(time_us / 1'000'000);
+  tm t{};
+  gmtime_r(&secs, &t);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &t);
+  return fmt::format("{}.{:03}Z", buf, (time_us / 1000) % 1000);
+}
+
+}  // namespace
+
+void AddServerCommand(CLI::App& app, int* exit_code) {
+  auto o = std::make_shared<ServerOptions>();
+  auto* cmd = app.add_subcommand("server", "run the file server");
+  cmd->add_option("--listen", o->listen, "HOST:PORT to listen on (port 0: any free port)")
+      ->capture_default_str();
+  cmd->add_option("--data", o->data_dir, "data directory")->capture_default_str();
+  cmd->add_option("--tls-cert", o->tls_cert, "certificate (PEM) instead of the self-signed one");
+  cmd->add_option("--tls-key", o->tls_key, "private key (PEM) for --tls-cert");
+  cmd->add_option("--max-clients", o->max_clients, "most clients at once")->capture_default_str();
+  cmd->add_option("--idle-timeout", o->idle_timeout_seconds,
+                  "seconds before an idle client is disconnected")
+      ->capture_default_str();
+  cmd->add_option("--shutdown-grace", o->shutdown_grace_seconds,
+                  "seconds transfers may take to finish after SIGINT/SIGTERM")
+      ->capture_default_str();
+  cmd->add_option("--upload-retention", o->upload_retention_hours,
+                  "hours an interrupted upload is kept for resuming")
+      ->capture_default_str();
+  cmd->add_option("--login-delay-ms", o->login_delay_ms,
+                  "first delay after repeated failed logins (it doubles each time)")
+      ->capture_default_str();
+  cmd->add_flag("-v,--verbose", o->verbose, "debug logging");
+  cmd->callback([o, exit_code] {
+    Status s = RunServer(*o);
+    *exit_code = s.ok() ? 0 : Fail(s);
+  });
+}
+
+void AddUserCommands(CLI::App& app, int* exit_code) {
+  struct Args {
+    std::string data = "./ferry-data", name;
+    bool password_stdin = false, remove_home = false;
+  };
+  auto a = std::make_shared<Args>();
+  auto* user = app.add_subcommand("user", "manage accounts in a data directory");
+  user->require_subcommand(1);
+  auto with_db = [a, exit_code](const std::function<Status(AccountStore&, const DataDir&)>& body) {
+    Status s = InitCrypto();
+    DataDir data{a->data};
+    if (s.ok()) s = data.Prepare();
+    if (s.ok()) {
+      auto db = data.OpenDatabase();
+      if (!db.ok()) {
+        s = db.status();
+      } else {
+        AccountStore accounts(&*db);
+        s = body(accounts, data);
+      }
+    }
+    *exit_code = s.ok() ? 0 : Fail(s);
+  };
+  auto add_common = [a](CLI::App* cmd, bool takes_name) {
+    cmd->add_option("--data", a->data, "data directory")->capture_default_str();
+    if (takes_name) cmd->add_option("name", a->name, "user name")->required();
+  };
+
+  auto* add = user->add_subcommand("add", "create an account and its home");
+  add_common(add, true);
+  add->add_flag("--password-stdin", a->password_stdin, "read the password from standard input");
+  add->callback([a, with_db] {
+    with_db([&](AccountStore& accounts, const DataDir& data) -> Status {
+      FERRY_RETURN_IF_ERROR(ValidateUserName(a->name));
+      auto pw = NewPassword(a->password_stdin, a->name);
+      if (!pw.ok()) return pw.status();
+      Status s = accounts.Add(a->name, *pw);
+      Wipe(*pw);
+      FERRY_RETURN_IF_ERROR(s);
+      auto home = HomeFs::Open(data.home(a->name), true);
+      if (!home.ok()) return home.status();
+      std::cout << fmt::format("added user '{}' (home {})\n", a->name, data.home(a->name));
+      return Status::Ok();
+    });
+  });
+
+  auto* passwd = user->add_subcommand("passwd", "set a user's password");
+  add_common(passwd, true);
+  passwd->add_flag("--password-stdin", a->password_stdin, "read the password from standard input");
+  passwd->callback([a, with_db] {
+    with_db([&](AccountStore& accounts, const DataDir&) -> Status {
+      auto pw = NewPassword(a->password_stdin, a->name);
+      if (!pw.ok()) return pw.status();
+      Status s = accounts.SetPassword(a->name, *pw);
+      Wipe(*pw);
+      FERRY_RETURN_IF_ERROR(s);
+      std::cout << fmt::format("password of '{}' changed\n", a->name);
+      return Status::Ok();
+    });
+  });
+
+  auto* del =
+      user->add_subcommand("del", "delete an account (its files stay unless --remove-home)");
+  add_common(del, true);
+  del->add_flag("--remove-home", a->remove_home, "also delete the user's files");
+  del->callback([a, with_db] {
+    with_db([&](AccountStore& accounts, const DataDir& data) -> Status {
+      FERRY_RETURN_IF_ERROR(accounts.Delete(a->name));
+      if (a->remove_home) {
+        auto files = HomeFs::Open(data.files(), false);
+        if (!files.ok()) return files.status();
+        auto home = RelPath::Parse(a->name);
+        if (!home.ok()) return home.status();
+        Status s = files->Remove(*home, true);
+        if (!s.ok() && s.code() != Code::kNotFound) return s;
+      }
+      std::cout << fmt::format("deleted user '{}'{}\n", a->name,
+                               a->remove_home ? " and their files" : "");
+      return Status::Ok();
+    });
+  });
+
+  auto* list = user->add_subcommand("list", "list accounts");
+  add_common(list, false);
+  list->callback([with_db] {
+    with_db([&](AccountStore& accounts, const DataDir&) -> Status {
+      auto all = accounts.List();
+      if (!all.ok()) return all.status();
+      for (const auto& u : *all) std::cout << u.name << "\n";
+      return Status::Ok();
+    });
+  });
+}
+
+void AddLogCommand(CLI::App& app, int* exit_code) {
+  struct Args {
+    std::string data = "./ferry-data", user;
+    int limit = 50;
+  };
+  auto a = std::make_shared<Args>();
+  auto* cmd = app.add_subcommand("log", "print the audit log, newest first");
+  cmd->add_option("--data", a->data, "data directory")->capture_default_str();
+  cmd->add_option("--user", a->user, "only this user's operations");
+  cmd->add_option("--limit", a->limit, "how many records")->capture_default_str();
+  cmd->callback([a, exit_code] {
+    auto db = DataDir{a->data}.OpenDatabase();
+    if (!db.ok()) {
+      *exit_code = Fail(db.status());
+      return;
+    }
+    auto records =
+        QueryAudit(*db, a->user.empty() ? std::nullopt : std::optional(a->user), a->limit);
+    if (!records.ok()) {
+      *exit_code = Fail(records.status());
+      return;
+    }
+    for (const auto& r : *records) {
+      std::cout << fmt::format("{}  {:<12} {:<15} {:<12} {}{}  {}  {} B  {:.1f} ms\n",
+                               FormatMicros(r.time_us), r.user, r.remote, r.operation, r.path,
+                               r.path2.empty() ? "" : " -> " + r.path2, r.result, r.bytes,
+                               static_cast<double>(r.duration_us) / 1000.0);
+    }
+    *exit_code = 0;
+  });
+}
+
+}  // namespace ferry

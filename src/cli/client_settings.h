@@ -1,0 +1,26 @@
+// Where a client's settings come from: flags, then FERRY_* environment
+// variables, then $XDG_CONFIG_HOME/ferry/config, then a prompt on the terminal.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <string>
+
+#include "client/connection.h"
+#include "core/status.h"
+
+namespace ferry {
+
+struct ClientFlags {
+  std::string server;
+  std::string user;
+  std::string ca_cert;
+  bool trust_new_server = false;
+};
+
+// Adds --server, --user, --ca-cert and --trust-new-server to `app`.
+void AddClientFlags(CLI::App& app, ClientFlags& flags);
+// Resolves every setting, prompting for what is still missing when possible.
+Result<ClientOptions> ResolveClientOptions(const ClientFlags& flags);
+
+}  // namespace ferry

@@ -1,0 +1,47 @@
+// ferry: one binary, a table of subcommands. No business logic here.
+#include <CLI/CLI.hpp>
+
+#include <memory>
+
+#include "cli/client_settings.h"
+#include "cli/commands.h"
+#include "cli/file_commands.h"
+#include "core/secrets.h"
+
+int main(int argc, char** argv) {
+  using namespace ferry;
+  if (Status s = InitCrypto(); !s.ok()) return Fail(s);
+
+  CLI::App app("ferry: self-hosted file sharing", "ferry");
+  app.require_subcommand(1);
+  app.fallthrough();
+  int exit_code = 0;
+
+  ClientFlags flags;
+  AddClientFlags(app, flags);
+  std::unique_ptr<Connection> connection;
+  FileCommandEnv env;
+  env.connect = [&]() -> Result<Connection*> {
+    if (!connection) {
+      auto options = ResolveClientOptions(flags);
+      if (!options.ok()) return options.status();
+      auto opened = Connection::Open(*options);
+      if (!opened.ok()) return opened.status();
+      connection = std::move(opened).value();
+    }
+    return connection.get();
+  };
+  AddFileCommands(app, env);
+  AddShellCommand(app, flags, &exit_code);
+  AddServerCommand(app, &exit_code);
+  AddUserCommands(app, &exit_code);
+  AddLogCommand(app, &exit_code);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  connection.reset();  // log out before exiting
+  return exit_code != 0 ? exit_code : env.exit_code;
+}

@@ -1,0 +1,56 @@
+// A logged-in connection to a ferry server: trust, TLS channel and session.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "client/trust.h"
+#include "core/status.h"
+#include "ferry/v1/files.grpc.pb.h"
+
+namespace ferry {
+
+struct ClientOptions {
+  std::string server = "127.0.0.1:7070";
+  std::string user;
+  std::string password;
+  TrustOptions trust;
+};
+
+// gRPC status -> Status, keeping the server's message.
+Status FromGrpc(const grpc::Status& s);
+
+class Connection {
+ public:
+  // Establishes trust, opens the channel and logs in.
+  static Result<std::unique_ptr<Connection>> Open(const ClientOptions& options);
+  // Logs out (best effort, with a short deadline).
+  ~Connection();
+  Connection(const Connection&) = delete;
+  struct PassKey {
+   private:
+    friend class Connection;
+    PassKey() = default;
+  };
+  explicit Connection(PassKey) {}
+  Connection& operator=(const Connection&) = delete;
+
+  // A context for one call: the session token and a deadline.
+  std::unique_ptr<grpc::ClientContext> Context(std::chrono::seconds timeout) const;
+  v1::Files::Stub& files() { return *files_; }
+  const std::string& server() const { return server_; }
+  const std::string& user() const { return user_; }
+
+ private:
+  std::string server_;
+  std::string user_;
+  std::string token_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::Files::Stub> files_;
+  std::unique_ptr<v1::Auth::Stub> auth_;
+};
+
+}  // namespace ferry

@@ -1,0 +1,359 @@
+#include "client/file_client.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <filesystem>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "client/progress.h"
+#include "core/rel_path.h"
+#include "core/sha256.h"
+#include "core/unique_fd.h"
+
+namespace ferry {
+namespace {
+
+constexpr auto kUnaryTimeout = std::chrono::seconds(60);
+constexpr size_t kChunkBytes = 1 << 20;
+
+// A stream's deadline: generous, but a stalled transfer still ends.
+std::chrono::seconds TransferTimeout(int64_t bytes) {
+  return std::chrono::seconds(120 + bytes / (256 * 1024));
+}
+
+Result<size_t> ReadFull(int fd, char* buf, size_t size) {
+  size_t done = 0;
+  while (done < size) {
+    ssize_t n = ::read(fd, buf + done, size - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus(errno, "cannot read the local file");
+    }
+    if (n == 0) break;
+    done += static_cast<size_t>(n);
+  }
+  return done;
+}
+
+Status WriteFull(int fd, const char* data, size_t size) {
+  while (size > 0) {
+    ssize_t n = ::write(fd, data, size);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus(errno, "cannot write the local file");
+    }
+    data += n;
+    size -= static_cast<size_t>(n);
+  }
+  return Status::Ok();
+}
+
+Status HashLocalPrefix(int fd, int64_t length, Sha256& hash) {
+  std::vector<char> buf(kChunkBytes);
+  for (int64_t done = 0; done < length;) {
+    size_t want = static_cast<size_t>(std::min<int64_t>(length - done, kChunkBytes));
+    ssize_t n = ::pread(fd, buf.data(), want, done);
+    if (n <= 0) return Status::DataLoss("the local file changed while resuming");
+    hash.Update(buf.data(), static_cast<size_t>(n));
+    done += n;
+  }
+  return Status::Ok();
+}
+
+std::unique_ptr<Progress> MakeProgress(const TransferOptions& o, const std::string& label,
+                                       int64_t total) {
+  if (o.progress) {
+    if (auto p = o.progress(label, total)) return p;
+  }
+  return std::make_unique<Progress>();
+}
+
+// The source's identity, so a retried upload of an unchanged file resumes.
+std::string ResumeKey(const std::string& local, const struct stat& st) {
+  char resolved[PATH_MAX];
+  std::string where = ::realpath(local.c_str(), resolved) ? resolved : local;
+  return Sha256::HexOf(fmt::format("{}\n{}\n{}\n{}.{}", where, st.st_size, st.st_ino,
+                                   st.st_mtim.tv_sec, st.st_mtim.tv_nsec));
+}
+
+}  // namespace
+
+std::string BaseName(const std::string& path) {
+  std::string p = path;
+  while (p.size() > 1 && p.back() == '/') p.pop_back();
+  auto slash = p.rfind('/');
+  return slash == std::string::npos ? p : p.substr(slash + 1);
+}
+
+std::string JoinRemote(const std::string& dir, const std::string& name) {
+  if (dir.empty() || dir == ".") return name;
+  return dir.back() == '/' ? dir + name : dir + "/" + name;
+}
+
+Result<std::vector<v1::FileEntry>> ListRemote(Connection& conn, const std::string& path) {
+  auto ctx = conn.Context(kUnaryTimeout);
+  v1::ListRequest req;
+  req.set_path(path);
+  auto reader = conn.files().List(ctx.get(), req);
+  std::vector<v1::FileEntry> out;
+  v1::ListResponse batch;
+  while (reader->Read(&batch)) {
+    for (auto& e : *batch.mutable_entries()) out.push_back(std::move(e));
+  }
+  FERRY_RETURN_IF_ERROR(FromGrpc(reader->Finish()));
+  return out;
+}
+
+Result<v1::StatResponse> StatRemote(Connection& conn, const std::string& path, bool sha256) {
+  auto ctx = conn.Context(sha256 ? std::chrono::seconds(3600) : kUnaryTimeout);
+  v1::StatRequest req;
+  req.set_path(path);
+  req.set_sha256(sha256);
+  v1::StatResponse resp;
+  FERRY_RETURN_IF_ERROR(FromGrpc(conn.files().Stat(ctx.get(), req, &resp)));
+  return resp;
+}
+
+Status MakeRemoteDirectory(Connection& conn, const std::string& path, bool parents) {
+  auto ctx = conn.Context(kUnaryTimeout);
+  v1::MakeDirectoryRequest req;
+  req.set_path(path);
+  req.set_parents(parents);
+  v1::Empty resp;
+  return FromGrpc(conn.files().MakeDirectory(ctx.get(), req, &resp));
+}
+
+Status TouchRemote(Connection& conn, const std::string& path) {
+  auto ctx = conn.Context(kUnaryTimeout);
+  v1::TouchRequest req;
+  req.set_path(path);
+  v1::Empty resp;
+  return FromGrpc(conn.files().Touch(ctx.get(), req, &resp));
+}
+
+Status RemoveRemote(Connection& conn, const std::string& path, bool recursive) {
+  auto ctx = conn.Context(std::chrono::seconds(600));
+  v1::RemoveRequest req;
+  req.set_path(path);
+  req.set_recursive(recursive);
+  v1::Empty resp;
+  return FromGrpc(conn.files().Remove(ctx.get(), req, &resp));
+}
+
+Status RenameRemote(Connection& conn, const std::string& from, const std::string& to,
+                    bool overwrite) {
+  auto ctx = conn.Context(kUnaryTimeout);
+  v1::RenameRequest req;
+  req.set_from(from);
+  req.set_to(to);
+  req.set_overwrite(overwrite);
+  v1::Empty resp;
+  return FromGrpc(conn.files().Rename(ctx.get(), req, &resp));
+}
+
+Result<v1::HeadResponse> HeadRemote(Connection& conn, const std::string& path, int64_t length) {
+  auto ctx = conn.Context(kUnaryTimeout);
+  v1::HeadRequest req;
+  req.set_path(path);
+  req.set_length(length);
+  v1::HeadResponse resp;
+  FERRY_RETURN_IF_ERROR(FromGrpc(conn.files().Head(ctx.get(), req, &resp)));
+  return resp;
+}
+
+Status UploadFile(Connection& conn, const std::string& local, const std::string& remote,
+                  const TransferOptions& options) {
+  UniqueFd fd(::open(local.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return ErrnoStatus(errno, fmt::format("cannot open '{}'", local));
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0)
+    return ErrnoStatus(errno, fmt::format("cannot stat '{}'", local));
+  if (!S_ISREG(st.st_mode)) {
+    return Status::InvalidArgument(
+        fmt::format("'{}' is not a regular file{}", local,
+                    S_ISDIR(st.st_mode) ? " (use -r for directories)" : ""));
+  }
+  ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+
+  v1::BeginUploadRequest begin;
+  begin.set_path(remote);
+  begin.set_size(st.st_size);
+  begin.set_resume_key(ResumeKey(local, st));
+  begin.set_overwrite(options.overwrite);
+  v1::BeginUploadResponse begun;
+  {
+    auto ctx = conn.Context(kUnaryTimeout);
+    FERRY_RETURN_IF_ERROR(FromGrpc(conn.files().BeginUpload(ctx.get(), begin, &begun)));
+  }
+  int64_t offset = begun.offset();
+  if (offset < 0 || offset > st.st_size) return Status::Internal("server sent a bad resume offset");
+  Sha256 hash;
+  FERRY_RETURN_IF_ERROR(HashLocalPrefix(fd.get(), offset, hash));
+  if (::lseek(fd.get(), offset, SEEK_SET) < 0) return ErrnoStatus(errno, "seek");
+
+  auto progress = MakeProgress(options, remote, st.st_size);
+  progress->Update(offset);
+  auto ctx = conn.Context(TransferTimeout(st.st_size - offset));
+  v1::UploadResponse resp;
+  auto writer = conn.files().Upload(ctx.get(), &resp);
+  v1::UploadChunk chunk;
+  chunk.set_upload_id(begun.upload_id());
+  chunk.set_offset(offset);
+  std::string* data = chunk.mutable_data();
+  do {
+    size_t want = static_cast<size_t>(std::min<int64_t>(kChunkBytes, st.st_size - offset));
+    data->resize(want);
+    auto n = ReadFull(fd.get(), data->data(), want);
+    if (!n.ok()) return n.status();
+    if (*n != want) return Status::DataLoss(fmt::format("'{}' shrank while uploading", local));
+    hash.Update(data->data(), want);
+    offset += static_cast<int64_t>(want);
+    grpc::WriteOptions wo;
+    if (offset == st.st_size) {
+      chunk.set_sha256(hash.FinishHex());
+      wo.set_last_message();
+    }
+    // A failed write means the server ended the call; Finish says why.
+    if (!writer->Write(chunk, wo)) break;
+    progress->Update(offset);
+    chunk.clear_upload_id();
+    chunk.clear_offset();
+  } while (offset < st.st_size);
+  // The last Write carried set_last_message(), which already half-closed the stream.
+  Status s = FromGrpc(writer->Finish());
+  if (!s.ok()) return s;
+  progress->Finish();
+  return Status::Ok();
+}
+
+Status DownloadFile(Connection& conn, const std::string& remote, const std::string& local,
+                    const TransferOptions& options) {
+  struct stat st {};
+  if (::stat(local.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode))
+      return Status::FailedPrecondition(fmt::format("'{}' is a directory", local));
+    if (!options.overwrite) {
+      return Status::AlreadyExists(
+          fmt::format("local file '{}' already exists (use --force to replace it)", local));
+    }
+  }
+  std::string part = local + ".part";
+  for (int attempt = 0;; ++attempt) {
+    UniqueFd fd(::open(part.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+    if (!fd.valid()) return ErrnoStatus(errno, fmt::format("cannot create '{}'", part));
+    struct stat pst {};
+    ::fstat(fd.get(), &pst);
+    int64_t offset = pst.st_size;
+    Sha256 hash;
+    FERRY_RETURN_IF_ERROR(HashLocalPrefix(fd.get(), offset, hash));
+
+    v1::DownloadRequest req;
+    req.set_path(remote);
+    req.set_offset(offset);
+    // The size is not known yet; the deadline is refreshed per byte count below.
+    auto ctx = conn.Context(std::chrono::hours(24));
+    auto reader = conn.files().Download(ctx.get(), req);
+    v1::DownloadChunk chunk;
+    std::unique_ptr<Progress> progress;
+    int64_t size = -1, mtime_ns = 0;
+    std::string server_sha;
+    while (reader->Read(&chunk)) {
+      if (size < 0) {
+        size = chunk.size();
+        mtime_ns = chunk.mtime_ns();
+        progress = MakeProgress(options, remote, size);
+      }
+      const std::string& data = chunk.data();
+      FERRY_RETURN_IF_ERROR(WriteFull(fd.get(), data.data(), data.size()));
+      hash.Update(data.data(), data.size());
+      offset += static_cast<int64_t>(data.size());
+      progress->Update(offset);
+      if (!chunk.sha256().empty()) server_sha = chunk.sha256();
+    }
+    Status s = FromGrpc(reader->Finish());
+    if (s.code() == Code::kOutOfRange && attempt == 0 && offset > 0) {
+      // The partial is longer than the remote file: it changed; start over.
+      ::unlink(part.c_str());
+      continue;
+    }
+    if (!s.ok()) return s;
+    if (server_sha.empty() || offset != size) {
+      return Status::DataLoss(
+          fmt::format("download of '{}' ended early; run again to resume", remote));
+    }
+    if (hash.FinishHex() != server_sha) {
+      ::unlink(part.c_str());
+      if (attempt == 0 && pst.st_size > 0) continue;  // a stale partial: fetch it all again
+      return Status::DataLoss(fmt::format(
+          "'{}' arrived damaged (SHA-256 mismatch) and was discarded; run again", remote));
+    }
+    timespec times[2] = {{0, UTIME_OMIT},
+                         {static_cast<time_t>(mtime_ns / 1'000'000'000), mtime_ns % 1'000'000'000}};
+    ::futimens(fd.get(), times);
+    if (::fsync(fd.get()) != 0) return ErrnoStatus(errno, fmt::format("cannot flush '{}'", part));
+    unsigned flags = options.overwrite ? 0 : RENAME_NOREPLACE;
+    if (::renameat2(AT_FDCWD, part.c_str(), AT_FDCWD, local.c_str(), flags) != 0) {
+      return ErrnoStatus(errno, fmt::format("cannot move '{}' into place as '{}'", part, local));
+    }
+    if (progress) progress->Finish();
+    return Status::Ok();
+  }
+}
+
+Status UploadTree(Connection& conn, const std::string& local, const std::string& remote,
+                  const TransferOptions& options) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::is_directory(fs::symlink_status(local, ec))) {
+    return UploadFile(conn, local, remote, options);
+  }
+  FERRY_RETURN_IF_ERROR(MakeRemoteDirectory(conn, remote, true));
+  for (auto it = fs::recursive_directory_iterator(local, ec); !ec && it != fs::end(it);
+       it.increment(ec)) {
+    std::string rel = fs::relative(it->path(), local, ec).generic_string();
+    std::string target = JoinRemote(remote, rel);
+    if (it->is_symlink()) continue;  // never follow links out of the tree being sent
+    if (it->is_directory()) {
+      FERRY_RETURN_IF_ERROR(MakeRemoteDirectory(conn, target, true));
+    } else if (it->is_regular_file()) {
+      FERRY_RETURN_IF_ERROR(UploadFile(conn, it->path().string(), target, options));
+    }
+  }
+  if (ec) return Status::Internal(fmt::format("cannot read '{}': {}", local, ec.message()));
+  return Status::Ok();
+}
+
+Status DownloadTree(Connection& conn, const std::string& remote, const std::string& local,
+                    const TransferOptions& options) {
+  auto info = StatRemote(conn, remote, false);
+  if (!info.ok()) return info.status();
+  if (info->entry().type() != v1::FILE_TYPE_DIRECTORY) {
+    return DownloadFile(conn, remote, local, options);
+  }
+  if (::mkdir(local.c_str(), 0755) != 0 && errno != EEXIST) {
+    return ErrnoStatus(errno, fmt::format("cannot create '{}'", local));
+  }
+  auto entries = ListRemote(conn, remote);
+  if (!entries.ok()) return entries.status();
+  for (const auto& e : *entries) {
+    // Names come from the server: never let one steer a write out of `local`.
+    FERRY_RETURN_IF_ERROR(ValidateName(e.name()));
+    std::string child_remote = JoinRemote(remote, e.name());
+    std::string child_local = local + "/" + e.name();
+    if (e.type() == v1::FILE_TYPE_DIRECTORY) {
+      FERRY_RETURN_IF_ERROR(DownloadTree(conn, child_remote, child_local, options));
+    } else if (e.type() == v1::FILE_TYPE_FILE) {
+      FERRY_RETURN_IF_ERROR(DownloadFile(conn, child_remote, child_local, options));
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace ferry

@@ -1,0 +1,52 @@
+// File operations on a connected server, each returning a Status a person can
+// read. Transfers stream in bounded chunks, verify SHA-256 end to end, are
+// atomic on the receiving side and resume where an interrupted attempt stopped.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "client/connection.h"
+#include "core/status.h"
+
+namespace ferry {
+
+// Makes a progress display for one transfer (label, total bytes), or null.
+class Progress;
+using ProgressFactory = std::function<std::unique_ptr<Progress>(const std::string&, int64_t)>;
+
+struct TransferOptions {
+  bool overwrite = false;
+  ProgressFactory progress;  // may be empty
+};
+
+Result<std::vector<v1::FileEntry>> ListRemote(Connection& conn, const std::string& path);
+Result<v1::StatResponse> StatRemote(Connection& conn, const std::string& path, bool sha256);
+Status MakeRemoteDirectory(Connection& conn, const std::string& path, bool parents);
+Status TouchRemote(Connection& conn, const std::string& path);
+Status RemoveRemote(Connection& conn, const std::string& path, bool recursive);
+Status RenameRemote(Connection& conn, const std::string& from, const std::string& to,
+                    bool overwrite);
+Result<v1::HeadResponse> HeadRemote(Connection& conn, const std::string& path, int64_t length);
+
+// Uploads one local file to `remote` (a file path). Resumes a partial upload of
+// the same local file; the remote file appears only once complete and verified.
+Status UploadFile(Connection& conn, const std::string& local, const std::string& remote,
+                  const TransferOptions& options);
+// Downloads `remote` to `local` through `local`.part, which survives an
+// interruption so the next attempt resumes; `local` appears only once verified.
+Status DownloadFile(Connection& conn, const std::string& remote, const std::string& local,
+                    const TransferOptions& options);
+// Directory trees, file by file.
+Status UploadTree(Connection& conn, const std::string& local, const std::string& remote,
+                  const TransferOptions& options);
+Status DownloadTree(Connection& conn, const std::string& remote, const std::string& local,
+                    const TransferOptions& options);
+
+// "a/b/c" -> "c"; "" for "".
+std::string BaseName(const std::string& path);
+// Joins two remote paths with one '/'.
+std::string JoinRemote(const std::string& dir, const std::string& name);
+
+}  // namespace ferry

@@ -1,0 +1,76 @@
+#include "core/rel_path.h"
+
+#include <gtest/gtest.h>
+
+namespace ferry {
+namespace {
+
+TEST(RelPathTest, AcceptsNormalPathsAndNormalises) {
+  auto p = RelPath::Parse("docs//notes.txt/");
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_EQ(p->Relative(), "docs/notes.txt");
+  EXPECT_EQ(p->Display(), "/docs/notes.txt");
+  EXPECT_EQ(p->Leaf(), "notes.txt");
+  EXPECT_EQ(p->Parent().Relative(), "docs");
+  auto dot = RelPath::Parse("./a/./b");
+  ASSERT_TRUE(dot.ok());
+  EXPECT_EQ(dot->Relative(), "a/b");
+}
+
+TEST(RelPathTest, EmptyAndDotAreTheRoot) {
+  for (const char* raw : {"", ".", "./", ".//."}) {
+    auto p = RelPath::Parse(raw);
+    ASSERT_TRUE(p.ok()) << raw;
+    EXPECT_TRUE(p->IsRoot()) << raw;
+    EXPECT_EQ(p->Display(), "/");
+  }
+}
+
+TEST(RelPathTest, RefusesTraversalAndAbsolutePaths) {
+  for (const char* raw : {"..", "../etc/passwd", "a/../../b", "a/..", "/etc/passwd", "/", "//x"}) {
+    auto p = RelPath::Parse(raw);
+    EXPECT_FALSE(p.ok()) << raw;
+    EXPECT_EQ(p.status().code(), Code::kInvalidArgument) << raw;
+  }
+}
+
+TEST(RelPathTest, RefusesNulAndControlCharacters) {
+  EXPECT_EQ(RelPath::Parse(std::string("a\0b", 3)).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(RelPath::Parse("a\nb").status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(RelPath::Parse("a\x1b[31mred").status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(RelPath::Parse("del\x7f").status().code(), Code::kInvalidArgument);
+  // The message never echoes the raw control character.
+  auto s = RelPath::Parse("bad\x07name").status();
+  EXPECT_EQ(s.message().find('\x07'), std::string::npos);
+  EXPECT_NE(s.message().find("\\x07"), std::string::npos);
+}
+
+TEST(RelPathTest, RefusesOverlongNamesAndPaths) {
+  EXPECT_TRUE(RelPath::Parse(std::string(255, 'a')).ok());
+  EXPECT_EQ(RelPath::Parse(std::string(256, 'a')).status().code(), Code::kInvalidArgument);
+  std::string deep;
+  for (int i = 0; i < 2100; ++i) deep += "a/";
+  EXPECT_EQ(RelPath::Parse(deep).status().code(), Code::kInvalidArgument);
+}
+
+TEST(RelPathTest, ValidatesUtf8) {
+  EXPECT_TRUE(RelPath::Parse("caf\xc3\xa9/\xe2\x82\xac").ok());
+  EXPECT_FALSE(RelPath::Parse("\xff\xfe").ok());
+  EXPECT_FALSE(RelPath::Parse("\xc0\xaf").ok());      // overlong '/'
+  EXPECT_FALSE(RelPath::Parse("\xed\xa0\x80").ok());  // surrogate
+  EXPECT_FALSE(RelPath::Parse("\xe2\x82").ok());      // truncated
+}
+
+TEST(RelPathTest, IsWithin) {
+  auto a = *RelPath::Parse("a");
+  auto ab = *RelPath::Parse("a/b");
+  auto abc = *RelPath::Parse("a-b");
+  EXPECT_TRUE(ab.IsWithin(a));
+  EXPECT_TRUE(a.IsWithin(a));
+  EXPECT_FALSE(a.IsWithin(ab));
+  EXPECT_FALSE(abc.IsWithin(a));
+  EXPECT_TRUE(a.IsWithin(RelPath()));
+}
+
+}  // namespace
+}  // namespace ferry

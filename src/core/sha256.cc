@@ -1,0 +1,73 @@
+#include "core/sha256.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <stdexcept>
+#include <vector>
+
+namespace ferry {
+
+std::string ToHex(const uint8_t* data, size_t size) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out(size * 2, '0');
+  for (size_t i = 0; i < size; ++i) {
+    out[2 * i] = kDigits[data[i] >> 4];
+    out[2 * i + 1] = kDigits[data[i] & 0xf];
+  }
+  return out;
+}
+
+bool IsSha256Hex(std::string_view s) {
+  if (s.size() != 64) return false;
+  for (char c : s) {
+    bool hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+    if (!hex) return false;
+  }
+  return true;
+}
+
+Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
+  if (!ctx_ || EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr) != 1) {
+    throw std::runtime_error("cannot initialise SHA-256");
+  }
+}
+
+void Sha256::Update(const void* data, size_t size) { EVP_DigestUpdate(ctx_.get(), data, size); }
+
+Digest Sha256::Finish() {
+  Digest d{};
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(ctx_.get(), d.data(), &len);
+  return d;
+}
+
+std::string Sha256::HexOf(std::string_view s) {
+  Sha256 h;
+  h.Update(s);
+  return h.FinishHex();
+}
+
+Result<std::string> Sha256OfFd(int fd, int64_t length) {
+  Sha256 h;
+  std::vector<char> buf(1 << 20);
+  int64_t offset = 0;
+  while (length < 0 || offset < length) {
+    size_t want = buf.size();
+    if (length >= 0) want = static_cast<size_t>(std::min<int64_t>(length - offset, want));
+    ssize_t n = ::pread(fd, buf.data(), want, offset);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus(errno, "cannot read file to hash it");
+    }
+    if (n == 0) break;
+    h.Update(buf.data(), static_cast<size_t>(n));
+    offset += n;
+  }
+  if (length >= 0 && offset < length) {
+    return Status::DataLoss("file is shorter than expected while hashing");
+  }
+  return h.FinishHex();
+}
+
+}  // namespace ferry

@@ -1,0 +1,64 @@
+#include "server/auth_service.h"
+
+#include <ctime>
+
+#include <spdlog/spdlog.h>
+
+#include "core/rel_path.h"
+#include "server/accounts.h"
+#include "server/call_context.h"
+
+namespace ferry {
+
+grpc::Status AuthService::Login(grpc::ServerContext* ctx, const v1::LoginRequest* req,
+                                v1::LoginResponse* resp) {
+  AuditScope audit(&state_->audit, ctx, "login");
+  std::string user = EscapeControl(req->user().substr(0, 64));
+  audit.set_user(user);
+  return audit.Finish([&]() -> Status {
+    FERRY_RETURN_IF_ERROR(state_->throttle.Check(user, audit.remote()));
+    // A connection per login keeps verification off any shared handle; the
+    // Argon2id cost dwarfs opening SQLite.
+    auto db = state_->data.OpenDatabase();
+    if (!db.ok()) return db.status();
+    AccountStore accounts(&*db);
+    Status verified = accounts.Verify(req->user(), req->password());
+    if (!verified.ok()) {
+      if (verified.code() != Code::kUnauthenticated) return verified;
+      int failures = state_->throttle.RecordFailure(user, audit.remote());
+      spdlog::warn("failed login for user '{}' from {} ({} in a row)", user, audit.remote(),
+                   failures);
+      return verified;
+    }
+    state_->throttle.RecordSuccess(user);
+    auto token = state_->sessions.Create(req->user());
+    if (!token.ok()) {
+      spdlog::warn("refused login of '{}' from {}: {}", user, audit.remote(),
+                   token.status().message());
+      return token.status();
+    }
+    const auto& limits = state_->sessions.limits();
+    resp->set_token(*token);
+    resp->set_expires_unix(std::time(nullptr) + limits.lifetime.count());
+    resp->set_idle_timeout_seconds(static_cast<int32_t>(limits.idle_timeout.count()));
+    spdlog::info("'{}' logged in from {}", user, audit.remote());
+    return Status::Ok();
+  }());
+}
+
+grpc::Status AuthService::Logout(grpc::ServerContext* ctx, const v1::LogoutRequest*,
+                                 v1::LogoutResponse*) {
+  AuditScope audit(&state_->audit, ctx, "logout");
+  return audit.Finish([&]() -> Status {
+    std::string token = BearerToken(*ctx);
+    {
+      auto call = state_->sessions.Begin(token);
+      if (!call.ok()) return call.status();
+      audit.set_user(call->user());
+    }
+    state_->sessions.Remove(token);
+    return Status::Ok();
+  }());
+}
+
+}  // namespace ferry

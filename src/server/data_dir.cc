@@ -1,0 +1,57 @@
+#include "server/data_dir.h"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+
+#include <fmt/format.h>
+
+namespace ferry {
+namespace {
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS users (
+  name          TEXT PRIMARY KEY,
+  password_hash TEXT NOT NULL,
+  created_unix  INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit (
+  id          INTEGER PRIMARY KEY,
+  time_us     INTEGER NOT NULL,
+  user        TEXT NOT NULL,
+  remote      TEXT NOT NULL,
+  operation   TEXT NOT NULL,
+  path        TEXT NOT NULL,
+  path2       TEXT NOT NULL,
+  result      TEXT NOT NULL,
+  bytes       INTEGER NOT NULL,
+  duration_us INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_by_user ON audit(user, id);
+)sql";
+
+Status MakeDir(const std::string& path) {
+  if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
+    return ErrnoStatus(errno, fmt::format("cannot create directory '{}'", path));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status DataDir::Prepare() const {
+  for (const auto& dir : {root, files(), uploads(), tls(), logs()}) {
+    FERRY_RETURN_IF_ERROR(MakeDir(dir));
+  }
+  return Status::Ok();
+}
+
+Result<Db> DataDir::OpenDatabase() const {
+  FERRY_RETURN_IF_ERROR(MakeDir(root));
+  auto db = Db::Open(database());
+  if (!db.ok()) return db.status();
+  FERRY_RETURN_IF_ERROR(db->Exec(kSchema));
+  return db;
+}
+
+}  // namespace ferry

@@ -1,0 +1,31 @@
+// The layout of a server's data directory and the schema of its database.
+//
+//   DATA/files/<user>/   homes            DATA/ferry.db   SQLite (WAL)
+//   DATA/uploads/<user>/ partial uploads  DATA/tls/       key + certificate
+//   DATA/logs/           server.log
+#pragma once
+
+#include <string>
+
+#include "core/sqlite.h"
+#include "core/status.h"
+
+namespace ferry {
+
+struct DataDir {
+  std::string root;
+
+  std::string files() const { return root + "/files"; }
+  std::string home(const std::string& user) const { return files() + "/" + user; }
+  std::string uploads() const { return root + "/uploads"; }
+  std::string tls() const { return root + "/tls"; }
+  std::string logs() const { return root + "/logs"; }
+  std::string database() const { return root + "/ferry.db"; }
+
+  // Creates the directories (mode 0700) that are missing.
+  Status Prepare() const;
+  // Opens ferry.db and creates or upgrades its tables.
+  Result<Db> OpenDatabase() const;
+};
+
+}  // namespace ferry

@@ -1,0 +1,425 @@
+#include "server/file_service.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "core/sha256.h"
+#include "server/call_context.h"
+
+namespace ferry {
+namespace {
+
+constexpr int64_t kChunkBytes = 1 << 20;
+constexpr int64_t kMaxHeadBytes = 1 << 20;
+constexpr int64_t kDefaultHeadBytes = 1024;
+constexpr int kListBatch = 1000;
+
+struct Caller {
+  SessionTable::ActiveCall call;
+  HomeFs home;
+};
+
+// Checks the session, names the user in the audit record and opens the home.
+Result<Caller> Authenticate(ServerState* state, grpc::ServerContext* ctx, AuditScope& audit) {
+  auto call = state->sessions.Begin(BearerToken(*ctx));
+  if (!call.ok()) return call.status();
+  audit.set_user(call->user());
+  auto home = state->Home(call->user());
+  if (!home.ok()) return home.status();
+  return Caller{std::move(call).value(), std::move(home).value()};
+}
+
+Result<RelPath> ParsePath(const std::string& raw, AuditScope& audit) {
+  auto path = RelPath::Parse(raw);
+  audit.set_path(path.ok() ? path->Display() : EscapeControl(raw.substr(0, 256)));
+  return path;
+}
+
+v1::FileType ToWireType(FileType t) {
+  switch (t) {
+    case FileType::kFile:
+      return v1::FILE_TYPE_FILE;
+    case FileType::kDirectory:
+      return v1::FILE_TYPE_DIRECTORY;
+    case FileType::kSymlink:
+      return v1::FILE_TYPE_SYMLINK;
+    case FileType::kOther:
+      return v1::FILE_TYPE_OTHER;
+  }
+  return v1::FILE_TYPE_OTHER;
+}
+
+// Reads exactly `size` bytes at `offset` unless the file ends first.
+Result<size_t> ReadAt(int fd, char* buf, size_t size, int64_t offset) {
+  size_t done = 0;
+  while (done < size) {
+    ssize_t n = ::pread(fd, buf + done, size - done, offset + static_cast<int64_t>(done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus(errno, "cannot read the file");
+    }
+    if (n == 0) break;
+    done += static_cast<size_t>(n);
+  }
+  return done;
+}
+
+Status WriteAt(int fd, const std::string& data, int64_t offset) {
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n =
+        ::pwrite(fd, data.data() + done, data.size() - done, offset + static_cast<int64_t>(done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus(errno, "cannot store the upload");
+    }
+    done += static_cast<size_t>(n);
+  }
+  return Status::Ok();
+}
+
+// Hashes the first `length` bytes of fd into `hash`.
+Status HashPrefix(int fd, int64_t length, Sha256& hash) {
+  std::vector<char> buf(kChunkBytes);
+  for (int64_t off = 0; off < length;) {
+    size_t want = static_cast<size_t>(std::min<int64_t>(kChunkBytes, length - off));
+    auto n = ReadAt(fd, buf.data(), want, off);
+    if (!n.ok()) return n.status();
+    if (*n != want) return Status::DataLoss("the file shrank while it was being read");
+    hash.Update(buf.data(), *n);
+    off += static_cast<int64_t>(*n);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+void ToEntry(const FileInfo& info, v1::FileEntry* entry) {
+  entry->set_name(info.name);
+  entry->set_type(ToWireType(info.type));
+  entry->set_size(info.size);
+  entry->set_mtime_ns(info.mtime_ns);
+  entry->set_mode(info.mode);
+}
+
+grpc::Status FileService::List(grpc::ServerContext* ctx, const v1::ListRequest* req,
+                               grpc::ServerWriter<v1::ListResponse>* writer) {
+  AuditScope audit(&state_->audit, ctx, "list");
+  return audit.Finish([&]() -> Status {
+    auto caller = Authenticate(state_, ctx, audit);
+    if (!caller.ok()) return caller.status();
+    auto path = ParsePath(req->path(), audit);
+    if (!path.ok()) return path.status();
+    Result<std::vector<FileInfo>> entries = [&] {
+      auto lock = state_->locks.Read(caller->call.user(), *path);
+      return caller->home.List(*path);
+    }();
+    if (!entries.ok()) {
+      // Listing a file shows that one entry, as ls does.
+      if (entries.status().code() != Code::kFailedPrecondition) return entries.status();
+      auto info = caller->home.Stat(*path);
+      if (!info.ok()) return info.status();
+      entries = std::vector<FileInfo>{*info};
+    }
+    v1::ListResponse batch;
+    for (const auto& e : *entries) {
+      ToEntry(e, batch.add_entries());
+      if (batch.entries_size() == kListBatch) {
+        if (!writer->Write(batch)) return Status::Cancelled("the client went away");
+        batch.Clear();
+      }
+    }
+    if (batch.entries_size() > 0 || entries->empty()) writer->Write(batch);
+    return Status::Ok();
+  }());
+}
+
+grpc::Status FileService::Stat(grpc::ServerContext* ctx, const v1::StatRequest* req,
+                               v1::StatResponse* resp) {
+  AuditScope audit(&state_->audit, ctx, req->sha256() ? "stat-sha256" : "stat");
+  return audit.Finish([&]() -> Status {
+    auto caller = Authenticate(state_, ctx, audit);
+    if (!caller.ok()) return caller.status();
+    auto path = ParsePath(req->path(), audit);
+    if (!path.ok()) return path.status();
+    auto lock = state_->locks.Read(caller->call.user(), *path);
+    auto info = caller->home.Stat(*path);
+    if (!info.ok()) return info.status();
+    ToEntry(*info, resp->mutable_entry());
+    if (req->sha256() && info->type == FileType::kFile) {
+      auto file = caller->home.OpenForRead(*path);
+      if (!file.ok()) return file.status();
+      auto hex = Sha256OfFd(file->fd.get());
+      if (!hex.ok()) return hex.status();
+      resp->set_sha256(*hex);
+      audit.add_bytes(file->info.size);
+    }
+    return Status::Ok();
+  }());
+}
+
+grpc::Status FileService::MakeDirectory(grpc::ServerContext* ctx,
+                                        const v1::MakeDirectoryRequest* req, v1::Empty*) {
+  AuditScope audit(&state_->audit, ctx, "mkdir");
+  return audit.Finish([&]() -> Status {
+    auto caller = Authenticate(state_, ctx, audit);
+    if (!caller.ok()) return caller.status();
+    auto path = ParsePath(req->path(), audit);
+    if (!path.ok()) return path.status();
+    auto lock = state_->locks.Write(caller->call.user(), *path);
+    return caller->home.MakeDirectory(*path, req->parents());
+  }());
+}
+
+grpc::Status FileService::Touch(grpc::ServerContext* ctx, const v1::TouchRequest* req, v1::Empty*) {
+  AuditScope audit(&state_->audit, ctx, "touch");
+  return audit.Finish([&]() -> Status {
+    auto caller = Authenticate(state_, ctx, audit);
+    if (!caller.ok()) return caller.status();
+    auto path = ParsePath(req->path(), audit);
+    if (!path.ok()) return path.status();
+    if (path->IsRoot()) return Status::AlreadyExists("'/' already exists");
+    auto lock = state_->locks.Write(caller->call.user(), *path);
+    return caller->home.Touch(*path);
+  }());
+}
+
+grpc::Status FileService::Remove(grpc::ServerContext* ctx, const v1::RemoveRequest* req,
+                                 v1::Empty*) {
+  AuditScope audit(&state_->audit, ctx, req->recursive() ? "rm-r" : "rm");
+  return audit.Finish([&]() -> Status {
+    auto caller = Authenticate(state_, ctx, audit);
+    if (!caller.ok()) return caller.status();
+    auto path = ParsePath(req->path(), audit);
+    if (!path.ok()) return path.status();
+    auto lock = state_->locks.Write(caller->call.user(), *path);
+    return caller->home.Remove(*path, req->recursive());
+  }());
+}
+
+grpc::Status FileService::Rename(grpc::ServerContext* ctx, const v1::RenameRequest* req,
+                                 v1::Empty*) {
+  AuditScope audit(&state_->audit, ctx, "mv");
+  return audit.Finish([&]() -> Status {
+    auto caller = Authenticate(state_, ctx, audit);
+    if (!caller.ok()) return caller.status();
+    auto from = ParsePath(req->from(), audit);
+    if (!from.ok()) return from.status();
+    auto to = RelPath::Parse(req->to());
+    audit.set_path2(to.ok() ? to->Display() : EscapeControl(req->to().substr(0, 256)));
+    if (!to.ok()) return to.status();
+    auto lock = state_->locks.Lock(caller->call.user(), {{*from, true}, {*to, true}});
+    return caller->home.Rename(*from, *to, req->overwrite());
+  }());
+}
+
+grpc::Status FileService::Head(grpc::ServerContext* ctx, const v1::HeadRequest* req,
+                               v1::HeadResponse* resp) {
+  AuditScope audit(&state_->audit, ctx, "head");
+  return audit.Finish([&]() -> Status {
+    auto caller = Authenticate(state_, ctx, audit);
+    if (!caller.ok()) return caller.status();
+    auto path = ParsePath(req->path(), audit);
+    if (!path.ok()) return path.status();
+    if (req->length() < 0 || req->length() > kMaxHeadBytes) {
+      return Status::InvalidArgument(fmt::format("a preview is at most {} bytes", kMaxHeadBytes));
+    }
+    Result<OpenFile> file = [&] {
+      auto lock = state_->locks.Read(caller->call.user(), *path);
+      return caller->home.OpenForRead(*path);
+    }();
+    if (!file.ok()) return file.status();
+    int64_t want =
+        std::min(req->length() == 0 ? kDefaultHeadBytes : req->length(), file->info.size);
+    std::string data(static_cast<size_t>(want), '\0');
+    auto n = ReadAt(file->fd.get(), data.data(), data.size(), 0);
+    if (!n.ok()) return n.status();
+    data.resize(*n);
+    audit.add_bytes(static_cast<int64_t>(data.size()));
+    resp->set_data(std::move(data));
+    resp->set_size(file->info.size);
+    return Status::Ok();
+  }());
+}
+
+grpc::Status FileService::BeginUpload(grpc::ServerContext* ctx, const v1::BeginUploadRequest* req,
+                                      v1::BeginUploadResponse* resp) {
+  AuditScope audit(&state_->audit, ctx, "upload-begin");
+  return audit.Finish([&]() -> Status {
+    auto caller = Authenticate(state_, ctx, audit);
+    if (!caller.ok()) return caller.status();
+    auto path = ParsePath(req->path(), audit);
+    if (!path.ok()) return path.status();
+    if (path->IsRoot()) return Status::InvalidArgument("an upload needs a file name");
+    if (req->size() < 0) return Status::InvalidArgument("negative upload size");
+    if (req->resume_key().size() > 256) return Status::InvalidArgument("resume key too long");
+    // Fail early rather than after the whole transfer: the destination must be
+    // free (or replaceable) and its directory must exist.
+    auto info = caller->home.Stat(*path);
+    if (info.ok()) {
+      if (info->type == FileType::kDirectory) {
+        return Status::FailedPrecondition(fmt::format("'{}' is a directory", path->Display()));
+      }
+      if (!req->overwrite()) {
+        return Status::AlreadyExists(
+            fmt::format("'{}' already exists (use --force to replace it)", path->Display()));
+      }
+    } else if (info.status().code() != Code::kNotFound) {
+      return info.status();
+    }
+    auto parent = caller->home.OpenParent(*path);
+    if (!parent.ok()) return parent.status();
+    auto begun = state_->uploads.Begin({caller->call.user(), *path, req->size(), req->overwrite()},
+                                       req->resume_key());
+    if (!begun.ok()) return begun.status();
+    resp->set_upload_id(begun->first);
+    resp->set_offset(begun->second);
+    return Status::Ok();
+  }());
+}
+
+grpc::Status FileService::Upload(grpc::ServerContext* ctx,
+                                 grpc::ServerReader<v1::UploadChunk>* reader,
+                                 v1::UploadResponse* resp) {
+  AuditScope audit(&state_->audit, ctx, "upload");
+  return audit.Finish([&]() -> Status {
+    auto caller = Authenticate(state_, ctx, audit);
+    if (!caller.ok()) return caller.status();
+    v1::UploadChunk chunk;
+    if (!reader->Read(&chunk)) return Status::InvalidArgument("empty upload stream");
+    auto writer = state_->uploads.Open(caller->call.user(), chunk.upload_id());
+    if (!writer.ok()) return writer.status();
+    const PendingUpload& up = writer->upload();
+    audit.set_path(up.target.Display());
+    int fd = writer->fd();
+
+    // Continue exactly where the client says, which must be within what is held.
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) return ErrnoStatus(errno, "cannot inspect the partial upload");
+    int64_t offset = chunk.offset();
+    if (offset < 0 || offset > st.st_size || offset > up.size) {
+      return Status::FailedPrecondition(
+          fmt::format("cannot resume at byte {}: the server holds {} bytes of this upload", offset,
+                      static_cast<int64_t>(st.st_size)));
+    }
+    if (::ftruncate(fd, offset) != 0) return ErrnoStatus(errno, "cannot prepare the upload");
+    Sha256 hash;
+    FERRY_RETURN_IF_ERROR(HashPrefix(fd, offset, hash));
+
+    std::string client_sha;
+    for (bool more = true; more; more = reader->Read(&chunk)) {
+      const std::string& data = chunk.data();
+      if (offset + static_cast<int64_t>(data.size()) > up.size) {
+        writer->Discard();
+        return Status::InvalidArgument(
+            fmt::format("the client sent more than the announced {} bytes", up.size));
+      }
+      FERRY_RETURN_IF_ERROR(WriteAt(fd, data, offset));
+      hash.Update(data.data(), data.size());
+      offset += static_cast<int64_t>(data.size());
+      audit.add_bytes(static_cast<int64_t>(data.size()));
+      if (!chunk.sha256().empty()) client_sha = chunk.sha256();
+    }
+    if (offset < up.size || client_sha.empty()) {
+      // Keep what arrived: running the upload again resumes from here.
+      return Status::Aborted(fmt::format("upload of '{}' interrupted at {} of {} bytes",
+                                         up.target.Display(), offset, up.size));
+    }
+    std::string server_sha = hash.FinishHex();
+    if (server_sha != client_sha) {
+      writer->Discard();
+      return Status::DataLoss(fmt::format(
+          "checksum mismatch for '{}': the data was damaged in transit; nothing was stored",
+          up.target.Display()));
+    }
+    if (::fchmod(fd, 0644) != 0 || ::fsync(fd) != 0) {
+      return ErrnoStatus(errno, "cannot make the upload durable");
+    }
+
+    auto lock = state_->locks.Write(caller->call.user(), up.target);
+    auto parent = caller->home.OpenParent(up.target);
+    if (!parent.ok()) return parent.status();
+    std::string part_dir = state_->uploads.dir() + "/" + caller->call.user();
+    std::string part_name = writer->part_path().substr(part_dir.size() + 1);
+    UniqueFd part_dir_fd(::open(part_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!part_dir_fd.valid()) return ErrnoStatus(errno, "cannot open the upload area");
+    unsigned flags = up.overwrite ? 0 : RENAME_NOREPLACE;
+    if (::renameat2(part_dir_fd.get(), part_name.c_str(), parent->dir.get(), parent->leaf.c_str(),
+                    flags) != 0) {
+      int err = errno;
+      if (err == EEXIST) {
+        return Status::AlreadyExists(fmt::format(
+            "'{}' appeared while uploading (use --force to replace it); the upload is kept "
+            "and a retry with --force completes it at once",
+            up.target.Display()));
+      }
+      return PathError(err, up.target.Display());
+    }
+    writer->Complete();
+    FERRY_RETURN_IF_ERROR(SyncDirectory(parent->dir.get()));
+    auto info = caller->home.Stat(up.target);
+    if (info.ok()) ToEntry(*info, resp->mutable_entry());
+    resp->set_sha256(server_sha);
+    return Status::Ok();
+  }());
+}
+
+grpc::Status FileService::Download(grpc::ServerContext* ctx, const v1::DownloadRequest* req,
+                                   grpc::ServerWriter<v1::DownloadChunk>* writer) {
+  AuditScope audit(&state_->audit, ctx, "download");
+  return audit.Finish([&]() -> Status {
+    auto caller = Authenticate(state_, ctx, audit);
+    if (!caller.ok()) return caller.status();
+    auto path = ParsePath(req->path(), audit);
+    if (!path.ok()) return path.status();
+    // Lock only while opening: the open descriptor keeps this version of the
+    // file readable even if a new upload replaces the name meanwhile.
+    Result<OpenFile> file = [&] {
+      auto lock = state_->locks.Read(caller->call.user(), *path);
+      return caller->home.OpenForRead(*path);
+    }();
+    if (!file.ok()) return file.status();
+    int fd = file->fd.get();
+    int64_t size = file->info.size;
+    int64_t offset = req->offset();
+    if (offset < 0 || offset > size || req->length() < 0) {
+      return Status::OutOfRange(
+          fmt::format("range starts at {} but '{}' has {} bytes", offset, path->Display(), size));
+    }
+    int64_t end = req->length() == 0 ? size : std::min(size, offset + req->length());
+    ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    Sha256 hash;
+    FERRY_RETURN_IF_ERROR(HashPrefix(fd, offset, hash));
+
+    v1::DownloadChunk chunk;
+    chunk.set_size(size);
+    chunk.set_mtime_ns(file->info.mtime_ns);
+    std::string* data = chunk.mutable_data();
+    do {
+      size_t want = static_cast<size_t>(std::min<int64_t>(kChunkBytes, end - offset));
+      data->resize(want);
+      auto n = ReadAt(fd, data->data(), want, offset);
+      if (!n.ok()) return n.status();
+      if (*n != want) return Status::DataLoss("the file shrank while it was being sent");
+      hash.Update(data->data(), want);
+      offset += static_cast<int64_t>(want);
+      if (offset == end) chunk.set_sha256(hash.FinishHex());
+      grpc::WriteOptions options;
+      if (offset == end) options.set_last_message();
+      if (!writer->Write(chunk, options)) return Status::Cancelled("the client went away");
+      audit.add_bytes(static_cast<int64_t>(want));
+      chunk.clear_size();
+      chunk.clear_mtime_ns();
+    } while (offset < end);
+    return Status::Ok();
+  }());
+}
+
+}  // namespace ferry

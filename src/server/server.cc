@@ -1,0 +1,151 @@
+#include "server/server.h"
+
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/security/server_credentials.h>
+#include <signal.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "core/logging.h"
+#include "core/secrets.h"
+#include "core/tls_cert.h"
+#include "server/accounts.h"
+#include "server/auth_service.h"
+#include "server/file_service.h"
+
+namespace ferry {
+namespace {
+
+constexpr int kMaxMessageBytes = 8 << 20;
+
+Result<CertPair> LoadIdentity(const ServerOptions& o, const DataDir& data) {
+  if (!o.tls_cert.empty() || !o.tls_key.empty()) {
+    if (o.tls_cert.empty() || o.tls_key.empty()) {
+      return Status::InvalidArgument("--tls-cert and --tls-key go together");
+    }
+    return LoadCertPair(o.tls_cert, o.tls_key);
+  }
+  bool created = false;
+  auto pair =
+      LoadOrCreateSelfSigned(data.tls() + "/server.crt", data.tls() + "/server.key", &created);
+  if (pair.ok() && created) {
+    spdlog::info("made a new self-signed certificate in {}/server.crt", data.tls());
+  }
+  return pair;
+}
+
+// Periodic housekeeping, stopped from one place before the server goes away.
+class Housekeeper {
+ public:
+  explicit Housekeeper(ServerState* state) : state_(state), thread_([this] { Run(); }) {}
+  ~Housekeeper() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  void Run() {
+    std::unique_lock lock(mu_);
+    for (int tick = 0;; ++tick) {
+      if (tick % 360 == 0) state_->uploads.RemoveStale();
+      if (cv_.wait_for(lock, std::chrono::seconds(10), [&] { return stop_; })) return;
+      state_->sessions.Sweep();
+    }
+  }
+  ServerState* state_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;  // GUARDED_BY(mu_)
+  std::thread thread_;
+};
+
+}  // namespace
+
+Status RunServer(const ServerOptions& o) {
+  // Signals are taken synchronously by one thread, never by a serving thread.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  FERRY_RETURN_IF_ERROR(InitCrypto());
+  DataDir data{o.data_dir};
+  FERRY_RETURN_IF_ERROR(data.Prepare());
+  FERRY_RETURN_IF_ERROR(InitLogging(data.logs() + "/server.log", o.verbose));
+  if (o.max_clients < 1) return Status::InvalidArgument("--max-clients must be at least 1");
+  if (o.idle_timeout_seconds < 1) return Status::InvalidArgument("--idle-timeout must be >= 1");
+
+  auto identity = LoadIdentity(o, data);
+  if (!identity.ok()) return identity.status();
+  auto fingerprint = CertFingerprint(identity->cert_pem);
+  if (!fingerprint.ok()) return fingerprint.status();
+
+  auto db = data.OpenDatabase();
+  if (!db.ok()) return db.status();
+  AccountStore accounts(&*db);
+  auto users = accounts.List();
+  if (!users.ok()) return users.status();
+
+  SessionLimits limits{o.max_clients, std::chrono::seconds(o.idle_timeout_seconds),
+                       std::chrono::hours(12)};
+  ThrottlePolicy throttle;
+  throttle.base_delay = std::chrono::milliseconds(o.login_delay_ms);
+  ServerState state(data, limits, throttle, std::move(db).value(),
+                    std::chrono::hours(o.upload_retention_hours));
+  FileService files(&state);
+  AuthService auth(&state);
+
+  grpc::SslServerCredentialsOptions ssl;
+  ssl.pem_key_cert_pairs.push_back({identity->key_pem, identity->cert_pem});
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(o.listen, grpc::SslServerCredentials(ssl), &port);
+  builder.RegisterService(&files);
+  builder.RegisterService(&auth);
+  builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
+  builder.SetMaxSendMessageSize(kMaxMessageBytes);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, o.idle_timeout_seconds * 1000);
+  grpc::ResourceQuota quota("ferry-server");
+  quota.SetMaxThreads(4 * o.max_clients + 16);
+  builder.SetResourceQuota(quota);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server || port == 0) {
+    return Status::Unavailable(
+        fmt::format("cannot listen on {}: the address is in use or not valid here", o.listen));
+  }
+
+  std::string host = o.listen.substr(0, o.listen.rfind(':'));
+  spdlog::info("ferry server listening on {}:{} (TLS; data in {})", host, port, o.data_dir);
+  spdlog::info("certificate SHA-256 fingerprint: {}", FormatFingerprint(*fingerprint));
+  if (users->empty()) {
+    spdlog::info("no accounts yet: add one with `ferry user add NAME --data {}`", o.data_dir);
+  }
+  spdlog::info("connect with: FERRY_SERVER={}:{} ferry ls --user NAME", host, port);
+
+  Housekeeper housekeeper(&state);
+  std::thread waiter([&] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    spdlog::info("received {}: finishing transfers in progress (up to {} s), then stopping",
+                 sig == SIGINT ? "SIGINT" : "SIGTERM", o.shutdown_grace_seconds);
+    server->Shutdown(std::chrono::system_clock::now() +
+                     std::chrono::seconds(o.shutdown_grace_seconds));
+  });
+  server->Wait();
+  waiter.join();
+  state.audit.Flush();
+  spdlog::info("ferry server stopped");
+  return Status::Ok();
+}
+
+}  // namespace ferry

@@ -1,0 +1,82 @@
+#include "server/sessions.h"
+
+#include <gtest/gtest.h>
+
+namespace ferry {
+namespace {
+
+using namespace std::chrono_literals;
+
+struct FakeClock {
+  std::chrono::steady_clock::time_point now{};
+  SteadyClock fn() {
+    return [this] { return now; };
+  }
+};
+
+TEST(SessionTableTest, TokensWorkUntilLogout) {
+  FakeClock clock;
+  SessionTable t({4, 10s, 1h}, clock.fn());
+  auto token = t.Create("alice");
+  ASSERT_TRUE(token.ok());
+  EXPECT_EQ(token->size(), 64u);
+  {
+    auto call = t.Begin(*token);
+    ASSERT_TRUE(call.ok());
+    EXPECT_EQ(call->user(), "alice");
+  }
+  EXPECT_EQ(t.Begin("wrong").status().code(), Code::kUnauthenticated);
+  EXPECT_EQ(t.Begin("").status().code(), Code::kUnauthenticated);
+  EXPECT_TRUE(t.Remove(*token));
+  EXPECT_EQ(t.Begin(*token).status().code(), Code::kUnauthenticated);
+}
+
+TEST(SessionTableTest, CapsClientsAndFreesSlotsOfExpiredSessions) {
+  FakeClock clock;
+  SessionTable t({2, 10s, 1h}, clock.fn());
+  ASSERT_TRUE(t.Create("a").ok());
+  ASSERT_TRUE(t.Create("b").ok());
+  auto third = t.Create("c");
+  EXPECT_EQ(third.status().code(), Code::kResourceExhausted);
+  EXPECT_NE(third.status().message().find("full"), std::string::npos);
+  clock.now += 11s;
+  EXPECT_TRUE(t.Create("c").ok());
+}
+
+TEST(SessionTableTest, IdleSessionsExpireButBusyOnesDoNot) {
+  FakeClock clock;
+  SessionTable t({4, 10s, 1h}, clock.fn());
+  auto idle = *t.Create("idle");
+  auto busy = *t.Create("busy");
+  auto call = t.Begin(busy);
+  ASSERT_TRUE(call.ok());
+  clock.now += 30s;  // a long transfer on `busy`
+  auto s = t.Begin(idle).status();
+  EXPECT_EQ(s.code(), Code::kUnauthenticated);
+  EXPECT_NE(s.message().find("without activity"), std::string::npos);
+  EXPECT_TRUE(t.Begin(busy).ok());
+}
+
+TEST(SessionTableTest, LifetimeBoundsEvenBusySessions) {
+  FakeClock clock;
+  SessionTable t({4, 10s, 60s}, clock.fn());
+  auto token = *t.Create("u");
+  auto call = t.Begin(token);
+  clock.now += 61s;
+  EXPECT_EQ(t.Begin(token).status().code(), Code::kUnauthenticated);
+}
+
+TEST(SessionTableTest, RemoveUserEndsAllTheirSessions) {
+  FakeClock clock;
+  SessionTable t({4, 10s, 1h}, clock.fn());
+  auto a1 = *t.Create("a");
+  auto a2 = *t.Create("a");
+  auto b = *t.Create("b");
+  t.RemoveUser("a");
+  EXPECT_FALSE(t.Begin(a1).ok());
+  EXPECT_FALSE(t.Begin(a2).ok());
+  EXPECT_TRUE(t.Begin(b).ok());
+}
+
+}  // namespace
+}  // namespace ferry

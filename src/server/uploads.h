@@ -1,0 +1,90 @@
+// Partial uploads: where bytes of an upload in progress are kept until the
+// whole file has arrived and its SHA-256 checked.
+//
+// A partial lives in DATA/uploads/<user>/<id>.part, outside the home, so no
+// listing ever shows half a file; the id is derived from the user, target path,
+// size and the client's resume key, so the same upload retried (even after a
+// server crash) finds the bytes already held. Partials unused for `retention`
+// are deleted. Thread-safe.
+#pragma once
+
+#include <chrono>
+#include <mutex>
+#include <set>
+#include <string>
+#include <unordered_map>
+
+#include "core/rel_path.h"
+#include "core/status.h"
+#include "core/unique_fd.h"
+
+namespace ferry {
+
+struct PendingUpload {
+  std::string user;
+  RelPath target;
+  int64_t size = 0;
+  bool overwrite = false;
+};
+
+class UploadStore {
+ public:
+  UploadStore(std::string dir, std::chrono::seconds retention);
+
+  // Registers an upload and returns its id and the bytes already held.
+  Result<std::pair<std::string, int64_t>> Begin(PendingUpload upload, const std::string& key);
+
+  // Exclusive use of one upload's partial file while a stream writes it.
+  class Writer {
+   public:
+    Writer(Writer&& o) noexcept
+        : store_(std::exchange(o.store_, nullptr)),
+          id_(std::move(o.id_)),
+          fd_(std::move(o.fd_)),
+          upload_(std::move(o.upload_)),
+          path_(std::move(o.path_)) {}
+    Writer& operator=(Writer&&) = delete;
+    Writer(const Writer&) = delete;
+    ~Writer();
+    int fd() const { return fd_.get(); }
+    const PendingUpload& upload() const { return upload_; }
+    const std::string& part_path() const { return path_; }
+    // Deletes the partial (after a checksum mismatch, or once it was renamed).
+    void Discard();
+    // The upload is finished (renamed into place): forget it.
+    void Complete();
+
+   private:
+    friend class UploadStore;
+    Writer(UploadStore* s, std::string id, UniqueFd fd, PendingUpload u, std::string path)
+        : store_(s),
+          id_(std::move(id)),
+          fd_(std::move(fd)),
+          upload_(std::move(u)),
+          path_(std::move(path)) {}
+    UploadStore* store_;
+    std::string id_;
+    UniqueFd fd_;
+    PendingUpload upload_;
+    std::string path_;
+  };
+
+  // Opens the partial of upload `id` for `user`. NOT_FOUND if no such upload was
+  // begun, ABORTED if another stream is writing it.
+  Result<Writer> Open(const std::string& user, const std::string& id);
+
+  // Deletes partials older than the retention period; returns how many.
+  int RemoveStale();
+  const std::string& dir() const { return dir_; }
+
+ private:
+  void Release(const std::string& id, bool forget);
+
+  const std::string dir_;
+  const std::chrono::seconds retention_;
+  std::mutex mu_;
+  std::unordered_map<std::string, PendingUpload> pending_;  // GUARDED_BY(mu_)
+  std::set<std::string> writing_;                           // GUARDED_BY(mu_)
+};
+
+}  // namespace ferry

@@ -1,0 +1,113 @@
+// End-to-end test support: runs the real `ferry` binary as child processes
+// (servers and clients) on loopback, in a private temporary directory.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace ferry::e2e {
+
+struct RunResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+using Env = std::map<std::string, std::string>;
+
+// Runs ferry to completion (killed after `timeout`), feeding `input` on stdin.
+RunResult RunFerry(const std::vector<std::string>& args, const Env& env = {},
+                   const std::string& input = "",
+                   std::chrono::seconds timeout = std::chrono::seconds(120));
+
+// A child process running in the background, killed (SIGKILL) if still alive
+// when destroyed.
+class Child {
+ public:
+  Child() = default;
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+  Child(Child&& o) noexcept;
+  Child& operator=(Child&& o) noexcept;
+  ~Child();
+
+  static Child Spawn(const std::vector<std::string>& args, const Env& env,
+                     const std::string& stdout_file, const std::string& stderr_file,
+                     const std::string& stdin_file = "/dev/null");
+  pid_t pid() const { return pid_; }
+  void Signal(int sig);
+  // Waits for exit; the exit code, or 128+signal; nullopt on timeout.
+  std::optional<int> Wait(std::chrono::milliseconds timeout);
+  bool Running();
+
+ private:
+  pid_t pid_ = -1;
+  std::optional<int> status_;
+};
+
+std::string ReadFile(const std::string& path);
+void WriteFile(const std::string& path, const std::string& data);
+// A file of `size` pseudo-random bytes from `seed`.
+void WriteRandomFile(const std::string& path, size_t size, unsigned seed);
+std::string Sha256File(const std::string& path);
+
+// A running `ferry server` on 127.0.0.1 with its own data directory.
+class ServerProcess {
+ public:
+  // Starts the server with `extra` flags and waits until it listens.
+  void Start(const std::string& data_dir, const std::vector<std::string>& extra = {},
+             const std::string& listen = "127.0.0.1:0");
+  void Stop(int sig = SIGTERM);
+  std::string address() const { return address_; }
+  std::string log() const { return ReadFile(stderr_file_); }
+  Child& child() { return child_; }
+
+ private:
+  Child child_;
+  std::string address_;
+  std::string stderr_file_;
+};
+
+// A fixture with a fresh directory, a server and a user "alice".
+class E2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override;
+  void TearDown() override;
+
+  // Adds an account with ferry user add.
+  void AddUser(const std::string& name, const std::string& password);
+  // Runs a client command as `user` against the server.
+  RunResult Ferry(const std::vector<std::string>& args, const std::string& user = "alice",
+                  const std::string& input = "");
+  // The environment a client run as `user` gets.
+  Env ClientEnv(const std::string& user) const;
+  std::string Path(const std::string& name) const { return dir_ + "/" + name; }
+  std::string HomePath(const std::string& user, const std::string& name) const {
+    return data_ + "/files/" + user + "/" + name;
+  }
+
+  std::string dir_;   // everything of this test lives here
+  std::string data_;  // the server's data dir
+  std::string config_;
+  ServerProcess server_;
+  std::map<std::string, std::string> passwords_;
+  std::vector<std::string> server_flags_;  // set before SetUp() runs to change them
+};
+
+// Expectation helpers that print the command's output on failure.
+#define EXPECT_OK(r) EXPECT_EQ((r).exit_code, 0) << "stdout: " << (r).out << "\nstderr: " << (r).err
+#define ASSERT_OK(r) ASSERT_EQ((r).exit_code, 0) << "stdout: " << (r).out << "\nstderr: " << (r).err
+#define EXPECT_FAILS_WITH(r, text)                                             \
+  do {                                                                         \
+    EXPECT_NE((r).exit_code, 0) << "stdout: " << (r).out;                      \
+    EXPECT_NE((r).err.find(text), std::string::npos) << "stderr: " << (r).err; \
+  } while (0)
+
+}  // namespace ferry::e2e
