@@ -19,6 +19,7 @@ namespace ferry {
 namespace {
 
 struct Args {
+  std::string limit_rate;
   bool long_format = false, sha256 = false, parents = false, recursive = false, force = false;
   int64_t head_bytes = 1024;
   std::vector<std::string> paths;
@@ -60,9 +61,36 @@ const char* TypeWord(v1::FileType t) {
   }
 }
 
-TransferOptions MakeTransferOptions(bool force) {
+// "500K", "10M", "1G" or plain bytes per second.
+Result<int64_t> ParseRate(const std::string& text) {
+  if (text.empty()) return int64_t{0};
+  size_t used = 0;
+  double value = 0;
+  try {
+    value = std::stod(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  std::string unit = text.substr(used);
+  double scale = unit.empty()                 ? 1
+                 : unit == "K" || unit == "k" ? 1024
+                 : unit == "M" || unit == "m" ? 1024.0 * 1024
+                 : unit == "G" || unit == "g" ? 1024.0 * 1024 * 1024
+                                              : -1;
+  if (used == 0 || scale < 0 || value <= 0) {
+    return Status::InvalidArgument(fmt::format(
+        "--limit-rate '{}' is not a rate like 500K, 10M or 1G (bytes per second)", text));
+  }
+  return static_cast<int64_t>(value * scale);
+}
+
+Result<TransferOptions> MakeTransferOptions(bool force, const std::string& limit_rate) {
+  auto rate = ParseRate(limit_rate);
+  if (!rate.ok()) return rate.status();
   TransferOptions o;
   o.overwrite = force;
+  o.limit_bytes_per_second = *rate;
+  o.notify = [](const std::string& message) { std::cerr << "ferry: " << message << std::endl; };
   if (StdoutIsTerminal()) {
     o.progress = [](const std::string& label, int64_t total) {
       return std::make_unique<Progress>(label, total, true);
@@ -219,6 +247,7 @@ void AddFileCommands(CLI::App& app, FileCommandEnv& env) {
   auto* put = app.add_subcommand("put", "upload a file (-r: a directory)");
   put->add_flag("-r,--recursive", a->recursive, "upload a directory tree");
   put->add_flag("-f,--force", a->force, "replace existing remote files");
+  put->add_option("--limit-rate", a->limit_rate, "at most this many bytes/s (500K, 10M, 1G)");
   put->add_option("local", a->from)->required();
   put->add_option("remote", a->to, "destination (default: same name in the current directory)");
   put->callback([&env, a] {
@@ -231,18 +260,20 @@ void AddFileCommands(CLI::App& app, FileCommandEnv& env) {
           remote = JoinRemote(remote, name);
         }
       }
-      auto options = MakeTransferOptions(a->force);
+      auto options = MakeTransferOptions(a->force, a->limit_rate);
+      if (!options.ok()) return options.status();
       if (IsLocalDirectory(a->from) && !a->recursive) {
         return Status::InvalidArgument(fmt::format("'{}' is a directory (use put -r)", a->from));
       }
-      return a->recursive ? UploadTree(c, a->from, remote, options)
-                          : UploadFile(c, a->from, remote, options);
+      return a->recursive ? UploadTree(c, a->from, remote, *options)
+                          : UploadFile(c, a->from, remote, *options);
     });
   });
 
   auto* get = app.add_subcommand("get", "download a file (-r: a directory)");
   get->add_flag("-r,--recursive", a->recursive, "download a directory tree");
   get->add_flag("-f,--force", a->force, "replace existing local files");
+  get->add_option("--limit-rate", a->limit_rate, "at most this many bytes/s (500K, 10M, 1G)");
   get->add_option("remote", a->from)->required();
   get->add_option("local", a->to, "destination (default: same name in the current directory)");
   get->callback([&env, a] {
@@ -252,9 +283,10 @@ void AddFileCommands(CLI::App& app, FileCommandEnv& env) {
       if (name.empty()) name = "home";
       std::string local = a->to.empty() ? name : a->to;
       if (IsLocalDirectory(local) && !a->to.empty()) local = local + "/" + name;
-      auto options = MakeTransferOptions(a->force);
-      if (!a->recursive) return DownloadFile(c, remote, local, options);
-      return DownloadTree(c, remote, local, options);
+      auto options = MakeTransferOptions(a->force, a->limit_rate);
+      if (!options.ok()) return options.status();
+      if (!a->recursive) return DownloadFile(c, remote, local, *options);
+      return DownloadTree(c, remote, local, *options);
     });
   });
 

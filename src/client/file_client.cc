@@ -8,6 +8,7 @@
 #include <climits>
 #include <cstdlib>
 #include <filesystem>
+#include <thread>
 #include <vector>
 
 #include <fmt/format.h>
@@ -83,7 +84,21 @@ std::string ResumeKey(const std::string& local, const struct stat& st) {
                                    st.st_mtim.tv_sec, st.st_mtim.tv_nsec));
 }
 
+void Notify(const TransferOptions& o, const std::string& message) {
+  if (o.notify) o.notify(message);
+}
+
 }  // namespace
+
+RateLimiter::RateLimiter(int64_t bytes_per_second)
+    : rate_(bytes_per_second), start_(std::chrono::steady_clock::now()) {}
+
+void RateLimiter::Consume(int64_t bytes) {
+  if (rate_ <= 0) return;
+  total_ += bytes;
+  auto due = start_ + std::chrono::microseconds(total_ * 1'000'000 / rate_);
+  std::this_thread::sleep_until(due);
+}
 
 std::string BaseName(const std::string& path) {
   std::string p = path;
@@ -198,8 +213,13 @@ Status UploadFile(Connection& conn, const std::string& local, const std::string&
   FERRY_RETURN_IF_ERROR(HashLocalPrefix(fd.get(), offset, hash));
   if (::lseek(fd.get(), offset, SEEK_SET) < 0) return ErrnoStatus(errno, "seek");
 
+  if (offset > 0) {
+    Notify(options, fmt::format("resuming upload of '{}' at byte {} of {}", remote, offset,
+                                static_cast<int64_t>(st.st_size)));
+  }
   auto progress = MakeProgress(options, remote, st.st_size);
   progress->Update(offset);
+  RateLimiter limiter(options.limit_bytes_per_second);
   auto ctx = conn.Context(TransferTimeout(st.st_size - offset));
   v1::UploadResponse resp;
   auto writer = conn.files().Upload(ctx.get(), &resp);
@@ -223,6 +243,7 @@ Status UploadFile(Connection& conn, const std::string& local, const std::string&
     // A failed write means the server ended the call; Finish says why.
     if (!writer->Write(chunk, wo)) break;
     progress->Update(offset);
+    limiter.Consume(static_cast<int64_t>(want));
     chunk.clear_upload_id();
     chunk.clear_offset();
   } while (offset < st.st_size);
@@ -253,6 +274,11 @@ Status DownloadFile(Connection& conn, const std::string& remote, const std::stri
     int64_t offset = pst.st_size;
     Sha256 hash;
     FERRY_RETURN_IF_ERROR(HashLocalPrefix(fd.get(), offset, hash));
+    if (::lseek(fd.get(), offset, SEEK_SET) < 0) return ErrnoStatus(errno, "seek");
+    if (offset > 0) {
+      Notify(options, fmt::format("resuming download of '{}' at byte {}", remote, offset));
+    }
+    RateLimiter limiter(options.limit_bytes_per_second);
 
     v1::DownloadRequest req;
     req.set_path(remote);
@@ -275,9 +301,11 @@ Status DownloadFile(Connection& conn, const std::string& remote, const std::stri
       hash.Update(data.data(), data.size());
       offset += static_cast<int64_t>(data.size());
       progress->Update(offset);
+      limiter.Consume(static_cast<int64_t>(data.size()));
       if (!chunk.sha256().empty()) server_sha = chunk.sha256();
     }
     Status s = FromGrpc(reader->Finish());
+    if (!s.ok() && offset == 0) ::unlink(part.c_str());  // leave no empty .part behind
     if (s.code() == Code::kOutOfRange && attempt == 0 && offset > 0) {
       // The partial is longer than the remote file: it changed; start over.
       ::unlink(part.c_str());

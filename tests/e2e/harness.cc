@@ -184,6 +184,34 @@ RunResult RunFerry(const std::vector<std::string>& args, const Env& env, const s
   return r;
 }
 
+std::shared_ptr<grpc::Channel> RawChannel(const std::string& address, const std::string& data_dir) {
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = ReadFile(data_dir + "/tls/server.crt");
+  grpc::ChannelArguments args;
+  args.SetSslTargetNameOverride("ferry-server");
+  return grpc::CreateCustomChannel(address, grpc::SslCredentials(ssl), args);
+}
+
+std::string RawLogin(const std::shared_ptr<grpc::Channel>& channel, const std::string& user,
+                     const std::string& password, grpc::Status* status) {
+  auto stub = v1::Auth::NewStub(channel);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + 30s);
+  v1::LoginRequest req;
+  req.set_user(user);
+  req.set_password(password);
+  v1::LoginResponse resp;
+  *status = stub->Login(&ctx, req, &resp);
+  return resp.token();
+}
+
+std::unique_ptr<grpc::ClientContext> RawContext(const std::string& token) {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->set_deadline(std::chrono::system_clock::now() + 30s);
+  if (!token.empty()) ctx->AddMetadata("authorization", "Bearer " + token);
+  return ctx;
+}
+
 void ServerProcess::Start(const std::string& data_dir, const std::vector<std::string>& extra,
                           const std::string& listen) {
   std::vector<std::string> args = {"server", "--listen", listen, "--data", data_dir};

@@ -10,7 +10,10 @@
 #include <string>
 #include <vector>
 
+#include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
+
+#include "ferry/v1/files.grpc.pb.h"
 
 namespace ferry::e2e {
 
@@ -57,6 +60,15 @@ void WriteFile(const std::string& path, const std::string& data);
 // A file of `size` pseudo-random bytes from `seed`.
 void WriteRandomFile(const std::string& path, size_t size, unsigned seed);
 std::string Sha256File(const std::string& path);
+
+// A gRPC channel straight to a test server, trusting the certificate in its
+// data directory: for checks below what the CLI lets a user send.
+std::shared_ptr<grpc::Channel> RawChannel(const std::string& address, const std::string& data_dir);
+// Logs in over `channel`; the token, or "" with *status set.
+std::string RawLogin(const std::shared_ptr<grpc::Channel>& channel, const std::string& user,
+                     const std::string& password, grpc::Status* status);
+// A context with a 30 s deadline carrying `token`.
+std::unique_ptr<grpc::ClientContext> RawContext(const std::string& token);
 
 // A running `ferry server` on 127.0.0.1 with its own data directory.
 class ServerProcess {
