@@ -6,10 +6,12 @@
 #include "cli/client_settings.h"
 #include "cli/commands.h"
 #include "cli/file_commands.h"
+#include "core/process_tuning.h"
 #include "core/secrets.h"
 
 int main(int argc, char** argv) {
   using namespace ferry;
+  TuneAllocatorForStreaming();
   if (Status s = InitCrypto(); !s.ok()) return Fail(s);
 
   CLI::App app("ferry: self-hosted file sharing", "ferry");

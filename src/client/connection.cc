@@ -2,10 +2,11 @@
 
 #include <fmt/format.h>
 
+#include "core/transfer_limits.h"
+
 namespace ferry {
 namespace {
 
-constexpr int kMaxMessageBytes = 8 << 20;
 constexpr auto kLoginTimeout = std::chrono::seconds(30);
 
 }  // namespace
@@ -27,6 +28,9 @@ Result<std::unique_ptr<Connection>> Connection::Open(const ClientOptions& option
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(kMaxMessageBytes);
   args.SetMaxSendMessageSize(kMaxMessageBytes);
+  args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, kStreamWindowBytes);
+  args.SetInt(GRPC_ARG_HTTP2_MAX_FRAME_SIZE, kMaxFrameBytes);
   if (!trusted->target_name.empty()) {
     args.SetSslTargetNameOverride(trusted->target_name);
   }

@@ -16,13 +16,13 @@
 #include "client/progress.h"
 #include "core/rel_path.h"
 #include "core/sha256.h"
+#include "core/transfer_limits.h"
 #include "core/unique_fd.h"
 
 namespace ferry {
 namespace {
 
 constexpr auto kUnaryTimeout = std::chrono::seconds(60);
-constexpr size_t kChunkBytes = 1 << 20;
 
 // A stream's deadline: generous, but a stalled transfer still ends.
 std::chrono::seconds TransferTimeout(int64_t bytes) {

@@ -11,12 +11,12 @@
 #include <fmt/format.h>
 
 #include "core/sha256.h"
+#include "core/transfer_limits.h"
 #include "server/call_context.h"
 
 namespace ferry {
 namespace {
 
-constexpr int64_t kChunkBytes = 1 << 20;
 constexpr int64_t kMaxHeadBytes = 1 << 20;
 constexpr int64_t kDefaultHeadBytes = 1024;
 constexpr int kListBatch = 1000;

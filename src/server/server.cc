@@ -14,14 +14,13 @@
 #include "core/logging.h"
 #include "core/secrets.h"
 #include "core/tls_cert.h"
+#include "core/transfer_limits.h"
 #include "server/accounts.h"
 #include "server/auth_service.h"
 #include "server/file_service.h"
 
 namespace ferry {
 namespace {
-
-constexpr int kMaxMessageBytes = 8 << 20;
 
 Result<CertPair> LoadIdentity(const ServerOptions& o, const DataDir& data) {
   if (!o.tls_cert.empty() || !o.tls_key.empty()) {
@@ -115,6 +114,9 @@ Status RunServer(const ServerOptions& o) {
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
   builder.SetMaxSendMessageSize(kMaxMessageBytes);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, o.idle_timeout_seconds * 1000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, kStreamWindowBytes);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_FRAME_SIZE, kMaxFrameBytes);
   grpc::ResourceQuota quota("ferry-server");
   quota.SetMaxThreads(4 * o.max_clients + 16);
   builder.SetResourceQuota(quota);
