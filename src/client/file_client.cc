@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "client/progress.h"
+#include "core/chunk_pipeline.h"
 #include "core/rel_path.h"
 #include "core/sha256.h"
 #include "core/transfer_limits.h"
@@ -23,6 +24,7 @@ namespace ferry {
 namespace {
 
 constexpr auto kUnaryTimeout = std::chrono::seconds(60);
+constexpr size_t kPipelineDepth = 2;
 
 // A stream's deadline: generous, but a stalled transfer still ends.
 std::chrono::seconds TransferTimeout(int64_t bytes) {
@@ -226,30 +228,54 @@ Status UploadFile(Connection& conn, const std::string& local, const std::string&
   v1::UploadChunk chunk;
   chunk.set_upload_id(begun.upload_id());
   chunk.set_offset(offset);
-  std::string* data = chunk.mutable_data();
-  do {
-    size_t want = static_cast<size_t>(std::min<int64_t>(kChunkBytes, st.st_size - offset));
-    data->resize(want);
-    auto n = ReadFull(fd.get(), data->data(), want);
-    if (!n.ok()) return n.status();
-    if (*n != want) return Status::DataLoss(fmt::format("'{}' shrank while uploading", local));
-    hash.Update(data->data(), want);
-    offset += static_cast<int64_t>(want);
+  const int64_t size = st.st_size;
+  // Send one message; the last carries the whole file's hash and half-closes.
+  // A failed write means the server ended the call: Finish says why.
+  auto send = [&](std::string data, bool last) -> Status {
+    chunk.set_data(std::move(data));
     grpc::WriteOptions wo;
-    if (offset == st.st_size) {
+    if (last) {
       chunk.set_sha256(hash.FinishHex());
       wo.set_last_message();
     }
-    // A failed write means the server ended the call; Finish says why.
-    if (!writer->Write(chunk, wo)) break;
-    progress->Update(offset);
-    limiter.Consume(static_cast<int64_t>(want));
+    if (!writer->Write(chunk, wo)) return Status::Aborted("the server ended the upload");
     chunk.clear_upload_id();
     chunk.clear_offset();
-  } while (offset < st.st_size);
-  // The last Write carried set_last_message(), which already half-closed the stream.
-  Status s = FromGrpc(writer->Finish());
-  if (!s.ok()) return s;
+    return Status::Ok();
+  };
+  Status sent;
+  if (offset == size) {
+    sent = send("", true);
+  } else {
+    // Reading and hashing run on a second thread while this one sends.
+    int64_t done = offset;
+    sent = RunPipeline(
+        kPipelineDepth,
+        [&](ChunkQueue& queue) -> Status {
+          for (int64_t pos = offset; pos < size;) {
+            size_t want = static_cast<size_t>(std::min<int64_t>(kChunkBytes, size - pos));
+            std::string data(want, '\0');
+            auto n = ReadFull(fd.get(), data.data(), want);
+            if (!n.ok()) return n.status();
+            if (*n != want)
+              return Status::DataLoss(fmt::format("'{}' shrank while uploading", local));
+            hash.Update(data.data(), want);
+            pos += static_cast<int64_t>(want);
+            if (!queue.Push(std::move(data))) return Status::Ok();
+          }
+          return Status::Ok();
+        },
+        [&](std::string& data) -> Status {
+          done += static_cast<int64_t>(data.size());
+          FERRY_RETURN_IF_ERROR(send(std::move(data), done == size));
+          progress->Update(done);
+          limiter.Consume(static_cast<int64_t>(chunk.data().size()));
+          return Status::Ok();
+        });
+  }
+  Status finished = FromGrpc(writer->Finish());
+  if (!finished.ok()) return finished;  // the server's reason beats "ended the upload"
+  if (!sent.ok()) return sent;
   progress->Finish();
   return Status::Ok();
 }
@@ -283,28 +309,47 @@ Status DownloadFile(Connection& conn, const std::string& remote, const std::stri
     v1::DownloadRequest req;
     req.set_path(remote);
     req.set_offset(offset);
-    // The size is not known yet; the deadline is refreshed per byte count below.
+    // The size is not known before the first message; a day bounds a stalled transfer.
     auto ctx = conn.Context(std::chrono::hours(24));
     auto reader = conn.files().Download(ctx.get(), req);
-    v1::DownloadChunk chunk;
     std::unique_ptr<Progress> progress;
     int64_t size = -1, mtime_ns = 0;
     std::string server_sha;
-    while (reader->Read(&chunk)) {
-      if (size < 0) {
-        size = chunk.size();
-        mtime_ns = chunk.mtime_ns();
-        progress = MakeProgress(options, remote, size);
-      }
-      const std::string& data = chunk.data();
-      FERRY_RETURN_IF_ERROR(WriteFull(fd.get(), data.data(), data.size()));
-      hash.Update(data.data(), data.size());
-      offset += static_cast<int64_t>(data.size());
-      progress->Update(offset);
-      limiter.Consume(static_cast<int64_t>(data.size()));
-      if (!chunk.sha256().empty()) server_sha = chunk.sha256();
-    }
+    // The network side (TLS, parsing) runs on a second thread while this one
+    // writes and hashes.
+    Status written = RunPipeline(
+        kPipelineDepth,
+        [&](ChunkQueue& queue) -> Status {
+          v1::DownloadChunk chunk;
+          while (reader->Read(&chunk)) {
+            if (size < 0) {
+              size = chunk.size();
+              mtime_ns = chunk.mtime_ns();
+            }
+            if (!chunk.sha256().empty()) server_sha = chunk.sha256();
+            std::string* data = chunk.mutable_data();
+            if (data->empty()) continue;
+            if (!queue.Push(std::move(*data))) {
+              ctx->TryCancel();  // the writer failed: stop the stream
+              while (reader->Read(&chunk)) {
+              }
+              return Status::Ok();
+            }
+            data->clear();
+          }
+          return Status::Ok();
+        },
+        [&](std::string& data) -> Status {
+          if (!progress) progress = MakeProgress(options, remote, size);
+          FERRY_RETURN_IF_ERROR(WriteFull(fd.get(), data.data(), data.size()));
+          hash.Update(data.data(), data.size());
+          offset += static_cast<int64_t>(data.size());
+          progress->Update(offset);
+          limiter.Consume(static_cast<int64_t>(data.size()));
+          return Status::Ok();
+        });
     Status s = FromGrpc(reader->Finish());
+    if (!written.ok()) s = written;  // a local write error explains a cancelled stream
     if (!s.ok() && offset == 0) ::unlink(part.c_str());  // leave no empty .part behind
     if (s.code() == Code::kOutOfRange && attempt == 0 && offset > 0) {
       // The partial is longer than the remote file: it changed; start over.

@@ -10,6 +10,8 @@
 
 #include <fmt/format.h>
 
+#include "core/chunk_pipeline.h"
+#include "core/hash_cache.h"
 #include "core/sha256.h"
 #include "core/transfer_limits.h"
 #include "server/call_context.h"
@@ -17,6 +19,7 @@
 namespace ferry {
 namespace {
 
+constexpr size_t kPipelineDepth = 2;
 constexpr int64_t kMaxHeadBytes = 1 << 20;
 constexpr int64_t kDefaultHeadBytes = 1024;
 constexpr int kListBatch = 1000;
@@ -156,10 +159,15 @@ grpc::Status FileService::Stat(grpc::ServerContext* ctx, const v1::StatRequest* 
     if (req->sha256() && info->type == FileType::kFile) {
       auto file = caller->home.OpenForRead(*path);
       if (!file.ok()) return file.status();
-      auto hex = Sha256OfFd(file->fd.get());
-      if (!hex.ok()) return hex.status();
-      resp->set_sha256(*hex);
-      audit.add_bytes(file->info.size);
+      if (auto cached = CachedSha256(file->fd.get(), file->info)) {
+        resp->set_sha256(*cached);
+      } else {
+        auto hex = Sha256OfFd(file->fd.get());
+        if (!hex.ok()) return hex.status();
+        StoreSha256(file->fd.get(), file->info, *hex);
+        resp->set_sha256(*hex);
+        audit.add_bytes(file->info.size);
+      }
     }
     return Status::Ok();
   }());
@@ -313,19 +321,38 @@ grpc::Status FileService::Upload(grpc::ServerContext* ctx,
     Sha256 hash;
     FERRY_RETURN_IF_ERROR(HashPrefix(fd, offset, hash));
 
+    // The network side (TLS, parsing) runs on a second thread while this one
+    // writes and hashes: both are CPU-heavy, so overlapping them is what lets
+    // an upload use two cores.
     std::string client_sha;
-    for (bool more = true; more; more = reader->Read(&chunk)) {
-      const std::string& data = chunk.data();
-      if (offset + static_cast<int64_t>(data.size()) > up.size) {
-        writer->Discard();
-        return Status::InvalidArgument(
-            fmt::format("the client sent more than the announced {} bytes", up.size));
-      }
-      FERRY_RETURN_IF_ERROR(WriteAt(fd, data, offset));
-      hash.Update(data.data(), data.size());
-      offset += static_cast<int64_t>(data.size());
-      audit.add_bytes(static_cast<int64_t>(data.size()));
-      if (!chunk.sha256().empty()) client_sha = chunk.sha256();
+    int64_t announced_end = offset;
+    Status piped = RunPipeline(
+        kPipelineDepth,
+        [&](ChunkQueue& queue) -> Status {
+          for (bool more = true; more; more = reader->Read(&chunk)) {
+            if (!chunk.sha256().empty()) client_sha = chunk.sha256();
+            std::string* data = chunk.mutable_data();
+            if (data->empty()) continue;
+            announced_end += static_cast<int64_t>(data->size());
+            if (announced_end > up.size) {
+              return Status::InvalidArgument(
+                  fmt::format("the client sent more than the announced {} bytes", up.size));
+            }
+            if (!queue.Push(std::move(*data))) return Status::Ok();  // the writer says why
+            data->clear();
+          }
+          return Status::Ok();
+        },
+        [&](std::string& data) -> Status {
+          FERRY_RETURN_IF_ERROR(WriteAt(fd, data, offset));
+          hash.Update(data.data(), data.size());
+          offset += static_cast<int64_t>(data.size());
+          audit.add_bytes(static_cast<int64_t>(data.size()));
+          return Status::Ok();
+        });
+    if (!piped.ok()) {
+      if (piped.code() == Code::kInvalidArgument) writer->Discard();
+      return piped;
     }
     if (offset < up.size || client_sha.empty()) {
       // Keep what arrived: running the upload again resumes from here.
@@ -364,6 +391,7 @@ grpc::Status FileService::Upload(grpc::ServerContext* ctx,
     }
     writer->Complete();
     FERRY_RETURN_IF_ERROR(SyncDirectory(parent->dir.get()));
+    if (auto stored = StatFd(fd); stored.ok()) StoreSha256(fd, *stored, server_sha);
     auto info = caller->home.Stat(up.target);
     if (info.ok()) ToEntry(*info, resp->mutable_entry());
     resp->set_sha256(server_sha);
@@ -395,29 +423,59 @@ grpc::Status FileService::Download(grpc::ServerContext* ctx, const v1::DownloadR
     }
     int64_t end = req->length() == 0 ? size : std::min(size, offset + req->length());
     ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    // A hash remembered from the upload (or an earlier download) spares
+    // reading the file twice; otherwise hash as it streams.
+    std::optional<std::string> known_sha;
+    if (end == size) known_sha = CachedSha256(fd, file->info);
     Sha256 hash;
-    FERRY_RETURN_IF_ERROR(HashPrefix(fd, offset, hash));
+    if (!known_sha) FERRY_RETURN_IF_ERROR(HashPrefix(fd, offset, hash));
 
     v1::DownloadChunk chunk;
     chunk.set_size(size);
     chunk.set_mtime_ns(file->info.mtime_ns);
-    std::string* data = chunk.mutable_data();
-    do {
-      size_t want = static_cast<size_t>(std::min<int64_t>(kChunkBytes, end - offset));
-      data->resize(want);
-      auto n = ReadAt(fd, data->data(), want, offset);
-      if (!n.ok()) return n.status();
-      if (*n != want) return Status::DataLoss("the file shrank while it was being sent");
-      hash.Update(data->data(), want);
-      offset += static_cast<int64_t>(want);
-      if (offset == end) chunk.set_sha256(hash.FinishHex());
+    auto send = [&](std::string data, bool last) -> Status {
+      chunk.set_data(std::move(data));
       grpc::WriteOptions options;
-      if (offset == end) options.set_last_message();
+      if (last) {
+        chunk.set_sha256(known_sha ? *known_sha : hash.FinishHex());
+        options.set_last_message();
+      }
       if (!writer->Write(chunk, options)) return Status::Cancelled("the client went away");
-      audit.add_bytes(static_cast<int64_t>(want));
+      audit.add_bytes(static_cast<int64_t>(chunk.data().size()));
       chunk.clear_size();
       chunk.clear_mtime_ns();
-    } while (offset < end);
+      return Status::Ok();
+    };
+    if (offset == end) return send("", true);  // an empty range still says size and hash
+
+    // Reading and hashing run on a second thread while this one sends.
+    int64_t sent = offset;
+    FERRY_RETURN_IF_ERROR(RunPipeline(
+        kPipelineDepth,
+        [&](ChunkQueue& queue) -> Status {
+          for (int64_t pos = offset; pos < end;) {
+            size_t want = static_cast<size_t>(std::min<int64_t>(kChunkBytes, end - pos));
+            std::string data(want, '\0');
+            auto n = ReadAt(fd, data.data(), want, pos);
+            if (!n.ok()) return n.status();
+            if (*n != want) return Status::DataLoss("the file shrank while it was being sent");
+            if (!known_sha) hash.Update(data.data(), want);
+            pos += static_cast<int64_t>(want);
+            if (!queue.Push(std::move(data))) return Status::Ok();
+          }
+          return Status::Ok();
+        },
+        [&](std::string& data) -> Status {
+          sent += static_cast<int64_t>(data.size());
+          return send(std::move(data), sent == end);
+        }));
+    if (!known_sha && offset == 0 && end == size) {
+      // Only remember a hash for the version that was read.
+      if (auto now = StatFd(fd);
+          now.ok() && now->size == size && now->mtime_ns == file->info.mtime_ns) {
+        StoreSha256(fd, file->info, chunk.sha256());
+      }
+    }
     return Status::Ok();
   }());
 }
