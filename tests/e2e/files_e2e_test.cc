@@ -74,6 +74,21 @@ TEST_F(FilesTest, PutGetRoundTripWithHashes) {
   EXPECT_EQ(ReadFile(Path("empty.back")), "");
 }
 
+TEST_F(FilesTest, HashesStayRightWhenAFileChangesBehindFerrysBack) {
+  WriteFile(Path("orig"), "original contents");
+  ASSERT_OK(Ferry({"put", Path("orig"), "f.txt"}));
+  // Another program rewrites the file in place (same size, new bytes).
+  WriteFile(HomePath("alice", "f.txt"), "ORIGINAL CONTENTS");
+  std::filesystem::last_write_time(
+      HomePath("alice", "f.txt"),
+      std::filesystem::file_time_type::clock::now() + std::chrono::seconds(5));
+  auto st = Ferry({"stat", "--sha256", "f.txt"});
+  ASSERT_OK(st);
+  EXPECT_NE(st.out.find(Sha256File(HomePath("alice", "f.txt"))), std::string::npos) << st.out;
+  ASSERT_OK(Ferry({"get", "f.txt", Path("back.txt")}));
+  EXPECT_EQ(ReadFile(Path("back.txt")), "ORIGINAL CONTENTS");
+}
+
 TEST_F(FilesTest, PutIntoDirectoryAndDefaultNames) {
   WriteFile(Path("note.txt"), "hello");
   ASSERT_OK(Ferry({"mkdir", "inbox"}));
