@@ -1,4 +1,6 @@
 // `ferry server`, `ferry user ...` and `ferry log`: commands run on the server's machine.
+#include <unistd.h>
+
 #include <ctime>
 #include <iostream>
 #include <memory>
@@ -180,6 +182,12 @@ void AddLogCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--user", a->user, "only this user's operations");
   cmd->add_option("--limit", a->limit, "how many records")->capture_default_str();
   cmd->callback([a, exit_code] {
+    // Reading the log must not create a data directory where there was none.
+    if (::access(DataDir{a->data}.database().c_str(), F_OK) != 0) {
+      *exit_code = Fail(Status::NotFound(
+          fmt::format("no ferry data directory at '{}' (no ferry.db there)", a->data)));
+      return;
+    }
     auto db = DataDir{a->data}.OpenDatabase();
     if (!db.ok()) {
       *exit_code = Fail(db.status());

@@ -63,6 +63,13 @@ bool RunLine(const std::string& line, FileCommandEnv& env) {
   if (words->empty() || (*words)[0][0] == '#') return true;
   const std::string& cmd = (*words)[0];
   if (cmd == "exit" || cmd == "quit") return false;
+  if (cmd == "help" || cmd == "?") {
+    CLI::App help("ferry shell", "");
+    AddFileCommands(help, env);
+    std::cout << help.help() << "Also: cd DIR, pwd, lcd DIR (local directory), exit\n";
+    env.exit_code = 0;
+    return true;
+  }
   if (cmd == "pwd") {
     std::cout << "/" << env.cwd << "\n";
     env.exit_code = 0;

@@ -14,7 +14,9 @@ namespace {
 
 constexpr const char* kAttr = "user.ferry.sha256";
 
-std::string Key(const FileInfo& info) { return fmt::format("{}:{}:", info.size, info.mtime_ns); }
+std::string Key(const FileInfo& info) {
+  return fmt::format("{}:{}:{}:", info.inode, info.size, info.mtime_ns);
+}
 
 }  // namespace
 
@@ -42,6 +44,7 @@ Result<FileInfo> StatFd(int fd) {
   info.size = st.st_size;
   info.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
   info.mode = st.st_mode & 07777;
+  info.inode = st.st_ino;
   return info;
 }
 

@@ -1,7 +1,9 @@
 // A file's SHA-256, remembered in an extended attribute (user.ferry.sha256)
-// together with the size and mtime it was computed for. A download then need
+// together with the inode, size and mtime it was computed for. A download then need
 // not read the file twice, and stat --sha256 answers at once. The cache is
-// advisory: any change of size or mtime invalidates it, and a file system
+// advisory: any change of inode, size or mtime invalidates it (an edit that
+// restores both size and mtime in place, as `rsync --inplace -t` can, is not
+// detected; the client's end-to-end check still catches the mismatch), and a file system
 // without user xattrs simply never has an entry.
 #pragma once
 

@@ -33,11 +33,19 @@ FileInfo InfoFrom(const std::string& name, const struct stat& st) {
   info.size = st.st_size;
   info.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
   info.mode = st.st_mode & 07777;
+  info.inode = st.st_ino;
   return info;
 }
 
+// Deeper trees are refused rather than risk running out of stack or fds.
+constexpr int kMaxRemoveDepth = 512;
+
 // Removes every entry inside the open directory `dirfd`, depth first.
-Status RemoveContents(int dirfd, const std::string& display) {
+Status RemoveContents(int dirfd, const std::string& display, int depth = 0) {
+  if (depth > kMaxRemoveDepth) {
+    return Status::FailedPrecondition(
+        fmt::format("'{}' is nested too deeply to remove in one go", display));
+  }
   int dup_fd = ::dup(dirfd);
   if (dup_fd < 0) return ErrnoStatus(errno, "dup");
   DIR* dir = ::fdopendir(dup_fd);
@@ -60,7 +68,7 @@ Status RemoveContents(int dirfd, const std::string& display) {
       int fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
       if (fd < 0) return PathError(errno, child);
       UniqueFd sub(fd);
-      FERRY_RETURN_IF_ERROR(RemoveContents(sub.get(), child));
+      FERRY_RETURN_IF_ERROR(RemoveContents(sub.get(), child, depth + 1));
     }
     if (::unlinkat(dirfd, name.c_str(), is_dir ? AT_REMOVEDIR : 0) != 0 && errno != ENOENT) {
       return PathError(errno, child);
@@ -120,10 +128,16 @@ Result<UniqueFd> OpenBeneath(int dirfd, const std::string& relative, int flags, 
   how.flags = static_cast<uint64_t>(flags | O_CLOEXEC);
   how.mode = (flags & O_CREAT) ? mode : 0;
   how.resolve = kResolveFlags;
-  for (;;) {
+  // EAGAIN means a concurrent rename raced the lookup; retry a few times only,
+  // so a stream of renames cannot keep a server thread spinning.
+  for (int attempt = 0;; ++attempt) {
     long fd = ::syscall(SYS_openat2, dirfd, relative.c_str(), &how, sizeof how);
     if (fd >= 0) return UniqueFd(static_cast<int>(fd));
-    if (errno == EINTR || errno == EAGAIN) continue;
+    if (errno == EINTR || (errno == EAGAIN && attempt < 16)) continue;
+    if (errno == EAGAIN) {
+      return Status::Unavailable(
+          fmt::format("'{}' kept changing while it was being opened; try again", display));
+    }
     return PathError(errno, display);
   }
 }

@@ -31,6 +31,7 @@ struct FileInfo {
   int64_t size = 0;
   int64_t mtime_ns = 0;
   uint32_t mode = 0;  // permission bits
+  uint64_t inode = 0;
 };
 
 // A file opened for reading, with what fstat said about it when opened.

@@ -22,14 +22,39 @@ size_t Utf8SequenceLength(std::string_view s, size_t i) {
   return len;
 }
 
+// True for U+0080..U+009F (C1 controls), encoded as C2 80..C2 9F.
+bool IsC1Control(std::string_view s, size_t i) {
+  return i + 1 < s.size() && static_cast<unsigned char>(s[i]) == 0xc2 &&
+         static_cast<unsigned char>(s[i + 1]) >= 0x80 &&
+         static_cast<unsigned char>(s[i + 1]) <= 0x9f;
+}
+
+// True for the bidirectional overrides and isolates U+202A..U+202E and
+// U+2066..U+2069, which can make text display in an order other than its own.
+bool IsBidiControl(std::string_view s, size_t i) {
+  if (i + 2 >= s.size() || static_cast<unsigned char>(s[i]) != 0xe2) return false;
+  unsigned char b1 = static_cast<unsigned char>(s[i + 1]);
+  unsigned char b2 = static_cast<unsigned char>(s[i + 2]);
+  return (b1 == 0x80 && b2 >= 0xaa && b2 <= 0xae) || (b1 == 0x81 && b2 >= 0xa6 && b2 <= 0xa9);
+}
+
 }  // namespace
 
 std::string EscapeControl(std::string_view s) {
-  // Never echo control characters back into a terminal or log.
+  // Never let text from elsewhere drive a terminal or reorder a log line.
   std::string out;
-  for (unsigned char c : s) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
     if (c < 0x20 || c == 0x7f) {
       out += fmt::format("\\x{:02x}", c);
+    } else if (IsC1Control(s, i)) {
+      out += fmt::format("\\u{:04x}", static_cast<unsigned char>(s[i + 1]));
+      i += 1;
+    } else if (IsBidiControl(s, i)) {
+      unsigned cp = ((static_cast<unsigned>(s[i + 1]) & 0x3f) << 6) |
+                    (static_cast<unsigned>(s[i + 2]) & 0x3f);
+      out += fmt::format("\\u{:04x}", 0x2000 + cp);
+      i += 2;
     } else {
       out += static_cast<char>(c);
     }
@@ -51,7 +76,7 @@ Status ValidateName(std::string_view name) {
     unsigned char c = static_cast<unsigned char>(name[i]);
     if (c == '/') return Status::InvalidArgument("a name cannot contain '/'");
     if (c == 0) return Status::InvalidArgument("name contains a NUL byte");
-    if (c < 0x20 || c == 0x7f) {
+    if (c < 0x20 || c == 0x7f || IsC1Control(name, i)) {
       return Status::InvalidArgument(
           fmt::format("name '{}' contains a control character", EscapeControl(name)));
     }

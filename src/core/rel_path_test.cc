@@ -45,6 +45,23 @@ TEST(RelPathTest, RefusesNulAndControlCharacters) {
   EXPECT_NE(s.message().find("\\x07"), std::string::npos);
 }
 
+TEST(RelPathTest, RefusesC1ControlsAndEscapesDisplayTricks) {
+  EXPECT_EQ(RelPath::Parse("csi\xc2\x9b"
+                           "31m")
+                .status()
+                .code(),
+            Code::kInvalidArgument);
+  EXPECT_TRUE(RelPath::Parse("caf\xc3\xa9").ok());  // U+00E9 is a letter, not C1
+  EXPECT_EQ(EscapeControl("a\xc2\x9b"
+                          "b"),
+            "a\\u009b"
+            "b");
+  // A right-to-left override would let "evil\u202Etxt.exe" display as "evilexe.txt".
+  EXPECT_EQ(EscapeControl("evil\xe2\x80\xaetxt.exe"), "evil\\u202etxt.exe");
+  EXPECT_EQ(EscapeControl("x\xe2\x81\xa6y"), "x\\u2066y");
+  EXPECT_EQ(EscapeControl("plain \xe2\x82\xac"), "plain \xe2\x82\xac");  // the euro sign stays
+}
+
 TEST(RelPathTest, RefusesOverlongNamesAndPaths) {
   EXPECT_TRUE(RelPath::Parse(std::string(255, 'a')).ok());
   EXPECT_EQ(RelPath::Parse(std::string(256, 'a')).status().code(), Code::kInvalidArgument);

@@ -1,5 +1,5 @@
 // Status and Result<T>: the one error type that crosses ferry's layers.
-// Codes mirror gRPC's so the edge (server/grpc_status.h) maps them one to one,
+// Codes mirror gRPC's so the edge (server/call_context.h) maps them one to one,
 // but nothing here depends on gRPC.
 #pragma once
 

@@ -60,7 +60,7 @@ Result<CertPair> Generate() {
   if (!key) return OpensslError("cannot generate a key");
   X509Ptr cert(X509_new());
   X509_set_version(cert.get(), 2);
-  // A random 127-bit serial, as RFC 5280 recommends for uniqueness.
+  // A random positive serial (124 random bits), unique as RFC 5280 asks.
   std::string serial_hex = RandomHex(16);
   serial_hex[0] = '1';
   BIGNUM* bn = nullptr;
@@ -132,8 +132,15 @@ Result<CertPair> LoadCertPair(const std::string& cert_path, const std::string& k
   if (!cert.ok()) return cert.status();
   auto key = ReadSmallFile(key_path);
   if (!key.ok()) return key.status();
-  if (!ParseCert(*cert)) {
+  X509Ptr x509 = ParseCert(*cert);
+  if (!x509)
     return Status::InvalidArgument(fmt::format("'{}' is not a PEM certificate", cert_path));
+  BioPtr key_bio(BIO_new_mem_buf(key->data(), static_cast<int>(key->size())));
+  PkeyPtr pkey(PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, nullptr));
+  if (!pkey) return Status::InvalidArgument(fmt::format("'{}' is not a PEM private key", key_path));
+  if (X509_check_private_key(x509.get(), pkey.get()) != 1) {
+    return Status::InvalidArgument(fmt::format(
+        "the key in '{}' does not belong to the certificate in '{}'", key_path, cert_path));
   }
   return CertPair{std::move(cert).value(), std::move(key).value()};
 }

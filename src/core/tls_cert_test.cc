@@ -34,6 +34,21 @@ TEST(TlsCertTest, CreatesOnceThenLoadsTheSameIdentity) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(TlsCertTest, AKeyThatDoesNotMatchTheCertificateIsNamed) {
+  auto dir = std::filesystem::temp_directory_path() / ("ferry-tls2-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  bool created = false;
+  ASSERT_TRUE(
+      LoadOrCreateSelfSigned((dir / "a.crt").string(), (dir / "a.key").string(), &created).ok());
+  ASSERT_TRUE(
+      LoadOrCreateSelfSigned((dir / "b.crt").string(), (dir / "b.key").string(), &created).ok());
+  EXPECT_TRUE(LoadCertPair((dir / "a.crt").string(), (dir / "a.key").string()).ok());
+  auto mixed = LoadCertPair((dir / "a.crt").string(), (dir / "b.key").string());
+  EXPECT_EQ(mixed.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(mixed.status().message().find("does not belong"), std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
 TEST(TlsCertTest, FingerprintFormatting) {
   EXPECT_EQ(FormatFingerprint("abcdef"), "ab:cd:ef");
   EXPECT_EQ(CertFingerprint("not a cert").status().code(), Code::kInvalidArgument);

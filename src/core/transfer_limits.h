@@ -12,7 +12,7 @@ inline constexpr int64_t kChunkBytes = 1 << 20;
 inline constexpr int kMaxMessageBytes = 8 << 20;
 // A fixed HTTP/2 flow-control window per stream. gRPC's default probing grows
 // windows without bound on a fast link, which let a receiver buffer over 100 MiB;
-// 4 MiB keeps loopback and LAN transfers at full speed with flat memory.
+// 8 MiB keeps loopback and LAN transfers at full speed with flat memory.
 inline constexpr int kStreamWindowBytes = 8 << 20;
 // HTTP/2 frame size: larger frames mean fewer headers and syscalls per chunk.
 inline constexpr int kMaxFrameBytes = 16 << 10;

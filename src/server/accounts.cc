@@ -79,7 +79,7 @@ Result<std::vector<Account>> AccountStore::List() {
   return out;
 }
 
-Status AccountStore::Verify(const std::string& name, std::string_view password) {
+Result<std::string> AccountStore::Verify(const std::string& name, std::string_view password) {
   static const Status kWrong = Status::Unauthenticated("wrong user name or password");
   auto stmt = db_->Prepare("SELECT password_hash FROM users WHERE name = ?");
   if (!stmt.ok()) return stmt.status();
@@ -90,7 +90,18 @@ Status AccountStore::Verify(const std::string& name, std::string_view password) 
     VerifyAgainstDummy(password);
     return kWrong;
   }
-  return VerifyPassword(stmt->Text(0), password) ? Status::Ok() : kWrong;
+  std::string hash = stmt->Text(0);
+  if (!VerifyPassword(hash, password)) return kWrong;
+  return hash;
+}
+
+Result<bool> AccountStore::StillValid(const std::string& name, const std::string& credential) {
+  auto stmt = db_->Prepare("SELECT password_hash FROM users WHERE name = ?");
+  if (!stmt.ok()) return stmt.status();
+  stmt->Bind(1, name);
+  auto row = stmt->Step();
+  if (!row.ok()) return row.status();
+  return *row && stmt->Text(0) == credential;
 }
 
 }  // namespace ferry

@@ -31,9 +31,12 @@ class AccountStore {
   Status Delete(const std::string& name);
   Status SetPassword(const std::string& name, std::string_view password);
   Result<std::vector<Account>> List();
-  // OK if the password matches; UNAUTHENTICATED otherwise, with the same message
-  // whether the user is unknown or the password wrong.
-  Status Verify(const std::string& name, std::string_view password);
+  // The stored password hash (the session's credential) if the password
+  // matches; UNAUTHENTICATED otherwise, with the same message whether the user
+  // is unknown or the password wrong.
+  Result<std::string> Verify(const std::string& name, std::string_view password);
+  // True if `name` still exists with password hash `credential`.
+  Result<bool> StillValid(const std::string& name, const std::string& credential);
 
  private:
   Db* db_;

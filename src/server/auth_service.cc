@@ -16,22 +16,31 @@ grpc::Status AuthService::Login(grpc::ServerContext* ctx, const v1::LoginRequest
   std::string user = EscapeControl(req->user().substr(0, 64));
   audit.set_user(user);
   return audit.Finish([&]() -> Status {
-    FERRY_RETURN_IF_ERROR(state_->throttle.Check(user, audit.remote()));
+    FERRY_RETURN_IF_ERROR(state_->throttle.Begin(user, audit.remote()));
     // A connection per login keeps verification off any shared handle; the
     // Argon2id cost dwarfs opening SQLite.
-    auto db = state_->data.OpenDatabase();
-    if (!db.ok()) return db.status();
-    AccountStore accounts(&*db);
-    Status verified = accounts.Verify(req->user(), req->password());
-    if (!verified.ok()) {
-      if (verified.code() != Code::kUnauthenticated) return verified;
-      int failures = state_->throttle.RecordFailure(user, audit.remote());
+    Result<std::string> credential = [&]() -> Result<std::string> {
+      auto db = state_->data.OpenDatabase();
+      if (!db.ok()) return db.status();
+      AccountStore accounts(&*db);
+      // Each verification takes 19 MiB for a moment: at most one per core.
+      state_->verify_slots.acquire();
+      auto verified = accounts.Verify(req->user(), req->password());
+      state_->verify_slots.release();
+      return verified;
+    }();
+    if (!credential.ok()) {
+      if (credential.status().code() != Code::kUnauthenticated) {
+        state_->throttle.Abandoned(user, audit.remote());  // not a wrong guess
+        return credential.status();
+      }
+      int failures = state_->throttle.Failed(user, audit.remote());
       spdlog::warn("failed login for user '{}' from {} ({} in a row)", user, audit.remote(),
                    failures);
-      return verified;
+      return credential.status();
     }
-    state_->throttle.RecordSuccess(user);
-    auto token = state_->sessions.Create(req->user());
+    state_->throttle.Succeeded(user, audit.remote());
+    auto token = state_->sessions.Create(req->user(), *credential);
     if (!token.ok()) {
       spdlog::warn("refused login of '{}' from {}: {}", user, audit.remote(),
                    token.status().message());

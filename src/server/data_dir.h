@@ -24,7 +24,7 @@ struct DataDir {
 
   // Creates the directories (mode 0700) that are missing.
   Status Prepare() const;
-  // Opens ferry.db and creates or upgrades its tables.
+  // Opens ferry.db and creates its tables if they are missing.
   Result<Db> OpenDatabase() const;
 };
 

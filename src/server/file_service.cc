@@ -5,10 +5,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
+#include <functional>
 #include <vector>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "core/chunk_pipeline.h"
 #include "core/hash_cache.h"
@@ -30,8 +33,12 @@ struct Caller {
 };
 
 // Checks the session, names the user in the audit record and opens the home.
-Result<Caller> Authenticate(ServerState* state, grpc::ServerContext* ctx, AuditScope& audit) {
-  auto call = state->sessions.Begin(BearerToken(*ctx));
+// A `streaming` call is watched: if it stalls for the idle timeout, it is cancelled.
+Result<Caller> Authenticate(ServerState* state, grpc::ServerContext* ctx, AuditScope& audit,
+                            bool streaming = false) {
+  std::function<void()> cancel;
+  if (streaming) cancel = [ctx] { ctx->TryCancel(); };
+  auto call = state->sessions.Begin(BearerToken(*ctx), std::move(cancel));
   if (!call.ok()) return call.status();
   audit.set_user(call->user());
   auto home = state->Home(call->user());
@@ -85,6 +92,12 @@ Status WriteAt(int fd, const std::string& data, int64_t offset) {
     }
     done += static_cast<size_t>(n);
   }
+  return Status::Ok();
+}
+
+// Work that waited for a lock must not go on for a client that gave up.
+Status CheckNotCancelled(grpc::ServerContext* ctx) {
+  if (ctx->IsCancelled()) return Status::Cancelled("the client cancelled the call");
   return Status::Ok();
 }
 
@@ -152,12 +165,20 @@ grpc::Status FileService::Stat(grpc::ServerContext* ctx, const v1::StatRequest* 
     if (!caller.ok()) return caller.status();
     auto path = ParsePath(req->path(), audit);
     if (!path.ok()) return path.status();
-    auto lock = state_->locks.Read(caller->call.user(), *path);
-    auto info = caller->home.Stat(*path);
+    Result<FileInfo> info = Status::Internal("unset");
+    Result<OpenFile> file = Status::Internal("unset");
+    {
+      auto lock = state_->locks.Read(caller->call.user(), *path);
+      info = caller->home.Stat(*path);
+      if (info.ok() && req->sha256() && info->type == FileType::kFile) {
+        file = caller->home.OpenForRead(*path);
+      }
+    }
     if (!info.ok()) return info.status();
     ToEntry(*info, resp->mutable_entry());
     if (req->sha256() && info->type == FileType::kFile) {
-      auto file = caller->home.OpenForRead(*path);
+      // Hashing a large file takes a while; the open descriptor keeps this
+      // version readable, so the lock is not held for it.
       if (!file.ok()) return file.status();
       if (auto cached = CachedSha256(file->fd.get(), file->info)) {
         resp->set_sha256(*cached);
@@ -208,6 +229,7 @@ grpc::Status FileService::Remove(grpc::ServerContext* ctx, const v1::RemoveReque
     auto path = ParsePath(req->path(), audit);
     if (!path.ok()) return path.status();
     auto lock = state_->locks.Write(caller->call.user(), *path);
+    FERRY_RETURN_IF_ERROR(CheckNotCancelled(ctx));
     return caller->home.Remove(*path, req->recursive());
   }());
 }
@@ -224,6 +246,7 @@ grpc::Status FileService::Rename(grpc::ServerContext* ctx, const v1::RenameReque
     audit.set_path2(to.ok() ? to->Display() : EscapeControl(req->to().substr(0, 256)));
     if (!to.ok()) return to.status();
     auto lock = state_->locks.Lock(caller->call.user(), {{*from, true}, {*to, true}});
+    FERRY_RETURN_IF_ERROR(CheckNotCancelled(ctx));
     return caller->home.Rename(*from, *to, req->overwrite());
   }());
 }
@@ -298,7 +321,7 @@ grpc::Status FileService::Upload(grpc::ServerContext* ctx,
                                  v1::UploadResponse* resp) {
   AuditScope audit(&state_->audit, ctx, "upload");
   return audit.Finish([&]() -> Status {
-    auto caller = Authenticate(state_, ctx, audit);
+    auto caller = Authenticate(state_, ctx, audit, /*streaming=*/true);
     if (!caller.ok()) return caller.status();
     v1::UploadChunk chunk;
     if (!reader->Read(&chunk)) return Status::InvalidArgument("empty upload stream");
@@ -330,6 +353,7 @@ grpc::Status FileService::Upload(grpc::ServerContext* ctx,
         kPipelineDepth,
         [&](ChunkQueue& queue) -> Status {
           for (bool more = true; more; more = reader->Read(&chunk)) {
+            caller->call.Progress();
             if (!chunk.sha256().empty()) client_sha = chunk.sha256();
             std::string* data = chunk.mutable_data();
             if (data->empty()) continue;
@@ -344,7 +368,10 @@ grpc::Status FileService::Upload(grpc::ServerContext* ctx,
           return Status::Ok();
         },
         [&](std::string& data) -> Status {
-          FERRY_RETURN_IF_ERROR(WriteAt(fd, data, offset));
+          if (Status written = WriteAt(fd, data, offset); !written.ok()) {
+            ctx->TryCancel();  // wakes the reader, which may be waiting on the network
+            return written;
+          }
           hash.Update(data.data(), data.size());
           offset += static_cast<int64_t>(data.size());
           audit.add_bytes(static_cast<int64_t>(data.size()));
@@ -360,6 +387,8 @@ grpc::Status FileService::Upload(grpc::ServerContext* ctx,
                                          up.target.Display(), offset, up.size));
     }
     std::string server_sha = hash.FinishHex();
+    std::transform(client_sha.begin(), client_sha.end(), client_sha.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     if (server_sha != client_sha) {
       writer->Discard();
       return Status::DataLoss(fmt::format(
@@ -371,6 +400,7 @@ grpc::Status FileService::Upload(grpc::ServerContext* ctx,
     }
 
     auto lock = state_->locks.Write(caller->call.user(), up.target);
+    FERRY_RETURN_IF_ERROR(CheckNotCancelled(ctx));  // the partial stays for a retry
     auto parent = caller->home.OpenParent(up.target);
     if (!parent.ok()) return parent.status();
     std::string part_dir = state_->uploads.dir() + "/" + caller->call.user();
@@ -390,7 +420,12 @@ grpc::Status FileService::Upload(grpc::ServerContext* ctx,
       return PathError(err, up.target.Display());
     }
     writer->Complete();
-    FERRY_RETURN_IF_ERROR(SyncDirectory(parent->dir.get()));
+    // The file is in place; failing the call now would only make a retry see
+    // ALREADY_EXISTS. Durability of the name is what is at stake: log it.
+    if (Status synced = SyncDirectory(parent->dir.get()); !synced.ok()) {
+      spdlog::warn("upload of '{}' by '{}': {}", up.target.Display(), caller->call.user(),
+                   synced.ToString());
+    }
     if (auto stored = StatFd(fd); stored.ok()) StoreSha256(fd, *stored, server_sha);
     auto info = caller->home.Stat(up.target);
     if (info.ok()) ToEntry(*info, resp->mutable_entry());
@@ -403,7 +438,7 @@ grpc::Status FileService::Download(grpc::ServerContext* ctx, const v1::DownloadR
                                    grpc::ServerWriter<v1::DownloadChunk>* writer) {
   AuditScope audit(&state_->audit, ctx, "download");
   return audit.Finish([&]() -> Status {
-    auto caller = Authenticate(state_, ctx, audit);
+    auto caller = Authenticate(state_, ctx, audit, /*streaming=*/true);
     if (!caller.ok()) return caller.status();
     auto path = ParsePath(req->path(), audit);
     if (!path.ok()) return path.status();
@@ -421,7 +456,9 @@ grpc::Status FileService::Download(grpc::ServerContext* ctx, const v1::DownloadR
       return Status::OutOfRange(
           fmt::format("range starts at {} but '{}' has {} bytes", offset, path->Display(), size));
     }
-    int64_t end = req->length() == 0 ? size : std::min(size, offset + req->length());
+    // (Written so that offset + length cannot overflow.)
+    int64_t end =
+        req->length() == 0 || req->length() > size - offset ? size : offset + req->length();
     ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     // A hash remembered from the upload (or an earlier download) spares
     // reading the file twice; otherwise hash as it streams.
@@ -441,6 +478,7 @@ grpc::Status FileService::Download(grpc::ServerContext* ctx, const v1::DownloadR
         options.set_last_message();
       }
       if (!writer->Write(chunk, options)) return Status::Cancelled("the client went away");
+      caller->call.Progress();
       audit.add_bytes(static_cast<int64_t>(chunk.data().size()));
       chunk.clear_size();
       chunk.clear_mtime_ns();

@@ -3,6 +3,12 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/security/server_credentials.h>
 #include <signal.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdlib>
 
 #include <condition_variable>
 #include <mutex>
@@ -41,7 +47,8 @@ Result<CertPair> LoadIdentity(const ServerOptions& o, const DataDir& data) {
 // Periodic housekeeping, stopped from one place before the server goes away.
 class Housekeeper {
  public:
-  explicit Housekeeper(ServerState* state) : state_(state), thread_([this] { Run(); }) {}
+  Housekeeper(ServerState* state, std::chrono::seconds period)
+      : state_(state), period_(period), thread_([this] { Run(); }) {}
   ~Housekeeper() {
     {
       std::lock_guard lock(mu_);
@@ -54,18 +61,51 @@ class Housekeeper {
  private:
   void Run() {
     std::unique_lock lock(mu_);
-    for (int tick = 0;; ++tick) {
-      if (tick % 360 == 0) state_->uploads.RemoveStale();
-      if (cv_.wait_for(lock, std::chrono::seconds(10), [&] { return stop_; })) return;
+    auto next_cleanup = std::chrono::steady_clock::now();
+    for (;;) {
+      if (std::chrono::steady_clock::now() >= next_cleanup) {
+        state_->uploads.RemoveStale();
+        next_cleanup += std::chrono::hours(1);
+      }
+      if (cv_.wait_for(lock, period_, [&] { return stop_; })) return;
       state_->sessions.Sweep();
     }
   }
   ServerState* state_;
+  const std::chrono::seconds period_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;  // GUARDED_BY(mu_)
   std::thread thread_;
 };
+
+Status ValidateOptions(const ServerOptions& o) {
+  auto at_least = [](int value, int min, const char* flag) {
+    return value >= min ? Status::Ok()
+                        : Status::InvalidArgument(fmt::format("{} must be at least {}", flag, min));
+  };
+  FERRY_RETURN_IF_ERROR(at_least(o.max_clients, 1, "--max-clients"));
+  FERRY_RETURN_IF_ERROR(at_least(o.idle_timeout_seconds, 1, "--idle-timeout"));
+  FERRY_RETURN_IF_ERROR(at_least(o.shutdown_grace_seconds, 0, "--shutdown-grace"));
+  FERRY_RETURN_IF_ERROR(at_least(o.upload_retention_hours, 1, "--upload-retention"));
+  FERRY_RETURN_IF_ERROR(at_least(o.login_delay_ms, 0, "--login-delay-ms"));
+  return Status::Ok();
+}
+
+// Finished uploads are renamed from one to the other, which only works
+// within one file system; say so at start rather than on every upload.
+Status CheckSameFileSystem(const std::string& a, const std::string& b) {
+  struct stat sa {
+  }, sb{};
+  if (::stat(a.c_str(), &sa) != 0 || ::stat(b.c_str(), &sb) != 0) {
+    return ErrnoStatus(errno, "cannot inspect the data directory");
+  }
+  if (sa.st_dev != sb.st_dev) {
+    return Status::FailedPrecondition(
+        fmt::format("'{}' and '{}' are on different file systems; they must share one", a, b));
+  }
+  return Status::Ok();
+}
 
 }  // namespace
 
@@ -77,12 +117,12 @@ Status RunServer(const ServerOptions& o) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  FERRY_RETURN_IF_ERROR(ValidateOptions(o));
   FERRY_RETURN_IF_ERROR(InitCrypto());
   DataDir data{o.data_dir};
   FERRY_RETURN_IF_ERROR(data.Prepare());
   FERRY_RETURN_IF_ERROR(InitLogging(data.logs() + "/server.log", o.verbose));
-  if (o.max_clients < 1) return Status::InvalidArgument("--max-clients must be at least 1");
-  if (o.idle_timeout_seconds < 1) return Status::InvalidArgument("--idle-timeout must be >= 1");
+  FERRY_RETURN_IF_ERROR(CheckSameFileSystem(data.uploads(), data.files()));
 
   auto identity = LoadIdentity(o, data);
   if (!identity.ok()) return identity.status();
@@ -91,6 +131,8 @@ Status RunServer(const ServerOptions& o) {
 
   auto db = data.OpenDatabase();
   if (!db.ok()) return db.status();
+  auto accounts_db = data.OpenDatabase();
+  if (!accounts_db.ok()) return accounts_db.status();
   AccountStore accounts(&*db);
   auto users = accounts.List();
   if (!users.ok()) return users.status();
@@ -99,7 +141,7 @@ Status RunServer(const ServerOptions& o) {
                        std::chrono::hours(12)};
   ThrottlePolicy throttle;
   throttle.base_delay = std::chrono::milliseconds(o.login_delay_ms);
-  ServerState state(data, limits, throttle, std::move(db).value(),
+  ServerState state(data, limits, throttle, std::move(db).value(), std::move(accounts_db).value(),
                     std::chrono::hours(o.upload_retention_hours));
   FileService files(&state);
   AuthService auth(&state);
@@ -114,11 +156,16 @@ Status RunServer(const ServerOptions& o) {
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
   builder.SetMaxSendMessageSize(kMaxMessageBytes);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, o.idle_timeout_seconds * 1000);
+  // Keepalive pings find clients that vanished without closing (power loss,
+  // dropped NAT state), so their calls and sessions do not linger.
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 30'000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10'000);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, kStreamWindowBytes);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_FRAME_SIZE, kMaxFrameBytes);
   grpc::ResourceQuota quota("ferry-server");
-  quota.SetMaxThreads(4 * o.max_clients + 16);
+  // Enough threads for every client's maximum of calls, plus some for logins.
+  quota.SetMaxThreads(o.max_clients * (limits.max_calls_per_session + 1) + 16);
   builder.SetResourceQuota(quota);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || port == 0) {
@@ -134,14 +181,32 @@ Status RunServer(const ServerOptions& o) {
   }
   spdlog::info("connect with: FERRY_SERVER={}:{} ferry ls --user NAME", host, port);
 
-  Housekeeper housekeeper(&state);
+  // Sweep often enough that idle and stalled clients go within half a timeout.
+  Housekeeper housekeeper(&state, std::clamp(std::chrono::seconds(o.idle_timeout_seconds / 2),
+                                             std::chrono::seconds(1), std::chrono::seconds(10)));
+  std::atomic<bool> stopped{false};
   std::thread waiter([&] {
     int sig = 0;
     sigwait(&signals, &sig);
-    spdlog::info("received {}: finishing transfers in progress (up to {} s), then stopping",
-                 sig == SIGINT ? "SIGINT" : "SIGTERM", o.shutdown_grace_seconds);
-    server->Shutdown(std::chrono::system_clock::now() +
-                     std::chrono::seconds(o.shutdown_grace_seconds));
+    spdlog::info(
+        "received {}: finishing transfers in progress (up to {} s), then stopping; "
+        "signal again to stop at once",
+        sig == SIGINT ? "SIGINT" : "SIGTERM", o.shutdown_grace_seconds);
+    std::thread shutdown([&] {
+      server->Shutdown(std::chrono::system_clock::now() +
+                       std::chrono::seconds(o.shutdown_grace_seconds));
+      stopped = true;
+    });
+    // A second signal means now. Nothing is lost by stopping mid-transfer:
+    // partial uploads stay outside the homes and resume later.
+    timespec poll{0, 200'000'000};
+    while (!stopped) {
+      if (sigtimedwait(&signals, nullptr, &poll) > 0) {
+        spdlog::warn("second signal: stopping now");
+        std::_Exit(130);
+      }
+    }
+    shutdown.join();
   });
   server->Wait();
   waiter.join();

@@ -1,10 +1,17 @@
 // What the services of one running server share.
 #pragma once
 
+#include <algorithm>
 #include <memory>
+#include <mutex>
+#include <semaphore>
 #include <string>
+#include <thread>
+
+#include <spdlog/spdlog.h>
 
 #include "core/home_fs.h"
+#include "server/accounts.h"
 #include "server/audit_log.h"
 #include "server/data_dir.h"
 #include "server/login_throttle.h"
@@ -16,22 +23,58 @@ namespace ferry {
 
 struct ServerState {
   ServerState(DataDir d, SessionLimits limits, ThrottlePolicy throttle_policy, Db audit_db,
-              std::chrono::seconds upload_retention)
+              Db accounts_db, std::chrono::seconds upload_retention)
       : data(std::move(d)),
-        sessions(limits),
+        accounts_db_(std::move(accounts_db)),
+        sessions(limits, RealSteadyClock(),
+                 [this](const std::string& user, const std::string& credential) {
+                   return AccountStillValid(user, credential);
+                 }),
         throttle(throttle_policy),
         audit(std::move(audit_db)),
         uploads(data.uploads(), upload_retention) {}
 
-  // The home of `user`, created if missing.
-  Result<HomeFs> Home(const std::string& user) const { return HomeFs::Open(data.home(user), true); }
+  // The home of `user`. Not created here: `ferry user add` makes it, and a home
+  // removed with the account must not come back.
+  Result<HomeFs> Home(const std::string& user) const {
+    auto home = HomeFs::Open(data.home(user), false);
+    if (!home.ok()) {
+      // The real error names server paths; the client gets a plain one.
+      spdlog::error("home of '{}': {}", user, home.status().ToString());
+      return Status::FailedPrecondition(
+          "your home directory is not available on the server; ask its administrator");
+    }
+    return home;
+  }
+
+  // Sessions ask this every few seconds; a database error keeps them alive
+  // rather than logging everyone out.
+  bool AccountStillValid(const std::string& user, const std::string& credential) {
+    std::lock_guard lock(accounts_mu_);
+    AccountStore accounts(&accounts_db_);
+    auto valid = accounts.StillValid(user, credential);
+    if (!valid.ok()) {
+      spdlog::warn("cannot re-check account '{}': {}", user, valid.status().ToString());
+      return true;
+    }
+    return *valid;
+  }
 
   DataDir data;
+
+ private:
+  std::mutex accounts_mu_;
+  Db accounts_db_;  // GUARDED_BY(accounts_mu_)
+
+ public:
   SessionTable sessions;
   LoginThrottle throttle;
   PathLocks locks;
   AuditLog audit;
   UploadStore uploads;
+  // At most this many password verifications at once (each takes 19 MiB).
+  std::counting_semaphore<1024> verify_slots{
+      static_cast<std::ptrdiff_t>(std::max(1u, std::thread::hardware_concurrency()))};
 };
 
 }  // namespace ferry

@@ -1,5 +1,7 @@
 #include "server/sessions.h"
 
+#include <vector>
+
 #include <fmt/format.h>
 
 #include "core/secrets.h"
@@ -11,11 +13,15 @@ SteadyClock RealSteadyClock() {
   return [] { return std::chrono::steady_clock::now(); };
 }
 
-SessionTable::SessionTable(SessionLimits limits, SteadyClock clock)
-    : limits_(limits), clock_(std::move(clock)) {}
+SessionTable::SessionTable(SessionLimits limits, SteadyClock clock, AccountCheck account_check)
+    : limits_(limits), clock_(std::move(clock)), account_check_(std::move(account_check)) {}
 
 SessionTable::ActiveCall::~ActiveCall() {
-  if (table_ != nullptr) table_->EndCall(key_);
+  if (table_ != nullptr) table_->EndCall(key_, id_);
+}
+
+void SessionTable::ActiveCall::Progress() {
+  if (table_ != nullptr) table_->TouchCall(key_, id_);
 }
 
 std::string SessionTable::ExpiryReason(const Session& s,
@@ -23,7 +29,7 @@ std::string SessionTable::ExpiryReason(const Session& s,
   if (now - s.created >= limits_.lifetime) {
     return "your session has expired; log in again";
   }
-  if (s.active_calls == 0 && now - s.last_active >= limits_.idle_timeout) {
+  if (s.calls.empty() && now - s.last_active >= limits_.idle_timeout) {
     return fmt::format("your session was closed after {} s without activity; log in again",
                        limits_.idle_timeout.count());
   }
@@ -31,8 +37,14 @@ std::string SessionTable::ExpiryReason(const Session& s,
 }
 
 void SessionTable::SweepLocked(std::chrono::steady_clock::time_point now) {
+  constexpr size_t kRememberEnded = 4096;
   for (auto it = sessions_.begin(); it != sessions_.end();) {
-    if (!ExpiryReason(it->second, now).empty()) {
+    if (std::string why = ExpiryReason(it->second, now); !why.empty()) {
+      if (ended_.emplace(it->first, std::move(why)).second) ended_order_.push_back(it->first);
+      while (ended_order_.size() > kRememberEnded) {
+        ended_.erase(ended_order_.front());
+        ended_order_.pop_front();
+      }
       it = sessions_.erase(it);
     } else {
       ++it;
@@ -40,7 +52,7 @@ void SessionTable::SweepLocked(std::chrono::steady_clock::time_point now) {
   }
 }
 
-Result<std::string> SessionTable::Create(const std::string& user) {
+Result<std::string> SessionTable::Create(const std::string& user, const std::string& credential) {
   std::string token = RandomHex(32);
   auto now = clock_();
   std::lock_guard lock(mu_);
@@ -50,35 +62,72 @@ Result<std::string> SessionTable::Create(const std::string& user) {
         "the server is full: it already serves its maximum of {} clients; try again later",
         limits_.max_clients));
   }
-  sessions_.emplace(Sha256::HexOf(token), Session{user, now, now, 0});
+  sessions_.emplace(Sha256::HexOf(token), Session{user, credential, now, now, now, {}});
   return token;
 }
 
-Result<SessionTable::ActiveCall> SessionTable::Begin(const std::string& token) {
+Result<SessionTable::ActiveCall> SessionTable::Begin(const std::string& token,
+                                                     std::function<void()> cancel) {
   if (token.empty())
     return Status::Unauthenticated("not logged in: this call needs a session token");
   std::string key = Sha256::HexOf(token);
   auto now = clock_();
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_);
   auto it = sessions_.find(key);
   if (it == sessions_.end()) {
+    if (auto ended = ended_.find(key); ended != ended_.end()) {
+      return Status::Unauthenticated(ended->second);
+    }
     return Status::Unauthenticated("invalid or logged-out session token; log in again");
   }
   if (std::string why = ExpiryReason(it->second, now); !why.empty()) {
     sessions_.erase(it);
     return Status::Unauthenticated(why);
   }
-  it->second.active_calls++;
-  it->second.last_active = now;
-  return ActiveCall(this, key, it->second.user);
+  if (account_check_ && now - it->second.last_checked >= limits_.recheck_interval) {
+    // The check reads the database: not under the lock.
+    std::string user = it->second.user, credential = it->second.credential;
+    lock.unlock();
+    bool valid = account_check_(user, credential);
+    lock.lock();
+    it = sessions_.find(key);
+    if (it == sessions_.end()) return Status::Unauthenticated("session ended; log in again");
+    if (!valid) {
+      sessions_.erase(it);
+      return Status::Unauthenticated(
+          "your account was removed or its password changed; log in again");
+    }
+    it->second.last_checked = now;
+  }
+  Session& s = it->second;
+  if (s.calls.size() >= static_cast<size_t>(limits_.max_calls_per_session)) {
+    return Status::ResourceExhausted(
+        fmt::format("this session already has {} calls in progress, the most it may have",
+                    limits_.max_calls_per_session));
+  }
+  uint64_t id = next_call_id_++;
+  s.calls.emplace(id, Call{now, std::move(cancel)});
+  s.last_active = now;
+  return ActiveCall(this, key, s.user, id);
 }
 
-void SessionTable::EndCall(const std::string& key) {
+void SessionTable::EndCall(const std::string& key, uint64_t id) {
   auto now = clock_();
   std::lock_guard lock(mu_);
   auto it = sessions_.find(key);
   if (it == sessions_.end()) return;
-  it->second.active_calls--;
+  it->second.calls.erase(id);
+  it->second.last_active = now;
+}
+
+void SessionTable::TouchCall(const std::string& key, uint64_t id) {
+  auto now = clock_();
+  std::lock_guard lock(mu_);
+  auto it = sessions_.find(key);
+  if (it == sessions_.end()) return;
+  if (auto call = it->second.calls.find(id); call != it->second.calls.end()) {
+    call->second.last_progress = now;
+  }
   it->second.last_active = now;
 }
 
@@ -94,9 +143,23 @@ void SessionTable::RemoveUser(const std::string& user) {
 
 size_t SessionTable::Sweep() {
   auto now = clock_();
-  std::lock_guard lock(mu_);
-  SweepLocked(now);
-  return sessions_.size();
+  std::vector<std::function<void()>> stalled;
+  size_t left = 0;
+  {
+    std::lock_guard lock(mu_);
+    SweepLocked(now);
+    for (auto& [key, session] : sessions_) {
+      for (auto& [id, call] : session.calls) {
+        if (call.cancel && now - call.last_progress >= limits_.idle_timeout) {
+          stalled.push_back(std::exchange(call.cancel, nullptr));
+        }
+      }
+    }
+    left = sessions_.size();
+  }
+  // Cancelling wakes the stalled handler, which then ends its call.
+  for (auto& cancel : stalled) cancel();
+  return left;
 }
 
 }  // namespace ferry

@@ -51,6 +51,7 @@ TEST(SessionTableTest, IdleSessionsExpireButBusyOnesDoNot) {
   auto call = t.Begin(busy);
   ASSERT_TRUE(call.ok());
   clock.now += 30s;  // a long transfer on `busy`
+  t.Sweep();         // the housekeeper got there first: the reason is still given
   auto s = t.Begin(idle).status();
   EXPECT_EQ(s.code(), Code::kUnauthenticated);
   EXPECT_NE(s.message().find("without activity"), std::string::npos);
@@ -76,6 +77,68 @@ TEST(SessionTableTest, RemoveUserEndsAllTheirSessions) {
   EXPECT_FALSE(t.Begin(a1).ok());
   EXPECT_FALSE(t.Begin(a2).ok());
   EXPECT_TRUE(t.Begin(b).ok());
+}
+
+}  // namespace
+}  // namespace ferry
+
+namespace ferry {
+namespace {
+
+TEST(SessionTableTest, CapsCallsInProgressPerSession) {
+  FakeClock clock;
+  SessionTable t({4, 10s, 1h, 2, 5s}, clock.fn());
+  auto token = *t.Create("u");
+  auto a = t.Begin(token);
+  auto b = t.Begin(token);
+  ASSERT_TRUE(a.ok() && b.ok());
+  auto c = t.Begin(token);
+  EXPECT_EQ(c.status().code(), Code::kResourceExhausted);
+  { auto done = std::move(a).value(); }
+  EXPECT_TRUE(t.Begin(token).ok());
+}
+
+TEST(SessionTableTest, StalledStreamsAreCancelledButProgressingOnesAreNot) {
+  FakeClock clock;
+  SessionTable t({4, 10s, 1h, 4, 5s}, clock.fn());
+  auto token = *t.Create("u");
+  int stalled_cancels = 0, moving_cancels = 0;
+  auto stalled = t.Begin(token, [&] { stalled_cancels++; });
+  auto moving = t.Begin(token, [&] { moving_cancels++; });
+  auto unwatched = t.Begin(token);  // e.g. a long stat --sha256
+  clock.now += 6s;
+  moving->Progress();
+  clock.now += 6s;
+  t.Sweep();
+  EXPECT_EQ(stalled_cancels, 1);
+  EXPECT_EQ(moving_cancels, 0);
+  t.Sweep();
+  EXPECT_EQ(stalled_cancels, 1) << "cancelled once only";
+}
+
+TEST(SessionTableTest, SessionsEndWhenTheAccountChanges) {
+  FakeClock clock;
+  bool valid = true;
+  int checks = 0;
+  SessionTable t({4, 100s, 1h, 4, 5s}, clock.fn(),
+                 [&](const std::string& user, const std::string& cred) {
+                   checks++;
+                   EXPECT_EQ(user, "u");
+                   EXPECT_EQ(cred, "hash-at-login");
+                   return valid;
+                 });
+  auto token = *t.Create("u", "hash-at-login");
+  EXPECT_TRUE(t.Begin(token).ok());
+  EXPECT_EQ(checks, 0) << "not re-checked within the interval";
+  clock.now += 6s;
+  EXPECT_TRUE(t.Begin(token).ok());
+  EXPECT_EQ(checks, 1);
+  valid = false;  // `ferry user del` or `passwd`
+  clock.now += 6s;
+  auto s = t.Begin(token).status();
+  EXPECT_EQ(s.code(), Code::kUnauthenticated);
+  EXPECT_NE(s.message().find("removed or its password changed"), std::string::npos);
+  EXPECT_EQ(t.Begin(token).status().code(), Code::kUnauthenticated);
 }
 
 }  // namespace

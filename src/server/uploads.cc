@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <ctime>
 
@@ -42,6 +43,18 @@ Result<std::pair<std::string, int64_t>> UploadStore::Begin(PendingUpload upload,
     }
   }
   std::lock_guard lock(mu_);
+  if (!pending_.contains(id)) {
+    size_t mine =
+        static_cast<size_t>(std::count_if(pending_.begin(), pending_.end(), [&](const auto& kv) {
+          return kv.second.user == upload.user;
+        }));
+    if (mine >= kMaxPendingUploadsPerUser) {
+      return Status::ResourceExhausted(
+          fmt::format("you have {} unfinished uploads; finish them or wait until they expire",
+                      kMaxPendingUploadsPerUser));
+    }
+  }
+  upload.begun = std::chrono::steady_clock::now();
   pending_[id] = std::move(upload);
   return std::make_pair(id, held);
 }
@@ -89,16 +102,27 @@ void UploadStore::Writer::Complete() {
 int UploadStore::RemoveStale() {
   int removed = 0;
   auto cutoff = std::time(nullptr) - retention_.count();
+  std::set<std::string> busy;
+  {
+    std::lock_guard lock(mu_);
+    auto oldest = std::chrono::steady_clock::now() - retention_;
+    std::erase_if(pending_, [&](const auto& kv) {
+      return kv.second.begun < oldest && !writing_.contains(kv.first);
+    });
+    busy = writing_;
+  }
   DIR* top = ::opendir(dir_.c_str());
   if (top == nullptr) return 0;
   while (dirent* user = ::readdir(top)) {
-    std::string name = user->d_name;
-    if (name == "." || name == "..") continue;
-    std::string user_dir = dir_ + "/" + name;
+    std::string user_name = user->d_name;
+    if (user_name == "." || user_name == "..") continue;
+    std::string user_dir = dir_ + "/" + user_name;
     DIR* d = ::opendir(user_dir.c_str());
     if (d == nullptr) continue;
     while (dirent* e = ::readdir(d)) {
-      std::string file = user_dir + "/" + e->d_name;
+      std::string name = e->d_name;
+      if (busy.contains(name.substr(0, name.find('.')))) continue;  // a writer has it open
+      std::string file = user_dir + "/" + name;
       struct stat st {};
       if (::lstat(file.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_mtime < cutoff &&
           ::unlink(file.c_str()) == 0) {

@@ -25,13 +25,18 @@ struct PendingUpload {
   RelPath target;
   int64_t size = 0;
   bool overwrite = false;
+  std::chrono::steady_clock::time_point begun{};
 };
+
+// How many uploads one user may have begun and not finished at once.
+inline constexpr size_t kMaxPendingUploadsPerUser = 1000;
 
 class UploadStore {
  public:
   UploadStore(std::string dir, std::chrono::seconds retention);
 
-  // Registers an upload and returns its id and the bytes already held.
+  // Registers an upload and returns its id and the bytes already held;
+  // RESOURCE_EXHAUSTED if the user already has too many unfinished uploads.
   Result<std::pair<std::string, int64_t>> Begin(PendingUpload upload, const std::string& key);
 
   // Exclusive use of one upload's partial file while a stream writes it.
@@ -73,7 +78,8 @@ class UploadStore {
   // begun, ABORTED if another stream is writing it.
   Result<Writer> Open(const std::string& user, const std::string& id);
 
-  // Deletes partials older than the retention period; returns how many.
+  // Deletes partials and forgets begun uploads older than the retention
+  // period, except those being written; returns how many files it deleted.
   int RemoveStale();
   const std::string& dir() const { return dir_; }
 

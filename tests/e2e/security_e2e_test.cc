@@ -237,3 +237,46 @@ TEST_F(SecurityTest, ChangedServerCertificateIsRefusedLoudly) {
 
 }  // namespace
 }  // namespace ferry::e2e
+
+namespace ferry::e2e {
+namespace {
+
+TEST_F(SecurityTest, DeletingAUserEndsTheirLiveSessionAndTheHomeStaysGone) {
+  auto channel = RawChannel(server_.address(), data_);
+  grpc::Status s;
+  std::string token = RawLogin(channel, "bob", "bob-password", &s);
+  ASSERT_TRUE(s.ok());
+  auto files = v1::Files::NewStub(channel);
+  v1::StatRequest req;
+  v1::StatResponse resp;
+  ASSERT_TRUE(files->Stat(RawContext(token).get(), req, &resp).ok());
+  auto del = RunFerry({"user", "del", "bob", "--remove-home", "--data", data_});
+  ASSERT_EQ(del.exit_code, 0) << del.err;
+  EXPECT_FALSE(fs::exists(HomePath("bob", "")));
+  // Sessions re-check their account every 5 s.
+  std::this_thread::sleep_for(5500ms);
+  auto after = files->Stat(RawContext(token).get(), req, &resp);
+  EXPECT_EQ(after.error_code(), grpc::StatusCode::UNAUTHENTICATED) << after.error_message();
+  EXPECT_FALSE(fs::exists(HomePath("bob", ""))) << "a removed home must not come back";
+}
+
+TEST_F(SecurityTest, ChangingAPasswordEndsSessionsMadeWithTheOldOne) {
+  auto channel = RawChannel(server_.address(), data_);
+  grpc::Status s;
+  std::string token = RawLogin(channel, "bob", "bob-password", &s);
+  ASSERT_TRUE(s.ok());
+  auto r = RunFerry({"user", "passwd", "bob", "--data", data_, "--password-stdin"}, {},
+                    "new-bob-password\n");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::this_thread::sleep_for(5500ms);
+  auto files = v1::Files::NewStub(channel);
+  v1::StatRequest req;
+  v1::StatResponse resp;
+  EXPECT_EQ(files->Stat(RawContext(token).get(), req, &resp).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  passwords_["bob"] = "new-bob-password";
+  EXPECT_OK(Ferry({"ls"}, "bob"));
+}
+
+}  // namespace
+}  // namespace ferry::e2e
