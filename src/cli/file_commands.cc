@@ -90,7 +90,9 @@ Result<TransferOptions> MakeTransferOptions(bool force, const std::string& limit
   TransferOptions o;
   o.overwrite = force;
   o.limit_bytes_per_second = *rate;
-  o.notify = [](const std::string& message) { std::cerr << "ferry: " << message << std::endl; };
+  o.notify = [](const std::string& message) {
+    std::cerr << "ferry: " << EscapeControl(message) << std::endl;  // may hold remote names
+  };
   if (StdoutIsTerminal()) {
     o.progress = [](const std::string& label, int64_t total) {
       return std::make_unique<Progress>(label, total, true);
@@ -118,7 +120,20 @@ void Run(FileCommandEnv& env, const std::function<Status(Connection&)>& body) {
 }  // namespace
 
 int Fail(const Status& s) {
-  std::cerr << "ferry: " << s.ToString() << std::endl;
+  // Messages carry the server's words and names from it: escape control
+  // characters so none can drive the terminal. Line breaks stay, line by line,
+  // for ferry's own multi-line messages (the changed-certificate warning);
+  // FromGrpc already escaped any in the server's text.
+  std::string text = s.ToString();
+  std::string out;
+  for (size_t start = 0;;) {
+    size_t nl = text.find('\n', start);
+    out += EscapeControl(std::string_view(text).substr(start, nl - start));
+    if (nl == std::string::npos) break;
+    out += '\n';
+    start = nl + 1;
+  }
+  std::cerr << "ferry: " << out << std::endl;
   return 1;
 }
 
@@ -254,7 +269,15 @@ void AddFileCommands(CLI::App& app, FileCommandEnv& env) {
     Run(env, [&](Connection& c) -> Status {
       std::string name = BaseName(a->from);
       std::string remote = env.Remote(a->to.empty() ? name : a->to);
-      if (!a->to.empty()) {
+      if (!a->to.empty() && a->to.back() == '/') {
+        // "put f docs/" means into docs, which must exist, never a file named docs.
+        auto st = StatRemote(c, remote, false);
+        if (!st.ok()) return st.status();
+        if (st->entry().type() != v1::FILE_TYPE_DIRECTORY) {
+          return Status::FailedPrecondition(fmt::format("'{}' is not a directory", a->to));
+        }
+        remote = JoinRemote(remote, name);
+      } else if (!a->to.empty()) {
         auto st = StatRemote(c, remote, false);
         if (st.ok() && st->entry().type() == v1::FILE_TYPE_DIRECTORY) {
           remote = JoinRemote(remote, name);

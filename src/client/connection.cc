@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "core/rel_path.h"
 #include "core/transfer_limits.h"
 
 namespace ferry {
@@ -16,7 +17,10 @@ Status FromGrpc(const grpc::Status& s) {
   if (s.error_code() == grpc::StatusCode::UNAVAILABLE && s.error_message().empty()) {
     return Status::Unavailable("the server is not reachable");
   }
-  return Status(static_cast<Code>(static_cast<int>(s.error_code())), s.error_message());
+  // The server's words are untrusted text: no control characters, not even a
+  // line break that could pass for a line of ferry's own.
+  return Status(static_cast<Code>(static_cast<int>(s.error_code())),
+                EscapeControl(s.error_message()));
 }
 
 Result<std::unique_ptr<Connection>> Connection::Open(const ClientOptions& options) {
@@ -30,6 +34,10 @@ Result<std::unique_ptr<Connection>> Connection::Open(const ClientOptions& option
   args.SetMaxSendMessageSize(kMaxMessageBytes);
   // One TCP connection per Connection, even for channels to the same server.
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  // Notice a server that vanished without closing the connection. Servers
+  // refuse client pings more often than every 5 minutes by default.
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 5 * 60 * 1000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20'000);
   args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
   args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, kStreamWindowBytes);
   args.SetInt(GRPC_ARG_HTTP2_MAX_FRAME_SIZE, kMaxFrameBytes);
@@ -60,6 +68,16 @@ Result<std::unique_ptr<Connection>> Connection::Open(const ClientOptions& option
   }
   conn->token_ = resp.token();
   return conn;
+}
+
+std::unique_ptr<Connection> Connection::OverChannel(std::shared_ptr<grpc::Channel> channel,
+                                                    std::string server) {
+  auto conn = std::make_unique<Connection>(PassKey());
+  conn->server_ = std::move(server);
+  conn->channel_ = std::move(channel);
+  conn->files_ = v1::Files::NewStub(conn->channel_);
+  conn->auth_ = v1::Auth::NewStub(conn->channel_);
+  return conn;  // no token: the destructor does not log out
 }
 
 Connection::~Connection() {

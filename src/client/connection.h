@@ -27,6 +27,10 @@ class Connection {
  public:
   // Establishes trust, opens the channel and logs in.
   static Result<std::unique_ptr<Connection>> Open(const ClientOptions& options);
+  // A connection over a channel the caller made, without trust or login: for
+  // tests against an in-process server. `server` is what server() reports.
+  static std::unique_ptr<Connection> OverChannel(std::shared_ptr<grpc::Channel> channel,
+                                                 std::string server);
   // Logs out (best effort, with a short deadline).
   ~Connection();
   Connection(const Connection&) = delete;

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
@@ -13,6 +14,7 @@
 
 #include <fmt/format.h>
 
+#include "client/partial_mark.h"
 #include "client/progress.h"
 #include "core/chunk_pipeline.h"
 #include "core/rel_path.h"
@@ -25,11 +27,16 @@ namespace {
 
 constexpr auto kUnaryTimeout = std::chrono::seconds(60);
 constexpr size_t kPipelineDepth = 2;
+// More entries than any real directory has; bounds the memory a server can make
+// a listing take.
+constexpr size_t kMaxListEntries = 1'000'000;
 
-// A stream's deadline: generous, but a stalled transfer still ends.
-std::chrono::seconds TransferTimeout(int64_t bytes) {
-  return std::chrono::seconds(120 + bytes / (256 * 1024));
-}
+// Transfer deadlines assume at least this rate (or half the --limit-rate)...
+constexpr int64_t kSlowestBytesPerSecond = 64 * 1024;
+// ...and a download, whose size is unknown when its deadline is set, at most this size.
+constexpr int64_t kLargestDownloadBytes = int64_t{1} << 40;
+// Beyond this a deadline means nothing, and system_clock::now() + it must not overflow.
+constexpr int64_t kLongestDeadlineSeconds = int64_t{10} * 366 * 24 * 3600;
 
 Result<size_t> ReadFull(int fd, char* buf, size_t size) {
   size_t done = 0;
@@ -92,6 +99,27 @@ void Notify(const TransferOptions& o, const std::string& message) {
 
 }  // namespace
 
+std::chrono::seconds TransferDeadline(int64_t bytes, int64_t limit_bytes_per_second) {
+  // Half the limit: the limiter averages over the whole transfer, but a slow
+  // start or a slow server can leave it well below the limit for a while.
+  int64_t rate = kSlowestBytesPerSecond;
+  if (limit_bytes_per_second > 0) {
+    rate = std::clamp<int64_t>(limit_bytes_per_second / 2, 1, kSlowestBytesPerSecond);
+  }
+  // Capped before adding, so no sum can overflow.
+  int64_t sending = std::min(std::max<int64_t>(bytes, 0) / rate, kLongestDeadlineSeconds);
+  return std::chrono::seconds(std::min(121 + sending, kLongestDeadlineSeconds));
+}
+
+std::chrono::seconds DownloadDeadline(int64_t limit_bytes_per_second) {
+  // The size arrives with the first message, after the deadline is set, so
+  // assume the largest file: 1 TiB at 64 KiB/s (or half the limit) is about 194
+  // days. Never less than 7 days, so neither a rate limit nor a slow link ends a
+  // large download that is still moving; the deadline only ends one that hangs.
+  return std::max<std::chrono::seconds>(
+      std::chrono::hours(7 * 24), TransferDeadline(kLargestDownloadBytes, limit_bytes_per_second));
+}
+
 RateLimiter::RateLimiter(int64_t bytes_per_second)
     : rate_(bytes_per_second), start_(std::chrono::steady_clock::now()) {}
 
@@ -122,6 +150,14 @@ Result<std::vector<v1::FileEntry>> ListRemote(Connection& conn, const std::strin
   std::vector<v1::FileEntry> out;
   v1::ListResponse batch;
   while (reader->Read(&batch)) {
+    if (static_cast<size_t>(batch.entries_size()) > kMaxListEntries - out.size()) {
+      ctx->TryCancel();
+      while (reader->Read(&batch)) {
+      }
+      (void)reader->Finish();
+      return Status::ResourceExhausted(fmt::format(
+          "'{}' has more than {} entries, more than ferry lists", path, kMaxListEntries));
+    }
     for (auto& e : *batch.mutable_entries()) out.push_back(std::move(e));
   }
   FERRY_RETURN_IF_ERROR(FromGrpc(reader->Finish()));
@@ -222,7 +258,7 @@ Status UploadFile(Connection& conn, const std::string& local, const std::string&
   auto progress = MakeProgress(options, remote, st.st_size);
   progress->Update(offset);
   RateLimiter limiter(options.limit_bytes_per_second);
-  auto ctx = conn.Context(TransferTimeout(st.st_size - offset));
+  auto ctx = conn.Context(TransferDeadline(st.st_size - offset, options.limit_bytes_per_second));
   v1::UploadResponse resp;
   auto writer = conn.files().Upload(ctx.get(), &resp);
   v1::UploadChunk chunk;
@@ -292,15 +328,20 @@ Status DownloadFile(Connection& conn, const std::string& remote, const std::stri
     }
   }
   std::string part = local + ".part";
+  const PartialMark wanted{conn.server(), remote};
   for (int attempt = 0;; ++attempt) {
-    UniqueFd fd(::open(part.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
-    if (!fd.valid()) return ErrnoStatus(errno, fmt::format("cannot create '{}'", part));
-    struct stat pst {};
-    ::fstat(fd.get(), &pst);
-    int64_t offset = pst.st_size;
+    auto opened = OpenPartial(part, wanted, options.overwrite);
+    if (!opened.ok()) return opened.status();
+    PartialFile& partial = *opened;
+    const int fd = partial.fd.get();
+    if (partial.replaced) {
+      Notify(options, fmt::format("replaced '{}', which was not ferry's partial download", part));
+    }
+    const int64_t start = partial.length;
+    int64_t offset = start;
     Sha256 hash;
-    FERRY_RETURN_IF_ERROR(HashLocalPrefix(fd.get(), offset, hash));
-    if (::lseek(fd.get(), offset, SEEK_SET) < 0) return ErrnoStatus(errno, "seek");
+    FERRY_RETURN_IF_ERROR(HashLocalPrefix(fd, offset, hash));
+    if (::lseek(fd, offset, SEEK_SET) < 0) return ErrnoStatus(errno, "seek");
     if (offset > 0) {
       Notify(options, fmt::format("resuming download of '{}' at byte {}", remote, offset));
     }
@@ -309,30 +350,66 @@ Status DownloadFile(Connection& conn, const std::string& remote, const std::stri
     v1::DownloadRequest req;
     req.set_path(remote);
     req.set_offset(offset);
-    // The size is not known before the first message; a day bounds a stalled transfer.
-    auto ctx = conn.Context(std::chrono::hours(24));
+    auto ctx = conn.Context(DownloadDeadline(options.limit_bytes_per_second));
     auto reader = conn.files().Download(ctx.get(), req);
     std::unique_ptr<Progress> progress;
     int64_t size = -1, mtime_ns = 0;
     std::string server_sha;
+    bool stale = false;  // the partial holds a prefix of another version
     // The network side (TLS, parsing) runs on a second thread while this one
-    // writes and hashes.
+    // writes and hashes. It vets what the server says before passing data on,
+    // so nothing past the announced size is ever written.
     Status written = RunPipeline(
         kPipelineDepth,
         [&](ChunkQueue& queue) -> Status {
           v1::DownloadChunk chunk;
+          auto stop = [&] {
+            ctx->TryCancel();
+            while (reader->Read(&chunk)) {
+            }
+          };
+          bool first = true;
+          int64_t received = start;
           while (reader->Read(&chunk)) {
-            if (size < 0) {
+            if (first) {
+              first = false;
+              if (chunk.size() < 0) {
+                stop();
+                return Status::DataLoss(
+                    fmt::format("the server announced a negative size for '{}'", remote));
+              }
               size = chunk.size();
               mtime_ns = chunk.mtime_ns();
+              // An empty partial only needs its mark brought up to date.
+              if (start > size || (start > 0 && !SameVersion(partial.mark, size, mtime_ns))) {
+                stale = true;
+                stop();
+                return Status::Ok();
+              }
+              // Before any byte of this version is written, so a later run
+              // can tell whether the remote file changed in between.
+              if (partial.marked &&
+                  (partial.mark.size != size || partial.mark.mtime_ns != mtime_ns)) {
+                partial.mark.size = size;
+                partial.mark.mtime_ns = mtime_ns;
+                auto marked = WriteMark(fd, partial.mark);
+                if (!marked.ok()) {
+                  stop();
+                  return marked.status();
+                }
+              }
             }
             if (!chunk.sha256().empty()) server_sha = chunk.sha256();
             std::string* data = chunk.mutable_data();
             if (data->empty()) continue;
+            if (static_cast<int64_t>(data->size()) > size - received) {
+              stop();
+              return Status::DataLoss(fmt::format(
+                  "download of '{}': the server sent more than the file's size", remote));
+            }
+            received += static_cast<int64_t>(data->size());
             if (!queue.Push(std::move(*data))) {
-              ctx->TryCancel();  // the writer failed: stop the stream
-              while (reader->Read(&chunk)) {
-              }
+              stop();  // the writer failed
               return Status::Ok();
             }
             data->clear();
@@ -341,7 +418,7 @@ Status DownloadFile(Connection& conn, const std::string& remote, const std::stri
         },
         [&](std::string& data) -> Status {
           if (!progress) progress = MakeProgress(options, remote, size);
-          FERRY_RETURN_IF_ERROR(WriteFull(fd.get(), data.data(), data.size()));
+          FERRY_RETURN_IF_ERROR(WriteFull(fd, data.data(), data.size()));
           hash.Update(data.data(), data.size());
           offset += static_cast<int64_t>(data.size());
           progress->Update(offset);
@@ -349,32 +426,44 @@ Status DownloadFile(Connection& conn, const std::string& remote, const std::stri
           return Status::Ok();
         });
     Status s = FromGrpc(reader->Finish());
-    if (!written.ok()) s = written;  // a local write error explains a cancelled stream
-    if (!s.ok() && offset == 0) ::unlink(part.c_str());  // leave no empty .part behind
-    if (s.code() == Code::kOutOfRange && attempt == 0 && offset > 0) {
-      // The partial is longer than the remote file: it changed; start over.
+    if (!written.ok()) s = written;  // a local error or a misbehaving server explains a cancel
+    if ((stale || (s.code() == Code::kOutOfRange && start > 0)) && attempt == 0) {
+      // The partial is of another version of the remote file (or longer than
+      // it): the partial is ferry's own, so start over from byte 0.
+      Notify(options,
+             fmt::format("'{}' changed since the partial download; starting over", remote));
       ::unlink(part.c_str());
       continue;
     }
+    if (stale)
+      s = Status::Aborted(fmt::format("'{}' changed during the download; run again", remote));
+    // Leave no empty .part behind, nor one that could not be marked: a later
+    // run would not resume it but refuse it as someone else's.
+    if (!s.ok() && (offset == 0 || !partial.marked)) ::unlink(part.c_str());
     if (!s.ok()) return s;
     if (server_sha.empty() || offset != size) {
+      if (!partial.marked) ::unlink(part.c_str());
       return Status::DataLoss(
           fmt::format("download of '{}' ended early; run again to resume", remote));
     }
     if (hash.FinishHex() != server_sha) {
       ::unlink(part.c_str());
-      if (attempt == 0 && pst.st_size > 0) continue;  // a stale partial: fetch it all again
+      if (attempt == 0 && start > 0) continue;  // a stale partial: fetch it all again
       return Status::DataLoss(fmt::format(
           "'{}' arrived damaged (SHA-256 mismatch) and was discarded; run again", remote));
     }
     timespec times[2] = {{0, UTIME_OMIT},
                          {static_cast<time_t>(mtime_ns / 1'000'000'000), mtime_ns % 1'000'000'000}};
-    ::futimens(fd.get(), times);
-    if (::fsync(fd.get()) != 0) return ErrnoStatus(errno, fmt::format("cannot flush '{}'", part));
+    ::futimens(fd, times);
+    if (::fsync(fd) != 0) return ErrnoStatus(errno, fmt::format("cannot flush '{}'", part));
     unsigned flags = options.overwrite ? 0 : RENAME_NOREPLACE;
     if (::renameat2(AT_FDCWD, part.c_str(), AT_FDCWD, local.c_str(), flags) != 0) {
+      // The .part keeps its mark: the next run resumes it and only renames.
       return ErrnoStatus(errno, fmt::format("cannot move '{}' into place as '{}'", part, local));
     }
+    // Only once it is in place: a finished file must not pass for a partial
+    // (were it named x.part, a later `get x` would see ferry's mark on it).
+    RemoveMark(fd);
     if (progress) progress->Finish();
     return Status::Ok();
   }

@@ -3,6 +3,7 @@
 // atomic on the receiving side and resume where an interrupted attempt stopped.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <string>
 #include <vector>
@@ -52,6 +53,8 @@ Status UploadFile(Connection& conn, const std::string& local, const std::string&
                   const TransferOptions& options);
 // Downloads `remote` to `local` through `local`.part, which survives an
 // interruption so the next attempt resumes; `local` appears only once verified.
+// Only a .part that ferry marked as this download's (client/partial_mark.h) is
+// resumed; another file of that name is refused unless options.overwrite.
 Status DownloadFile(Connection& conn, const std::string& remote, const std::string& local,
                     const TransferOptions& options);
 // Directory trees, file by file.
@@ -59,6 +62,14 @@ Status UploadTree(Connection& conn, const std::string& local, const std::string&
                   const TransferOptions& options);
 Status DownloadTree(Connection& conn, const std::string& remote, const std::string& local,
                     const TransferOptions& options);
+
+// A stream's deadline, generous but finite so a stalled transfer still ends:
+// 120 s plus `bytes` (still to send) at 64 KiB/s, or at half the rate limit
+// when that is lower.
+std::chrono::seconds TransferDeadline(int64_t bytes, int64_t limit_bytes_per_second);
+// A download's deadline, set before its size is known: at least 7 days, enough
+// for 1 TiB at the rate TransferDeadline assumes.
+std::chrono::seconds DownloadDeadline(int64_t limit_bytes_per_second);
 
 // "a/b/c" -> "c"; "" for "".
 std::string BaseName(const std::string& path);

@@ -1,8 +1,12 @@
 #include "client/progress.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 #include <fmt/format.h>
+
+#include "core/rel_path.h"
 
 namespace ferry {
 
@@ -18,7 +22,7 @@ std::string HumanBytes(double bytes) {
 }
 
 Progress::Progress(std::string label, int64_t total, bool enabled)
-    : label_(std::move(label)),
+    : label_(EscapeControl(label)),  // a remote path; names in a tree come from the server
       total_(total),
       enabled_(enabled),
       start_(std::chrono::steady_clock::now()) {}
@@ -42,20 +46,28 @@ void Progress::Finish() {
 }
 
 void Progress::Draw(bool final) {
+  // `done_` and `total_` come from the server: whatever they are, the bar stays
+  // within its width and no conversion leaves the range of its type.
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-  double rate =
-      seconds > 0 ? static_cast<double>(done_ - std::max<int64_t>(start_done_, 0)) / seconds : 0;
+  double moved =
+      static_cast<double>(done_) - static_cast<double>(std::max<int64_t>(start_done_, 0));
+  double rate = seconds > 0 ? std::max(moved, 0.0) / seconds : 0;
   double fraction = total_ > 0 ? static_cast<double>(done_) / static_cast<double>(total_) : 1.0;
+  fraction = std::clamp(fraction, 0.0, 1.0);
   constexpr int kWidth = 24;
-  int filled = static_cast<int>(fraction * kWidth);
+  int filled = std::clamp(static_cast<int>(fraction * kWidth), 0, kWidth);
   std::string bar = std::string(static_cast<size_t>(filled), '#') +
                     std::string(static_cast<size_t>(kWidth - filled), '.');
   std::string eta = "--:--";
   if (final) {
     eta = fmt::format("{:.1f}s", seconds);
   } else if (rate > 0) {
-    int64_t left = static_cast<int64_t>(static_cast<double>(total_ - done_) / rate);
-    eta = fmt::format("{:02}:{:02}", left / 60, left % 60);
+    double left = std::max(static_cast<double>(total_) - static_cast<double>(done_), 0.0) / rate;
+    constexpr double kLongestEta = 100.0 * 24 * 3600;  // beyond, an ETA says nothing
+    if (std::isfinite(left) && left < kLongestEta) {
+      int64_t whole = static_cast<int64_t>(left);
+      eta = fmt::format("{:02}:{:02}", whole / 60, whole % 60);
+    }
   }
   std::string label = label_.size() > 28 ? "..." + label_.substr(label_.size() - 25) : label_;
   std::fprintf(stdout, "\r%-28s [%s] %3.0f%% %10s %10s/s %s   ", label.c_str(), bar.c_str(),

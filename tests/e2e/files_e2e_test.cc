@@ -96,6 +96,11 @@ TEST_F(FilesTest, PutIntoDirectoryAndDefaultNames) {
   EXPECT_EQ(ReadFile(HomePath("alice", "inbox/note.txt")), "hello");
   ASSERT_OK(Ferry({"put", Path("note.txt")}));
   EXPECT_EQ(ReadFile(HomePath("alice", "note.txt")), "hello");
+  // A trailing slash means "into this directory", which must exist.
+  EXPECT_FAILS_WITH(Ferry({"put", Path("note.txt"), "nosuchdir/"}), "NOT_FOUND");
+  EXPECT_FALSE(std::filesystem::exists(HomePath("alice", "nosuchdir")));
+  ASSERT_OK(Ferry({"put", "--force", Path("note.txt"), "inbox/"}));
+  EXPECT_FAILS_WITH(Ferry({"put", Path("note.txt"), "note.txt/"}), "not a directory");
   fs::create_directories(Path("downloads"));
   ASSERT_OK(Ferry({"get", "inbox/note.txt", Path("downloads")}));
   EXPECT_EQ(ReadFile(Path("downloads/note.txt")), "hello");

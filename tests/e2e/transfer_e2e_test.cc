@@ -108,13 +108,42 @@ TEST_F(TransferTest, InterruptedDownloadResumesFromThePartFile) {
   EXPECT_FALSE(fs::exists(local + ".part"));
 }
 
-TEST_F(TransferTest, StalePartFileFromAnotherVersionIsDetectedAndRefetched) {
+TEST_F(TransferTest, PartFileFerryDidNotMakeIsLeftAloneUnlessForced) {
   WriteRandomFile(HomePath("alice", "f.bin"), 3 * 1024 * 1024, 1);
-  // A .part left from an older, different version of the file.
+  // A .part that ferry did not make (another program's partial download, say):
+  // get neither resumes from it nor deletes it.
   WriteRandomFile(Path("f.bin.part"), 1024 * 1024, 99);
+  std::string before = Sha256File(Path("f.bin.part"));
   auto r = Ferry({"get", "f.bin", Path("f.bin")});
-  ASSERT_OK(r);
+  EXPECT_FAILS_WITH(r, "FAILED_PRECONDITION");
+  EXPECT_NE(r.err.find("not made by ferry"), std::string::npos) << r.err;
+  EXPECT_EQ(Sha256File(Path("f.bin.part")), before);
+  EXPECT_FALSE(fs::exists(Path("f.bin")));
+  // --force replaces it.
+  auto forced = Ferry({"get", "--force", "f.bin", Path("f.bin")});
+  ASSERT_OK(forced);
   EXPECT_EQ(Sha256File(Path("f.bin")), Sha256File(HomePath("alice", "f.bin")));
+  EXPECT_FALSE(fs::exists(Path("f.bin.part")));
+}
+
+TEST_F(TransferTest, StalePartFileFromAnotherVersionIsDetectedAndRefetched) {
+  // ferry's own partial, left by an interrupted get of an older version.
+  const size_t kSize = 10 * 1024 * 1024;
+  WriteRandomFile(HomePath("alice", "f.bin"), kSize, 1);
+  ASSERT_OK(Ferry({"ls"}));
+  std::string local = Path("f.bin");
+  Child get = SpawnClient({"get", "--limit-rate", "3M", "f.bin", local}, "get2");
+  ASSERT_TRUE(WaitFor([&] { return SizeOrZero(local + ".part") > 1024 * 1024; }, 30s));
+  get.Signal(SIGKILL);
+  get.Wait(10s);
+  ASSERT_GT(SizeOrZero(local + ".part"), 0);
+  // A new version of the same size replaces the remote file.
+  WriteRandomFile(HomePath("alice", "f.bin"), kSize, 2);
+  auto r = Ferry({"get", "f.bin", local});
+  ASSERT_OK(r);
+  EXPECT_NE(r.err.find("starting over"), std::string::npos) << r.err;
+  EXPECT_EQ(Sha256File(local), Sha256File(HomePath("alice", "f.bin")));
+  EXPECT_FALSE(fs::exists(local + ".part"));
 }
 
 TEST_F(TransferTest, SigtermLetsTheRunningTransferFinish) {

@@ -1,0 +1,35 @@
+#include "cli/file_commands.h"
+
+#include <gtest/gtest.h>
+
+namespace ferry {
+namespace {
+
+std::string FailOutput(const Status& s) {
+  ::testing::internal::CaptureStderr();
+  EXPECT_EQ(Fail(s), 1);
+  return ::testing::internal::GetCapturedStderr();
+}
+
+TEST(FailTest, EscapesControlCharacters) {
+  std::string out = FailOutput(Status::NotFound("'a\x1b]0;pwned\x07' \r\x1b[2Jgone"));
+  EXPECT_EQ(out.find('\x1b'), std::string::npos) << out;
+  EXPECT_EQ(out.find('\r'), std::string::npos) << out;
+  EXPECT_EQ(out.find('\x07'), std::string::npos) << out;
+  EXPECT_NE(out.find("ferry: NOT_FOUND: 'a\\x1b]0;pwned\\x07'"), std::string::npos) << out;
+}
+
+TEST(FailTest, KeepsTheLinesOfFerrysOwnMessages) {
+  std::string out = FailOutput(Status::PermissionDenied("\nWARNING\nsecond line"));
+  EXPECT_EQ(out, "ferry: PERMISSION_DENIED: \nWARNING\nsecond line\n");
+}
+
+TEST(FailTest, ServerTextCannotAddLines) {
+  // FromGrpc escapes what the server says, line breaks included.
+  Status s = FromGrpc(grpc::Status(grpc::StatusCode::NOT_FOUND, "x\nferry: all good\x1b[0m"));
+  std::string out = FailOutput(s);
+  EXPECT_EQ(out, "ferry: NOT_FOUND: x\\x0aferry: all good\\x1b[0m\n");
+}
+
+}  // namespace
+}  // namespace ferry
