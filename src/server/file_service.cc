@@ -52,6 +52,21 @@ Result<RelPath> ParsePath(const std::string& raw, AuditScope& audit) {
   return path;
 }
 
+// The shape of every handler but Upload: audit the call, check the session,
+// parse the path, then do the work; the outcome is recorded and converted.
+template <typename Body>
+grpc::Status Serve(ServerState* state, grpc::ServerContext* ctx, const char* operation,
+                   const std::string& raw_path, bool streaming, Body&& body) {
+  AuditScope audit(&state->audit, ctx, operation);
+  return audit.Finish([&]() -> Status {
+    auto caller = Authenticate(state, ctx, audit, streaming);
+    if (!caller.ok()) return caller.status();
+    auto path = ParsePath(raw_path, audit);
+    if (!path.ok()) return path.status();
+    return body(*caller, *path, audit);
+  }());
+}
+
 v1::FileType ToWireType(FileType t) {
   switch (t) {
     case FileType::kFile:
@@ -127,193 +142,165 @@ void ToEntry(const FileInfo& info, v1::FileEntry* entry) {
 
 grpc::Status FileService::List(grpc::ServerContext* ctx, const v1::ListRequest* req,
                                grpc::ServerWriter<v1::ListResponse>* writer) {
-  AuditScope audit(&state_->audit, ctx, "list");
-  return audit.Finish([&]() -> Status {
-    auto caller = Authenticate(state_, ctx, audit);
-    if (!caller.ok()) return caller.status();
-    auto path = ParsePath(req->path(), audit);
-    if (!path.ok()) return path.status();
-    Result<std::vector<FileInfo>> entries = [&] {
-      auto lock = state_->locks.Read(caller->call.user(), *path);
-      return caller->home.List(*path);
-    }();
-    if (!entries.ok()) {
-      // Listing a file shows that one entry, as ls does.
-      if (entries.status().code() != Code::kFailedPrecondition) return entries.status();
-      auto info = caller->home.Stat(*path);
-      if (!info.ok()) return info.status();
-      entries = std::vector<FileInfo>{*info};
-    }
-    v1::ListResponse batch;
-    for (const auto& e : *entries) {
-      ToEntry(e, batch.add_entries());
-      if (batch.entries_size() == kListBatch) {
-        if (!writer->Write(batch)) return Status::Cancelled("the client went away");
-        batch.Clear();
-      }
-    }
-    if (batch.entries_size() > 0 || entries->empty()) writer->Write(batch);
-    return Status::Ok();
-  }());
+  return Serve(state_, ctx, "list", req->path(), /*streaming=*/false,
+               [&](Caller& caller, const RelPath& path, AuditScope&) -> Status {
+                 Result<std::vector<FileInfo>> entries = [&] {
+                   auto lock = state_->locks.Read(caller.call.user(), path);
+                   return caller.home.List(path);
+                 }();
+                 if (!entries.ok()) {
+                   // Listing a file shows that one entry, as ls does.
+                   if (entries.status().code() != Code::kFailedPrecondition)
+                     return entries.status();
+                   auto info = caller.home.Stat(path);
+                   if (!info.ok()) return info.status();
+                   entries = std::vector<FileInfo>{*info};
+                 }
+                 v1::ListResponse batch;
+                 for (const auto& e : *entries) {
+                   ToEntry(e, batch.add_entries());
+                   if (batch.entries_size() == kListBatch) {
+                     if (!writer->Write(batch)) return Status::Cancelled("the client went away");
+                     batch.Clear();
+                   }
+                 }
+                 if (batch.entries_size() > 0 || entries->empty()) writer->Write(batch);
+                 return Status::Ok();
+               });
 }
 
 grpc::Status FileService::Stat(grpc::ServerContext* ctx, const v1::StatRequest* req,
                                v1::StatResponse* resp) {
-  AuditScope audit(&state_->audit, ctx, req->sha256() ? "stat-sha256" : "stat");
-  return audit.Finish([&]() -> Status {
-    auto caller = Authenticate(state_, ctx, audit);
-    if (!caller.ok()) return caller.status();
-    auto path = ParsePath(req->path(), audit);
-    if (!path.ok()) return path.status();
-    Result<FileInfo> info = Status::Internal("unset");
-    Result<OpenFile> file = Status::Internal("unset");
-    {
-      auto lock = state_->locks.Read(caller->call.user(), *path);
-      info = caller->home.Stat(*path);
-      if (info.ok() && req->sha256() && info->type == FileType::kFile) {
-        file = caller->home.OpenForRead(*path);
-      }
-    }
-    if (!info.ok()) return info.status();
-    ToEntry(*info, resp->mutable_entry());
-    if (req->sha256() && info->type == FileType::kFile) {
-      // Hashing a large file takes a while; the open descriptor keeps this
-      // version readable, so the lock is not held for it.
-      if (!file.ok()) return file.status();
-      if (auto cached = CachedSha256(file->fd.get(), file->info)) {
-        resp->set_sha256(*cached);
-      } else {
-        auto hex = Sha256OfFd(file->fd.get());
-        if (!hex.ok()) return hex.status();
-        StoreSha256(file->fd.get(), file->info, *hex);
-        resp->set_sha256(*hex);
-        audit.add_bytes(file->info.size);
-      }
-    }
-    return Status::Ok();
-  }());
+  return Serve(state_, ctx, req->sha256() ? "stat-sha256" : "stat", req->path(),
+               /*streaming=*/false,
+               [&](Caller& caller, const RelPath& path, AuditScope& audit) -> Status {
+                 Result<FileInfo> info = Status::Internal("unset");
+                 Result<OpenFile> file = Status::Internal("unset");
+                 {
+                   auto lock = state_->locks.Read(caller.call.user(), path);
+                   info = caller.home.Stat(path);
+                   if (info.ok() && req->sha256() && info->type == FileType::kFile) {
+                     file = caller.home.OpenForRead(path);
+                   }
+                 }
+                 if (!info.ok()) return info.status();
+                 ToEntry(*info, resp->mutable_entry());
+                 if (req->sha256() && info->type == FileType::kFile) {
+                   // Hashing a large file takes a while; the open descriptor keeps this
+                   // version readable, so the lock is not held for it.
+                   if (!file.ok()) return file.status();
+                   if (auto cached = CachedSha256(file->fd.get(), file->info)) {
+                     resp->set_sha256(*cached);
+                   } else {
+                     auto hex = Sha256OfFd(file->fd.get());
+                     if (!hex.ok()) return hex.status();
+                     StoreSha256(file->fd.get(), file->info, *hex);
+                     resp->set_sha256(*hex);
+                     audit.add_bytes(file->info.size);
+                   }
+                 }
+                 return Status::Ok();
+               });
 }
 
 grpc::Status FileService::MakeDirectory(grpc::ServerContext* ctx,
                                         const v1::MakeDirectoryRequest* req, v1::Empty*) {
-  AuditScope audit(&state_->audit, ctx, "mkdir");
-  return audit.Finish([&]() -> Status {
-    auto caller = Authenticate(state_, ctx, audit);
-    if (!caller.ok()) return caller.status();
-    auto path = ParsePath(req->path(), audit);
-    if (!path.ok()) return path.status();
-    auto lock = state_->locks.Write(caller->call.user(), *path);
-    return caller->home.MakeDirectory(*path, req->parents());
-  }());
+  return Serve(state_, ctx, "mkdir", req->path(), /*streaming=*/false,
+               [&](Caller& caller, const RelPath& path, AuditScope&) -> Status {
+                 auto lock = state_->locks.Write(caller.call.user(), path);
+                 return caller.home.MakeDirectory(path, req->parents());
+               });
 }
 
 grpc::Status FileService::Touch(grpc::ServerContext* ctx, const v1::TouchRequest* req, v1::Empty*) {
-  AuditScope audit(&state_->audit, ctx, "touch");
-  return audit.Finish([&]() -> Status {
-    auto caller = Authenticate(state_, ctx, audit);
-    if (!caller.ok()) return caller.status();
-    auto path = ParsePath(req->path(), audit);
-    if (!path.ok()) return path.status();
-    if (path->IsRoot()) return Status::AlreadyExists("'/' already exists");
-    auto lock = state_->locks.Write(caller->call.user(), *path);
-    return caller->home.Touch(*path);
-  }());
+  return Serve(state_, ctx, "touch", req->path(), /*streaming=*/false,
+               [&](Caller& caller, const RelPath& path, AuditScope&) -> Status {
+                 if (path.IsRoot()) return Status::AlreadyExists("'/' already exists");
+                 auto lock = state_->locks.Write(caller.call.user(), path);
+                 return caller.home.Touch(path);
+               });
 }
 
 grpc::Status FileService::Remove(grpc::ServerContext* ctx, const v1::RemoveRequest* req,
                                  v1::Empty*) {
-  AuditScope audit(&state_->audit, ctx, req->recursive() ? "rm-r" : "rm");
-  return audit.Finish([&]() -> Status {
-    auto caller = Authenticate(state_, ctx, audit);
-    if (!caller.ok()) return caller.status();
-    auto path = ParsePath(req->path(), audit);
-    if (!path.ok()) return path.status();
-    auto lock = state_->locks.Write(caller->call.user(), *path);
-    FERRY_RETURN_IF_ERROR(CheckNotCancelled(ctx));
-    return caller->home.Remove(*path, req->recursive());
-  }());
+  return Serve(state_, ctx, req->recursive() ? "rm-r" : "rm", req->path(), /*streaming=*/false,
+               [&](Caller& caller, const RelPath& path, AuditScope&) -> Status {
+                 auto lock = state_->locks.Write(caller.call.user(), path);
+                 FERRY_RETURN_IF_ERROR(CheckNotCancelled(ctx));
+                 return caller.home.Remove(path, req->recursive());
+               });
 }
 
 grpc::Status FileService::Rename(grpc::ServerContext* ctx, const v1::RenameRequest* req,
                                  v1::Empty*) {
-  AuditScope audit(&state_->audit, ctx, "mv");
-  return audit.Finish([&]() -> Status {
-    auto caller = Authenticate(state_, ctx, audit);
-    if (!caller.ok()) return caller.status();
-    auto from = ParsePath(req->from(), audit);
-    if (!from.ok()) return from.status();
-    auto to = RelPath::Parse(req->to());
-    audit.set_path2(to.ok() ? to->Display() : EscapeControl(req->to().substr(0, 256)));
-    if (!to.ok()) return to.status();
-    auto lock = state_->locks.Lock(caller->call.user(), {{*from, true}, {*to, true}});
-    FERRY_RETURN_IF_ERROR(CheckNotCancelled(ctx));
-    return caller->home.Rename(*from, *to, req->overwrite());
-  }());
+  return Serve(state_, ctx, "mv", req->from(), /*streaming=*/false,
+               [&](Caller& caller, const RelPath& from, AuditScope& audit) -> Status {
+                 auto to = RelPath::Parse(req->to());
+                 audit.set_path2(to.ok() ? to->Display() : EscapeControl(req->to().substr(0, 256)));
+                 if (!to.ok()) return to.status();
+                 auto lock = state_->locks.Lock(caller.call.user(), {{from, true}, {*to, true}});
+                 FERRY_RETURN_IF_ERROR(CheckNotCancelled(ctx));
+                 return caller.home.Rename(from, *to, req->overwrite());
+               });
 }
 
 grpc::Status FileService::Head(grpc::ServerContext* ctx, const v1::HeadRequest* req,
                                v1::HeadResponse* resp) {
-  AuditScope audit(&state_->audit, ctx, "head");
-  return audit.Finish([&]() -> Status {
-    auto caller = Authenticate(state_, ctx, audit);
-    if (!caller.ok()) return caller.status();
-    auto path = ParsePath(req->path(), audit);
-    if (!path.ok()) return path.status();
-    if (req->length() < 0 || req->length() > kMaxHeadBytes) {
-      return Status::InvalidArgument(fmt::format("a preview is at most {} bytes", kMaxHeadBytes));
-    }
-    Result<OpenFile> file = [&] {
-      auto lock = state_->locks.Read(caller->call.user(), *path);
-      return caller->home.OpenForRead(*path);
-    }();
-    if (!file.ok()) return file.status();
-    int64_t want =
-        std::min(req->length() == 0 ? kDefaultHeadBytes : req->length(), file->info.size);
-    std::string data(static_cast<size_t>(want), '\0');
-    auto n = ReadAt(file->fd.get(), data.data(), data.size(), 0);
-    if (!n.ok()) return n.status();
-    data.resize(*n);
-    audit.add_bytes(static_cast<int64_t>(data.size()));
-    resp->set_data(std::move(data));
-    resp->set_size(file->info.size);
-    return Status::Ok();
-  }());
+  return Serve(state_, ctx, "head", req->path(), /*streaming=*/false,
+               [&](Caller& caller, const RelPath& path, AuditScope& audit) -> Status {
+                 if (req->length() < 0 || req->length() > kMaxHeadBytes) {
+                   return Status::InvalidArgument(
+                       fmt::format("a preview is at most {} bytes", kMaxHeadBytes));
+                 }
+                 Result<OpenFile> file = [&] {
+                   auto lock = state_->locks.Read(caller.call.user(), path);
+                   return caller.home.OpenForRead(path);
+                 }();
+                 if (!file.ok()) return file.status();
+                 int64_t want = std::min(req->length() == 0 ? kDefaultHeadBytes : req->length(),
+                                         file->info.size);
+                 std::string data(static_cast<size_t>(want), '\0');
+                 auto n = ReadAt(file->fd.get(), data.data(), data.size(), 0);
+                 if (!n.ok()) return n.status();
+                 data.resize(*n);
+                 audit.add_bytes(static_cast<int64_t>(data.size()));
+                 resp->set_data(std::move(data));
+                 resp->set_size(file->info.size);
+                 return Status::Ok();
+               });
 }
 
 grpc::Status FileService::BeginUpload(grpc::ServerContext* ctx, const v1::BeginUploadRequest* req,
                                       v1::BeginUploadResponse* resp) {
-  AuditScope audit(&state_->audit, ctx, "upload-begin");
-  return audit.Finish([&]() -> Status {
-    auto caller = Authenticate(state_, ctx, audit);
-    if (!caller.ok()) return caller.status();
-    auto path = ParsePath(req->path(), audit);
-    if (!path.ok()) return path.status();
-    if (path->IsRoot()) return Status::InvalidArgument("an upload needs a file name");
-    if (req->size() < 0) return Status::InvalidArgument("negative upload size");
-    if (req->resume_key().size() > 256) return Status::InvalidArgument("resume key too long");
-    // Fail early rather than after the whole transfer: the destination must be
-    // free (or replaceable) and its directory must exist.
-    auto info = caller->home.Stat(*path);
-    if (info.ok()) {
-      if (info->type == FileType::kDirectory) {
-        return Status::FailedPrecondition(fmt::format("'{}' is a directory", path->Display()));
-      }
-      if (!req->overwrite()) {
-        return Status::AlreadyExists(
-            fmt::format("'{}' already exists (use --force to replace it)", path->Display()));
-      }
-    } else if (info.status().code() != Code::kNotFound) {
-      return info.status();
-    }
-    auto parent = caller->home.OpenParent(*path);
-    if (!parent.ok()) return parent.status();
-    auto begun = state_->uploads.Begin({caller->call.user(), *path, req->size(), req->overwrite()},
-                                       req->resume_key());
-    if (!begun.ok()) return begun.status();
-    resp->set_upload_id(begun->first);
-    resp->set_offset(begun->second);
-    return Status::Ok();
-  }());
+  return Serve(
+      state_, ctx, "upload-begin", req->path(), /*streaming=*/false,
+      [&](Caller& caller, const RelPath& path, AuditScope&) -> Status {
+        if (path.IsRoot()) return Status::InvalidArgument("an upload needs a file name");
+        if (req->size() < 0) return Status::InvalidArgument("negative upload size");
+        if (req->resume_key().size() > 256) return Status::InvalidArgument("resume key too long");
+        // Fail early rather than after the whole transfer: the destination must be
+        // free (or replaceable) and its directory must exist.
+        auto info = caller.home.Stat(path);
+        if (info.ok()) {
+          if (info->type == FileType::kDirectory) {
+            return Status::FailedPrecondition(fmt::format("'{}' is a directory", path.Display()));
+          }
+          if (!req->overwrite()) {
+            return Status::AlreadyExists(
+                fmt::format("'{}' already exists (use --force to replace it)", path.Display()));
+          }
+        } else if (info.status().code() != Code::kNotFound) {
+          return info.status();
+        }
+        auto parent = caller.home.OpenParent(path);
+        if (!parent.ok()) return parent.status();
+        auto begun = state_->uploads.Begin(
+            {caller.call.user(), path, req->size(), req->overwrite()}, req->resume_key());
+        if (!begun.ok()) return begun.status();
+        resp->set_upload_id(begun->first);
+        resp->set_offset(begun->second);
+        return Status::Ok();
+      });
 }
 
 grpc::Status FileService::Upload(grpc::ServerContext* ctx,
@@ -436,86 +423,83 @@ grpc::Status FileService::Upload(grpc::ServerContext* ctx,
 
 grpc::Status FileService::Download(grpc::ServerContext* ctx, const v1::DownloadRequest* req,
                                    grpc::ServerWriter<v1::DownloadChunk>* writer) {
-  AuditScope audit(&state_->audit, ctx, "download");
-  return audit.Finish([&]() -> Status {
-    auto caller = Authenticate(state_, ctx, audit, /*streaming=*/true);
-    if (!caller.ok()) return caller.status();
-    auto path = ParsePath(req->path(), audit);
-    if (!path.ok()) return path.status();
-    // Lock only while opening: the open descriptor keeps this version of the
-    // file readable even if a new upload replaces the name meanwhile.
-    Result<OpenFile> file = [&] {
-      auto lock = state_->locks.Read(caller->call.user(), *path);
-      return caller->home.OpenForRead(*path);
-    }();
-    if (!file.ok()) return file.status();
-    int fd = file->fd.get();
-    int64_t size = file->info.size;
-    int64_t offset = req->offset();
-    if (offset < 0 || offset > size || req->length() < 0) {
-      return Status::OutOfRange(
-          fmt::format("range starts at {} but '{}' has {} bytes", offset, path->Display(), size));
-    }
-    // (Written so that offset + length cannot overflow.)
-    int64_t end =
-        req->length() == 0 || req->length() > size - offset ? size : offset + req->length();
-    ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-    // A hash remembered from the upload (or an earlier download) spares
-    // reading the file twice; otherwise hash as it streams.
-    std::optional<std::string> known_sha;
-    if (end == size) known_sha = CachedSha256(fd, file->info);
-    Sha256 hash;
-    if (!known_sha) FERRY_RETURN_IF_ERROR(HashPrefix(fd, offset, hash));
+  return Serve(
+      state_, ctx, "download", req->path(), /*streaming=*/true,
+      [&](Caller& caller, const RelPath& path, AuditScope& audit) -> Status {
+        // Lock only while opening: the open descriptor keeps this version of the
+        // file readable even if a new upload replaces the name meanwhile.
+        Result<OpenFile> file = [&] {
+          auto lock = state_->locks.Read(caller.call.user(), path);
+          return caller.home.OpenForRead(path);
+        }();
+        if (!file.ok()) return file.status();
+        int fd = file->fd.get();
+        int64_t size = file->info.size;
+        int64_t offset = req->offset();
+        if (offset < 0 || offset > size || req->length() < 0) {
+          return Status::OutOfRange(fmt::format("range starts at {} but '{}' has {} bytes", offset,
+                                                path.Display(), size));
+        }
+        // (Written so that offset + length cannot overflow.)
+        int64_t end =
+            req->length() == 0 || req->length() > size - offset ? size : offset + req->length();
+        ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+        // A hash remembered from the upload (or an earlier download) spares
+        // reading the file twice; otherwise hash as it streams.
+        std::optional<std::string> known_sha;
+        if (end == size) known_sha = CachedSha256(fd, file->info);
+        Sha256 hash;
+        if (!known_sha) FERRY_RETURN_IF_ERROR(HashPrefix(fd, offset, hash));
 
-    v1::DownloadChunk chunk;
-    chunk.set_size(size);
-    chunk.set_mtime_ns(file->info.mtime_ns);
-    auto send = [&](std::string data, bool last) -> Status {
-      chunk.set_data(std::move(data));
-      grpc::WriteOptions options;
-      if (last) {
-        chunk.set_sha256(known_sha ? *known_sha : hash.FinishHex());
-        options.set_last_message();
-      }
-      if (!writer->Write(chunk, options)) return Status::Cancelled("the client went away");
-      caller->call.Progress();
-      audit.add_bytes(static_cast<int64_t>(chunk.data().size()));
-      chunk.clear_size();
-      chunk.clear_mtime_ns();
-      return Status::Ok();
-    };
-    if (offset == end) return send("", true);  // an empty range still says size and hash
-
-    // Reading and hashing run on a second thread while this one sends.
-    int64_t sent = offset;
-    FERRY_RETURN_IF_ERROR(RunPipeline(
-        kPipelineDepth,
-        [&](ChunkQueue& queue) -> Status {
-          for (int64_t pos = offset; pos < end;) {
-            size_t want = static_cast<size_t>(std::min<int64_t>(kChunkBytes, end - pos));
-            std::string data(want, '\0');
-            auto n = ReadAt(fd, data.data(), want, pos);
-            if (!n.ok()) return n.status();
-            if (*n != want) return Status::DataLoss("the file shrank while it was being sent");
-            if (!known_sha) hash.Update(data.data(), want);
-            pos += static_cast<int64_t>(want);
-            if (!queue.Push(std::move(data))) return Status::Ok();
+        v1::DownloadChunk chunk;
+        chunk.set_size(size);
+        chunk.set_mtime_ns(file->info.mtime_ns);
+        auto send = [&](std::string data, bool last) -> Status {
+          chunk.set_data(std::move(data));
+          grpc::WriteOptions options;
+          if (last) {
+            chunk.set_sha256(known_sha ? *known_sha : hash.FinishHex());
+            options.set_last_message();
           }
+          if (!writer->Write(chunk, options)) return Status::Cancelled("the client went away");
+          caller.call.Progress();
+          audit.add_bytes(static_cast<int64_t>(chunk.data().size()));
+          chunk.clear_size();
+          chunk.clear_mtime_ns();
           return Status::Ok();
-        },
-        [&](std::string& data) -> Status {
-          sent += static_cast<int64_t>(data.size());
-          return send(std::move(data), sent == end);
-        }));
-    if (!known_sha && offset == 0 && end == size) {
-      // Only remember a hash for the version that was read.
-      if (auto now = StatFd(fd);
-          now.ok() && now->size == size && now->mtime_ns == file->info.mtime_ns) {
-        StoreSha256(fd, file->info, chunk.sha256());
-      }
-    }
-    return Status::Ok();
-  }());
+        };
+        if (offset == end) return send("", true);  // an empty range still says size and hash
+
+        // Reading and hashing run on a second thread while this one sends.
+        int64_t sent = offset;
+        FERRY_RETURN_IF_ERROR(RunPipeline(
+            kPipelineDepth,
+            [&](ChunkQueue& queue) -> Status {
+              for (int64_t pos = offset; pos < end;) {
+                size_t want = static_cast<size_t>(std::min<int64_t>(kChunkBytes, end - pos));
+                std::string data(want, '\0');
+                auto n = ReadAt(fd, data.data(), want, pos);
+                if (!n.ok()) return n.status();
+                if (*n != want) return Status::DataLoss("the file shrank while it was being sent");
+                if (!known_sha) hash.Update(data.data(), want);
+                pos += static_cast<int64_t>(want);
+                if (!queue.Push(std::move(data))) return Status::Ok();
+              }
+              return Status::Ok();
+            },
+            [&](std::string& data) -> Status {
+              sent += static_cast<int64_t>(data.size());
+              return send(std::move(data), sent == end);
+            }));
+        if (!known_sha && offset == 0 && end == size) {
+          // Only remember a hash for the version that was read.
+          if (auto now = StatFd(fd);
+              now.ok() && now->size == size && now->mtime_ns == file->info.mtime_ns) {
+            StoreSha256(fd, file->info, chunk.sha256());
+          }
+        }
+        return Status::Ok();
+      });
 }
 
 }  // namespace ferry
