@@ -1,5 +1,7 @@
 #include "core/rel_path.h"
 
+#include <random>
+
 #include <gtest/gtest.h>
 
 namespace ferry {
@@ -87,6 +89,47 @@ TEST(RelPathTest, IsWithin) {
   EXPECT_FALSE(a.IsWithin(ab));
   EXPECT_FALSE(abc.IsWithin(a));
   EXPECT_TRUE(a.IsWithin(RelPath()));
+}
+
+}  // namespace
+}  // namespace ferry
+
+namespace ferry {
+namespace {
+
+// Random byte strings, biased towards the characters that matter ('/', '.',
+// NUL, controls, UTF-8 lead bytes): whatever Parse accepts must be a path
+// strictly beneath the root that survives a round trip unchanged.
+TEST(RelPathTest, RandomInputsNeverYieldAnEscapingPath) {
+  std::mt19937 rng(20261121);
+  const std::string alphabet =
+      std::string("/./..//a\0\x01\x1f\x7f\xc2\x9b\xe2\x80\xae\xc3\xa9", 20);
+  int accepted = 0;
+  for (int i = 0; i < 200000; ++i) {
+    std::string raw;
+    size_t len = rng() % 24;
+    for (size_t k = 0; k < len; ++k) {
+      raw += (rng() % 4 == 0) ? static_cast<char>(rng() % 256) : alphabet[rng() % alphabet.size()];
+    }
+    auto p = RelPath::Parse(raw);
+    if (!p.ok()) {
+      ASSERT_EQ(p.status().code(), Code::kInvalidArgument);
+      continue;
+    }
+    accepted++;
+    for (const auto& part : p->parts()) {
+      ASSERT_FALSE(part.empty());
+      ASSERT_NE(part, ".");
+      ASSERT_NE(part, "..");
+      ASSERT_EQ(part.find('/'), std::string::npos);
+      ASSERT_TRUE(ValidateName(part).ok());
+      for (unsigned char c : part) ASSERT_FALSE(c < 0x20 || c == 0x7f) << EscapeControl(raw);
+    }
+    auto again = RelPath::Parse(p->Relative() == "." ? "" : p->Relative());
+    ASSERT_TRUE(again.ok());
+    ASSERT_EQ(*again, *p);
+  }
+  EXPECT_GT(accepted, 1000);  // the generator reaches the accepting paths too
 }
 
 }  // namespace
