@@ -17,6 +17,7 @@
 #include "client/partial_mark.h"
 #include "client/progress.h"
 #include "core/chunk_pipeline.h"
+#include "core/file_io.h"
 #include "core/rel_path.h"
 #include "core/sha256.h"
 #include "core/transfer_limits.h"
@@ -37,45 +38,6 @@ constexpr int64_t kSlowestBytesPerSecond = 64 * 1024;
 constexpr int64_t kLargestDownloadBytes = int64_t{1} << 40;
 // Beyond this a deadline means nothing, and system_clock::now() + it must not overflow.
 constexpr int64_t kLongestDeadlineSeconds = int64_t{10} * 366 * 24 * 3600;
-
-Result<size_t> ReadFull(int fd, char* buf, size_t size) {
-  size_t done = 0;
-  while (done < size) {
-    ssize_t n = ::read(fd, buf + done, size - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return ErrnoStatus(errno, "cannot read the local file");
-    }
-    if (n == 0) break;
-    done += static_cast<size_t>(n);
-  }
-  return done;
-}
-
-Status WriteFull(int fd, const char* data, size_t size) {
-  while (size > 0) {
-    ssize_t n = ::write(fd, data, size);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return ErrnoStatus(errno, "cannot write the local file");
-    }
-    data += n;
-    size -= static_cast<size_t>(n);
-  }
-  return Status::Ok();
-}
-
-Status HashLocalPrefix(int fd, int64_t length, Sha256& hash) {
-  std::vector<char> buf(kChunkBytes);
-  for (int64_t done = 0; done < length;) {
-    size_t want = static_cast<size_t>(std::min<int64_t>(length - done, kChunkBytes));
-    ssize_t n = ::pread(fd, buf.data(), want, done);
-    if (n <= 0) return Status::DataLoss("the local file changed while resuming");
-    hash.Update(buf.data(), static_cast<size_t>(n));
-    done += n;
-  }
-  return Status::Ok();
-}
 
 std::unique_ptr<Progress> MakeProgress(const TransferOptions& o, const std::string& label,
                                        int64_t total) {
@@ -248,8 +210,7 @@ Status UploadFile(Connection& conn, const std::string& local, const std::string&
   int64_t offset = begun.offset();
   if (offset < 0 || offset > st.st_size) return Status::Internal("server sent a bad resume offset");
   Sha256 hash;
-  FERRY_RETURN_IF_ERROR(HashLocalPrefix(fd.get(), offset, hash));
-  if (::lseek(fd.get(), offset, SEEK_SET) < 0) return ErrnoStatus(errno, "seek");
+  FERRY_RETURN_IF_ERROR(HashFile(fd.get(), offset, hash));
 
   if (offset > 0) {
     Notify(options, fmt::format("resuming upload of '{}' at byte {} of {}", remote, offset,
@@ -291,7 +252,7 @@ Status UploadFile(Connection& conn, const std::string& local, const std::string&
           for (int64_t pos = offset; pos < size;) {
             size_t want = static_cast<size_t>(std::min<int64_t>(kChunkBytes, size - pos));
             std::string data(want, '\0');
-            auto n = ReadFull(fd.get(), data.data(), want);
+            auto n = ReadFullAt(fd.get(), data.data(), want, pos, "cannot read the local file");
             if (!n.ok()) return n.status();
             if (*n != want)
               return Status::DataLoss(fmt::format("'{}' shrank while uploading", local));
@@ -340,8 +301,7 @@ Status DownloadFile(Connection& conn, const std::string& remote, const std::stri
     const int64_t start = partial.length;
     int64_t offset = start;
     Sha256 hash;
-    FERRY_RETURN_IF_ERROR(HashLocalPrefix(fd, offset, hash));
-    if (::lseek(fd, offset, SEEK_SET) < 0) return ErrnoStatus(errno, "seek");
+    FERRY_RETURN_IF_ERROR(HashFile(fd, offset, hash));
     if (offset > 0) {
       Notify(options, fmt::format("resuming download of '{}' at byte {}", remote, offset));
     }
@@ -418,7 +378,8 @@ Status DownloadFile(Connection& conn, const std::string& remote, const std::stri
         },
         [&](std::string& data) -> Status {
           if (!progress) progress = MakeProgress(options, remote, size);
-          FERRY_RETURN_IF_ERROR(WriteFull(fd, data.data(), data.size()));
+          FERRY_RETURN_IF_ERROR(
+              WriteFullAt(fd, data.data(), data.size(), offset, "cannot write the local file"));
           hash.Update(data.data(), data.size());
           offset += static_cast<int64_t>(data.size());
           progress->Update(offset);

@@ -1,6 +1,6 @@
 #include "core/sha256.h"
 
-#include <unistd.h>
+#include "core/file_io.h"
 
 #include <cerrno>
 #include <stdexcept>
@@ -50,23 +50,7 @@ std::string Sha256::HexOf(std::string_view s) {
 
 Result<std::string> Sha256OfFd(int fd, int64_t length) {
   Sha256 h;
-  std::vector<char> buf(1 << 20);
-  int64_t offset = 0;
-  while (length < 0 || offset < length) {
-    size_t want = buf.size();
-    if (length >= 0) want = static_cast<size_t>(std::min<int64_t>(length - offset, want));
-    ssize_t n = ::pread(fd, buf.data(), want, offset);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return ErrnoStatus(errno, "cannot read file to hash it");
-    }
-    if (n == 0) break;
-    h.Update(buf.data(), static_cast<size_t>(n));
-    offset += n;
-  }
-  if (length >= 0 && offset < length) {
-    return Status::DataLoss("file is shorter than expected while hashing");
-  }
+  FERRY_RETURN_IF_ERROR(HashFile(fd, length, h));
   return h.FinishHex();
 }
 

@@ -14,6 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/chunk_pipeline.h"
+#include "core/file_io.h"
 #include "core/hash_cache.h"
 #include "core/sha256.h"
 #include "core/transfer_limits.h"
@@ -81,52 +82,9 @@ v1::FileType ToWireType(FileType t) {
   return v1::FILE_TYPE_OTHER;
 }
 
-// Reads exactly `size` bytes at `offset` unless the file ends first.
-Result<size_t> ReadAt(int fd, char* buf, size_t size, int64_t offset) {
-  size_t done = 0;
-  while (done < size) {
-    ssize_t n = ::pread(fd, buf + done, size - done, offset + static_cast<int64_t>(done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return ErrnoStatus(errno, "cannot read the file");
-    }
-    if (n == 0) break;
-    done += static_cast<size_t>(n);
-  }
-  return done;
-}
-
-Status WriteAt(int fd, const std::string& data, int64_t offset) {
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n =
-        ::pwrite(fd, data.data() + done, data.size() - done, offset + static_cast<int64_t>(done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return ErrnoStatus(errno, "cannot store the upload");
-    }
-    done += static_cast<size_t>(n);
-  }
-  return Status::Ok();
-}
-
 // Work that waited for a lock must not go on for a client that gave up.
 Status CheckNotCancelled(grpc::ServerContext* ctx) {
   if (ctx->IsCancelled()) return Status::Cancelled("the client cancelled the call");
-  return Status::Ok();
-}
-
-// Hashes the first `length` bytes of fd into `hash`.
-Status HashPrefix(int fd, int64_t length, Sha256& hash) {
-  std::vector<char> buf(kChunkBytes);
-  for (int64_t off = 0; off < length;) {
-    size_t want = static_cast<size_t>(std::min<int64_t>(kChunkBytes, length - off));
-    auto n = ReadAt(fd, buf.data(), want, off);
-    if (!n.ok()) return n.status();
-    if (*n != want) return Status::DataLoss("the file shrank while it was being read");
-    hash.Update(buf.data(), *n);
-    off += static_cast<int64_t>(*n);
-  }
   return Status::Ok();
 }
 
@@ -246,28 +204,29 @@ grpc::Status FileService::Rename(grpc::ServerContext* ctx, const v1::RenameReque
 
 grpc::Status FileService::Head(grpc::ServerContext* ctx, const v1::HeadRequest* req,
                                v1::HeadResponse* resp) {
-  return Serve(state_, ctx, "head", req->path(), /*streaming=*/false,
-               [&](Caller& caller, const RelPath& path, AuditScope& audit) -> Status {
-                 if (req->length() < 0 || req->length() > kMaxHeadBytes) {
-                   return Status::InvalidArgument(
-                       fmt::format("a preview is at most {} bytes", kMaxHeadBytes));
-                 }
-                 Result<OpenFile> file = [&] {
-                   auto lock = state_->locks.Read(caller.call.user(), path);
-                   return caller.home.OpenForRead(path);
-                 }();
-                 if (!file.ok()) return file.status();
-                 int64_t want = std::min(req->length() == 0 ? kDefaultHeadBytes : req->length(),
-                                         file->info.size);
-                 std::string data(static_cast<size_t>(want), '\0');
-                 auto n = ReadAt(file->fd.get(), data.data(), data.size(), 0);
-                 if (!n.ok()) return n.status();
-                 data.resize(*n);
-                 audit.add_bytes(static_cast<int64_t>(data.size()));
-                 resp->set_data(std::move(data));
-                 resp->set_size(file->info.size);
-                 return Status::Ok();
-               });
+  return Serve(
+      state_, ctx, "head", req->path(), /*streaming=*/false,
+      [&](Caller& caller, const RelPath& path, AuditScope& audit) -> Status {
+        if (req->length() < 0 || req->length() > kMaxHeadBytes) {
+          return Status::InvalidArgument(
+              fmt::format("a preview is at most {} bytes", kMaxHeadBytes));
+        }
+        Result<OpenFile> file = [&] {
+          auto lock = state_->locks.Read(caller.call.user(), path);
+          return caller.home.OpenForRead(path);
+        }();
+        if (!file.ok()) return file.status();
+        int64_t want =
+            std::min(req->length() == 0 ? kDefaultHeadBytes : req->length(), file->info.size);
+        std::string data(static_cast<size_t>(want), '\0');
+        auto n = ReadFullAt(file->fd.get(), data.data(), data.size(), 0, "cannot read the file");
+        if (!n.ok()) return n.status();
+        data.resize(*n);
+        audit.add_bytes(static_cast<int64_t>(data.size()));
+        resp->set_data(std::move(data));
+        resp->set_size(file->info.size);
+        return Status::Ok();
+      });
 }
 
 grpc::Status FileService::BeginUpload(grpc::ServerContext* ctx, const v1::BeginUploadRequest* req,
@@ -329,7 +288,7 @@ grpc::Status FileService::Upload(grpc::ServerContext* ctx,
     }
     if (::ftruncate(fd, offset) != 0) return ErrnoStatus(errno, "cannot prepare the upload");
     Sha256 hash;
-    FERRY_RETURN_IF_ERROR(HashPrefix(fd, offset, hash));
+    FERRY_RETURN_IF_ERROR(HashFile(fd, offset, hash));
 
     // The network side (TLS, parsing) runs on a second thread while this one
     // writes and hashes: both are CPU-heavy, so overlapping them is what lets
@@ -355,7 +314,9 @@ grpc::Status FileService::Upload(grpc::ServerContext* ctx,
           return Status::Ok();
         },
         [&](std::string& data) -> Status {
-          if (Status written = WriteAt(fd, data, offset); !written.ok()) {
+          if (Status written =
+                  WriteFullAt(fd, data.data(), data.size(), offset, "cannot store the upload");
+              !written.ok()) {
             ctx->TryCancel();  // wakes the reader, which may be waiting on the network
             return written;
           }
@@ -449,7 +410,7 @@ grpc::Status FileService::Download(grpc::ServerContext* ctx, const v1::DownloadR
         std::optional<std::string> known_sha;
         if (end == size) known_sha = CachedSha256(fd, file->info);
         Sha256 hash;
-        if (!known_sha) FERRY_RETURN_IF_ERROR(HashPrefix(fd, offset, hash));
+        if (!known_sha) FERRY_RETURN_IF_ERROR(HashFile(fd, offset, hash));
 
         v1::DownloadChunk chunk;
         chunk.set_size(size);
@@ -478,7 +439,7 @@ grpc::Status FileService::Download(grpc::ServerContext* ctx, const v1::DownloadR
               for (int64_t pos = offset; pos < end;) {
                 size_t want = static_cast<size_t>(std::min<int64_t>(kChunkBytes, end - pos));
                 std::string data(want, '\0');
-                auto n = ReadAt(fd, data.data(), want, pos);
+                auto n = ReadFullAt(fd, data.data(), want, pos, "cannot read the file");
                 if (!n.ok()) return n.status();
                 if (*n != want) return Status::DataLoss("the file shrank while it was being sent");
                 if (!known_sha) hash.Update(data.data(), want);
