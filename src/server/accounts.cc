@@ -79,29 +79,25 @@ Result<std::vector<Account>> AccountStore::List() {
   return out;
 }
 
-Result<std::string> AccountStore::Verify(const std::string& name, std::string_view password) {
-  static const Status kWrong = Status::Unauthenticated("wrong user name or password");
+Result<std::optional<std::string>> AccountStore::StoredHash(const std::string& name) {
   auto stmt = db_->Prepare("SELECT password_hash FROM users WHERE name = ?");
   if (!stmt.ok()) return stmt.status();
   stmt->Bind(1, name);
   auto row = stmt->Step();
   if (!row.ok()) return row.status();
-  if (!*row) {
+  if (!*row) return std::optional<std::string>();
+  return std::optional<std::string>(stmt->Text(0));
+}
+
+Result<std::string> CheckPassword(const std::optional<std::string>& stored,
+                                  std::string_view password) {
+  static const Status kWrong = Status::Unauthenticated("wrong user name or password");
+  if (!stored) {
     VerifyAgainstDummy(password);
     return kWrong;
   }
-  std::string hash = stmt->Text(0);
-  if (!VerifyPassword(hash, password)) return kWrong;
-  return hash;
-}
-
-Result<bool> AccountStore::StillValid(const std::string& name, const std::string& credential) {
-  auto stmt = db_->Prepare("SELECT password_hash FROM users WHERE name = ?");
-  if (!stmt.ok()) return stmt.status();
-  stmt->Bind(1, name);
-  auto row = stmt->Step();
-  if (!row.ok()) return row.status();
-  return *row && stmt->Text(0) == credential;
+  if (!VerifyPassword(*stored, password)) return kWrong;
+  return *stored;
 }
 
 }  // namespace ferry
