@@ -30,7 +30,8 @@ class PathLocks {
    public:
     Held() = default;
     Held(Held&&) = default;
-    Held& operator=(Held&&) = default;
+    // No move-assignment: it would have to release the target's locks first.
+    Held& operator=(Held&&) = delete;
     Held(const Held&) = delete;
     ~Held();
 

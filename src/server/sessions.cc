@@ -136,11 +136,6 @@ bool SessionTable::Remove(const std::string& token) {
   return sessions_.erase(Sha256::HexOf(token)) > 0;
 }
 
-void SessionTable::RemoveUser(const std::string& user) {
-  std::lock_guard lock(mu_);
-  std::erase_if(sessions_, [&](const auto& kv) { return kv.second.user == user; });
-}
-
 size_t SessionTable::Sweep() {
   auto now = clock_();
   std::vector<std::function<void()>> stalled;

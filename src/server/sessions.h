@@ -79,8 +79,6 @@ class SessionTable {
   Result<ActiveCall> Begin(const std::string& token, std::function<void()> cancel = nullptr);
   // Ends a session; false if the token was not live.
   bool Remove(const std::string& token);
-  // Ends every session of `user`.
-  void RemoveUser(const std::string& user);
   // Drops expired sessions and cancels stalled calls; returns sessions left.
   size_t Sweep();
   const SessionLimits& limits() const { return limits_; }

@@ -67,18 +67,6 @@ TEST(SessionTableTest, LifetimeBoundsEvenBusySessions) {
   EXPECT_EQ(t.Begin(token).status().code(), Code::kUnauthenticated);
 }
 
-TEST(SessionTableTest, RemoveUserEndsAllTheirSessions) {
-  FakeClock clock;
-  SessionTable t({4, 10s, 1h}, clock.fn());
-  auto a1 = *t.Create("a");
-  auto a2 = *t.Create("a");
-  auto b = *t.Create("b");
-  t.RemoveUser("a");
-  EXPECT_FALSE(t.Begin(a1).ok());
-  EXPECT_FALSE(t.Begin(a2).ok());
-  EXPECT_TRUE(t.Begin(b).ok());
-}
-
 }  // namespace
 }  // namespace ferry
 
