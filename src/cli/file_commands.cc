@@ -267,26 +267,25 @@ void AddFileCommands(CLI::App& app, FileCommandEnv& env) {
   put->add_option("remote", a->to, "destination (default: same name in the current directory)");
   put->callback([&env, a] {
     Run(env, [&](Connection& c) -> Status {
-      std::string name = BaseName(a->from);
-      std::string remote = env.Remote(a->to.empty() ? name : a->to);
-      if (!a->to.empty() && a->to.back() == '/') {
-        // "put f docs/" means into docs, which must exist, never a file named docs.
-        auto st = StatRemote(c, remote, false);
-        if (!st.ok()) return st.status();
-        if (st->entry().type() != v1::FILE_TYPE_DIRECTORY) {
-          return Status::FailedPrecondition(fmt::format("'{}' is not a directory", a->to));
-        }
-        remote = JoinRemote(remote, name);
-      } else if (!a->to.empty()) {
-        auto st = StatRemote(c, remote, false);
-        if (st.ok() && st->entry().type() == v1::FILE_TYPE_DIRECTORY) {
-          remote = JoinRemote(remote, name);
-        }
-      }
       auto options = MakeTransferOptions(a->force, a->limit_rate);
       if (!options.ok()) return options.status();
       if (IsLocalDirectory(a->from) && !a->recursive) {
         return Status::InvalidArgument(fmt::format("'{}' is a directory (use put -r)", a->from));
+      }
+      std::string name = BaseName(a->from);
+      std::string remote = env.Remote(a->to.empty() ? name : a->to);
+      if (!a->to.empty()) {
+        // An existing directory receives the file under its own name. "put f
+        // docs/" insists on that: docs must be a directory, never a new file.
+        auto st = StatRemote(c, remote, false);
+        bool is_dir = st.ok() && st->entry().type() == v1::FILE_TYPE_DIRECTORY;
+        if (a->to.back() == '/') {
+          if (!st.ok()) return st.status();
+          if (!is_dir) {
+            return Status::FailedPrecondition(fmt::format("'{}' is not a directory", a->to));
+          }
+        }
+        if (is_dir) remote = JoinRemote(remote, name);
       }
       return a->recursive ? UploadTree(c, a->from, remote, *options)
                           : UploadFile(c, a->from, remote, *options);
