@@ -9,9 +9,9 @@ packages=(
   # libraries
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libssl-dev libsodium-dev libsqlite3-dev libcli11-dev nlohmann-json3-dev
-  libspdlog-dev libfmt-dev libgtest-dev libgmock-dev
-  # tools used by tests and benchmarks
-  openssl sqlite3 procps
+  libspdlog-dev libfmt-dev libgtest-dev libgmock-dev libzip-dev zlib1g-dev libhiredis-dev
+  # tools used by tests and benchmarks: real peers that read and write ferry's formats
+  openssl sqlite3 procps zip unzip age redis-server
 )
 if [[ "${FERRY_BENCH_DEPS:-0}" == 1 ]]; then
   packages+=(openssh-server openssh-client nginx curl time)
