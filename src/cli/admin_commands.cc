@@ -70,6 +70,13 @@ void AddServerCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--login-delay-ms", o->login_delay_ms,
                   "first delay after repeated failed logins (it doubles each time)")
       ->capture_default_str();
+  cmd->add_option("--queue", o->queue,
+                  "background jobs: 'embedded' (worker threads in this process) or "
+                  "redis://HOST:PORT (for `ferry worker` processes)")
+      ->capture_default_str();
+  cmd->add_option("--workers", o->workers,
+                  "job worker threads for the embedded queue (0: one per core)")
+      ->capture_default_str();
   cmd->add_flag("-v,--verbose", o->verbose, "debug logging");
   cmd->callback([o, exit_code] {
     Status s = RunServer(*o);

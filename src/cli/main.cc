@@ -6,6 +6,7 @@
 #include "cli/client_settings.h"
 #include "cli/commands.h"
 #include "cli/file_commands.h"
+#include "cli/job_commands.h"
 #include "core/process_tuning.h"
 #include "core/secrets.h"
 
@@ -34,6 +35,7 @@ int main(int argc, char** argv) {
     return connection.get();
   };
   AddFileCommands(app, env);
+  AddJobCommands(app, env);
   AddShellCommand(app, flags, &exit_code);
   AddServerCommand(app, &exit_code);
   AddUserCommands(app, &exit_code);

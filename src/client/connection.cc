@@ -49,6 +49,7 @@ Result<std::unique_ptr<Connection>> Connection::Open(const ClientOptions& option
   conn->user_ = options.user;
   conn->channel_ = grpc::CreateCustomChannel(options.server, grpc::SslCredentials(ssl), args);
   conn->files_ = v1::Files::NewStub(conn->channel_);
+  conn->jobs_ = v1::Jobs::NewStub(conn->channel_);
   conn->auth_ = v1::Auth::NewStub(conn->channel_);
 
   grpc::ClientContext ctx;
@@ -76,6 +77,7 @@ std::unique_ptr<Connection> Connection::OverChannel(std::shared_ptr<grpc::Channe
   conn->server_ = std::move(server);
   conn->channel_ = std::move(channel);
   conn->files_ = v1::Files::NewStub(conn->channel_);
+  conn->jobs_ = v1::Jobs::NewStub(conn->channel_);
   conn->auth_ = v1::Auth::NewStub(conn->channel_);
   return conn;  // no token: the destructor does not log out
 }

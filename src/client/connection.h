@@ -10,6 +10,7 @@
 #include "client/trust.h"
 #include "core/status.h"
 #include "ferry/v1/files.grpc.pb.h"
+#include "ferry/v1/jobs.grpc.pb.h"
 
 namespace ferry {
 
@@ -45,6 +46,7 @@ class Connection {
   // A context for one call: the session token and a deadline.
   std::unique_ptr<grpc::ClientContext> Context(std::chrono::seconds timeout) const;
   v1::Files::Stub& files() { return *files_; }
+  v1::Jobs::Stub& jobs() { return *jobs_; }
   const std::string& server() const { return server_; }
   const std::string& user() const { return user_; }
 
@@ -54,6 +56,7 @@ class Connection {
   std::string token_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::Files::Stub> files_;
+  std::unique_ptr<v1::Jobs::Stub> jobs_;
   std::unique_ptr<v1::Auth::Stub> auth_;
 };
 

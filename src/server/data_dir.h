@@ -2,7 +2,7 @@
 //
 //   DATA/files/<user>/   homes            DATA/ferry.db   SQLite (WAL)
 //   DATA/uploads/<user>/ partial uploads  DATA/tls/       key + certificate
-//   DATA/logs/           server.log
+//   DATA/logs/           server.log       DATA/jobs.key   seals queued jobs' secrets
 #pragma once
 
 #include <string>
@@ -21,6 +21,8 @@ struct DataDir {
   std::string tls() const { return root + "/tls"; }
   std::string logs() const { return root + "/logs"; }
   std::string database() const { return root + "/ferry.db"; }
+  // The key that seals job secrets (passphrases) while they wait; see jobs/sealed_secret.h.
+  std::string jobs_key() const { return root + "/jobs.key"; }
 
   // Creates the directories (mode 0700) that are missing.
   Status Prepare() const;

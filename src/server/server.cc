@@ -21,9 +21,12 @@
 #include "core/secrets.h"
 #include "core/tls_cert.h"
 #include "core/transfer_limits.h"
+#include "jobs/sqlite_job_queue.h"
+#include "jobs/worker_pool.h"
 #include "server/accounts.h"
 #include "server/auth_service.h"
 #include "server/file_service.h"
+#include "server/job_service.h"
 
 namespace ferry {
 namespace {
@@ -89,6 +92,11 @@ Status ValidateOptions(const ServerOptions& o) {
   FERRY_RETURN_IF_ERROR(at_least(o.shutdown_grace_seconds, 0, "--shutdown-grace"));
   FERRY_RETURN_IF_ERROR(at_least(o.upload_retention_hours, 1, "--upload-retention"));
   FERRY_RETURN_IF_ERROR(at_least(o.login_delay_ms, 0, "--login-delay-ms"));
+  FERRY_RETURN_IF_ERROR(at_least(o.workers, 0, "--workers"));
+  if (o.queue != "embedded" && o.queue.rfind("redis://", 0) != 0) {
+    return Status::InvalidArgument(
+        fmt::format("--queue '{}' is neither 'embedded' nor redis://HOST:PORT", o.queue));
+  }
   return Status::Ok();
 }
 
@@ -105,6 +113,18 @@ Status CheckSameFileSystem(const std::string& a, const std::string& b) {
         fmt::format("'{}' and '{}' are on different file systems; they must share one", a, b));
   }
   return Status::Ok();
+}
+
+Result<std::unique_ptr<jobs::JobQueue>> OpenJobQueue(const ServerOptions& o, const DataDir& data) {
+  if (o.queue != "embedded") {
+    return Status(Code::kUnimplemented, "the Redis queue is not built yet");
+  }
+  auto queue = jobs::SqliteJobQueue::Open(data.database());
+  if (!queue.ok()) return queue.status();
+  auto recovered = (*queue)->Recover();
+  if (!recovered.ok()) return recovered.status();
+  if (*recovered > 0) spdlog::info("{} interrupted jobs are queued again", *recovered);
+  return std::unique_ptr<jobs::JobQueue>(std::move(queue).value());
 }
 
 }  // namespace
@@ -146,6 +166,21 @@ Status RunServer(const ServerOptions& o) {
   FileService files(&state);
   AuthService auth(&state);
 
+  auto sealer = jobs::SecretSealer::OpenOrCreate(data.jobs_key());
+  if (!sealer.ok()) return sealer.status();
+  auto queue = OpenJobQueue(o, data);
+  if (!queue.ok()) return queue.status();
+  std::unique_ptr<jobs::WorkerPool> workers;
+  if (o.queue == "embedded") {
+    int n = o.workers > 0 ? o.workers
+                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    workers = std::make_unique<jobs::WorkerPool>(
+        queue->get(), &*sealer,
+        jobs::WorkerPoolOptions{n, data.files(), std::chrono::milliseconds(250), "worker"});
+    spdlog::info("background jobs: embedded queue, {} workers", n);
+  }
+  JobService job_service(&state, queue->get(), &*sealer);
+
   grpc::SslServerCredentialsOptions ssl;
   ssl.pem_key_cert_pairs.push_back({identity->key_pem, identity->cert_pem});
   grpc::ServerBuilder builder;
@@ -153,6 +188,7 @@ Status RunServer(const ServerOptions& o) {
   builder.AddListeningPort(o.listen, grpc::SslServerCredentials(ssl), &port);
   builder.RegisterService(&files);
   builder.RegisterService(&auth);
+  builder.RegisterService(&job_service);
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
   builder.SetMaxSendMessageSize(kMaxMessageBytes);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, o.idle_timeout_seconds * 1000);

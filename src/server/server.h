@@ -19,6 +19,10 @@ struct ServerOptions {
   int upload_retention_hours = 24;
   int login_delay_ms = 1000;  // first delay after repeated failed logins
   bool verbose = false;
+  // Background jobs: "embedded" runs them on `workers` threads in this process
+  // (0 = one per core); "redis://HOST:PORT" queues them for `ferry worker`s.
+  std::string queue = "embedded";
+  int workers = 0;
 };
 
 // Runs the server; returns when it has shut down (OK) or failed to start.

@@ -1,0 +1,385 @@
+#include "jobs/job_tasks.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <optional>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "core/home_fs.h"
+#include "jobs/age.h"
+#include "jobs/zip_archive.h"
+
+namespace ferry::jobs {
+namespace {
+
+constexpr size_t kMaxNameBytes = 255;
+
+bool EndsWithNoCase(const std::string& s, std::string_view suffix) {
+  if (s.size() <= suffix.size()) return false;
+  for (size_t i = 0; i < suffix.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(s[s.size() - suffix.size() + i])) != suffix[i])
+      return false;
+  }
+  return true;
+}
+
+// `name` with `suffix` removed, or with `fallback` appended when it has none.
+std::string SwapSuffix(const std::string& name, std::string_view suffix,
+                       std::string_view fallback) {
+  if (EndsWithNoCase(name, suffix)) return name.substr(0, name.size() - suffix.size());
+  return name + std::string(fallback);
+}
+
+Result<RelPath> ParseArgPath(const std::string& raw) {
+  auto path = RelPath::Parse(raw);
+  if (!path.ok()) return path.status();
+  if (path->IsRoot()) {
+    return Status::InvalidArgument("a job needs a file or directory, not your home itself");
+  }
+  return path;
+}
+
+Result<RelPath> DefaultOutput(JobKind kind, const std::vector<RelPath>& inputs) {
+  const RelPath& first = inputs.front();
+  std::string leaf;
+  switch (kind) {
+    case JobKind::kZip:
+      leaf = inputs.size() == 1 ? first.Leaf() + ".zip" : "archive.zip";
+      break;
+    case JobKind::kUnzip:
+      leaf = SwapSuffix(first.Leaf(), ".zip", ".unzipped");
+      break;
+    case JobKind::kEncrypt:
+      leaf = first.Leaf() + ".age";
+      break;
+    case JobKind::kDecrypt:
+      leaf = SwapSuffix(first.Leaf(), ".age", ".decrypted");
+      break;
+  }
+  if (leaf.size() > kMaxNameBytes) {
+    return Status::InvalidArgument("the output name would be too long; give one with --to");
+  }
+  return first.Parent().Child(leaf);
+}
+
+// The hidden name an attempt of job `id` works under, beside `leaf`.
+std::string StagingName(const std::string& id, const std::string& leaf) {
+  std::string name = fmt::format(".ferry-job-{}-{}", id, leaf);
+  if (name.size() > kMaxNameBytes) name.resize(kMaxNameBytes);
+  return name;
+}
+
+Status RemoveEntryAt(int dirfd, const std::string& name);
+
+Status RemoveContentsAt(int dirfd) {
+  int fd = ::dup(dirfd);
+  if (fd < 0) return ErrnoStatus(errno, "cannot read directory");
+  DIR* dir = ::fdopendir(fd);
+  if (dir == nullptr) {
+    ::close(fd);
+    return ErrnoStatus(errno, "cannot read directory");
+  }
+  std::vector<std::string> names;
+  while (dirent* e = ::readdir(dir)) {
+    std::string name = e->d_name;
+    if (name != "." && name != "..") names.push_back(std::move(name));
+  }
+  ::closedir(dir);
+  for (const auto& name : names) FERRY_RETURN_IF_ERROR(RemoveEntryAt(dirfd, name));
+  return Status::Ok();
+}
+
+// Removes a file or a whole tree, never following symlinks.
+Status RemoveEntryAt(int dirfd, const std::string& name) {
+  struct stat st {};
+  if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    return errno == ENOENT ? Status::Ok() : ErrnoStatus(errno, "cannot remove " + name);
+  }
+  if (S_ISDIR(st.st_mode)) {
+    UniqueFd sub(::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (sub.get() < 0) return ErrnoStatus(errno, "cannot remove " + name);
+    FERRY_RETURN_IF_ERROR(RemoveContentsAt(sub.get()));
+    if (::unlinkat(dirfd, name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT)
+      return ErrnoStatus(errno, "cannot remove " + name);
+    return Status::Ok();
+  }
+  if (::unlinkat(dirfd, name.c_str(), 0) != 0 && errno != ENOENT)
+    return ErrnoStatus(errno, "cannot remove " + name);
+  return Status::Ok();
+}
+
+std::optional<struct stat> StatAt(int dirfd, const std::string& name) {
+  struct stat st {};
+  if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return std::nullopt;
+  return st;
+}
+
+Status RenameAt(int from_dir, const std::string& from, int to_dir, const std::string& to,
+                bool replace, const std::string& display) {
+  if (::renameat2(from_dir, from.c_str(), to_dir, to.c_str(), replace ? 0 : RENAME_NOREPLACE) !=
+      0) {
+    if (errno == EEXIST) {
+      return Status::AlreadyExists(
+          fmt::format("'{}' already exists; use --force to replace it", display));
+    }
+    return PathError(errno, display);
+  }
+  return Status::Ok();
+}
+
+// The output's staging place: a hidden file or directory beside the output,
+// removed unless committed.
+class StagedOutput {
+ public:
+  static Result<StagedOutput> Create(const HomeFs& home, const RelPath& output,
+                                     const std::string& job_id, bool force, bool directory) {
+    auto parent = home.OpenParent(output);
+    if (!parent.ok()) return parent.status();
+    StagedOutput staged(std::move(parent).value(), output, StagingName(job_id, output.Leaf()));
+    // A previous attempt of this job may have died mid-way.
+    FERRY_RETURN_IF_ERROR(RemoveEntryAt(staged.dir(), staged.staging_));
+    if (auto existing = StatAt(staged.dir(), output.Leaf())) {
+      bool mergeable = directory && S_ISDIR(existing->st_mode);
+      if (!force && !mergeable) {
+        return Status::AlreadyExists(
+            fmt::format("'{}' already exists; use --force to replace it", output.Display()));
+      }
+      if (force && !directory && S_ISDIR(existing->st_mode)) {
+        return Status::FailedPrecondition(
+            fmt::format("'{}' is a directory; it is not replaced by a file", output.Display()));
+      }
+    }
+    if (directory) {
+      if (::mkdirat(staged.dir(), staged.staging_.c_str(), 0755) != 0)
+        return PathError(errno, output.Display());
+      staged.fd_ = UniqueFd(::openat(staged.dir(), staged.staging_.c_str(),
+                                     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    } else {
+      staged.fd_ = UniqueFd(::openat(staged.dir(), staged.staging_.c_str(),
+                                     O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
+    }
+    if (staged.fd_.get() < 0) return PathError(errno, output.Display());
+    staged.created_ = true;
+    return staged;
+  }
+
+  StagedOutput(StagedOutput&& o) noexcept
+      : parent_(std::move(o.parent_)),
+        output_(std::move(o.output_)),
+        staging_(std::move(o.staging_)),
+        fd_(std::move(o.fd_)),
+        created_(std::exchange(o.created_, false)) {}
+  StagedOutput& operator=(StagedOutput&&) = delete;
+  ~StagedOutput() {
+    if (created_) (void)RemoveEntryAt(dir(), staging_);
+  }
+
+  int fd() const { return fd_.get(); }
+
+  // fsync, then rename the file into place.
+  Status CommitFile(bool force) {
+    if (::fsync(fd_.get()) != 0) return ErrnoStatus(errno, "cannot sync the output");
+    FERRY_RETURN_IF_ERROR(
+        RenameAt(dir(), staging_, dir(), output_.Leaf(), force, output_.Display()));
+    created_ = false;
+    return SyncDirectory(dir());
+  }
+
+  // Moves the extracted tree into place: as a whole when the destination is
+  // new, else entry by entry after checking that nothing clashes.
+  Status CommitTree(bool force) {
+    FERRY_RETURN_IF_ERROR(SyncTree(fd_.get()));
+    if (!StatAt(dir(), output_.Leaf())) {
+      FERRY_RETURN_IF_ERROR(
+          RenameAt(dir(), staging_, dir(), output_.Leaf(), false, output_.Display()));
+      created_ = false;
+      return SyncDirectory(dir());
+    }
+    UniqueFd dest(
+        ::openat(dir(), output_.Leaf().c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (dest.get() < 0) return PathError(errno, output_.Display());
+    FERRY_RETURN_IF_ERROR(Merge(fd_.get(), dest.get(), output_, force, /*dry_run=*/true));
+    FERRY_RETURN_IF_ERROR(Merge(fd_.get(), dest.get(), output_, force, /*dry_run=*/false));
+    return SyncDirectory(dest.get());
+  }
+
+ private:
+  StagedOutput(DirEntry parent, RelPath output, std::string staging)
+      : parent_(std::move(parent)), output_(std::move(output)), staging_(std::move(staging)) {}
+  int dir() const { return parent_.dir.get(); }
+
+  static Result<std::vector<std::string>> Names(int dirfd) {
+    int fd = ::dup(dirfd);
+    if (fd < 0) return ErrnoStatus(errno, "cannot read directory");
+    DIR* d = ::fdopendir(fd);
+    if (d == nullptr) {
+      ::close(fd);
+      return ErrnoStatus(errno, "cannot read directory");
+    }
+    ::rewinddir(d);
+    std::vector<std::string> names;
+    while (dirent* e = ::readdir(d)) {
+      std::string name = e->d_name;
+      if (name != "." && name != "..") names.push_back(std::move(name));
+    }
+    ::closedir(d);
+    return names;
+  }
+
+  // Extracted files were written without fsync; sync them before they appear.
+  static Status SyncTree(int dirfd) {
+    auto names = Names(dirfd);
+    if (!names.ok()) return names.status();
+    for (const auto& name : *names) {
+      auto st = StatAt(dirfd, name);
+      if (!st || S_ISLNK(st->st_mode)) continue;
+      int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | (S_ISDIR(st->st_mode) ? O_DIRECTORY : 0);
+      UniqueFd fd(::openat(dirfd, name.c_str(), flags));
+      if (fd.get() < 0) return ErrnoStatus(errno, "cannot sync " + name);
+      if (S_ISDIR(st->st_mode)) FERRY_RETURN_IF_ERROR(SyncTree(fd.get()));
+      if (::fsync(fd.get()) != 0) return ErrnoStatus(errno, "cannot sync " + name);
+    }
+    return Status::Ok();
+  }
+
+  // Moves what is in `from` into `to`. With `dry_run` only checks, so a clash
+  // is found before anything moves.
+  static Status Merge(int from, int to, const RelPath& where, bool force, bool dry_run) {
+    auto names = Names(from);
+    if (!names.ok()) return names.status();
+    for (const auto& name : *names) {
+      RelPath path = where.Child(name);
+      auto src = StatAt(from, name);
+      if (!src) continue;
+      auto dst = StatAt(to, name);
+      if (!dst) {
+        if (!dry_run) FERRY_RETURN_IF_ERROR(RenameAt(from, name, to, name, false, path.Display()));
+        continue;
+      }
+      bool src_dir = S_ISDIR(src->st_mode), dst_dir = S_ISDIR(dst->st_mode);
+      if (src_dir && dst_dir) {
+        UniqueFd sub_from(
+            ::openat(from, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        UniqueFd sub_to(
+            ::openat(to, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (sub_from.get() < 0 || sub_to.get() < 0) return PathError(errno, path.Display());
+        FERRY_RETURN_IF_ERROR(Merge(sub_from.get(), sub_to.get(), path, force, dry_run));
+        continue;
+      }
+      if (src_dir != dst_dir) {
+        return Status::AlreadyExists(fmt::format(
+            "'{}' is a {} in the archive but a {} on the server; nothing was extracted",
+            path.Display(), src_dir ? "directory" : "file", dst_dir ? "directory" : "file"));
+      }
+      if (!force) {
+        return Status::AlreadyExists(
+            fmt::format("'{}' already exists; use --force to replace it (nothing was extracted)",
+                        path.Display()));
+      }
+      if (!dry_run) FERRY_RETURN_IF_ERROR(RenameAt(from, name, to, name, true, path.Display()));
+    }
+    return Status::Ok();
+  }
+
+  DirEntry parent_;
+  RelPath output_;
+  std::string staging_;
+  UniqueFd fd_;
+  bool created_ = false;
+};
+
+Result<OpenFile> OpenInput(const HomeFs& home, const RelPath& path) {
+  auto file = home.OpenForRead(path);
+  if (!file.ok()) return file.status();
+  return file;
+}
+
+}  // namespace
+
+Result<RelPath> CheckJobArgs(JobKind kind, const JobArgs& args) {
+  if (args.paths.empty()) return Status::InvalidArgument("name at least one file");
+  if (kind != JobKind::kZip && args.paths.size() != 1) {
+    return Status::InvalidArgument(
+        fmt::format("{} takes exactly one file ({} given)", KindName(kind), args.paths.size()));
+  }
+  std::vector<RelPath> inputs;
+  for (const auto& raw : args.paths) {
+    auto path = ParseArgPath(raw);
+    if (!path.ok()) return path.status();
+    inputs.push_back(std::move(path).value());
+  }
+  Result<RelPath> output = args.to.empty() ? DefaultOutput(kind, inputs) : ParseArgPath(args.to);
+  if (!output.ok()) return output.status();
+  for (const auto& in : inputs) {
+    if (kind == JobKind::kZip && output->IsWithin(in)) {
+      return Status::InvalidArgument(fmt::format(
+          "the archive '{}' cannot go inside '{}', which it holds; choose another place with --to",
+          output->Display(), in.Display()));
+    }
+  }
+  return output;
+}
+
+Result<std::string> RunJob(const Job& job, std::string_view passphrase,
+                           const std::string& homes_root, JobControl& control) {
+  auto output = CheckJobArgs(job.kind, job.args);
+  if (!output.ok()) return output.status();
+  auto home = HomeFs::Open(homes_root + "/" + job.user, false);
+  if (!home.ok()) {
+    return Status::FailedPrecondition("your home directory is not available to the job worker");
+  }
+  std::vector<RelPath> inputs;
+  for (const auto& raw : job.args.paths) inputs.push_back(*RelPath::Parse(raw));
+  const bool force = job.args.force;
+
+  if (NeedsPassphrase(job.kind) && passphrase.empty()) {
+    return Status::InvalidArgument("this job needs a passphrase");
+  }
+
+  switch (job.kind) {
+    case JobKind::kZip: {
+      auto staged = StagedOutput::Create(*home, *output, job.id, force, false);
+      if (!staged.ok()) return staged.status();
+      FERRY_RETURN_IF_ERROR(WriteZip(*home, inputs, staged->fd(), control));
+      FERRY_RETURN_IF_ERROR(CheckStop(control));
+      FERRY_RETURN_IF_ERROR(staged->CommitFile(force));
+      break;
+    }
+    case JobKind::kUnzip: {
+      auto archive = OpenInput(*home, inputs[0]);
+      if (!archive.ok()) return archive.status();
+      auto staged = StagedOutput::Create(*home, *output, job.id, force, true);
+      if (!staged.ok()) return staged.status();
+      FERRY_RETURN_IF_ERROR(ExtractZip(archive->fd.get(), staged->fd(), control));
+      FERRY_RETURN_IF_ERROR(CheckStop(control));
+      FERRY_RETURN_IF_ERROR(staged->CommitTree(force));
+      break;
+    }
+    case JobKind::kEncrypt:
+    case JobKind::kDecrypt: {
+      auto input = OpenInput(*home, inputs[0]);
+      if (!input.ok()) return input.status();
+      auto staged = StagedOutput::Create(*home, *output, job.id, force, false);
+      if (!staged.ok()) return staged.status();
+      if (job.kind == JobKind::kEncrypt) {
+        FERRY_RETURN_IF_ERROR(age::Encrypt(input->fd.get(), staged->fd(), passphrase, control));
+      } else {
+        FERRY_RETURN_IF_ERROR(age::Decrypt(input->fd.get(), staged->fd(), passphrase, control));
+      }
+      FERRY_RETURN_IF_ERROR(CheckStop(control));
+      FERRY_RETURN_IF_ERROR(staged->CommitFile(force));
+      break;
+    }
+  }
+  return output->Relative();
+}
+
+}  // namespace ferry::jobs
