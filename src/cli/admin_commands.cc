@@ -18,6 +18,7 @@
 #include "server/audit_log.h"
 #include "server/data_dir.h"
 #include "server/server.h"
+#include "server/worker.h"
 
 namespace ferry {
 namespace {
@@ -77,9 +78,45 @@ void AddServerCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--workers", o->workers,
                   "job worker threads for the embedded queue (0: one per core)")
       ->capture_default_str();
+  auto job_rate = std::make_shared<std::string>();
+  cmd->add_option("--job-rate-limit", *job_rate,
+                  "input bytes per second per job, like 50M (default: no limit)");
   cmd->add_flag("-v,--verbose", o->verbose, "debug logging");
-  cmd->callback([o, exit_code] {
+  cmd->callback([o, job_rate, exit_code] {
+    auto rate = ParseRate(*job_rate);
+    if (!rate.ok()) {
+      *exit_code = Fail(rate.status());
+      return;
+    }
+    o->job_bytes_per_second = *rate;
     Status s = RunServer(*o);
+    *exit_code = s.ok() ? 0 : Fail(s);
+  });
+}
+
+void AddWorkerCommand(CLI::App& app, int* exit_code) {
+  auto o = std::make_shared<WorkerOptions>();
+  auto* cmd = app.add_subcommand("worker", "run background jobs from a Redis queue");
+  cmd->add_option("--queue", o->queue, "the server's queue, redis://HOST:PORT")->required();
+  cmd->add_option("--data", o->data_dir, "the server's data directory (shared storage)")
+      ->capture_default_str();
+  cmd->add_option("--workers", o->workers, "jobs run at once (0: one per core)")
+      ->capture_default_str();
+  cmd->add_option("--visibility-timeout", o->visibility_timeout_seconds,
+                  "seconds after which a silent worker's job is taken over by another")
+      ->capture_default_str();
+  auto job_rate = std::make_shared<std::string>();
+  cmd->add_option("--job-rate-limit", *job_rate,
+                  "input bytes per second per job, like 50M (default: no limit)");
+  cmd->add_flag("-v,--verbose", o->verbose, "debug logging");
+  cmd->callback([o, job_rate, exit_code] {
+    auto rate = ParseRate(*job_rate);
+    if (!rate.ok()) {
+      *exit_code = Fail(rate.status());
+      return;
+    }
+    o->job_bytes_per_second = *rate;
+    Status s = RunWorker(*o);
     *exit_code = s.ok() ? 0 : Fail(s);
   });
 }

@@ -61,29 +61,6 @@ const char* TypeWord(v1::FileType t) {
   }
 }
 
-// "500K", "10M", "1G" or plain bytes per second.
-Result<int64_t> ParseRate(const std::string& text) {
-  if (text.empty()) return int64_t{0};
-  size_t used = 0;
-  double value = 0;
-  try {
-    value = std::stod(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  std::string unit = text.substr(used);
-  double scale = unit.empty()                 ? 1
-                 : unit == "K" || unit == "k" ? 1024
-                 : unit == "M" || unit == "m" ? 1024.0 * 1024
-                 : unit == "G" || unit == "g" ? 1024.0 * 1024 * 1024
-                                              : -1;
-  if (used == 0 || scale < 0 || value <= 0) {
-    return Status::InvalidArgument(fmt::format(
-        "--limit-rate '{}' is not a rate like 500K, 10M or 1G (bytes per second)", text));
-  }
-  return static_cast<int64_t>(value * scale);
-}
-
 Result<TransferOptions> MakeTransferOptions(bool force, const std::string& limit_rate) {
   auto rate = ParseRate(limit_rate);
   if (!rate.ok()) return rate.status();
@@ -118,6 +95,28 @@ void Run(FileCommandEnv& env, const std::function<Status(Connection&)>& body) {
 }
 
 }  // namespace
+
+Result<int64_t> ParseRate(const std::string& text) {
+  if (text.empty()) return int64_t{0};
+  size_t used = 0;
+  double value = 0;
+  try {
+    value = std::stod(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  std::string unit = text.substr(used);
+  double scale = unit.empty()                 ? 1
+                 : unit == "K" || unit == "k" ? 1024
+                 : unit == "M" || unit == "m" ? 1024.0 * 1024
+                 : unit == "G" || unit == "g" ? 1024.0 * 1024 * 1024
+                                              : -1;
+  if (used == 0 || scale < 0 || value <= 0) {
+    return Status::InvalidArgument(
+        fmt::format("'{}' is not a rate like 500K, 10M or 1G (bytes per second)", text));
+  }
+  return static_cast<int64_t>(value * scale);
+}
 
 int Fail(const Status& s) {
   // Messages carry the server's words and names from it: escape control

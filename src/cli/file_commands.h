@@ -26,6 +26,9 @@ struct FileCommandEnv {
 
 void AddFileCommands(CLI::App& app, FileCommandEnv& env);
 
+// "500K", "10M", "1G" or plain bytes per second ("" = 0, no limit).
+Result<int64_t> ParseRate(const std::string& text);
+
 // Prints "ferry: <message>" on stderr and returns 1.
 int Fail(const Status& s);
 

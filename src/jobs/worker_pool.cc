@@ -1,6 +1,7 @@
 #include "jobs/worker_pool.h"
 
 #include <future>
+#include <thread>
 
 #include <spdlog/spdlog.h>
 
@@ -13,9 +14,25 @@ namespace {
 // What a task sees: progress counters and the reasons to stop.
 class RunControl final : public JobControl {
  public:
-  explicit RunControl(const std::atomic<bool>* shutting_down) : shutting_down_(shutting_down) {}
+  RunControl(const std::atomic<bool>* shutting_down, int64_t max_bytes_per_second)
+      : shutting_down_(shutting_down),
+        max_bytes_per_second_(max_bytes_per_second),
+        start_(std::chrono::steady_clock::now()) {}
   void SetTotal(uint64_t total_bytes) override { total_ = total_bytes; }
-  void Advance(uint64_t bytes) override { done_ += bytes; }
+  void Advance(uint64_t bytes) override {
+    uint64_t done = done_ += bytes;
+    if (max_bytes_per_second_ <= 0) return;
+    // Ahead of the allowed rate: wait until the work done is due, in short
+    // naps so a stop request is still seen promptly.
+    auto due =
+        start_ + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                     std::chrono::duration<double>(static_cast<double>(done) /
+                                                   static_cast<double>(max_bytes_per_second_)));
+    while (std::chrono::steady_clock::now() < due && !StopRequested()) {
+      std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
+          due - std::chrono::steady_clock::now(), std::chrono::milliseconds(50)));
+    }
+  }
   bool StopRequested() const override { return cancelled_ || lost_ || *shutting_down_; }
 
   uint64_t done() const { return done_; }
@@ -25,6 +42,8 @@ class RunControl final : public JobControl {
 
  private:
   const std::atomic<bool>* shutting_down_;
+  const int64_t max_bytes_per_second_;
+  const std::chrono::steady_clock::time_point start_;
   std::atomic<uint64_t> total_{0};
   std::atomic<uint64_t> done_{0};
 };
@@ -61,7 +80,7 @@ void WorkerPool::Run(const Claim& claim) {
   const Job& job = claim.job;
   Job outcome = job;
   auto started = std::chrono::steady_clock::now();
-  RunControl control(&stopping_);
+  RunControl control(&stopping_, options_.max_bytes_per_second);
   if (job.cancel_requested) {
     outcome.state = JobState::kCancelled;
     outcome.error_code = Code::kCancelled;

@@ -20,6 +20,9 @@ struct WorkerPoolOptions {
   std::string homes_root;  // DATA/files: the users' homes
   std::chrono::milliseconds heartbeat{250};
   std::string name = "worker";  // for logs
+  // Each job reads at most this many bytes of input per second (0: no limit),
+  // so heavy jobs leave disk and CPU to file transfers on a shared machine.
+  int64_t max_bytes_per_second = 0;
 };
 
 class WorkerPool {

@@ -21,6 +21,7 @@
 #include "core/secrets.h"
 #include "core/tls_cert.h"
 #include "core/transfer_limits.h"
+#include "jobs/redis_job_queue.h"
 #include "jobs/sqlite_job_queue.h"
 #include "jobs/worker_pool.h"
 #include "server/accounts.h"
@@ -97,6 +98,7 @@ Status ValidateOptions(const ServerOptions& o) {
     return Status::InvalidArgument(
         fmt::format("--queue '{}' is neither 'embedded' nor redis://HOST:PORT", o.queue));
   }
+  if (o.queue != "embedded") FERRY_RETURN_IF_ERROR(jobs::RedisAddress::Parse(o.queue).status());
   return Status::Ok();
 }
 
@@ -117,7 +119,15 @@ Status CheckSameFileSystem(const std::string& a, const std::string& b) {
 
 Result<std::unique_ptr<jobs::JobQueue>> OpenJobQueue(const ServerOptions& o, const DataDir& data) {
   if (o.queue != "embedded") {
-    return Status(Code::kUnimplemented, "the Redis queue is not built yet");
+    auto address = jobs::RedisAddress::Parse(o.queue);
+    if (!address.ok()) return address.status();
+    auto queue = std::make_unique<jobs::RedisJobQueue>(*address, jobs::RedisQueueOptions{});
+    // Files are served whether or not Redis is up; only job calls need it.
+    if (Status ping = queue->Ping(); !ping.ok()) {
+      spdlog::warn("{}; job submissions fail until it is reachable", ping.message());
+    }
+    spdlog::info("background jobs: Redis queue at {}, run by `ferry worker`", address->ToString());
+    return std::unique_ptr<jobs::JobQueue>(std::move(queue));
   }
   auto queue = jobs::SqliteJobQueue::Open(data.database());
   if (!queue.ok()) return queue.status();
@@ -176,7 +186,8 @@ Status RunServer(const ServerOptions& o) {
                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     workers = std::make_unique<jobs::WorkerPool>(
         queue->get(), &*sealer,
-        jobs::WorkerPoolOptions{n, data.files(), std::chrono::milliseconds(250), "worker"});
+        jobs::WorkerPoolOptions{n, data.files(), std::chrono::milliseconds(250), "worker",
+                                o.job_bytes_per_second});
     spdlog::info("background jobs: embedded queue, {} workers", n);
   }
   JobService job_service(&state, queue->get(), &*sealer);

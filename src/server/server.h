@@ -23,6 +23,7 @@ struct ServerOptions {
   // (0 = one per core); "redis://HOST:PORT" queues them for `ferry worker`s.
   std::string queue = "embedded";
   int workers = 0;
+  int64_t job_bytes_per_second = 0;  // per job; 0 = no limit
 };
 
 // Runs the server; returns when it has shut down (OK) or failed to start.

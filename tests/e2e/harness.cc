@@ -104,6 +104,12 @@ Child::~Child() {
 Child Child::Spawn(const std::vector<std::string>& args, const Env& env,
                    const std::string& stdout_file, const std::string& stderr_file,
                    const std::string& stdin_file) {
+  return SpawnProgram(FERRY_BINARY, args, env, stdout_file, stderr_file, stdin_file);
+}
+
+Child Child::SpawnProgram(const std::string& program, const std::vector<std::string>& args,
+                          const Env& env, const std::string& stdout_file,
+                          const std::string& stderr_file, const std::string& stdin_file) {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 0, stdin_file.c_str(), O_RDONLY, 0);
@@ -119,7 +125,7 @@ Child Child::Spawn(const std::vector<std::string>& args, const Env& env,
   sigemptyset(&none);
   posix_spawnattr_setsigmask(&attr, &none);
 
-  std::vector<std::string> argv_s = {FERRY_BINARY};
+  std::vector<std::string> argv_s = {program};
   argv_s.insert(argv_s.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (auto& a : argv_s) argv.push_back(a.data());
@@ -130,11 +136,11 @@ Child Child::Spawn(const std::vector<std::string>& args, const Env& env,
   envp.push_back(nullptr);
 
   Child c;
-  int rc = posix_spawn(&c.pid_, FERRY_BINARY, &actions, &attr, argv.data(), envp.data());
+  int rc = posix_spawn(&c.pid_, program.c_str(), &actions, &attr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
   if (rc != 0) {
-    ADD_FAILURE() << "cannot spawn " << FERRY_BINARY << ": " << std::strerror(rc);
+    ADD_FAILURE() << "cannot spawn " << program << ": " << std::strerror(rc);
     c.pid_ = -1;
   }
   return c;

@@ -44,6 +44,11 @@ class Child {
   static Child Spawn(const std::vector<std::string>& args, const Env& env,
                      const std::string& stdout_file, const std::string& stderr_file,
                      const std::string& stdin_file = "/dev/null");
+  // The same for another program (a path), such as redis-server.
+  static Child SpawnProgram(const std::string& program, const std::vector<std::string>& args,
+                            const Env& env, const std::string& stdout_file,
+                            const std::string& stderr_file,
+                            const std::string& stdin_file = "/dev/null");
   pid_t pid() const { return pid_; }
   void Signal(int sig);
   // Waits for exit; the exit code, or 128+signal; nullopt on timeout.

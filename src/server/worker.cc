@@ -1,0 +1,70 @@
+#include "server/worker.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <thread>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "core/logging.h"
+#include "core/secrets.h"
+#include "jobs/redis_job_queue.h"
+#include "jobs/worker_pool.h"
+#include "server/data_dir.h"
+
+namespace ferry {
+
+Status RunWorker(const WorkerOptions& o) {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  if (o.workers < 0) return Status::InvalidArgument("--workers must be at least 0");
+  if (o.visibility_timeout_seconds < 1) {
+    return Status::InvalidArgument("--visibility-timeout must be at least 1");
+  }
+  auto address = jobs::RedisAddress::Parse(o.queue);
+  if (!address.ok()) return address.status();
+  FERRY_RETURN_IF_ERROR(InitCrypto());
+  DataDir data{o.data_dir};
+  if (::access(data.files().c_str(), F_OK) != 0) {
+    return Status::NotFound(fmt::format(
+        "'{}' is not a ferry data directory (no files/ in it); give the server's --data",
+        o.data_dir));
+  }
+  FERRY_RETURN_IF_ERROR(
+      InitLogging(fmt::format("{}/worker-{}.log", data.logs(), ::getpid()), o.verbose));
+  auto sealer = jobs::SecretSealer::OpenOrCreate(data.jobs_key());
+  if (!sealer.ok()) return sealer.status();
+
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  jobs::RedisQueueOptions queue_options;
+  queue_options.visibility_timeout = std::chrono::seconds(o.visibility_timeout_seconds);
+  queue_options.consumer = fmt::format("{}-{}", host, ::getpid());
+  jobs::RedisJobQueue queue(*address, queue_options);
+  if (Status ping = queue.Ping(); !ping.ok()) {
+    spdlog::warn("{}; retrying until it is reachable", ping.message());
+  }
+  int n = o.workers > 0 ? o.workers
+                        : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  {
+    jobs::WorkerPool pool(&queue, &*sealer,
+                          jobs::WorkerPoolOptions{n, data.files(), std::chrono::milliseconds(250),
+                                                  queue_options.consumer, o.job_bytes_per_second});
+    spdlog::info("ferry worker {} taking jobs from {} with {} threads (data in {})",
+                 queue_options.consumer, address->ToString(), n, o.data_dir);
+    int sig = 0;
+    sigwait(&signals, &sig);
+    spdlog::info("received {}: handing running jobs back to the queue",
+                 sig == SIGINT ? "SIGINT" : "SIGTERM");
+  }
+  spdlog::info("ferry worker stopped");
+  return Status::Ok();
+}
+
+}  // namespace ferry
