@@ -3,7 +3,7 @@ JOBS ?= 2
 DATA ?= ./ferry-data
 LISTEN ?= 127.0.0.1:7070
 
-.PHONY: deps build build-asan run test test-release test-asan bench format clean
+.PHONY: deps build build-asan run test test-release test-asan bench bench-transfer bench-jobs format clean
 
 deps:
 	./scripts/install-deps.sh
@@ -27,9 +27,14 @@ test-asan: build-asan
 
 test: test-release test-asan
 
-bench: build
+bench: bench-transfer bench-jobs
+
+bench-transfer: build
 	FERRY_BENCH_DEPS=1 ./scripts/install-deps.sh
 	./bench/transfer_bench.sh
+
+bench-jobs: build
+	./bench/jobs_bench.sh
 
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')

@@ -13,6 +13,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+source "$ROOT/bench/section.sh"
 FERRY=${FERRY:-$ROOT/build/ferry}
 OPS_BENCH=${OPS_BENCH:-$ROOT/build/ferry_ops_bench}
 BENCH_DIR=${BENCH_DIR:-/dev/shm/ferry-bench}
@@ -207,8 +208,6 @@ under() { awk -v kb="$1" 'BEGIN { print (kb < 65536) ? "met" : "NOT met" }'; }
 
 mkdir -p "$(dirname "$OUT")"
 {
-  echo "# Benchmarks"
-  echo
   echo "Produced by \`make bench\` (\`bench/transfer_bench.sh\`) on $(date -u +%Y-%m-%d); every figure below"
   echo "comes from that one run. Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)),"
   echo "$(free -g | awk '/Mem:/ { print $2 }') GiB RAM, Linux $(uname -r). Files and server data live in \`$BENCH_DIR\`"
@@ -246,6 +245,6 @@ mkdir -p "$(dirname "$OUT")"
   echo "operation in a loop for ${OPS_SECONDS} s."
   echo
   echo "$OPS_TABLE"
-} > "$OUT"
+} | write_section transfer "$OUT"
 log "wrote $OUT"
 cat "$OUT"
