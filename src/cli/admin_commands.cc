@@ -48,6 +48,14 @@ std::string FormatMicros(int64_t time_us) {
   return fmt::format("{}.{:03}Z", buf, (time_us / 1000) % 1000);
 }
 
+// --job-rate-limit, for the server's embedded workers and for `ferry worker`.
+std::shared_ptr<std::string> AddJobRateOption(CLI::App* cmd) {
+  auto rate = std::make_shared<std::string>();
+  cmd->add_option("--job-rate-limit", *rate,
+                  "input bytes per second per job, like 50M (default: no limit)");
+  return rate;
+}
+
 }  // namespace
 
 void AddServerCommand(CLI::App& app, int* exit_code) {
@@ -78,18 +86,12 @@ void AddServerCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--workers", o->workers,
                   "job worker threads for the embedded queue (0: one per core)")
       ->capture_default_str();
-  auto job_rate = std::make_shared<std::string>();
-  cmd->add_option("--job-rate-limit", *job_rate,
-                  "input bytes per second per job, like 50M (default: no limit)");
+  auto job_rate = AddJobRateOption(cmd);
   cmd->add_flag("-v,--verbose", o->verbose, "debug logging");
   cmd->callback([o, job_rate, exit_code] {
     auto rate = ParseRate(*job_rate);
-    if (!rate.ok()) {
-      *exit_code = Fail(rate.status());
-      return;
-    }
-    o->job_bytes_per_second = *rate;
-    Status s = RunServer(*o);
+    if (rate.ok()) o->job_bytes_per_second = *rate;
+    Status s = rate.ok() ? RunServer(*o) : rate.status();
     *exit_code = s.ok() ? 0 : Fail(s);
   });
 }
@@ -105,18 +107,12 @@ void AddWorkerCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--visibility-timeout", o->visibility_timeout_seconds,
                   "seconds after which a silent worker's job is taken over by another")
       ->capture_default_str();
-  auto job_rate = std::make_shared<std::string>();
-  cmd->add_option("--job-rate-limit", *job_rate,
-                  "input bytes per second per job, like 50M (default: no limit)");
+  auto job_rate = AddJobRateOption(cmd);
   cmd->add_flag("-v,--verbose", o->verbose, "debug logging");
   cmd->callback([o, job_rate, exit_code] {
     auto rate = ParseRate(*job_rate);
-    if (!rate.ok()) {
-      *exit_code = Fail(rate.status());
-      return;
-    }
-    o->job_bytes_per_second = *rate;
-    Status s = RunWorker(*o);
+    if (rate.ok()) o->job_bytes_per_second = *rate;
+    Status s = rate.ok() ? RunWorker(*o) : rate.status();
     *exit_code = s.ok() ? 0 : Fail(s);
   });
 }

@@ -83,7 +83,8 @@ bool IsLocalDirectory(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-// Runs `body` with a connection and records its outcome as the exit code.
+}  // namespace
+
 void Run(FileCommandEnv& env, const std::function<Status(Connection&)>& body) {
   auto conn = env.connect();
   if (!conn.ok()) {
@@ -93,8 +94,6 @@ void Run(FileCommandEnv& env, const std::function<Status(Connection&)>& body) {
   Status s = body(**conn);
   env.exit_code = s.ok() ? 0 : Fail(s);
 }
-
-}  // namespace
 
 Result<int64_t> ParseRate(const std::string& text) {
   if (text.empty()) return int64_t{0};

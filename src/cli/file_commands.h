@@ -26,6 +26,9 @@ struct FileCommandEnv {
 
 void AddFileCommands(CLI::App& app, FileCommandEnv& env);
 
+// Runs `body` with the connection and records its outcome as env.exit_code.
+void Run(FileCommandEnv& env, const std::function<Status(Connection&)>& body);
+
 // "500K", "10M", "1G" or plain bytes per second ("" = 0, no limit).
 Result<int64_t> ParseRate(const std::string& text);
 

@@ -89,16 +89,6 @@ Status Follow(Connection& c, const std::string& id) {
   return Status::Ok();
 }
 
-void Run(FileCommandEnv& env, const std::function<Status(Connection&)>& body) {
-  auto conn = env.connect();
-  if (!conn.ok()) {
-    env.exit_code = Fail(conn.status());
-    return;
-  }
-  Status s = body(**conn);
-  env.exit_code = s.ok() ? 0 : Fail(s);
-}
-
 void AddSubmitCommand(CLI::App& app, FileCommandEnv& env, v1::JobKind kind, const char* name,
                       const char* description, const char* to_help) {
   auto a = std::make_shared<JobArgs>();

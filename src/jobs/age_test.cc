@@ -25,9 +25,13 @@
 
 #include "core/unique_fd.h"
 #include "jobs/job_control.h"
+#include "tests/support/pty.h"
 
 namespace ferry::jobs::age {
 namespace {
+
+using ::ferry::testing::Dialog;
+using ::ferry::testing::RunOnPty;
 
 constexpr char kAge[] = "/usr/bin/age";
 constexpr char kAgeKeygen[] = "/usr/bin/age-keygen";
@@ -534,61 +538,6 @@ TEST_F(AgeForgedTest, MalformedHeadersAreInvalidArgument) {
 }
 
 // ---- interoperability with the real age ------------------------------------------
-
-struct Dialog {
-  std::string prompt;  // what to wait for
-  std::string answer;  // the line to type then
-};
-
-// Runs `argv` (argv[0] a path) on a new pseudo-terminal, since age reads
-// passphrases only from its terminal, typing each answer once its prompt has
-// appeared. Returns the exit code, or -1 on a signal or after 60 s.
-int RunOnPty(std::vector<std::string> argv, const std::vector<Dialog>& dialog,
-             std::string* transcript) {
-  std::vector<char*> args;
-  for (auto& a : argv) args.push_back(a.data());
-  args.push_back(nullptr);
-  int master = -1;
-  pid_t pid = ::forkpty(&master, nullptr, nullptr, nullptr);
-  if (pid < 0) return -1;
-  if (pid == 0) {
-    ::execv(args[0], args.data());
-    ::_exit(127);
-  }
-  UniqueFd terminal(master);
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  // Reads what the child printed; false once it closed the terminal or time ran out.
-  auto read_some = [&] {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    pollfd p{terminal.get(), POLLIN, 0};
-    if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
-    char buf[1024];
-    ssize_t n = ::read(terminal.get(), buf, sizeof buf);
-    if (n <= 0) return false;  // EIO once the child is gone
-    transcript->append(buf, static_cast<size_t>(n));
-    return true;
-  };
-  size_t seen = 0;
-  bool open = true;
-  for (const Dialog& step : dialog) {
-    size_t at = std::string::npos;
-    while (open && (at = transcript->find(step.prompt, seen)) == std::string::npos) {
-      open = read_some();
-    }
-    if (!open) break;
-    seen = at + step.prompt.size();
-    std::string line = step.answer + "\n";
-    if (::write(terminal.get(), line.data(), line.size()) != static_cast<ssize_t>(line.size())) {
-      break;
-    }
-  }
-  while (open) open = read_some();
-  if (std::chrono::steady_clock::now() >= deadline) ::kill(pid, SIGKILL);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
 
 class AgeInteropTest : public AgeTest {
  protected:

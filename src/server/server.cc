@@ -19,6 +19,7 @@
 
 #include "core/logging.h"
 #include "core/secrets.h"
+#include "core/stop_signals.h"
 #include "core/tls_cert.h"
 #include "core/transfer_limits.h"
 #include "jobs/redis_job_queue.h"
@@ -141,11 +142,7 @@ Result<std::unique_ptr<jobs::JobQueue>> OpenJobQueue(const ServerOptions& o, con
 
 Status RunServer(const ServerOptions& o) {
   // Signals are taken synchronously by one thread, never by a serving thread.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  sigset_t signals = BlockStopSignals();
 
   FERRY_RETURN_IF_ERROR(ValidateOptions(o));
   FERRY_RETURN_IF_ERROR(InitCrypto());

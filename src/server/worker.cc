@@ -10,6 +10,7 @@
 
 #include "core/logging.h"
 #include "core/secrets.h"
+#include "core/stop_signals.h"
 #include "jobs/redis_job_queue.h"
 #include "jobs/worker_pool.h"
 #include "server/data_dir.h"
@@ -17,11 +18,7 @@
 namespace ferry {
 
 Status RunWorker(const WorkerOptions& o) {
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  sigset_t signals = BlockStopSignals();
 
   if (o.workers < 0) return Status::InvalidArgument("--workers must be at least 0");
   if (o.visibility_timeout_seconds < 1) {

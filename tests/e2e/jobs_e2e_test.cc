@@ -3,10 +3,7 @@
 // on loopback), driven by the real CLI, checked with the real zip, unzip and age.
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <poll.h>
-#include <pty.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <zip.h>
 
@@ -18,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/e2e/harness.h"
+#include "tests/support/pty.h"
 
 namespace ferry::e2e {
 namespace {
@@ -50,43 +48,14 @@ std::vector<std::string> StagingLeftovers(const std::string& dir) {
 
 int Shell(const std::string& command) { return std::system(command.c_str()); }
 
-// Runs age on a pseudo-terminal (it reads passphrases only from one), typing
-// `passphrase` at each prompt. The exit code, or -1.
-int RunAge(std::vector<std::string> argv, const std::string& passphrase, int prompts) {
-  argv.insert(argv.begin(), kAge);
-  std::vector<char*> args;
-  for (auto& a : argv) args.push_back(a.data());
-  args.push_back(nullptr);
-  int master = -1;
-  pid_t pid = ::forkpty(&master, nullptr, nullptr, nullptr);
-  if (pid < 0) return -1;
-  if (pid == 0) {
-    ::execv(args[0], args.data());
-    ::_exit(127);
-  }
-  std::string seen;
-  int answered = 0;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  for (;;) {
-    pollfd p{master, POLLIN, 0};
-    if (std::chrono::steady_clock::now() > deadline || ::poll(&p, 1, 1000) < 0) break;
-    if (p.revents == 0) continue;
-    char buf[512];
-    ssize_t n = ::read(master, buf, sizeof buf);
-    if (n <= 0) break;  // the child closed its terminal
-    seen.append(buf, static_cast<size_t>(n));
-    size_t count = 0;
-    for (size_t at = 0; (at = seen.find("passphrase", at)) != std::string::npos; ++at) ++count;
-    while (answered < prompts && static_cast<size_t>(answered) < count) {
-      std::string line = passphrase + "\n";
-      if (::write(master, line.data(), line.size()) < 0) break;
-      ++answered;
-    }
-  }
-  ::close(master);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+// Runs age with `args` on a pseudo-terminal, typing `passphrase` at each of
+// its `prompts` passphrase prompts. The exit code, or -1.
+int RunAge(const std::vector<std::string>& args, const std::string& passphrase, int prompts) {
+  std::vector<std::string> argv = {kAge};
+  argv.insert(argv.end(), args.begin(), args.end());
+  std::vector<testing::Dialog> dialog(static_cast<size_t>(prompts), {"passphrase", passphrase});
+  std::string transcript;
+  return testing::RunOnPty(argv, dialog, &transcript);
 }
 
 // A sparse file: large, cheap to make, slow enough to process that a test can
