@@ -77,43 +77,11 @@ std::string StagingName(const std::string& id, const std::string& leaf) {
   return name;
 }
 
-Status RemoveEntryAt(int dirfd, const std::string& name);
-
-Status RemoveContentsAt(int dirfd) {
-  int fd = ::dup(dirfd);
-  if (fd < 0) return ErrnoStatus(errno, "cannot read directory");
-  DIR* dir = ::fdopendir(fd);
-  if (dir == nullptr) {
-    ::close(fd);
-    return ErrnoStatus(errno, "cannot read directory");
-  }
-  std::vector<std::string> names;
-  while (dirent* e = ::readdir(dir)) {
-    std::string name = e->d_name;
-    if (name != "." && name != "..") names.push_back(std::move(name));
-  }
-  ::closedir(dir);
-  for (const auto& name : names) FERRY_RETURN_IF_ERROR(RemoveEntryAt(dirfd, name));
-  return Status::Ok();
-}
-
-// Removes a file or a whole tree, never following symlinks.
-Status RemoveEntryAt(int dirfd, const std::string& name) {
-  struct stat st {};
-  if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-    return errno == ENOENT ? Status::Ok() : ErrnoStatus(errno, "cannot remove " + name);
-  }
-  if (S_ISDIR(st.st_mode)) {
-    UniqueFd sub(::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    if (sub.get() < 0) return ErrnoStatus(errno, "cannot remove " + name);
-    FERRY_RETURN_IF_ERROR(RemoveContentsAt(sub.get()));
-    if (::unlinkat(dirfd, name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT)
-      return ErrnoStatus(errno, "cannot remove " + name);
-    return Status::Ok();
-  }
-  if (::unlinkat(dirfd, name.c_str(), 0) != 0 && errno != ENOENT)
-    return ErrnoStatus(errno, "cannot remove " + name);
-  return Status::Ok();
+// Removes the staging file or tree at `path`, if there is one. HomeFs never
+// follows a symlink, so whatever an earlier attempt left is removed in place.
+Status RemoveStaging(const HomeFs& home, const RelPath& path) {
+  Status s = home.Remove(path, /*recursive=*/true);
+  return s.code() == Code::kNotFound ? Status::Ok() : s;
 }
 
 std::optional<struct stat> StatAt(int dirfd, const std::string& name) {
@@ -143,9 +111,10 @@ class StagedOutput {
                                      const std::string& job_id, bool force, bool directory) {
     auto parent = home.OpenParent(output);
     if (!parent.ok()) return parent.status();
-    StagedOutput staged(std::move(parent).value(), output, StagingName(job_id, output.Leaf()));
+    StagedOutput staged(home, std::move(parent).value(), output,
+                        StagingName(job_id, output.Leaf()));
     // A previous attempt of this job may have died mid-way.
-    FERRY_RETURN_IF_ERROR(RemoveEntryAt(staged.dir(), staged.staging_));
+    FERRY_RETURN_IF_ERROR(RemoveStaging(home, staged.staging_path()));
     if (auto existing = StatAt(staged.dir(), output.Leaf())) {
       bool mergeable = directory && S_ISDIR(existing->st_mode);
       if (!force && !mergeable) {
@@ -172,14 +141,15 @@ class StagedOutput {
   }
 
   StagedOutput(StagedOutput&& o) noexcept
-      : parent_(std::move(o.parent_)),
+      : home_(o.home_),
+        parent_(std::move(o.parent_)),
         output_(std::move(o.output_)),
         staging_(std::move(o.staging_)),
         fd_(std::move(o.fd_)),
         created_(std::exchange(o.created_, false)) {}
   StagedOutput& operator=(StagedOutput&&) = delete;
   ~StagedOutput() {
-    if (created_) (void)RemoveEntryAt(dir(), staging_);
+    if (created_) (void)RemoveStaging(*home_, staging_path());
   }
 
   int fd() const { return fd_.get(); }
@@ -212,8 +182,12 @@ class StagedOutput {
   }
 
  private:
-  StagedOutput(DirEntry parent, RelPath output, std::string staging)
-      : parent_(std::move(parent)), output_(std::move(output)), staging_(std::move(staging)) {}
+  StagedOutput(const HomeFs& home, DirEntry parent, RelPath output, std::string staging)
+      : home_(&home),
+        parent_(std::move(parent)),
+        output_(std::move(output)),
+        staging_(std::move(staging)) {}
+  RelPath staging_path() const { return output_.Parent().Child(staging_); }
   int dir() const { return parent_.dir.get(); }
 
   static Result<std::vector<std::string>> Names(int dirfd) {
@@ -289,6 +263,7 @@ class StagedOutput {
     return Status::Ok();
   }
 
+  const HomeFs* home_;
   DirEntry parent_;
   RelPath output_;
   std::string staging_;
