@@ -271,12 +271,6 @@ class StagedOutput {
   bool created_ = false;
 };
 
-Result<OpenFile> OpenInput(const HomeFs& home, const RelPath& path) {
-  auto file = home.OpenForRead(path);
-  if (!file.ok()) return file.status();
-  return file;
-}
-
 }  // namespace
 
 Result<RelPath> CheckJobArgs(JobKind kind, const JobArgs& args) {
@@ -329,7 +323,7 @@ Result<std::string> RunJob(const Job& job, std::string_view passphrase,
       break;
     }
     case JobKind::kUnzip: {
-      auto archive = OpenInput(*home, inputs[0]);
+      auto archive = home->OpenForRead(inputs[0]);
       if (!archive.ok()) return archive.status();
       auto staged = StagedOutput::Create(*home, *output, job.id, force, true);
       if (!staged.ok()) return staged.status();
@@ -340,7 +334,7 @@ Result<std::string> RunJob(const Job& job, std::string_view passphrase,
     }
     case JobKind::kEncrypt:
     case JobKind::kDecrypt: {
-      auto input = OpenInput(*home, inputs[0]);
+      auto input = home->OpenForRead(inputs[0]);
       if (!input.ok()) return input.status();
       auto staged = StagedOutput::Create(*home, *output, job.id, force, false);
       if (!staged.ok()) return staged.status();

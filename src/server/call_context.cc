@@ -1,5 +1,7 @@
 #include "server/call_context.h"
 
+#include <functional>
+
 #include <spdlog/spdlog.h>
 
 namespace ferry {
@@ -30,6 +32,15 @@ std::string BearerToken(const grpc::ServerContext& ctx) {
   constexpr std::string_view kPrefix = "Bearer ";
   if (v.substr(0, kPrefix.size()) != kPrefix) return "";
   return std::string(v.substr(kPrefix.size()));
+}
+
+Result<SessionTable::ActiveCall> BeginCall(SessionTable& sessions, grpc::ServerContext* ctx,
+                                           AuditScope& audit, bool streaming) {
+  std::function<void()> cancel;
+  if (streaming) cancel = [ctx] { ctx->TryCancel(); };
+  auto call = sessions.Begin(BearerToken(*ctx), std::move(cancel));
+  if (call.ok()) audit.set_user(call->user());
+  return call;
 }
 
 AuditScope::AuditScope(AuditLog* log, grpc::ServerContext* ctx, std::string operation)

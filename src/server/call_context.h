@@ -20,6 +20,14 @@ std::string PeerAddress(const std::string& grpc_peer);
 // The bearer token in the call's "authorization" metadata, or "".
 std::string BearerToken(const grpc::ServerContext& ctx);
 
+class AuditScope;
+
+// Checks the call's bearer token and marks a call in progress on its session;
+// the user goes into `audit`. A `streaming` call is watched: if it stalls for
+// the idle timeout, it is cancelled.
+Result<SessionTable::ActiveCall> BeginCall(SessionTable& sessions, grpc::ServerContext* ctx,
+                                           AuditScope& audit, bool streaming);
+
 // One RPC's audit record; written when the scope ends.
 class AuditScope {
  public:

@@ -33,15 +33,11 @@ struct Caller {
   HomeFs home;
 };
 
-// Checks the session, names the user in the audit record and opens the home.
-// A `streaming` call is watched: if it stalls for the idle timeout, it is cancelled.
+// Checks the session (see BeginCall) and opens the caller's home.
 Result<Caller> Authenticate(ServerState* state, grpc::ServerContext* ctx, AuditScope& audit,
                             bool streaming = false) {
-  std::function<void()> cancel;
-  if (streaming) cancel = [ctx] { ctx->TryCancel(); };
-  auto call = state->sessions.Begin(BearerToken(*ctx), std::move(cancel));
+  auto call = BeginCall(state->sessions, ctx, audit, streaming);
   if (!call.ok()) return call.status();
-  audit.set_user(call->user());
   auto home = state->Home(call->user());
   if (!home.ok()) return home.status();
   return Caller{std::move(call).value(), std::move(home).value()};

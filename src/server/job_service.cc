@@ -71,16 +71,6 @@ Status CheckJobId(const std::string& id) {
   return Status::Ok();
 }
 
-// Checks the session; the user goes into the audit record.
-Result<SessionTable::ActiveCall> Authenticate(ServerState* state, grpc::ServerContext* ctx,
-                                              AuditScope& audit, bool streaming = false) {
-  std::function<void()> cancel;
-  if (streaming) cancel = [ctx] { ctx->TryCancel(); };
-  auto call = state->sessions.Begin(BearerToken(*ctx), std::move(cancel));
-  if (call.ok()) audit.set_user(call->user());
-  return call;
-}
-
 // Whether a watcher should hear about `now`, having last seen `seen`.
 bool Changed(const jobs::Job& seen, const jobs::Job& now) {
   return seen.state != now.state || seen.done_bytes != now.done_bytes ||
@@ -116,7 +106,7 @@ grpc::Status JobService::Submit(grpc::ServerContext* ctx, const v1::SubmitJobReq
   // The passphrase is copied once, for sealing, and wiped.
   std::string passphrase = req->passphrase();
   Status outcome = [&]() -> Status {
-    auto call = Authenticate(state_, ctx, audit);
+    auto call = BeginCall(state_->sessions, ctx, audit, /*streaming=*/false);
     if (!call.ok()) return call.status();
     if (!kind) return Status::InvalidArgument("unknown job kind");
     if (req->paths_size() > 0) audit.set_path(EscapeControl(req->paths(0).substr(0, 256)));
@@ -169,7 +159,7 @@ grpc::Status JobService::Get(grpc::ServerContext* ctx, const v1::GetJobRequest* 
   AuditScope audit(&state_->audit, ctx, "job-get");
   audit.set_path(EscapeControl(req->id().substr(0, 64)));
   return audit.Finish([&]() -> Status {
-    auto call = Authenticate(state_, ctx, audit);
+    auto call = BeginCall(state_->sessions, ctx, audit, /*streaming=*/false);
     if (!call.ok()) return call.status();
     FERRY_RETURN_IF_ERROR(CheckJobId(req->id()));
     auto job = queue_->Get(call->user(), req->id());
@@ -183,7 +173,7 @@ grpc::Status JobService::List(grpc::ServerContext* ctx, const v1::ListJobsReques
                               v1::ListJobsResponse* resp) {
   AuditScope audit(&state_->audit, ctx, "job-list");
   return audit.Finish([&]() -> Status {
-    auto call = Authenticate(state_, ctx, audit);
+    auto call = BeginCall(state_->sessions, ctx, audit, /*streaming=*/false);
     if (!call.ok()) return call.status();
     if (req->limit() < 0) return Status::InvalidArgument("limit must not be negative");
     int limit = req->limit() == 0 ? kDefaultListLimit : std::min(req->limit(), kMaxListLimit);
@@ -199,7 +189,7 @@ grpc::Status JobService::Cancel(grpc::ServerContext* ctx, const v1::CancelJobReq
   AuditScope audit(&state_->audit, ctx, "job-cancel");
   audit.set_path(EscapeControl(req->id().substr(0, 64)));
   return audit.Finish([&]() -> Status {
-    auto call = Authenticate(state_, ctx, audit);
+    auto call = BeginCall(state_->sessions, ctx, audit, /*streaming=*/false);
     if (!call.ok()) return call.status();
     FERRY_RETURN_IF_ERROR(CheckJobId(req->id()));
     auto job = queue_->Cancel(call->user(), req->id());
@@ -214,7 +204,7 @@ grpc::Status JobService::Watch(grpc::ServerContext* ctx, const v1::GetJobRequest
   AuditScope audit(&state_->audit, ctx, "job-watch");
   audit.set_path(EscapeControl(req->id().substr(0, 64)));
   return audit.Finish([&]() -> Status {
-    auto call = Authenticate(state_, ctx, audit, /*streaming=*/true);
+    auto call = BeginCall(state_->sessions, ctx, audit, /*streaming=*/true);
     if (!call.ok()) return call.status();
     FERRY_RETURN_IF_ERROR(CheckJobId(req->id()));
     std::optional<jobs::Job> seen;
