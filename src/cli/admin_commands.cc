@@ -14,6 +14,7 @@
 #include "core/home_fs.h"
 #include "core/rel_path.h"
 #include "core/secrets.h"
+#include "directory/directory_server.h"
 #include "server/accounts.h"
 #include "server/audit_log.h"
 #include "server/data_dir.h"
@@ -113,6 +114,37 @@ void AddWorkerCommand(CLI::App& app, int* exit_code) {
     auto rate = ParseRate(*job_rate);
     if (rate.ok()) o->job_bytes_per_second = *rate;
     Status s = rate.ok() ? RunWorker(*o) : rate.status();
+    *exit_code = s.ok() ? 0 : Fail(s);
+  });
+}
+
+void AddDirectoryCommand(CLI::App& app, int* exit_code) {
+  auto o = std::make_shared<DirectoryServerOptions>();
+  auto* cmd = app.add_subcommand("directory", "run the peer-to-peer directory (REST over HTTPS)");
+  cmd->add_option("--listen", o->listen, "HOST:PORT to listen on (port 0: any free port)")
+      ->capture_default_str();
+  cmd->add_option("--data", o->data_dir, "directory for tls/, logs/ and the default database")
+      ->capture_default_str();
+  cmd->add_option("--db", o->db,
+                  "sqlite:PATH (default DATA/directory.db) or postgresql://USER@HOST:PORT/DB "
+                  "(several instances may share one PostgreSQL database)");
+  cmd->add_flag("--plain-http", o->plain_http,
+                "serve plain HTTP (behind a proxy that terminates TLS)");
+  cmd->add_option("--tls-cert", o->tls_cert, "certificate (PEM) instead of the self-signed one");
+  cmd->add_option("--tls-key", o->tls_key, "private key (PEM) for --tls-cert");
+  cmd->add_option("--heartbeat-seconds", o->heartbeat_seconds,
+                  "how often peers heartbeat; a peer that misses 3 goes offline")
+      ->capture_default_str();
+  cmd->add_option("--threads", o->threads,
+                  "connections served at once (each keep-alive connection holds one)")
+      ->capture_default_str();
+  cmd->add_option("--max-body", o->max_body, "largest request body in bytes")
+      ->capture_default_str();
+  cmd->add_option("--db-connections", o->db_connections, "PostgreSQL connections")
+      ->capture_default_str();
+  cmd->add_flag("-v,--verbose", o->verbose, "debug logging");
+  cmd->callback([o, exit_code] {
+    Status s = RunDirectory(*o);
     *exit_code = s.ok() ? 0 : Fail(s);
   });
 }

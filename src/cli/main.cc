@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
   AddShellCommand(app, flags, &exit_code);
   AddServerCommand(app, &exit_code);
   AddWorkerCommand(app, &exit_code);
+  AddDirectoryCommand(app, &exit_code);
   AddUserCommands(app, &exit_code);
   AddLogCommand(app, &exit_code);
 

@@ -8,29 +8,6 @@
 
 namespace ferry {
 
-Status ValidateUserName(std::string_view name) {
-  if (name.empty() || name.size() > 32) {
-    return Status::InvalidArgument("a user name has 1 to 32 characters");
-  }
-  for (char c : name) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
-    if (!ok) {
-      return Status::InvalidArgument("a user name may contain only a-z, 0-9, '.', '_' and '-'");
-    }
-  }
-  if (name[0] == '.' || name[0] == '-' || name[0] == '_') {
-    return Status::InvalidArgument("a user name starts with a letter or digit");
-  }
-  return Status::Ok();
-}
-
-Status ValidatePassword(std::string_view password) {
-  if (password.size() < 8)
-    return Status::InvalidArgument("the password needs at least 8 characters");
-  if (password.size() > 1024) return Status::InvalidArgument("the password is too long");
-  return Status::Ok();
-}
-
 Status AccountStore::Add(const std::string& name, std::string_view password) {
   FERRY_RETURN_IF_ERROR(ValidateUserName(name));
   FERRY_RETURN_IF_ERROR(ValidatePassword(password));
@@ -87,17 +64,6 @@ Result<std::optional<std::string>> AccountStore::StoredHash(const std::string& n
   if (!row.ok()) return row.status();
   if (!*row) return std::optional<std::string>();
   return std::optional<std::string>(stmt->Text(0));
-}
-
-Result<std::string> CheckPassword(const std::optional<std::string>& stored,
-                                  std::string_view password) {
-  static const Status kWrong = Status::Unauthenticated("wrong user name or password");
-  if (!stored) {
-    VerifyAgainstDummy(password);
-    return kWrong;
-  }
-  if (!VerifyPassword(*stored, password)) return kWrong;
-  return *stored;
 }
 
 }  // namespace ferry

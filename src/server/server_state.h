@@ -11,10 +11,10 @@
 #include <spdlog/spdlog.h>
 
 #include "core/home_fs.h"
+#include "core/login_throttle.h"
 #include "server/accounts.h"
 #include "server/audit_log.h"
 #include "server/data_dir.h"
-#include "server/login_throttle.h"
 #include "server/path_locks.h"
 #include "server/sessions.h"
 #include "server/uploads.h"

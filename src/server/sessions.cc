@@ -9,10 +9,6 @@
 
 namespace ferry {
 
-SteadyClock RealSteadyClock() {
-  return [] { return std::chrono::steady_clock::now(); };
-}
-
 SessionTable::SessionTable(SessionLimits limits, SteadyClock clock, AccountCheck account_check)
     : limits_(limits), clock_(std::move(clock)), account_check_(std::move(account_check)) {}
 

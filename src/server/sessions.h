@@ -20,12 +20,10 @@
 #include <string>
 #include <unordered_map>
 
+#include "core/clock.h"
 #include "core/status.h"
 
 namespace ferry {
-
-using SteadyClock = std::function<std::chrono::steady_clock::time_point()>;
-SteadyClock RealSteadyClock();
 
 struct SessionLimits {
   int max_clients = 64;

@@ -12,8 +12,8 @@
 #include <string>
 #include <unordered_map>
 
+#include "core/clock.h"
 #include "core/status.h"
-#include "server/sessions.h"
 
 namespace ferry {
 

@@ -1,4 +1,4 @@
-#include "server/login_throttle.h"
+#include "core/login_throttle.h"
 
 #include <gtest/gtest.h>
 

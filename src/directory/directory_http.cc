@@ -1,0 +1,345 @@
+#include "directory/directory_http.h"
+
+#include <httplib.h>
+
+#include <charconv>
+#include <functional>
+#include <string_view>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
+
+namespace ferry {
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kJson = "application/json";
+constexpr std::string_view kPeersPrefix = "/api/v1/peers/";
+
+// Serialises without throwing: any invalid UTF-8 that slipped through is
+// replaced rather than turned into an exception.
+std::string Dump(const json& value) {
+  return value.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+void SendJson(httplib::Response& res, int status, const json& body) {
+  res.status = status;
+  res.set_content(Dump(body), kJson);
+}
+
+void SendError(httplib::Response& res, int status, const std::string& message) {
+  SendJson(res, status, json{{"error", message}});
+}
+
+// "wait 8 s before trying again" -> 8; the throttle words its refusals so.
+int RetryAfterSeconds(const std::string& message) {
+  auto at = message.find("wait ");
+  int seconds = 1;
+  if (at != std::string::npos) {
+    const char* begin = message.data() + at + 5;
+    std::from_chars(begin, message.data() + message.size(), seconds);
+  }
+  return std::max(1, seconds);
+}
+
+void SendStatus(httplib::Response& res, const Status& status) {
+  switch (status.code()) {
+    case Code::kInvalidArgument:
+    case Code::kOutOfRange:
+      return SendError(res, 400, status.message());
+    case Code::kUnauthenticated:
+      res.set_header("WWW-Authenticate", "Bearer");
+      return SendError(res, 401, status.message());
+    case Code::kPermissionDenied:
+      return SendError(res, 403, status.message());
+    case Code::kNotFound:
+      return SendError(res, 404, status.message());
+    case Code::kAlreadyExists:
+      return SendError(res, 409, status.message());
+    case Code::kResourceExhausted:
+      res.set_header("Retry-After", std::to_string(RetryAfterSeconds(status.message())));
+      return SendError(res, 429, status.message());
+    case Code::kUnavailable:
+      spdlog::warn("directory: {}", status.ToString());
+      return SendError(res, 503, status.message());
+    default:
+      spdlog::error("directory: {}", status.ToString());
+      return SendError(res, 500, "internal error; the directory's log has the details");
+  }
+}
+
+std::string BearerToken(const httplib::Request& req) {
+  const std::string& header = req.get_header_value("Authorization");
+  constexpr std::string_view kPrefix = "Bearer ";
+  if (header.size() <= kPrefix.size() || header.compare(0, kPrefix.size(), kPrefix) != 0) {
+    return "";
+  }
+  return header.substr(kPrefix.size());
+}
+
+json FileJson(const SharedFile& f) {
+  return json{{"path", f.path}, {"size", f.size}, {"sha256", f.sha256}, {"mtime", f.mtime}};
+}
+
+json AnnounceJson(const AnnounceReply& r) {
+  return json{{"peer_id", r.peer_id}, {"heartbeat_seconds", r.heartbeat_seconds}};
+}
+
+template <typename T, typename Fn>
+void Reply(httplib::Response& res, const Result<T>& result, Fn to_json, int status = 200) {
+  if (!result.ok()) return SendStatus(res, result.status());
+  SendJson(res, status, to_json(*result));
+}
+
+void ReplyEmpty(httplib::Response& res, const Status& status) {
+  if (!status.ok()) return SendStatus(res, status);
+  SendJson(res, 200, json::object());
+}
+
+// A route's pattern for metrics and the peer id inside the path, if any.
+struct RouteMatch {
+  std::string pattern;
+  std::string peer_id;
+};
+
+RouteMatch MatchRoute(const std::string& path) {
+  std::string_view p = path;
+  if (p.starts_with(kPeersPrefix)) {
+    std::string_view rest = p.substr(kPeersPrefix.size());
+    auto slash = rest.find('/');
+    if (slash == std::string_view::npos && !rest.empty()) {
+      return {"/api/v1/peers/{id}", std::string(rest)};
+    }
+    if (slash != std::string_view::npos && slash > 0 && rest.substr(slash) == "/files") {
+      return {"/api/v1/peers/{id}/files", std::string(rest.substr(0, slash))};
+    }
+    return {"", ""};
+  }
+  static const char* const kFixed[] = {
+      "/api/v1/register",  "/api/v1/login", "/api/v1/logout", "/api/v1/verify", "/api/v1/announce",
+      "/api/v1/heartbeat", "/api/v1/peers", "/api/v1/search", "/healthz",       "/metrics"};
+  for (const char* route : kFixed) {
+    if (p == route) return {route, ""};
+  }
+  return {"", ""};
+}
+
+}  // namespace
+
+DirectoryHttpServer::DirectoryHttpServer(PassKey, DirectoryService* service,
+                                         DirectoryHttpOptions options)
+    : service_(service), options_(std::move(options)) {}
+
+DirectoryHttpServer::~DirectoryHttpServer() { Stop(); }
+
+std::unique_ptr<DirectoryHttpServer> DirectoryHttpServer::Unbound(DirectoryService* service) {
+  return std::make_unique<DirectoryHttpServer>(PassKey(), service, DirectoryHttpOptions{});
+}
+
+Result<std::unique_ptr<DirectoryHttpServer>> DirectoryHttpServer::Bind(
+    DirectoryService* service, const DirectoryHttpOptions& options) {
+  auto server = std::make_unique<DirectoryHttpServer>(PassKey(), service, options);
+  if (options.plain_http) {
+    server->http_ = std::make_unique<httplib::Server>();
+  } else {
+    auto tls =
+        std::make_unique<httplib::SSLServer>(options.cert_file.c_str(), options.key_file.c_str());
+    if (!tls->is_valid()) {
+      return Status::InvalidArgument(fmt::format("cannot use the TLS certificate {} and key {}",
+                                                 options.cert_file, options.key_file));
+    }
+    server->http_ = std::move(tls);
+  }
+  httplib::Server& http = *server->http_;
+  int threads = std::max(2, options.threads);
+  // httplib owns the queue it is handed and deletes it on shutdown.
+  http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  http.set_payload_max_length(options.max_body);
+  http.set_keep_alive_max_count(1'000'000);
+  http.set_keep_alive_timeout(options.idle_timeout.count());
+  http.set_read_timeout(std::chrono::seconds(30));
+  http.set_write_timeout(std::chrono::seconds(30));
+  http.set_tcp_nodelay(true);
+  DirectoryHttpServer* self = server.get();
+  auto handler = [self](const httplib::Request& req, httplib::Response& res) {
+    self->Handle(req, res);
+  };
+  for (const char* pattern : {".*"}) {
+    http.Get(pattern, handler);
+    http.Post(pattern, handler);
+    http.Put(pattern, handler);
+    http.Patch(pattern, handler);
+    http.Delete(pattern, handler);
+    http.Options(pattern, handler);
+  }
+  // Errors httplib raises itself (413 body too large, 400 unparsable request)
+  // get the same JSON body as ours.
+  http.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request&,
+                                                                 httplib::Response& res) {
+    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+    std::string message = res.status == 413 ? "the request body is larger than the limit"
+                          : res.status == 400
+                              ? "malformed HTTP request (a POST needs a body or Content-Length: 0)"
+                              : fmt::format("the request was refused (HTTP {})", res.status);
+    SendError(res, res.status, message);
+    return httplib::Server::HandlerResponse::Handled;
+  }));
+  http.set_exception_handler(
+      [](const httplib::Request&, httplib::Response& res, std::exception_ptr error) {
+        try {
+          std::rethrow_exception(error);
+        } catch (const std::exception& e) {
+          spdlog::error("directory: request failed: {}", e.what());
+        } catch (...) {
+          spdlog::error("directory: request failed");
+        }
+        SendError(res, 500, "internal error; the directory's log has the details");
+      });
+  if (options.port == 0) {
+    server->port_ = http.bind_to_any_port(options.host);
+    if (server->port_ <= 0) {
+      return Status::Unavailable(fmt::format("cannot listen on {}:0", options.host));
+    }
+  } else {
+    if (!http.bind_to_port(options.host, options.port)) {
+      return Status::Unavailable(
+          fmt::format("cannot listen on {}:{} (in use, or not an address of this machine)",
+                      options.host, options.port));
+    }
+    server->port_ = options.port;
+  }
+  return server;
+}
+
+void DirectoryHttpServer::Serve() {
+  if (http_) http_->listen_after_bind();
+}
+
+void DirectoryHttpServer::Stop() {
+  if (http_) http_->stop();
+}
+
+void DirectoryHttpServer::Handle(const httplib::Request& req, httplib::Response& res) {
+  auto start = std::chrono::steady_clock::now();
+  std::string route;
+  try {
+    Dispatch(req, res, &route);
+  } catch (const std::exception& e) {
+    spdlog::error("directory: {} {} failed: {}", req.method, route, e.what());
+    SendError(res, 500, "internal error; the directory's log has the details");
+  }
+  metrics_.Record(route.empty() ? "unknown" : route, res.status,
+                  std::chrono::steady_clock::now() - start);
+}
+
+void DirectoryHttpServer::Dispatch(const httplib::Request& req, httplib::Response& res,
+                                   std::string* route) {
+  RouteMatch match = MatchRoute(req.path);
+  *route = match.pattern;
+  const std::string& r = match.pattern;
+  if (r.empty()) return SendError(res, 404, fmt::format("no route {}", req.path));
+  std::string method = req.method == "HEAD" ? "GET" : req.method;
+  const char* allowed = (r == "/api/v1/verify" || r == "/api/v1/peers" || r == "/api/v1/search" ||
+                         r == "/healthz" || r == "/metrics" || r == "/api/v1/peers/{id}/files")
+                            ? "GET"
+                        : r == "/api/v1/peers/{id}" ? "DELETE"
+                                                    : "POST";
+  if (method != allowed) {
+    res.set_header("Allow", allowed);
+    return SendError(res, 405, fmt::format("{} takes {}, not {}", r, allowed, req.method));
+  }
+  if (!match.peer_id.empty() && !IsPeerId(match.peer_id)) {
+    return SendError(res, 400, "a peer id is 32 lower-case hex digits");
+  }
+  DirectoryService& svc = *service_;
+
+  if (r == "/healthz") {
+    Status health = svc.Health();
+    if (!health.ok()) {
+      return SendJson(res, 503, json{{"status", "unavailable"}, {"error", health.message()}});
+    }
+    return SendJson(res, 200, json{{"status", "ok"}});
+  }
+  if (r == "/metrics") {
+    res.set_content(metrics_.Render(svc.counts()), "text/plain; version=0.0.4");
+    return;
+  }
+  if (r == "/api/v1/register" || r == "/api/v1/login") {
+    auto credentials = ParseCredentials(req.body);
+    if (!credentials.ok()) return SendStatus(res, credentials.status());
+    if (r == "/api/v1/register") {
+      Status s = svc.Register(*credentials);
+      if (!s.ok()) return SendStatus(res, s);
+      return SendJson(res, 201, json{{"username", credentials->username}});
+    }
+    return Reply(res, svc.Login(*credentials, req.remote_addr), [](const LoginReply& l) {
+      return json{{"token", l.token}, {"username", l.username}, {"expires_at", l.expires_at}};
+    });
+  }
+
+  std::string token = BearerToken(req);
+  if (r == "/api/v1/logout") return ReplyEmpty(res, svc.Logout(token));
+  if (r == "/api/v1/verify") {
+    return Reply(res, svc.Verify(token), [](const DirectorySession& s) {
+      return json{{"username", s.username}, {"expires_at", s.expires_at / 1000}};
+    });
+  }
+  if (r == "/api/v1/announce") {
+    auto request = ParseAnnounce(req.body);
+    if (!request.ok()) return SendStatus(res, request.status());
+    return Reply(res, svc.Announce(token, *request), AnnounceJson);
+  }
+  if (r == "/api/v1/heartbeat") {
+    auto peer_id = ParseHeartbeat(req.body);
+    if (!peer_id.ok()) return SendStatus(res, peer_id.status());
+    return Reply(res, svc.Heartbeat(token, *peer_id), AnnounceJson);
+  }
+  if (r == "/api/v1/peers/{id}") return ReplyEmpty(res, svc.RemovePeer(token, match.peer_id));
+  if (r == "/api/v1/peers") {
+    auto page = ParsePage(req.params, 100, 1000);
+    if (!page.ok()) return SendStatus(res, page.status());
+    return Reply(res, svc.Peers(token, *page), [](const std::vector<PeerInfo>& peers) {
+      json out = json::array();
+      for (const auto& p : peers) {
+        out.push_back({{"peer_id", p.peer_id},
+                       {"username", p.username},
+                       {"address", p.address},
+                       {"cert_sha256", p.cert_sha256},
+                       {"files", p.file_count},
+                       {"last_seen", p.last_seen / 1000}});
+      }
+      return out;
+    });
+  }
+  if (r == "/api/v1/peers/{id}/files") {
+    auto page = ParsePage(req.params, 1000, 10'000);
+    if (!page.ok()) return SendStatus(res, page.status());
+    return Reply(res, svc.PeerFiles(token, match.peer_id, *page),
+                 [](const std::vector<SharedFile>& files) {
+                   json out = json::array();
+                   for (const auto& f : files) out.push_back(FileJson(f));
+                   return out;
+                 });
+  }
+  if (r == "/api/v1/search") {
+    auto query = ParseSearch(req.params);
+    if (!query.ok()) return SendStatus(res, query.status());
+    return Reply(res, svc.Search(token, *query), [](const std::vector<SearchHit>& hits) {
+      json out = json::array();
+      for (const auto& h : hits) {
+        json peers = json::array();
+        for (const auto& p : h.peers) {
+          peers.push_back(
+              {{"peer_id", p.peer_id}, {"address", p.address}, {"cert_sha256", p.cert_sha256}});
+        }
+        out.push_back({{"name", h.name}, {"size", h.size}, {"sha256", h.sha256}, {"peers", peers}});
+      }
+      return out;
+    });
+  }
+  SendError(res, 404, fmt::format("no route {}", req.path));
+}
+
+}  // namespace ferry

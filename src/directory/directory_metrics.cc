@@ -1,0 +1,59 @@
+#include "directory/directory_metrics.h"
+
+#include <fmt/format.h>
+
+namespace ferry {
+
+void DirectoryMetrics::Record(const std::string& route, int status,
+                              std::chrono::nanoseconds latency) {
+  double seconds = std::chrono::duration<double>(latency).count();
+  std::lock_guard lock(mu_);
+  requests_[{route, status}]++;
+  Histogram& h = latency_[route];
+  h.count++;
+  h.sum += seconds;
+  for (size_t i = 0; i < kBuckets.size(); ++i) {
+    if (seconds <= kBuckets[i]) {
+      h.buckets[i]++;
+      break;
+    }
+  }
+}
+
+std::string DirectoryMetrics::Render(const DirectoryCounts& counts) const {
+  std::string out;
+  out += "# HELP ferry_directory_requests_total HTTP requests answered, by route and status.\n";
+  out += "# TYPE ferry_directory_requests_total counter\n";
+  std::lock_guard lock(mu_);
+  for (const auto& [key, n] : requests_) {
+    out += fmt::format("ferry_directory_requests_total{{route=\"{}\",status=\"{}\"}} {}\n",
+                       key.first, key.second, n);
+  }
+  out += "# HELP ferry_directory_request_seconds Time to answer a request, by route.\n";
+  out += "# TYPE ferry_directory_request_seconds histogram\n";
+  for (const auto& [route, h] : latency_) {
+    uint64_t cumulative = 0;
+    for (size_t i = 0; i < kBuckets.size(); ++i) {
+      cumulative += h.buckets[i];
+      out += fmt::format("ferry_directory_request_seconds_bucket{{route=\"{}\",le=\"{}\"}} {}\n",
+                         route, kBuckets[i], cumulative);
+    }
+    out += fmt::format("ferry_directory_request_seconds_bucket{{route=\"{}\",le=\"+Inf\"}} {}\n",
+                       route, h.count);
+    out += fmt::format("ferry_directory_request_seconds_sum{{route=\"{}\"}} {}\n", route, h.sum);
+    out +=
+        fmt::format("ferry_directory_request_seconds_count{{route=\"{}\"}} {}\n", route, h.count);
+  }
+  out += "# HELP ferry_directory_online_peers Peers that sent a heartbeat recently.\n";
+  out += "# TYPE ferry_directory_online_peers gauge\n";
+  out += fmt::format("ferry_directory_online_peers {}\n", counts.online_peers);
+  out += "# HELP ferry_directory_indexed_files Files shared by online peers.\n";
+  out += "# TYPE ferry_directory_indexed_files gauge\n";
+  out += fmt::format("ferry_directory_indexed_files {}\n", counts.indexed_files);
+  out += "# HELP ferry_directory_accounts Registered accounts.\n";
+  out += "# TYPE ferry_directory_accounts gauge\n";
+  out += fmt::format("ferry_directory_accounts {}\n", counts.accounts);
+  return out;
+}
+
+}  // namespace ferry

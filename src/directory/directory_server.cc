@@ -1,0 +1,155 @@
+#include "directory/directory_server.h"
+
+#include <signal.h>
+
+#include <atomic>
+#include <filesystem>
+#include <thread>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "core/logging.h"
+#include "core/secrets.h"
+#include "core/stop_signals.h"
+#include "core/tls_cert.h"
+#include "directory/directory_http.h"
+#include "directory/directory_service.h"
+#include "directory/postgres_directory_store.h"
+#include "directory/sqlite_directory_store.h"
+
+namespace ferry {
+namespace {
+
+Status SplitListen(const std::string& listen, std::string* host, int* port) {
+  auto colon = listen.rfind(':');
+  if (colon == std::string::npos || colon == 0) {
+    return Status::InvalidArgument(fmt::format("--listen '{}': expected HOST:PORT", listen));
+  }
+  *host = listen.substr(0, colon);
+  if (host->size() > 2 && host->front() == '[' && host->back() == ']') {
+    *host = host->substr(1, host->size() - 2);
+  }
+  try {
+    size_t used = 0;
+    *port = std::stoi(listen.substr(colon + 1), &used);
+    if (used != listen.size() - colon - 1 || *port < 0 || *port > 65535) throw 0;
+  } catch (...) {
+    return Status::InvalidArgument(fmt::format("--listen '{}': the port must be 0-65535", listen));
+  }
+  return Status::Ok();
+}
+
+// The URL without its password, for messages and logs.
+std::string Redacted(const std::string& url) {
+  auto scheme = url.find("://");
+  auto at = url.find('@');
+  if (scheme == std::string::npos || at == std::string::npos) return url;
+  auto colon = url.find(':', scheme + 3);
+  if (colon == std::string::npos || colon > at) return url;
+  return url.substr(0, colon) + ":***" + url.substr(at);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<DirectoryStore>> OpenDirectoryStore(const std::string& url,
+                                                           int connections) {
+  if (url.starts_with("sqlite:")) {
+    std::string path = url.substr(7);
+    if (path.empty()) return Status::InvalidArgument("--db sqlite:PATH needs a path");
+    std::error_code ec;
+    auto parent = std::filesystem::path(path).parent_path();
+    if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+    return OpenSqliteDirectoryStore(path);
+  }
+  if (url.starts_with("postgresql://") || url.starts_with("postgres://")) {
+    return OpenPostgresDirectoryStore(url, connections);
+  }
+  return Status::InvalidArgument(fmt::format(
+      "--db '{}': expected sqlite:PATH or postgresql://USER@HOST:PORT/DB", Redacted(url)));
+}
+
+Status RunDirectory(const DirectoryServerOptions& o) {
+  // Signals are taken synchronously by one thread, never by a serving thread.
+  sigset_t signals = BlockStopSignals();
+  std::string host;
+  int port = 0;
+  FERRY_RETURN_IF_ERROR(SplitListen(o.listen, &host, &port));
+  if (!(o.heartbeat_seconds >= 0.05 && o.heartbeat_seconds <= 3600)) {
+    return Status::InvalidArgument("--heartbeat-seconds must be from 0.05 to 3600");
+  }
+  FERRY_RETURN_IF_ERROR(InitCrypto());
+  std::error_code ec;
+  for (const char* sub : {"tls", "logs"}) {
+    std::filesystem::create_directories(std::filesystem::path(o.data_dir) / sub, ec);
+    if (ec) {
+      return Status::Unavailable(
+          fmt::format("cannot create {}/{}: {}", o.data_dir, sub, ec.message()));
+    }
+  }
+  FERRY_RETURN_IF_ERROR(InitLogging(o.data_dir + "/logs/directory.log", o.verbose));
+
+  DirectoryHttpOptions http;
+  http.host = host;
+  http.port = port;
+  http.plain_http = o.plain_http;
+  http.threads = o.threads;
+  http.max_body = o.max_body;
+  std::string fingerprint;
+  if (!o.plain_http) {
+    if (o.tls_cert.empty() != o.tls_key.empty()) {
+      return Status::InvalidArgument("--tls-cert and --tls-key go together");
+    }
+    http.cert_file = o.tls_cert.empty() ? o.data_dir + "/tls/directory.crt" : o.tls_cert;
+    http.key_file = o.tls_key.empty() ? o.data_dir + "/tls/directory.key" : o.tls_key;
+    bool created = false;
+    auto pair = o.tls_cert.empty() ? LoadOrCreateSelfSigned(http.cert_file, http.key_file, &created)
+                                   : LoadCertPair(http.cert_file, http.key_file);
+    if (!pair.ok()) return pair.status();
+    if (created) spdlog::info("made a new self-signed certificate in {}", http.cert_file);
+    auto fp = CertFingerprint(pair->cert_pem);
+    if (!fp.ok()) return fp.status();
+    fingerprint = *fp;
+  }
+
+  std::string db = o.db.empty() ? "sqlite:" + o.data_dir + "/directory.db" : o.db;
+  auto store = OpenDirectoryStore(db, o.db_connections);
+  if (!store.ok()) return store.status();
+  DirectoryOptions options;
+  options.heartbeat_interval =
+      std::chrono::milliseconds(static_cast<int64_t>(o.heartbeat_seconds * 1000));
+  DirectoryService service(std::move(store).value(), options);
+  auto server = DirectoryHttpServer::Bind(&service, http);
+  if (!server.ok()) return server.status();
+  service.Start();
+
+  std::string scheme = o.plain_http ? "http" : "https";
+  spdlog::info("ferry directory listening on {}://{}:{} (store {})", scheme, host,
+               (*server)->port(), Redacted(db));
+  if (!fingerprint.empty()) {
+    spdlog::info("certificate SHA-256 fingerprint: {}", FormatFingerprint(fingerprint));
+  }
+  spdlog::info("try: FERRY_DIRECTORY={}://{}:{} ferry register --user NAME", scheme, host,
+               (*server)->port());
+
+  std::atomic<bool> serving{true};
+  std::thread waiter([&] {
+    timespec poll{0, 200'000'000};
+    while (serving) {
+      int sig = sigtimedwait(&signals, nullptr, &poll);
+      if (sig > 0) {
+        spdlog::info("received {}: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+        (*server)->Stop();
+        return;
+      }
+    }
+  });
+  (*server)->Serve();
+  serving = false;
+  waiter.join();
+  service.Stop();
+  spdlog::info("ferry directory stopped");
+  return Status::Ok();
+}
+
+}  // namespace ferry

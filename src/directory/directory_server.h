@@ -1,0 +1,31 @@
+// `ferry directory`: opens the store, the TLS identity and the log, serves the
+// REST API until SIGINT/SIGTERM, then flushes heartbeats and stops.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "core/status.h"
+#include "directory/directory_store.h"
+
+namespace ferry {
+
+struct DirectoryServerOptions {
+  std::string listen = "127.0.0.1:7080";
+  std::string data_dir = "./ferry-data";  // tls/ and logs/; the default SQLite file
+  std::string db;                         // sqlite:PATH or postgresql://...; "" = DATA/directory.db
+  bool plain_http = false;
+  std::string tls_cert, tls_key;
+  double heartbeat_seconds = 10;
+  int threads = 128;
+  size_t max_body = 16 << 20;
+  int db_connections = 8;
+  bool verbose = false;
+};
+
+Status RunDirectory(const DirectoryServerOptions& options);
+
+// Opens the store a --db URL names.
+Result<std::unique_ptr<DirectoryStore>> OpenDirectoryStore(const std::string& url, int connections);
+
+}  // namespace ferry

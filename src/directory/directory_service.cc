@@ -1,0 +1,354 @@
+#include "directory/directory_service.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "core/credentials.h"
+#include "core/secrets.h"
+#include "core/sha256.h"
+
+namespace ferry {
+namespace {
+
+const Status kNoSession =
+    Status::Unauthenticated("the token is missing, wrong, expired or logged out; log in again");
+
+Status PeerGone(const std::string& peer_id) {
+  return Status::NotFound(fmt::format(
+      "peer {} is not online (unknown, removed or missed its heartbeats); announce again",
+      peer_id));
+}
+
+std::string SessionIdOf(const std::string& token) { return Sha256::HexOf(token); }
+
+}  // namespace
+
+WallClockMs RealWallClockMs() {
+  return [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+}
+
+DirectoryService::DirectoryService(std::unique_ptr<DirectoryStore> store, DirectoryOptions options,
+                                   WallClockMs clock)
+    : store_(std::move(store)),
+      options_(options),
+      cache_ttl_(std::min(options.cache_ttl, options.heartbeat_interval)),
+      flush_interval_(std::clamp(options.heartbeat_interval / 4, std::chrono::milliseconds(10),
+                                 options.flush_interval)),
+      clock_(std::move(clock)),
+      throttle_(options.throttle) {}
+
+DirectoryService::~DirectoryService() {
+  Stop();
+  FlushHeartbeats();
+}
+
+void DirectoryService::Start() {
+  MaintainNow();
+  maintenance_ = std::thread([this] { MaintenanceLoop(); });
+}
+
+void DirectoryService::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (maintenance_.joinable()) maintenance_.join();
+}
+
+int DirectoryService::heartbeat_seconds() const {
+  auto ms = options_.heartbeat_interval.count();
+  return static_cast<int>(std::max<int64_t>(1, (ms + 999) / 1000));
+}
+
+int64_t DirectoryService::OnlineSince(int64_t now) const {
+  return now - options_.missed_heartbeats * options_.heartbeat_interval.count();
+}
+
+Status DirectoryService::Register(const Credentials& credentials) {
+  auto hash = HashPassword(credentials.password);
+  if (!hash.ok()) return hash.status();
+  FERRY_RETURN_IF_ERROR(store_->AddAccount(credentials.username, *hash, clock_()));
+  spdlog::info("directory: registered user '{}'", credentials.username);
+  return Status::Ok();
+}
+
+Result<LoginReply> DirectoryService::Login(const Credentials& credentials,
+                                           const std::string& address) {
+  const std::string& user = credentials.username;
+  FERRY_RETURN_IF_ERROR(throttle_.Begin(user, address));
+  auto stored = store_->PasswordHash(user);
+  if (!stored.ok()) {
+    throttle_.Abandoned(user, address);
+    return stored.status();
+  }
+  auto checked = CheckPassword(*stored, credentials.password);
+  if (!checked.ok()) {
+    int failures = throttle_.Failed(user, address);
+    spdlog::warn("directory: failed login for '{}' from {} ({} in a row)", user, address, failures);
+    return checked.status();
+  }
+  throttle_.Succeeded(user, address);
+  LoginReply reply;
+  reply.token = RandomHex(32);
+  reply.username = user;
+  int64_t expires_ms =
+      clock_() +
+      std::chrono::duration_cast<std::chrono::milliseconds>(options_.token_lifetime).count();
+  reply.expires_at = expires_ms / 1000;
+  FERRY_RETURN_IF_ERROR(store_->AddSession(SessionIdOf(reply.token), user, expires_ms));
+  return reply;
+}
+
+Status DirectoryService::Logout(const std::string& token) {
+  auto session = Authenticate(token);
+  if (!session.ok()) return session.status();
+  std::string id = SessionIdOf(token);
+  FERRY_RETURN_IF_ERROR(store_->RemoveSession(id));
+  std::lock_guard lock(mu_);
+  sessions_.erase(id);
+  // Peers of this session are gone from the store; drop them from the caches
+  // so their next heartbeat here is refused at once.
+  for (auto it = peers_.begin(); it != peers_.end();) {
+    if (it->second.owner.session_id == id) {
+      local_seen_.erase(it->first);
+      pending_.erase(it->first);
+      it = peers_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return Status::Ok();
+}
+
+Result<DirectorySession> DirectoryService::Verify(const std::string& token) {
+  return Authenticate(token);
+}
+
+Result<DirectorySession> DirectoryService::Authenticate(const std::string& token) {
+  if (token.empty()) return kNoSession;
+  std::string id = SessionIdOf(token);
+  int64_t now = clock_();
+  auto found = store_->FindSession(id, now);
+  if (!found.ok()) return found.status();
+  if (!*found) return kNoSession;
+  std::lock_guard lock(mu_);
+  sessions_[id] = CachedSession{**found, now};
+  return **found;
+}
+
+Result<DirectorySession> DirectoryService::AuthenticateCached(const std::string& token) {
+  if (token.empty()) return kNoSession;
+  std::string id = SessionIdOf(token);
+  int64_t now = clock_();
+  {
+    std::lock_guard lock(mu_);
+    auto it = sessions_.find(id);
+    if (it != sessions_.end() && now - it->second.checked_at < cache_ttl_.count() &&
+        it->second.session.expires_at > now) {
+      return it->second.session;
+    }
+  }
+  return Authenticate(token);
+}
+
+Result<PeerOwner> DirectoryService::OwnedOnlinePeer(const DirectorySession& session,
+                                                    const std::string& peer_id) {
+  int64_t now = clock_();
+  std::optional<PeerOwner> owner;
+  {
+    std::lock_guard lock(mu_);
+    auto it = peers_.find(peer_id);
+    if (it != peers_.end() && now - it->second.checked_at < cache_ttl_.count()) {
+      owner = it->second.owner;
+    }
+  }
+  if (!owner) {
+    auto found = store_->FindPeer(peer_id);
+    if (!found.ok()) return found.status();
+    if (!*found) return PeerGone(peer_id);
+    owner = **found;
+    std::lock_guard lock(mu_);
+    peers_[peer_id] = CachedPeer{*owner, now};
+  }
+  if (owner->username != session.username) {
+    return Status::PermissionDenied(fmt::format("peer {} belongs to another user", peer_id));
+  }
+  int64_t last_seen = owner->last_seen;
+  {
+    std::lock_guard lock(mu_);
+    auto it = local_seen_.find(peer_id);
+    if (it != local_seen_.end()) last_seen = std::max(last_seen, it->second);
+  }
+  if (last_seen < OnlineSince(now)) {
+    Forget(peer_id);
+    return PeerGone(peer_id);
+  }
+  return *owner;
+}
+
+void DirectoryService::Forget(const std::string& peer_id) {
+  std::lock_guard lock(mu_);
+  peers_.erase(peer_id);
+  local_seen_.erase(peer_id);
+  pending_.erase(peer_id);
+}
+
+Result<AnnounceReply> DirectoryService::Announce(const std::string& token,
+                                                 const AnnounceRequest& request) {
+  auto session = Authenticate(token);
+  if (!session.ok()) return session.status();
+  int64_t now = clock_();
+  if (!request.peer_id) {
+    NewPeer peer;
+    peer.peer_id = RandomHex(16);
+    peer.username = session->username;
+    peer.session_id = SessionIdOf(token);
+    peer.address = *request.address;
+    peer.cert_sha256 = *request.cert_sha256;
+    peer.files = request.files.value_or(std::vector<SharedFile>{});
+    FERRY_RETURN_IF_ERROR(store_->AddPeer(peer, now));
+    return AnnounceReply{peer.peer_id, heartbeat_seconds()};
+  }
+  const std::string& peer_id = *request.peer_id;
+  // The cache may be stale for ownership and liveness: ask the store.
+  Forget(peer_id);
+  auto owner = OwnedOnlinePeer(*session, peer_id);
+  if (!owner.ok()) return owner.status();
+  PeerUpdate update;
+  update.peer_id = peer_id;
+  update.address = request.address;
+  update.cert_sha256 = request.cert_sha256;
+  update.replace_files = request.files;
+  update.removed = request.removed;
+  update.added = request.added;
+  Status updated = store_->UpdatePeer(update, now);
+  if (updated.code() == Code::kNotFound) return PeerGone(peer_id);
+  FERRY_RETURN_IF_ERROR(updated);
+  std::lock_guard lock(mu_);
+  local_seen_[peer_id] = now;
+  return AnnounceReply{peer_id, heartbeat_seconds()};
+}
+
+Result<AnnounceReply> DirectoryService::Heartbeat(const std::string& token,
+                                                  const std::string& peer_id) {
+  auto session = AuthenticateCached(token);
+  if (!session.ok()) return session.status();
+  auto owner = OwnedOnlinePeer(*session, peer_id);
+  if (!owner.ok()) return owner.status();
+  int64_t now = clock_();
+  std::lock_guard lock(mu_);
+  local_seen_[peer_id] = now;
+  pending_[peer_id] = now;
+  return AnnounceReply{peer_id, heartbeat_seconds()};
+}
+
+Status DirectoryService::RemovePeer(const std::string& token, const std::string& peer_id) {
+  auto session = Authenticate(token);
+  if (!session.ok()) return session.status();
+  auto found = store_->FindPeer(peer_id);
+  if (!found.ok()) return found.status();
+  if (!*found) return PeerGone(peer_id);
+  if ((*found)->username != session->username) {
+    return Status::PermissionDenied(fmt::format("peer {} belongs to another user", peer_id));
+  }
+  FERRY_RETURN_IF_ERROR(store_->RemovePeer(peer_id));
+  Forget(peer_id);
+  return Status::Ok();
+}
+
+Result<std::vector<PeerInfo>> DirectoryService::Peers(const std::string& token, Page page) {
+  auto session = AuthenticateCached(token);
+  if (!session.ok()) return session.status();
+  return store_->OnlinePeers(OnlineSince(clock_()), page.limit, page.offset);
+}
+
+Result<std::vector<SharedFile>> DirectoryService::PeerFiles(const std::string& token,
+                                                            const std::string& peer_id, Page page) {
+  auto session = AuthenticateCached(token);
+  if (!session.ok()) return session.status();
+  auto files = store_->PeerFiles(peer_id, OnlineSince(clock_()), page.limit, page.offset);
+  if (!files.ok()) return files.status();
+  if (!*files) return PeerGone(peer_id);
+  return std::move(**files);
+}
+
+Result<std::vector<SearchHit>> DirectoryService::Search(const std::string& token,
+                                                        const SearchQuery& query) {
+  auto session = AuthenticateCached(token);
+  if (!session.ok()) return session.status();
+  return store_->Search(query, OnlineSince(clock_()));
+}
+
+Status DirectoryService::Health() { return store_->Ping(); }
+
+DirectoryCounts DirectoryService::counts() const {
+  std::lock_guard lock(mu_);
+  return counts_;
+}
+
+void DirectoryService::FlushHeartbeats() {
+  std::vector<std::pair<std::string, int64_t>> batch;
+  {
+    std::lock_guard lock(mu_);
+    if (pending_.empty()) return;
+    batch.assign(pending_.begin(), pending_.end());
+    pending_.clear();
+  }
+  Status s = store_->RecordHeartbeats(batch);
+  if (s.ok()) return;
+  spdlog::warn("directory: could not record {} heartbeats: {}", batch.size(), s.ToString());
+  std::lock_guard lock(mu_);
+  for (auto& [peer_id, when] : batch) {
+    auto& slot = pending_[peer_id];
+    slot = std::max(slot, when);
+  }
+}
+
+void DirectoryService::MaintainNow() {
+  FlushHeartbeats();
+  int64_t now = clock_();
+  auto removed = store_->RemoveExpired(OnlineSince(now), now);
+  if (!removed.ok()) {
+    spdlog::warn("directory: expiry failed: {}", removed.status().ToString());
+  } else if (*removed > 0) {
+    spdlog::info("directory: {} peers missed their heartbeats and left", *removed);
+  }
+  auto counts = store_->Counts(OnlineSince(now));
+  std::lock_guard lock(mu_);
+  if (counts.ok()) counts_ = *counts;
+  // Cached entries past their use are dropped so the caches stay small.
+  int64_t stale = now - 10 * cache_ttl_.count();
+  std::erase_if(sessions_, [&](const auto& kv) { return kv.second.checked_at < stale; });
+  std::erase_if(peers_, [&](const auto& kv) { return kv.second.checked_at < stale; });
+  std::erase_if(local_seen_, [&](const auto& kv) { return kv.second < OnlineSince(now); });
+}
+
+void DirectoryService::MaintenanceLoop() {
+  auto next_expiry = std::chrono::steady_clock::now();
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    wake_.wait_for(lock, flush_interval_, [&] { return stopping_; });
+    if (stopping_) break;
+    lock.unlock();
+    // Heartbeats are flushed every pass; expiry and counts, which scan, once
+    // per heartbeat interval at most.
+    if (std::chrono::steady_clock::now() >= next_expiry) {
+      MaintainNow();
+      next_expiry =
+          std::chrono::steady_clock::now() +
+          std::min<std::chrono::milliseconds>(options_.heartbeat_interval, std::chrono::seconds(5));
+    } else {
+      FlushHeartbeats();
+    }
+    lock.lock();
+  }
+}
+
+}  // namespace ferry

@@ -1,0 +1,134 @@
+// What the directory does, independent of HTTP: accounts and tokens, announces
+// and heartbeats, peer listings and search, over one DirectoryStore.
+//
+// Heartbeats are the hot path (every peer, every few seconds), so they touch
+// no database: the session and peer behind one are cached for `cache_ttl`, the
+// time is recorded in memory, and a maintenance thread writes every peer's
+// latest heartbeat in one transaction each `flush_interval`. Expiry allows for
+// that lag: flush_interval is far below the 3 missed intervals that expire a
+// peer. With several instances, a logout or removed peer is noticed by the
+// others' heartbeat caches within cache_ttl; every other route reads the
+// store. Thread-safe.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "core/login_throttle.h"
+#include "core/status.h"
+#include "directory/directory_requests.h"
+#include "directory/directory_store.h"
+
+namespace ferry {
+
+struct DirectoryOptions {
+  std::chrono::milliseconds heartbeat_interval{10'000};
+  int missed_heartbeats = 3;  // a peer that misses this many is offline
+  std::chrono::seconds token_lifetime{24 * 3600};
+  std::chrono::milliseconds cache_ttl{2000};       // capped at heartbeat_interval
+  std::chrono::milliseconds flush_interval{1000};  // capped at heartbeat_interval / 4
+  ThrottlePolicy throttle;
+};
+
+struct LoginReply {
+  std::string token;
+  std::string username;
+  int64_t expires_at = 0;  // Unix seconds
+};
+
+struct AnnounceReply {
+  std::string peer_id;
+  int heartbeat_seconds = 0;
+};
+
+// Unix milliseconds; tests may pass their own.
+using WallClockMs = std::function<int64_t()>;
+WallClockMs RealWallClockMs();
+
+class DirectoryService {
+ public:
+  DirectoryService(std::unique_ptr<DirectoryStore> store, DirectoryOptions options,
+                   WallClockMs clock = RealWallClockMs());
+  // Flushes pending heartbeats.
+  ~DirectoryService();
+  DirectoryService(const DirectoryService&) = delete;
+  DirectoryService& operator=(const DirectoryService&) = delete;
+
+  // Starts the maintenance thread (heartbeat flushes, expiry, counts).
+  void Start();
+  // Stops it after a last flush. Idempotent.
+  void Stop();
+
+  Status Register(const Credentials& credentials);
+  // RESOURCE_EXHAUSTED while `address` or the user is throttled.
+  Result<LoginReply> Login(const Credentials& credentials, const std::string& address);
+  // Ends the session and removes the peers announced with it.
+  Status Logout(const std::string& token);
+  Result<DirectorySession> Verify(const std::string& token);
+
+  Result<AnnounceReply> Announce(const std::string& token, const AnnounceRequest& request);
+  // NOT_FOUND when the peer is unknown or missed its heartbeats (announce again).
+  Result<AnnounceReply> Heartbeat(const std::string& token, const std::string& peer_id);
+  Status RemovePeer(const std::string& token, const std::string& peer_id);
+
+  Result<std::vector<PeerInfo>> Peers(const std::string& token, Page page);
+  Result<std::vector<SharedFile>> PeerFiles(const std::string& token, const std::string& peer_id,
+                                            Page page);
+  Result<std::vector<SearchHit>> Search(const std::string& token, const SearchQuery& query);
+
+  Status Health();
+  // Counts as of the last maintenance pass (cheap; for /metrics).
+  DirectoryCounts counts() const;
+  int heartbeat_seconds() const;
+
+  // Runs one maintenance pass now (tests).
+  void MaintainNow();
+
+ private:
+  struct CachedSession {
+    DirectorySession session;
+    int64_t checked_at = 0;
+  };
+  struct CachedPeer {
+    PeerOwner owner;
+    int64_t checked_at = 0;
+  };
+
+  int64_t OnlineSince(int64_t now) const;
+  // The session behind `token` from the store (UNAUTHENTICATED if none).
+  Result<DirectorySession> Authenticate(const std::string& token);
+  // The same, answered from the cache when it is younger than cache_ttl.
+  Result<DirectorySession> AuthenticateCached(const std::string& token);
+  // The caller's online peer, or NOT_FOUND / PERMISSION_DENIED.
+  Result<PeerOwner> OwnedOnlinePeer(const DirectorySession& session, const std::string& peer_id);
+  void Forget(const std::string& peer_id);
+  void FlushHeartbeats();
+  void MaintenanceLoop();
+
+  const std::unique_ptr<DirectoryStore> store_;
+  const DirectoryOptions options_;
+  const std::chrono::milliseconds cache_ttl_;
+  const std::chrono::milliseconds flush_interval_;
+  const WallClockMs clock_;
+  LoginThrottle throttle_;
+
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, CachedSession> sessions_;  // by session id; GUARDED_BY(mu_)
+  std::unordered_map<std::string, CachedPeer> peers_;        // GUARDED_BY(mu_)
+  std::unordered_map<std::string, int64_t> local_seen_;      // latest heartbeat; GUARDED_BY(mu_)
+  std::unordered_map<std::string, int64_t> pending_;         // not yet flushed; GUARDED_BY(mu_)
+  DirectoryCounts counts_;                                   // GUARDED_BY(mu_)
+  bool stopping_ = false;                                    // GUARDED_BY(mu_)
+  std::condition_variable wake_;
+  std::thread maintenance_;
+};
+
+}  // namespace ferry

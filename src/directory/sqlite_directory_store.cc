@@ -1,0 +1,476 @@
+#include "directory/sqlite_directory_store.h"
+
+#include <condition_variable>
+#include <mutex>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "core/sqlite.h"
+
+namespace ferry {
+namespace {
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS accounts(
+  username TEXT PRIMARY KEY, password_hash TEXT NOT NULL, created_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS sessions(
+  session_id TEXT PRIMARY KEY, username TEXT NOT NULL, expires_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS peers(
+  peer_id TEXT PRIMARY KEY, username TEXT NOT NULL, session_id TEXT NOT NULL,
+  address TEXT NOT NULL, cert_sha256 TEXT NOT NULL, last_seen INTEGER NOT NULL,
+  file_count INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS peers_session ON peers(session_id);
+CREATE INDEX IF NOT EXISTS peers_last_seen ON peers(last_seen);
+CREATE TABLE IF NOT EXISTS files(
+  id INTEGER PRIMARY KEY, peer_id TEXT NOT NULL, path TEXT NOT NULL, name TEXT NOT NULL,
+  size INTEGER NOT NULL, sha256 TEXT NOT NULL, mtime INTEGER NOT NULL,
+  UNIQUE(peer_id, path));
+CREATE INDEX IF NOT EXISTS files_sha256 ON files(sha256);
+-- The trigram index answers substring queries of 3 or more characters, ignoring
+-- case; it holds only the names and follows the files table through triggers.
+CREATE VIRTUAL TABLE IF NOT EXISTS files_names USING fts5(
+  name, content='files', content_rowid='id', tokenize='trigram');
+CREATE TRIGGER IF NOT EXISTS files_ai AFTER INSERT ON files BEGIN
+  INSERT INTO files_names(rowid, name) VALUES (new.id, new.name);
+END;
+CREATE TRIGGER IF NOT EXISTS files_ad AFTER DELETE ON files BEGIN
+  INSERT INTO files_names(files_names, rowid, name) VALUES ('delete', old.id, old.name);
+END;
+)sql";
+
+std::string NameOf(const std::string& path) {
+  auto slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+// A few connections, each used by one thread at a time.
+class ConnectionPool {
+ public:
+  class Lease {
+   public:
+    Lease(ConnectionPool* pool, Db* db) : pool_(pool), db_(db) {}
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    ~Lease() { pool_->Return(db_); }
+    Db& operator*() const { return *db_; }
+    Db* operator->() const { return db_; }
+
+   private:
+    ConnectionPool* pool_;
+    Db* db_;
+  };
+
+  explicit ConnectionPool(std::vector<Db> dbs) {
+    for (auto& db : dbs) {
+      all_.push_back(std::make_unique<Db>(std::move(db)));
+      free_.push_back(all_.back().get());
+    }
+  }
+  Lease Acquire() {
+    std::unique_lock lock(mu_);
+    available_.wait(lock, [&] { return !free_.empty(); });
+    Db* db = free_.back();
+    free_.pop_back();
+    return Lease(this, db);
+  }
+
+ private:
+  void Return(Db* db) {
+    {
+      std::lock_guard lock(mu_);
+      free_.push_back(db);
+    }
+    available_.notify_one();
+  }
+  std::vector<std::unique_ptr<Db>> all_;
+  std::mutex mu_;
+  std::condition_variable available_;
+  std::vector<Db*> free_;  // GUARDED_BY(mu_)
+};
+
+// Steps `stmt` to the end, calling `row` for each result row.
+template <typename Fn>
+Status ForEachRow(Statement& stmt, Fn row) {
+  for (;;) {
+    auto more = stmt.Step();
+    if (!more.ok()) return more.status();
+    if (!*more) return Status::Ok();
+    row(stmt);
+  }
+}
+
+// FTS5 query for a literal substring: one quoted string, quotes doubled.
+std::string FtsPhrase(const std::string& text) {
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+// LIKE pattern for a literal substring, with '\' as the escape character.
+std::string LikePattern(const std::string& text) {
+  std::string out = "%";
+  for (char c : text) {
+    if (c == '%' || c == '_' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "%";
+}
+
+// Counts UTF-8 characters (not bytes): the trigram index needs three.
+size_t Utf8Length(const std::string& s) {
+  size_t n = 0;
+  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+class SqliteDirectoryStore final : public DirectoryStore {
+ public:
+  SqliteDirectoryStore(Db writer, std::vector<Db> readers)
+      : writer_(std::move(writer)), readers_(std::move(readers)) {}
+
+  Status AddAccount(const std::string& username, const std::string& password_hash,
+                    int64_t now) override {
+    std::lock_guard lock(write_mu_);
+    auto stmt = writer_.Prepare(
+        "INSERT INTO accounts(username, password_hash, created_ms) VALUES(?,?,?) "
+        "ON CONFLICT(username) DO NOTHING");
+    if (!stmt.ok()) return stmt.status();
+    FERRY_RETURN_IF_ERROR(stmt->Bind(1, username).Bind(2, password_hash).Bind(3, now).Run());
+    if (writer_.Changes() == 0) {
+      return Status::AlreadyExists(fmt::format("the user name '{}' is taken", username));
+    }
+    return Status::Ok();
+  }
+
+  Result<std::optional<std::string>> PasswordHash(const std::string& username) override {
+    auto db = readers_.Acquire();
+    auto stmt = db->Prepare("SELECT password_hash FROM accounts WHERE username = ?");
+    if (!stmt.ok()) return stmt.status();
+    std::optional<std::string> hash;
+    FERRY_RETURN_IF_ERROR(
+        ForEachRow(stmt->Bind(1, username), [&](Statement& s) { hash = s.Text(0); }));
+    return hash;
+  }
+
+  Status AddSession(const std::string& session_id, const std::string& username,
+                    int64_t expires_at) override {
+    std::lock_guard lock(write_mu_);
+    auto stmt =
+        writer_.Prepare("INSERT INTO sessions(session_id, username, expires_ms) VALUES(?,?,?)");
+    if (!stmt.ok()) return stmt.status();
+    return stmt->Bind(1, session_id).Bind(2, username).Bind(3, expires_at).Run();
+  }
+
+  Result<std::optional<DirectorySession>> FindSession(const std::string& session_id,
+                                                      int64_t now) override {
+    auto db = readers_.Acquire();
+    auto stmt = db->Prepare(
+        "SELECT username, expires_ms FROM sessions WHERE session_id = ? AND expires_ms > ?");
+    if (!stmt.ok()) return stmt.status();
+    std::optional<DirectorySession> session;
+    FERRY_RETURN_IF_ERROR(ForEachRow(stmt->Bind(1, session_id).Bind(2, now), [&](Statement& s) {
+      session = DirectorySession{s.Text(0), s.Int(1)};
+    }));
+    return session;
+  }
+
+  Status RemoveSession(const std::string& session_id) override {
+    std::lock_guard lock(write_mu_);
+    auto txn = Transaction::Begin(writer_);
+    if (!txn.ok()) return txn.status();
+    FERRY_RETURN_IF_ERROR(
+        Run("DELETE FROM files WHERE peer_id IN (SELECT peer_id FROM peers WHERE session_id = ?)",
+            session_id));
+    FERRY_RETURN_IF_ERROR(Run("DELETE FROM peers WHERE session_id = ?", session_id));
+    FERRY_RETURN_IF_ERROR(Run("DELETE FROM sessions WHERE session_id = ?", session_id));
+    return txn->Commit();
+  }
+
+  Status AddPeer(const NewPeer& peer, int64_t now) override {
+    std::lock_guard lock(write_mu_);
+    auto txn = Transaction::Begin(writer_);
+    if (!txn.ok()) return txn.status();
+    auto stmt = writer_.Prepare(
+        "INSERT INTO peers(peer_id, username, session_id, address, cert_sha256, last_seen) "
+        "VALUES(?,?,?,?,?,?) ON CONFLICT(peer_id) DO NOTHING");
+    if (!stmt.ok()) return stmt.status();
+    FERRY_RETURN_IF_ERROR(stmt->Bind(1, peer.peer_id)
+                              .Bind(2, peer.username)
+                              .Bind(3, peer.session_id)
+                              .Bind(4, peer.address)
+                              .Bind(5, peer.cert_sha256)
+                              .Bind(6, now)
+                              .Run());
+    if (writer_.Changes() == 0) {
+      return Status::AlreadyExists(fmt::format("peer id {} is taken", peer.peer_id));
+    }
+    FERRY_RETURN_IF_ERROR(InsertFiles(peer.peer_id, peer.files));
+    FERRY_RETURN_IF_ERROR(RecountFiles(peer.peer_id));
+    return txn->Commit();
+  }
+
+  Status UpdatePeer(const PeerUpdate& update, int64_t now) override {
+    std::lock_guard lock(write_mu_);
+    auto txn = Transaction::Begin(writer_);
+    if (!txn.ok()) return txn.status();
+    auto stmt = writer_.Prepare(
+        "UPDATE peers SET address = coalesce(?, address), cert_sha256 = coalesce(?, "
+        "cert_sha256), last_seen = max(last_seen, ?) WHERE peer_id = ?");
+    if (!stmt.ok()) return stmt.status();
+    if (update.address) {
+      stmt->Bind(1, *update.address);
+    } else {
+      stmt->BindNull(1);
+    }
+    if (update.cert_sha256) {
+      stmt->Bind(2, *update.cert_sha256);
+    } else {
+      stmt->BindNull(2);
+    }
+    FERRY_RETURN_IF_ERROR(stmt->Bind(3, now).Bind(4, update.peer_id).Run());
+    if (writer_.Changes() == 0) {
+      return Status::NotFound(fmt::format("no peer {}", update.peer_id));
+    }
+    if (update.replace_files) {
+      FERRY_RETURN_IF_ERROR(Run("DELETE FROM files WHERE peer_id = ?", update.peer_id));
+      FERRY_RETURN_IF_ERROR(InsertFiles(update.peer_id, *update.replace_files));
+    }
+    if (!update.removed.empty()) {
+      auto remove = writer_.Prepare("DELETE FROM files WHERE peer_id = ? AND path = ?");
+      if (!remove.ok()) return remove.status();
+      for (const auto& path : update.removed) {
+        remove->Reset();
+        FERRY_RETURN_IF_ERROR(remove->Bind(1, update.peer_id).Bind(2, path).Run());
+      }
+    }
+    FERRY_RETURN_IF_ERROR(InsertFiles(update.peer_id, update.added));
+    FERRY_RETURN_IF_ERROR(RecountFiles(update.peer_id));
+    return txn->Commit();
+  }
+
+  Result<std::optional<PeerOwner>> FindPeer(const std::string& peer_id) override {
+    auto db = readers_.Acquire();
+    auto stmt = db->Prepare("SELECT username, session_id, last_seen FROM peers WHERE peer_id = ?");
+    if (!stmt.ok()) return stmt.status();
+    std::optional<PeerOwner> owner;
+    FERRY_RETURN_IF_ERROR(ForEachRow(stmt->Bind(1, peer_id), [&](Statement& s) {
+      owner = PeerOwner{s.Text(0), s.Text(1), s.Int(2)};
+    }));
+    return owner;
+  }
+
+  Status RemovePeer(const std::string& peer_id) override {
+    std::lock_guard lock(write_mu_);
+    auto txn = Transaction::Begin(writer_);
+    if (!txn.ok()) return txn.status();
+    FERRY_RETURN_IF_ERROR(Run("DELETE FROM files WHERE peer_id = ?", peer_id));
+    FERRY_RETURN_IF_ERROR(Run("DELETE FROM peers WHERE peer_id = ?", peer_id));
+    return txn->Commit();
+  }
+
+  Status RecordHeartbeats(const std::vector<std::pair<std::string, int64_t>>& seen) override {
+    if (seen.empty()) return Status::Ok();
+    std::lock_guard lock(write_mu_);
+    auto txn = Transaction::Begin(writer_);
+    if (!txn.ok()) return txn.status();
+    auto stmt = writer_.Prepare("UPDATE peers SET last_seen = max(last_seen, ?) WHERE peer_id = ?");
+    if (!stmt.ok()) return stmt.status();
+    for (const auto& [peer_id, when] : seen) {
+      stmt->Reset();
+      FERRY_RETURN_IF_ERROR(stmt->Bind(1, when).Bind(2, peer_id).Run());
+    }
+    return txn->Commit();
+  }
+
+  Result<std::vector<PeerInfo>> OnlinePeers(int64_t online_since, int limit, int offset) override {
+    auto db = readers_.Acquire();
+    auto stmt = db->Prepare(
+        "SELECT peer_id, username, address, cert_sha256, file_count, last_seen FROM peers "
+        "WHERE last_seen >= ? ORDER BY peer_id LIMIT ? OFFSET ?");
+    if (!stmt.ok()) return stmt.status();
+    std::vector<PeerInfo> peers;
+    FERRY_RETURN_IF_ERROR(ForEachRow(
+        stmt->Bind(1, online_since).Bind(2, int64_t{limit}).Bind(3, int64_t{offset}),
+        [&](Statement& s) {
+          peers.push_back({s.Text(0), s.Text(1), s.Text(2), s.Text(3), s.Int(4), s.Int(5)});
+        }));
+    return peers;
+  }
+
+  Result<std::optional<std::vector<SharedFile>>> PeerFiles(const std::string& peer_id,
+                                                           int64_t online_since, int limit,
+                                                           int offset) override {
+    auto db = readers_.Acquire();
+    auto online = db->Prepare("SELECT 1 FROM peers WHERE peer_id = ? AND last_seen >= ?");
+    if (!online.ok()) return online.status();
+    auto found = online->Bind(1, peer_id).Bind(2, online_since).Step();
+    if (!found.ok()) return found.status();
+    if (!*found) return std::optional<std::vector<SharedFile>>();
+    auto stmt = db->Prepare(
+        "SELECT path, size, sha256, mtime FROM files WHERE peer_id = ? ORDER BY path "
+        "LIMIT ? OFFSET ?");
+    if (!stmt.ok()) return stmt.status();
+    std::vector<SharedFile> files;
+    FERRY_RETURN_IF_ERROR(ForEachRow(
+        stmt->Bind(1, peer_id).Bind(2, int64_t{limit}).Bind(3, int64_t{offset}), [&](Statement& s) {
+          files.push_back({s.Text(0), s.Int(1), s.Text(2), s.Int(3)});
+        }));
+    return std::optional<std::vector<SharedFile>>(std::move(files));
+  }
+
+  Result<std::vector<SearchHit>> Search(const SearchQuery& query, int64_t online_since) override {
+    auto db = readers_.Acquire();
+    // First the page of hits (distinct name, size and content on online peers),
+    // then the peers of each: a file on thousands of peers stays one hit.
+    std::string matching;
+    std::string needle;
+    if (!query.sha256.empty()) {
+      matching = "f.sha256 = ?1";
+      needle = query.sha256;
+    } else if (Utf8Length(query.text) >= 3) {
+      matching = "f.id IN (SELECT rowid FROM files_names WHERE files_names MATCH ?1)";
+      needle = FtsPhrase(query.text);
+    } else {
+      // Too short for trigrams: a scan, bounded by the page size.
+      matching = "f.name LIKE ?1 ESCAPE '\\'";
+      needle = LikePattern(query.text);
+    }
+    auto hits_stmt = db->Prepare(fmt::format(
+        "SELECT f.name, f.size, f.sha256 FROM files f JOIN peers p ON p.peer_id = f.peer_id "
+        "WHERE {} AND p.last_seen >= ?2 GROUP BY f.name, f.sha256, f.size "
+        "ORDER BY f.name, f.sha256, f.size LIMIT ?3 OFFSET ?4",
+        matching));
+    if (!hits_stmt.ok()) return hits_stmt.status();
+    std::vector<SearchHit> hits;
+    FERRY_RETURN_IF_ERROR(ForEachRow(hits_stmt->Bind(1, needle)
+                                         .Bind(2, online_since)
+                                         .Bind(3, int64_t{query.limit})
+                                         .Bind(4, int64_t{query.offset}),
+                                     [&](Statement& s) {
+                                       SearchHit hit;
+                                       hit.name = s.Text(0);
+                                       hit.size = s.Int(1);
+                                       hit.sha256 = s.Text(2);
+                                       hits.push_back(std::move(hit));
+                                     }));
+    auto peers_stmt = db->Prepare(
+        "SELECT p.peer_id, p.address, p.cert_sha256 FROM files f "
+        "JOIN peers p ON p.peer_id = f.peer_id WHERE f.sha256 = ? AND f.name = ? AND f.size = ? "
+        "AND p.last_seen >= ? GROUP BY p.peer_id ORDER BY p.peer_id LIMIT ?");
+    if (!peers_stmt.ok()) return peers_stmt.status();
+    for (auto& hit : hits) {
+      peers_stmt->Reset();
+      FERRY_RETURN_IF_ERROR(ForEachRow(peers_stmt->Bind(1, hit.sha256)
+                                           .Bind(2, hit.name)
+                                           .Bind(3, hit.size)
+                                           .Bind(4, online_since)
+                                           .Bind(5, int64_t{query.max_peers_per_hit}),
+                                       [&](Statement& s) {
+                                         hit.peers.push_back({s.Text(0), s.Text(1), s.Text(2)});
+                                       }));
+    }
+    return hits;
+  }
+
+  Result<int64_t> RemoveExpired(int64_t online_since, int64_t now) override {
+    std::lock_guard lock(write_mu_);
+    auto txn = Transaction::Begin(writer_);
+    if (!txn.ok()) return txn.status();
+    FERRY_RETURN_IF_ERROR(
+        Run("DELETE FROM files WHERE peer_id IN (SELECT peer_id FROM peers WHERE last_seen < ?)",
+            online_since));
+    FERRY_RETURN_IF_ERROR(Run("DELETE FROM peers WHERE last_seen < ?", online_since));
+    int64_t removed = writer_.Changes();
+    FERRY_RETURN_IF_ERROR(Run("DELETE FROM sessions WHERE expires_ms <= ?", now));
+    FERRY_RETURN_IF_ERROR(txn->Commit());
+    return removed;
+  }
+
+  Result<DirectoryCounts> Counts(int64_t online_since) override {
+    auto db = readers_.Acquire();
+    auto stmt = db->Prepare(
+        "SELECT count(*), coalesce(sum(file_count), 0), (SELECT count(*) FROM accounts) "
+        "FROM peers WHERE last_seen >= ?");
+    if (!stmt.ok()) return stmt.status();
+    DirectoryCounts counts;
+    FERRY_RETURN_IF_ERROR(ForEachRow(stmt->Bind(1, online_since), [&](Statement& s) {
+      counts = {s.Int(0), s.Int(1), s.Int(2)};
+    }));
+    return counts;
+  }
+
+  Status Ping() override {
+    auto db = readers_.Acquire();
+    return db->Exec("SELECT 1");
+  }
+
+ private:
+  // Runs one statement with one text parameter (REQUIRES: write_mu_ held).
+  template <typename T>
+  Status Run(const char* sql, const T& value) {
+    auto stmt = writer_.Prepare(sql);
+    if (!stmt.ok()) return stmt.status();
+    return stmt->Bind(1, value).Run();
+  }
+
+  // REQUIRES: write_mu_ held, inside a transaction.
+  Status InsertFiles(const std::string& peer_id, const std::vector<SharedFile>& files) {
+    if (files.empty()) return Status::Ok();
+    // An added file replaces the entry with the same path; the delete trigger
+    // keeps the name index in step, which REPLACE would bypass.
+    auto remove = writer_.Prepare("DELETE FROM files WHERE peer_id = ? AND path = ?");
+    if (!remove.ok()) return remove.status();
+    auto insert = writer_.Prepare(
+        "INSERT INTO files(peer_id, path, name, size, sha256, mtime) VALUES(?,?,?,?,?,?)");
+    if (!insert.ok()) return insert.status();
+    for (const auto& f : files) {
+      remove->Reset();
+      FERRY_RETURN_IF_ERROR(remove->Bind(1, peer_id).Bind(2, f.path).Run());
+      insert->Reset();
+      FERRY_RETURN_IF_ERROR(insert->Bind(1, peer_id)
+                                .Bind(2, f.path)
+                                .Bind(3, NameOf(f.path))
+                                .Bind(4, f.size)
+                                .Bind(5, f.sha256)
+                                .Bind(6, f.mtime)
+                                .Run());
+    }
+    return Status::Ok();
+  }
+
+  // REQUIRES: write_mu_ held.
+  Status RecountFiles(const std::string& peer_id) {
+    auto stmt = writer_.Prepare(
+        "UPDATE peers SET file_count = (SELECT count(*) FROM files WHERE peer_id = ?1) "
+        "WHERE peer_id = ?1");
+    if (!stmt.ok()) return stmt.status();
+    return stmt->Bind(1, peer_id).Run();
+  }
+
+  std::mutex write_mu_;
+  Db writer_;  // GUARDED_BY(write_mu_)
+  ConnectionPool readers_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<DirectoryStore>> OpenSqliteDirectoryStore(const std::string& path,
+                                                                 int read_connections) {
+  auto writer = Db::Open(path);
+  if (!writer.ok()) return writer.status();
+  FERRY_RETURN_IF_ERROR(writer->Exec(kSchema));
+  std::vector<Db> readers;
+  for (int i = 0; i < read_connections; ++i) {
+    auto reader = Db::Open(path);
+    if (!reader.ok()) return reader.status();
+    readers.push_back(std::move(*reader));
+  }
+  return std::unique_ptr<DirectoryStore>(
+      std::make_unique<SqliteDirectoryStore>(std::move(*writer), std::move(readers)));
+}
+
+}  // namespace ferry
