@@ -3,7 +3,7 @@ JOBS ?= 2
 DATA ?= ./ferry-data
 LISTEN ?= 127.0.0.1:7070
 
-.PHONY: deps build build-asan run test test-release test-asan bench bench-transfer bench-jobs format clean
+.PHONY: deps build build-asan run test fuzz test-release test-asan bench bench-transfer bench-jobs format clean
 
 deps:
 	./scripts/install-deps.sh
@@ -25,7 +25,18 @@ test-release: build
 test-asan: build-asan
 	cd build-asan && ctest --output-on-failure -j $(JOBS)
 
-test: test-release test-asan
+# The directory's request handling under libFuzzer (clang, ASan, UBSan) for
+# FUZZ_SECONDS, starting from the seed corpus in the tree.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
+	  -DFERRY_FUZZ=ON -DFERRY_WERROR=OFF
+	cmake --build build-fuzz -j $(JOBS) --target directory_fuzz
+	rm -rf build-fuzz/corpus && mkdir -p build-fuzz/corpus && cp fuzz/corpus/directory/* build-fuzz/corpus/
+	./build-fuzz/directory_fuzz -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=4096 \
+	  -print_final_stats=1 build-fuzz/corpus fuzz/corpus/directory
+
+test: test-release test-asan fuzz
 
 bench: bench-transfer bench-jobs
 

@@ -10,11 +10,16 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libssl-dev libsodium-dev libsqlite3-dev libcli11-dev nlohmann-json3-dev
   libspdlog-dev libfmt-dev libgtest-dev libgmock-dev libzip-dev zlib1g-dev libhiredis-dev
+  libpqxx-dev libcpp-httplib-dev
+  # the fuzz targets (libFuzzer comes with clang's runtime)
+  clang libclang-rt-14-dev
   # tools used by tests and benchmarks: real peers that read and write ferry's formats
   openssl sqlite3 procps zip unzip age redis-server
+  # the directory's PostgreSQL store is tested against a real server (pg_trgm is in it)
+  postgresql curl
 )
 if [[ "${FERRY_BENCH_DEPS:-0}" == 1 ]]; then
-  packages+=(openssh-server openssh-client nginx curl time)
+  packages+=(openssh-server openssh-client nginx curl time wrk opentracker)
 fi
 
 missing=()

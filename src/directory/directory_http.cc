@@ -263,6 +263,7 @@ void DirectoryHttpServer::Dispatch(const httplib::Request& req, httplib::Respons
     return SendJson(res, 200, json{{"status", "ok"}});
   }
   if (r == "/metrics") {
+    res.status = 200;
     res.set_content(metrics_.Render(svc.counts()), "text/plain; version=0.0.4");
     return;
   }
