@@ -217,8 +217,12 @@ Result<AnnounceReply> DirectoryService::Announce(const std::string& token,
     return AnnounceReply{peer.peer_id, heartbeat_seconds()};
   }
   const std::string& peer_id = *request.peer_id;
-  // The cache may be stale for ownership and liveness: ask the store.
-  Forget(peer_id);
+  // The cached owner may be stale (another instance may have removed the
+  // peer): ask the store. Heartbeats held in memory still count.
+  {
+    std::lock_guard lock(mu_);
+    peers_.erase(peer_id);
+  }
   auto owner = OwnedOnlinePeer(*session, peer_id);
   if (!owner.ok()) return owner.status();
   PeerUpdate update;

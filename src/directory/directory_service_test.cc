@@ -1,0 +1,129 @@
+#include "directory/directory_service.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <atomic>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "core/secrets.h"
+#include "directory/sqlite_directory_store.h"
+
+namespace ferry {
+namespace {
+
+using std::chrono::milliseconds;
+
+// Two services over one SQLite file with a shared fake clock, as two
+// instances over one database would be.
+class DirectoryServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(InitCrypto().ok());
+    char pattern[] = "/tmp/ferry-dirsvc-XXXXXX";
+    ASSERT_NE(mkdtemp(pattern), nullptr);
+    dir_ = pattern;
+    options_.heartbeat_interval = milliseconds(1000);
+    options_.cache_ttl = milliseconds(500);
+    a_ = Open();
+    b_ = Open();
+    ASSERT_TRUE(a_->Register({"alice", "alice-password"}).ok());
+    auto login = a_->Login({"alice", "alice-password"}, "127.0.0.1");
+    ASSERT_TRUE(login.ok()) << login.status().ToString();
+    token_ = login->token;
+    AnnounceRequest announce;
+    announce.address = "127.0.0.1:9000";
+    announce.cert_sha256 = std::string(64, 'a');
+    announce.files = std::vector<SharedFile>{{"a/song.ogg", 3, std::string(64, 'b'), 1}};
+    auto peer = a_->Announce(token_, announce);
+    ASSERT_TRUE(peer.ok()) << peer.status().ToString();
+    peer_ = peer->peer_id;
+  }
+  void TearDown() override {
+    a_.reset();
+    b_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  std::unique_ptr<DirectoryService> Open() {
+    auto store = OpenSqliteDirectoryStore(dir_ + "/directory.db");
+    EXPECT_TRUE(store.ok()) << store.status().ToString();
+    return std::make_unique<DirectoryService>(std::move(store).value(), options_,
+                                              [this] { return now_.load(); });
+  }
+  // The peer's last_seen as the store holds it.
+  int64_t StoredLastSeen() {
+    auto store = OpenSqliteDirectoryStore(dir_ + "/directory.db", 1);
+    auto owner = (*store)->FindPeer(peer_);
+    EXPECT_TRUE(owner.ok() && owner->has_value());
+    return (*owner)->last_seen;
+  }
+
+  std::string dir_;
+  DirectoryOptions options_;
+  std::atomic<int64_t> now_{1'800'000'000'000};
+  std::unique_ptr<DirectoryService> a_, b_;
+  std::string token_, peer_;
+};
+
+TEST_F(DirectoryServiceTest, HeartbeatsAreHeldInMemoryUntilFlushed) {
+  int64_t announced = now_;
+  now_ += 700;
+  ASSERT_TRUE(a_->Heartbeat(token_, peer_).ok());
+  EXPECT_EQ(StoredLastSeen(), announced);
+  a_->MaintainNow();
+  EXPECT_EQ(StoredLastSeen(), announced + 700);
+}
+
+TEST_F(DirectoryServiceTest, ThreeMissedIntervalsExpireAPeer) {
+  now_ += 2900;  // within 3 intervals of the announce
+  ASSERT_TRUE(a_->Heartbeat(token_, peer_).ok());
+  now_ += 3001;  // 3 intervals and a bit since that heartbeat
+  auto late = a_->Heartbeat(token_, peer_);
+  EXPECT_EQ(late.status().code(), Code::kNotFound) << late.status().ToString();
+  auto peers = a_->Peers(token_, Page{10, 0});
+  ASSERT_TRUE(peers.ok());
+  EXPECT_TRUE(peers->empty());
+}
+
+TEST_F(DirectoryServiceTest, HeartbeatsThroughEitherInstanceCount) {
+  for (int i = 0; i < 6; ++i) {
+    now_ += 900;
+    ASSERT_TRUE((i % 2 ? a_ : b_)->Heartbeat(token_, peer_).ok()) << i;
+    (i % 2 ? a_ : b_)->MaintainNow();
+  }
+  // 5.4 s after the announce, well past 3 intervals: alive thanks to both.
+  auto peers = b_->Peers(token_, Page{10, 0});
+  ASSERT_TRUE(peers.ok());
+  ASSERT_EQ(peers->size(), 1u);
+  // A flush of an older time never lowers what the other instance wrote.
+  int64_t newest = StoredLastSeen();
+  EXPECT_EQ(newest, now_.load());
+}
+
+TEST_F(DirectoryServiceTest, LogoutElsewhereReachesHeartbeatsWithinTheCacheTime) {
+  ASSERT_TRUE(b_->Heartbeat(token_, peer_).ok());  // b caches session and peer
+  ASSERT_TRUE(a_->Logout(token_).ok());
+  EXPECT_EQ(a_->Heartbeat(token_, peer_).status().code(), Code::kUnauthenticated);
+  EXPECT_EQ(a_->Verify(token_).status().code(), Code::kUnauthenticated);
+  EXPECT_EQ(b_->Verify(token_).status().code(), Code::kUnauthenticated);  // never cached
+  now_ += 501;  // past cache_ttl: b asks the store again
+  EXPECT_EQ(b_->Heartbeat(token_, peer_).status().code(), Code::kUnauthenticated);
+}
+
+TEST_F(DirectoryServiceTest, AnotherUsersPeerIsRefused) {
+  ASSERT_TRUE(a_->Register({"bob", "bob-password"}).ok());
+  auto bob = a_->Login({"bob", "bob-password"}, "127.0.0.1");
+  ASSERT_TRUE(bob.ok());
+  EXPECT_EQ(a_->Heartbeat(bob->token, peer_).status().code(), Code::kPermissionDenied);
+  EXPECT_EQ(a_->RemovePeer(bob->token, peer_).code(), Code::kPermissionDenied);
+  AnnounceRequest steal;
+  steal.peer_id = peer_;
+  steal.address = "10.9.9.9:1";
+  EXPECT_EQ(a_->Announce(bob->token, steal).status().code(), Code::kPermissionDenied);
+}
+
+}  // namespace
+}  // namespace ferry
