@@ -1,0 +1,615 @@
+// One conformance suite for every DirectoryStore: each TEST_P runs against
+// SQLite and against a throwaway PostgreSQL cluster, so the two stores answer
+// alike. PostgreSQL-only checks (connection errors, the trigram plan, the
+// cluster helper itself) follow at the end.
+#include "directory/directory_store.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <pqxx/pqxx>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "directory/postgres_directory_store.h"
+#include "directory/sqlite_directory_store.h"
+#include "tests/support/postgres_cluster.h"
+
+namespace ferry {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+using testing::PostgresCluster;
+
+constexpr int64_t kNow = 1'700'000'000'000;
+constexpr int64_t kSince = kNow - 30'000;  // three 10 s heartbeats
+
+SharedFile File(std::string path, int64_t size, char hash_digit, int64_t mtime = 1) {
+  return SharedFile{std::move(path), size, std::string(64, hash_digit), mtime};
+}
+
+NewPeer Peer(std::string id, std::vector<SharedFile> files, std::string session = "s1",
+             std::string user = "alice") {
+  return NewPeer{
+      id,           std::move(user), std::move(session), "10.0.0.1:" + std::to_string(id.size()),
+      "cert-" + id, std::move(files)};
+}
+
+std::vector<std::string> Paths(const std::vector<SharedFile>& files) {
+  std::vector<std::string> out;
+  for (const auto& f : files) out.push_back(f.path);
+  return out;
+}
+
+// "name|size|sha-first-char|peer,peer" per hit: one string compares a whole answer.
+std::vector<std::string> Describe(const std::vector<SearchHit>& hits) {
+  std::vector<std::string> out;
+  for (const auto& h : hits) {
+    std::string s = h.name + "|" + std::to_string(h.size) + "|" + h.sha256.substr(0, 1) + "|";
+    for (size_t i = 0; i < h.peers.size(); ++i) s += (i ? "," : "") + h.peers[i].peer_id;
+    out.push_back(s);
+  }
+  return out;
+}
+
+enum class Backend { kSqlite, kPostgres };
+
+class DirectoryStoreTest : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == Backend::kSqlite) {
+      char tmpl[] = "/tmp/ferry-directory-test-XXXXXX";
+      ASSERT_NE(::mkdtemp(tmpl), nullptr);
+      dir_ = tmpl;
+    } else {
+      auto cluster = PostgresCluster::Start();
+      ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
+      cluster_ = std::move(*cluster);
+    }
+    store_ = Open();
+    ASSERT_NE(store_, nullptr);
+  }
+  void TearDown() override {
+    store_.reset();
+    cluster_.reset();
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
+  }
+
+  // Another store over the same database, as a second directory instance.
+  std::unique_ptr<DirectoryStore> Open() {
+    auto store = GetParam() == Backend::kSqlite ? OpenSqliteDirectoryStore(dir_ + "/directory.db")
+                                                : OpenPostgresDirectoryStore(cluster_->url(), 8);
+    EXPECT_TRUE(store.ok()) << store.status().ToString();
+    return store.ok() ? std::move(*store) : nullptr;
+  }
+
+  std::vector<std::string> Online(DirectoryStore& store, int64_t since = kSince) {
+    auto peers = store.OnlinePeers(since, 1000, 0);
+    EXPECT_TRUE(peers.ok()) << peers.status().ToString();
+    std::vector<std::string> ids;
+    if (peers.ok()) {
+      for (const auto& p : *peers) ids.push_back(p.peer_id);
+    }
+    return ids;
+  }
+  std::vector<std::string> Online() { return Online(*store_); }
+
+  std::vector<std::string> SearchText(const std::string& text, int limit = 50, int offset = 0,
+                                      int max_peers = 50, int64_t since = kSince) {
+    auto hits = store_->Search(SearchQuery{text, "", limit, offset, max_peers}, since);
+    EXPECT_TRUE(hits.ok()) << hits.status().ToString();
+    return hits.ok() ? Describe(*hits) : std::vector<std::string>{"error"};
+  }
+
+  std::vector<std::string> Files(const std::string& peer_id, int limit = 100, int offset = 0) {
+    auto files = store_->PeerFiles(peer_id, kSince, limit, offset);
+    EXPECT_TRUE(files.ok()) << files.status().ToString();
+    if (!files.ok()) return {"error"};
+    if (!files->has_value()) return {"absent"};
+    return Paths(**files);
+  }
+
+  std::string dir_;
+  std::unique_ptr<PostgresCluster> cluster_;
+  std::unique_ptr<DirectoryStore> store_;
+};
+
+TEST_P(DirectoryStoreTest, AccountsAreUniqueAndKeepTheirHash) {
+  ASSERT_TRUE(store_->AddAccount("alice", "hash-a", kNow).ok());
+  ASSERT_TRUE(store_->AddAccount("bob", "hash-b", kNow).ok());
+  EXPECT_EQ(store_->AddAccount("alice", "other", kNow).code(), Code::kAlreadyExists);
+  EXPECT_EQ(store_->PasswordHash("alice")->value_or("none"), "hash-a");
+  EXPECT_EQ(store_->PasswordHash("bob")->value_or("none"), "hash-b");
+  EXPECT_EQ(store_->PasswordHash("carol")->value_or("none"), "none");
+  EXPECT_EQ(store_->Counts(kSince)->accounts, 2);
+}
+
+TEST_P(DirectoryStoreTest, SessionsExpireAndGoOnRemove) {
+  ASSERT_TRUE(store_->AddAccount("alice", "h", kNow).ok());
+  ASSERT_TRUE(store_->AddSession("s1", "alice", kNow + 1000).ok());
+  auto found = store_->FindSession("s1", kNow);
+  ASSERT_TRUE(found.ok() && found->has_value());
+  EXPECT_EQ((*found)->username, "alice");
+  EXPECT_EQ((*found)->expires_at, kNow + 1000);
+  EXPECT_FALSE(store_->FindSession("s1", kNow + 5000)->has_value());
+  EXPECT_FALSE(store_->FindSession("nope", kNow)->has_value());
+  ASSERT_TRUE(store_->RemoveSession("s1").ok());
+  EXPECT_FALSE(store_->FindSession("s1", kNow)->has_value());
+  EXPECT_TRUE(store_->RemoveSession("s1").ok());
+}
+
+TEST_P(DirectoryStoreTest, RemoveSessionRemovesOnlyItsPeers) {
+  ASSERT_TRUE(store_->AddSession("s1", "alice", kNow + 60'000).ok());
+  ASSERT_TRUE(store_->AddSession("s2", "alice", kNow + 60'000).ok());
+  ASSERT_TRUE(store_->AddPeer(Peer("p1", {File("a.txt", 1, 'a')}, "s1"), kNow).ok());
+  ASSERT_TRUE(store_->AddPeer(Peer("p2", {File("a.txt", 1, 'a')}, "s1"), kNow).ok());
+  ASSERT_TRUE(store_->AddPeer(Peer("p3", {File("a.txt", 1, 'a')}, "s2"), kNow).ok());
+  ASSERT_TRUE(store_->RemoveSession("s1").ok());
+  EXPECT_THAT(Online(), ElementsAre("p3"));
+  EXPECT_FALSE(store_->FindPeer("p1")->has_value());
+  EXPECT_FALSE(store_->FindPeer("p2")->has_value());
+  EXPECT_THAT(SearchText("a.txt"), ElementsAre("a.txt|1|a|p3"));
+  EXPECT_TRUE(store_->FindSession("s2", kNow)->has_value());
+  EXPECT_EQ(store_->Counts(kSince)->indexed_files, 1);
+}
+
+TEST_P(DirectoryStoreTest, AddPeerRejectsATakenIdAndKeepsTheFirst) {
+  ASSERT_TRUE(
+      store_->AddPeer(Peer("p1", {File("a.txt", 1, 'a'), File("b.txt", 2, 'b')}), kNow).ok());
+  NewPeer again = Peer("p1", {File("c.txt", 3, 'c')}, "s9", "mallory");
+  again.address = "6.6.6.6:1";
+  EXPECT_EQ(store_->AddPeer(again, kNow + 5).code(), Code::kAlreadyExists);
+
+  auto owner = store_->FindPeer("p1");
+  ASSERT_TRUE(owner.ok() && owner->has_value());
+  EXPECT_EQ((*owner)->username, "alice");
+  EXPECT_EQ((*owner)->session_id, "s1");
+  EXPECT_EQ((*owner)->last_seen, kNow);
+  auto peers = store_->OnlinePeers(kSince, 10, 0);
+  ASSERT_TRUE(peers.ok());
+  ASSERT_EQ(peers->size(), 1u);
+  const PeerInfo& p = (*peers)[0];
+  EXPECT_EQ(p.peer_id, "p1");
+  EXPECT_EQ(p.username, "alice");
+  EXPECT_EQ(p.address, "10.0.0.1:2");
+  EXPECT_EQ(p.cert_sha256, "cert-p1");
+  EXPECT_EQ(p.file_count, 2);
+  EXPECT_EQ(p.last_seen, kNow);
+  EXPECT_THAT(Files("p1"), ElementsAre("a.txt", "b.txt"));
+  EXPECT_FALSE(store_->FindPeer("p2")->has_value());
+}
+
+TEST_P(DirectoryStoreTest, PeerFilesAreOrderedByPathAndPaged) {
+  ASSERT_TRUE(store_
+                  ->AddPeer(Peer("p1", {File("b.txt", 1, 'a'), File("a/z.txt", 2, 'b'),
+                                        File("a/b.txt", 3, 'c'), File("B.txt", 4, 'd')}),
+                            kNow)
+                  .ok());
+  EXPECT_THAT(Files("p1"), ElementsAre("B.txt", "a/b.txt", "a/z.txt", "b.txt"));
+  EXPECT_THAT(Files("p1", 2, 1), ElementsAre("a/b.txt", "a/z.txt"));
+  EXPECT_THAT(Files("p1", 10, 4), IsEmpty());
+  EXPECT_THAT(Files("unknown"), ElementsAre("absent"));
+  auto files = store_->PeerFiles("p1", kSince, 1, 1);
+  ASSERT_TRUE(files.ok() && files->has_value());
+  ASSERT_EQ((*files)->size(), 1u);
+  const SharedFile& f = (**files)[0];
+  EXPECT_EQ(f.path, "a/b.txt");
+  EXPECT_EQ(f.size, 3);
+  EXPECT_EQ(f.sha256, std::string(64, 'c'));
+  EXPECT_EQ(f.mtime, 1);
+}
+
+TEST_P(DirectoryStoreTest, UpdatePeerReplacesThenRemovesThenAdds) {
+  ASSERT_TRUE(store_->AddPeer(Peer("p1", {File("a", 1, 'a'), File("b", 1, 'b')}), kNow).ok());
+  PeerUpdate update;
+  update.peer_id = "p1";
+  update.cert_sha256 = "new-cert";
+  update.replace_files =
+      std::vector<SharedFile>{File("x", 1, 'c'), File("y", 1, 'd'), File("z", 1, 'e')};
+  update.removed = {"y", "w", "a"};  // y from the new list; w not there yet
+  update.added = {File("w", 7, 'f'), File("z", 9, '9', 42)};  // z replaced in place
+  ASSERT_TRUE(store_->UpdatePeer(update, kNow + 100).ok());
+
+  auto files = store_->PeerFiles("p1", kSince, 100, 0);
+  ASSERT_TRUE(files.ok() && files->has_value());
+  EXPECT_THAT(Paths(**files), ElementsAre("w", "x", "z"));
+  EXPECT_EQ((**files)[2].size, 9);
+  EXPECT_EQ((**files)[2].sha256, std::string(64, '9'));
+  EXPECT_EQ((**files)[2].mtime, 42);
+  auto peers = store_->OnlinePeers(kSince, 10, 0);
+  ASSERT_TRUE(peers.ok() && peers->size() == 1);
+  EXPECT_EQ((*peers)[0].address, "10.0.0.1:2");  // not in the update: kept
+  EXPECT_EQ((*peers)[0].cert_sha256, "new-cert");
+  EXPECT_EQ((*peers)[0].file_count, 3);
+  EXPECT_EQ((*peers)[0].last_seen, kNow + 100);  // an update is a heartbeat
+  EXPECT_THAT(SearchText("a"), IsEmpty());
+  EXPECT_THAT(SearchText("z"), ElementsAre("z|9|9|p1"));
+
+  // Without replace_files the list is edited, not replaced.
+  PeerUpdate edit;
+  edit.peer_id = "p1";
+  edit.address = "10.9.9.9:9";
+  edit.removed = {"x"};
+  edit.added = {File("v", 1, 'a')};
+  ASSERT_TRUE(store_->UpdatePeer(edit, kNow + 200).ok());
+  EXPECT_THAT(Files("p1"), ElementsAre("v", "w", "z"));
+  EXPECT_EQ((*store_->OnlinePeers(kSince, 10, 0))[0].address, "10.9.9.9:9");
+
+  PeerUpdate missing;
+  missing.peer_id = "nope";
+  missing.added = {File("q", 1, 'a')};
+  EXPECT_EQ(store_->UpdatePeer(missing, kNow).code(), Code::kNotFound);
+  EXPECT_THAT(SearchText("q"), IsEmpty());
+}
+
+TEST_P(DirectoryStoreTest, UpdatePeerBringsAnOfflinePeerBack) {
+  ASSERT_TRUE(store_->AddPeer(Peer("p1", {File("a.txt", 1, 'a')}), kNow - 60'000).ok());
+  EXPECT_THAT(Online(), IsEmpty());
+  PeerUpdate update;
+  update.peer_id = "p1";
+  ASSERT_TRUE(store_->UpdatePeer(update, kNow).ok());
+  EXPECT_THAT(Online(), ElementsAre("p1"));
+  EXPECT_EQ((*store_->FindPeer("p1"))->last_seen, kNow);
+  EXPECT_THAT(Files("p1"), ElementsAre("a.txt"));
+}
+
+TEST_P(DirectoryStoreTest, HeartbeatsNeverLowerLastSeen) {
+  ASSERT_TRUE(store_->AddPeer(Peer("p1", {}), kNow - 60'000).ok());
+  ASSERT_TRUE(store_->AddPeer(Peer("p2", {}), kNow).ok());
+  ASSERT_TRUE(
+      store_
+          ->RecordHeartbeats(
+              {{"p1", kNow - 10}, {"p2", kNow - 20'000}, {"ghost", kNow}, {"p1", kNow - 50}})
+          .ok());
+  EXPECT_EQ((*store_->FindPeer("p1"))->last_seen, kNow - 10);
+  EXPECT_EQ((*store_->FindPeer("p2"))->last_seen, kNow);
+  EXPECT_FALSE(store_->FindPeer("ghost")->has_value());
+  EXPECT_TRUE(store_->RecordHeartbeats({}).ok());
+  EXPECT_THAT(Online(), ElementsAre("p1", "p2"));
+}
+
+TEST_P(DirectoryStoreTest, OfflinePeersAreLeftOutOfEveryAnswer) {
+  ASSERT_TRUE(store_->AddAccount("alice", "h", kNow).ok());
+  ASSERT_TRUE(
+      store_->AddPeer(Peer("old", {File("song.mp3", 5, 'a'), File("x.mp3", 1, 'b')}), kSince - 1)
+          .ok());
+  ASSERT_TRUE(store_->AddPeer(Peer("edge", {File("song.mp3", 5, 'a')}), kSince).ok());
+  ASSERT_TRUE(store_->AddPeer(Peer("new", {File("song.mp3", 5, 'a')}), kNow).ok());
+  EXPECT_THAT(Online(), ElementsAre("edge", "new"));  // last_seen == online_since is online
+  EXPECT_THAT(Files("old"), ElementsAre("absent"));
+  EXPECT_THAT(Files("edge"), ElementsAre("song.mp3"));
+  EXPECT_TRUE(store_->FindPeer("old")->has_value());  // known, just offline
+  EXPECT_THAT(SearchText("mp3"), ElementsAre("song.mp3|5|a|edge,new"));
+  auto by_hash = store_->Search(SearchQuery{"", std::string(64, 'b'), 50, 0, 50}, kSince);
+  ASSERT_TRUE(by_hash.ok());
+  EXPECT_THAT(*by_hash, IsEmpty());
+  auto counts = store_->Counts(kSince);
+  ASSERT_TRUE(counts.ok());
+  EXPECT_EQ(counts->online_peers, 2);
+  EXPECT_EQ(counts->indexed_files, 2);
+  EXPECT_EQ(counts->accounts, 1);
+  EXPECT_THAT(Online(*store_, kSince - 1), ElementsAre("edge", "new", "old"));
+}
+
+TEST_P(DirectoryStoreTest, OnlinePeersArePaged) {
+  for (const char* id : {"p4", "p2", "p5", "p1", "p3"}) {
+    ASSERT_TRUE(store_->AddPeer(Peer(id, {}), kNow).ok());
+  }
+  auto page = store_->OnlinePeers(kSince, 2, 1);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->size(), 2u);
+  EXPECT_EQ((*page)[0].peer_id, "p2");
+  EXPECT_EQ((*page)[1].peer_id, "p3");
+  EXPECT_THAT(*store_->OnlinePeers(kSince, 10, 5), IsEmpty());
+}
+
+TEST_P(DirectoryStoreTest, SearchIsCaseInsensitiveOnTheLastPathComponent) {
+  ASSERT_TRUE(store_
+                  ->AddPeer(Peer("p1", {File("photos/Holiday Photo.JPG", 10, 'a'),
+                                        File("music/rock/song.mp3", 20, 'b')}),
+                            kNow)
+                  .ok());
+  EXPECT_THAT(SearchText("photo.jpg"), ElementsAre("Holiday Photo.JPG|10|a|p1"));
+  EXPECT_THAT(SearchText("DAY pHo"), ElementsAre("Holiday Photo.JPG|10|a|p1"));  // the middle
+  EXPECT_THAT(SearchText("rock"), IsEmpty());  // a folder, not the name
+  EXPECT_THAT(SearchText("photos/"), IsEmpty());
+  EXPECT_THAT(SearchText("o"), ElementsAre("Holiday Photo.JPG|10|a|p1", "song.mp3|20|b|p1"));
+  EXPECT_THAT(SearchText("zzz"), IsEmpty());
+}
+
+TEST_P(DirectoryStoreTest, SearchTakesLikeWildcardsLiterally) {
+  ASSERT_TRUE(store_
+                  ->AddPeer(Peer("p1", {File("100%.txt", 1, 'a'), File("a_b.txt", 1, 'b'),
+                                        File("axb.txt", 1, 'c'), File("back\\slash.txt", 1, 'd'),
+                                        File("plain.txt", 1, 'e'), File("quote'\".txt", 1, 'f')}),
+                            kNow)
+                  .ok());
+  EXPECT_THAT(SearchText("%"), ElementsAre("100%.txt|1|a|p1"));
+  EXPECT_THAT(SearchText("_"), ElementsAre("a_b.txt|1|b|p1"));
+  EXPECT_THAT(SearchText("a_b"), ElementsAre("a_b.txt|1|b|p1"));
+  EXPECT_THAT(SearchText("0%."), ElementsAre("100%.txt|1|a|p1"));
+  EXPECT_THAT(SearchText("\\"), ElementsAre("back\\slash.txt|1|d|p1"));
+  EXPECT_THAT(SearchText("'\""), ElementsAre("quote'\".txt|1|f|p1"));
+  EXPECT_THAT(SearchText("*"), IsEmpty());
+}
+
+TEST_P(DirectoryStoreTest, SearchBySha256) {
+  ASSERT_TRUE(
+      store_->AddPeer(Peer("p2", {File("copy.bin", 3, 'a'), File("o.bin", 3, 'b')}), kNow).ok());
+  ASSERT_TRUE(store_->AddPeer(Peer("p1", {File("dir/orig.bin", 3, 'a')}), kNow).ok());
+  auto hits = store_->Search(SearchQuery{"", std::string(64, 'a'), 50, 0, 50}, kSince);
+  ASSERT_TRUE(hits.ok()) << hits.status().ToString();
+  EXPECT_THAT(Describe(*hits), ElementsAre("copy.bin|3|a|p2", "orig.bin|3|a|p1"));
+  ASSERT_EQ((*hits)[1].peers.size(), 1u);
+  EXPECT_EQ((*hits)[1].peers[0].address, "10.0.0.1:2");
+  EXPECT_EQ((*hits)[1].peers[0].cert_sha256, "cert-p1");
+  EXPECT_THAT(*store_->Search(SearchQuery{"", std::string(64, 'c'), 50, 0, 50}, kSince), IsEmpty());
+}
+
+TEST_P(DirectoryStoreTest, SearchGroupsOneFileAcrossPeers) {
+  ASSERT_TRUE(store_->AddPeer(Peer("p3", {File("a/film.mkv", 100, 'a')}), kNow).ok());
+  ASSERT_TRUE(store_->AddPeer(Peer("p1", {File("film.mkv", 100, 'a')}), kNow).ok());
+  // The same file twice on one peer still lists that peer once.
+  ASSERT_TRUE(
+      store_
+          ->AddPeer(Peer("p2", {File("x/film.mkv", 100, 'a'), File("y/film.mkv", 100, 'a')}), kNow)
+          .ok());
+  ASSERT_TRUE(store_->AddPeer(Peer("p4", {File("film.mkv", 100, 'b')}), kNow).ok());  // other sha
+  ASSERT_TRUE(store_->AddPeer(Peer("p5", {File("film.mkv", 99, 'a')}), kNow).ok());   // other size
+  ASSERT_TRUE(store_->AddPeer(Peer("p6", {File("Film.mkv", 100, 'a')}), kNow).ok());  // other name
+  EXPECT_THAT(SearchText("film"), ElementsAre("Film.mkv|100|a|p6", "film.mkv|99|a|p5",
+                                              "film.mkv|100|a|p1,p2,p3", "film.mkv|100|b|p4"));
+}
+
+TEST_P(DirectoryStoreTest, LimitAndOffsetCountHitsAndPeersPerHitAreCapped) {
+  for (const char* id : {"p5", "p3", "p1", "p4", "p2"}) {
+    ASSERT_TRUE(store_
+                    ->AddPeer(Peer(id, {File("n1.dat", 1, 'a'), File("n2.dat", 2, 'b'),
+                                        File("n3.dat", 3, 'c'), File("n4.dat", 4, 'd')}),
+                              kNow)
+                    .ok());
+  }
+  EXPECT_THAT(SearchText(".dat", 2, 1),
+              ElementsAre("n2.dat|2|b|p1,p2,p3,p4,p5", "n3.dat|3|c|p1,p2,p3,p4,p5"));
+  EXPECT_THAT(SearchText(".dat", 3, 2, 2), ElementsAre("n3.dat|3|c|p1,p2", "n4.dat|4|d|p1,p2"));
+  EXPECT_THAT(SearchText(".dat", 10, 4), IsEmpty());
+  // An offline peer neither takes a slot nor shows.
+  ASSERT_TRUE(store_->RecordHeartbeats({{"p2", kNow + 40'000}}).ok());
+  EXPECT_THAT(SearchText("n1", 10, 0, 3, kNow + 20'000), ElementsAre("n1.dat|1|a|p2"));
+}
+
+TEST_P(DirectoryStoreTest, RemovePeerAndRemoveExpired) {
+  ASSERT_TRUE(store_->AddSession("old", "alice", kNow - 1).ok());
+  ASSERT_TRUE(store_->AddSession("live", "alice", kNow + 60'000).ok());
+  ASSERT_TRUE(store_->AddPeer(Peer("gone1", {File("a", 1, 'a')}, "live"), kSince - 5).ok());
+  ASSERT_TRUE(store_->AddPeer(Peer("gone2", {File("a", 1, 'a')}, "live"), kSince - 1).ok());
+  ASSERT_TRUE(store_->AddPeer(Peer("stays", {File("a", 1, 'a')}, "old"), kSince).ok());
+  ASSERT_TRUE(store_->AddPeer(Peer("removed", {File("a", 1, 'a')}, "live"), kNow).ok());
+  ASSERT_TRUE(store_->RemovePeer("removed").ok());
+  EXPECT_TRUE(store_->RemovePeer("removed").ok());
+  EXPECT_FALSE(store_->FindPeer("removed")->has_value());
+
+  auto removed = store_->RemoveExpired(kSince, kNow);
+  ASSERT_TRUE(removed.ok()) << removed.status().ToString();
+  EXPECT_EQ(*removed, 2);
+  EXPECT_FALSE(store_->FindPeer("gone1")->has_value());
+  EXPECT_FALSE(store_->FindPeer("gone2")->has_value());
+  EXPECT_TRUE(store_->FindPeer("stays")->has_value());
+  // Deleted, not just hidden: even an earlier `now` does not find it.
+  EXPECT_FALSE(store_->FindSession("old", kNow - 100)->has_value());
+  EXPECT_TRUE(store_->FindSession("live", kNow)->has_value());
+  EXPECT_THAT(Online(*store_, 0), ElementsAre("stays"));
+  EXPECT_EQ(*store_->RemoveExpired(kSince, kNow), 0);
+  EXPECT_THAT(SearchText("a", 50, 0, 50, 0), ElementsAre("a|1|a|stays"));
+}
+
+TEST_P(DirectoryStoreTest, PingAndCounts) {
+  EXPECT_TRUE(store_->Ping().ok());
+  auto empty = store_->Counts(kSince);
+  ASSERT_TRUE(empty.ok());
+  EXPECT_EQ(empty->online_peers, 0);
+  EXPECT_EQ(empty->indexed_files, 0);
+  EXPECT_EQ(empty->accounts, 0);
+}
+
+TEST_P(DirectoryStoreTest, AnnounceOfManyFilesIsQuick) {
+  std::vector<SharedFile> files;
+  for (int i = 0; i < 2000; ++i) files.push_back(File("dir/file" + std::to_string(i), i, 'a'));
+  auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(store_->AddPeer(Peer("p1", files), kNow).ok());
+  auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_LT(took, std::chrono::seconds(2));
+  EXPECT_EQ(store_->Counts(kSince)->indexed_files, 2000);
+  EXPECT_THAT(SearchText("file1999"), ElementsAre("file1999|1999|a|p1"));
+}
+
+TEST_P(DirectoryStoreTest, ConcurrentAnnouncesAndSearches) {
+  constexpr int kThreads = 8, kPeersPerThread = 10, kFiles = 30;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPeersPerThread; ++i) {
+        std::string id = "t" + std::to_string(t) + "p" + std::to_string(i);
+        std::vector<SharedFile> files = {File("common.iso", 700, 'c')};
+        for (int f = 1; f < kFiles; ++f)
+          files.push_back(File(id + "-" + std::to_string(f), f, 'd'));
+        if (!store_->AddPeer(Peer(id, files, "s" + std::to_string(t)), kNow).ok()) ++failures;
+        if (!store_->RecordHeartbeats({{id, kNow + 1}}).ok()) ++failures;
+        PeerUpdate update;
+        update.peer_id = id;
+        update.added = {File(id + "-extra", 1, 'e')};
+        if (!store_->UpdatePeer(update, kNow + 2).ok()) ++failures;
+        auto hits = store_->Search(SearchQuery{"common", "", 10, 0, 5}, kSince);
+        if (!hits.ok() || hits->size() != 1 || (*hits)[0].peers.empty()) ++failures;
+        if (!store_->Counts(kSince).ok()) ++failures;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  auto counts = store_->Counts(kSince);
+  ASSERT_TRUE(counts.ok());
+  EXPECT_EQ(counts->online_peers, kThreads * kPeersPerThread);
+  EXPECT_EQ(counts->indexed_files, kThreads * kPeersPerThread * (kFiles + 1));
+  auto hits = store_->Search(SearchQuery{"common.iso", "", 10, 0, 1000}, kSince);
+  ASSERT_TRUE(hits.ok());
+  ASSERT_EQ(hits->size(), 1u);
+  EXPECT_EQ((*hits)[0].peers.size(), static_cast<size_t>(kThreads * kPeersPerThread));
+  EXPECT_EQ((*hits)[0].peers.front().peer_id, "t0p0");
+  EXPECT_EQ((*hits)[0].peers.back().peer_id, "t7p9");
+}
+
+TEST_P(DirectoryStoreTest, TwoStoresOverOneDatabaseSeeEachOther) {
+  auto other = Open();
+  ASSERT_NE(other, nullptr);
+  ASSERT_TRUE(store_->AddAccount("alice", "h", kNow).ok());
+  EXPECT_EQ(other->AddAccount("alice", "h2", kNow).code(), Code::kAlreadyExists);
+  ASSERT_TRUE(store_->AddSession("s1", "alice", kNow + 60'000).ok());
+  EXPECT_TRUE(other->FindSession("s1", kNow)->has_value());
+  ASSERT_TRUE(store_->AddPeer(Peer("p1", {File("shared.txt", 1, 'a')}), kNow - 25'000).ok());
+  auto hits = other->Search(SearchQuery{"shared", "", 10, 0, 10}, kSince);
+  ASSERT_TRUE(hits.ok());
+  EXPECT_THAT(Describe(*hits), ElementsAre("shared.txt|1|a|p1"));
+  // A heartbeat through either instance keeps the peer alive for both.
+  ASSERT_TRUE(other->RecordHeartbeats({{"p1", kNow + 20'000}}).ok());
+  EXPECT_THAT(Online(*store_, kNow), ElementsAre("p1"));
+  ASSERT_TRUE(other->RemoveSession("s1").ok());
+  EXPECT_THAT(Online(*store_, 0), IsEmpty());
+}
+
+INSTANTIATE_TEST_SUITE_P(Stores, DirectoryStoreTest,
+                         ::testing::Values(Backend::kSqlite, Backend::kPostgres),
+                         [](const ::testing::TestParamInfo<Backend>& param) {
+                           return param.param == Backend::kSqlite ? "Sqlite" : "Postgres";
+                         });
+
+// ---- PostgreSQL only ---------------------------------------------------------
+
+TEST(PostgresDirectoryStoreTest, UnreachableServerIsUnavailableWithoutThePassword) {
+  int port = testing::pg_internal::FreeLoopbackPort();  // nothing listens there
+  auto store = OpenPostgresDirectoryStore(
+      "postgresql://ferry:s3cret-pw@127.0.0.1:" + std::to_string(port) + "/ferry", 2);
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), Code::kUnavailable);
+  EXPECT_THAT(store.status().message(),
+              ::testing::StartsWith("cannot reach the directory database at 127.0.0.1:" +
+                                    std::to_string(port) + ": "));
+  EXPECT_THAT(store.status().message(), ::testing::Not(::testing::HasSubstr("s3cret")));
+}
+
+TEST(PostgresDirectoryStoreTest, ServerGoneIsUnavailable) {
+  auto cluster = PostgresCluster::Start();
+  ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
+  const int port = (*cluster)->port();
+  auto store = OpenPostgresDirectoryStore((*cluster)->url(), 2);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  ASSERT_TRUE((*store)->Ping().ok());
+  cluster->reset();  // stops the server under the pooled connection
+  Status s = (*store)->Ping();
+  EXPECT_EQ(s.code(), Code::kUnavailable) << s.ToString();
+  EXPECT_THAT(s.message(), ::testing::StartsWith("cannot reach the directory database at "
+                                                 "127.0.0.1:" +
+                                                 std::to_string(port)));
+  EXPECT_EQ((*store)->AddAccount("a", "h", kNow).code(), Code::kUnavailable);
+}
+
+TEST(PostgresDirectoryStoreTest, InstancesStartingAtOnceBothCreateTheSchema) {
+  auto cluster = PostgresCluster::Start();
+  ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
+  std::vector<Status> results(4);
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < results.size(); ++i) {
+    threads.emplace_back([&, i] {
+      auto store = OpenPostgresDirectoryStore((*cluster)->url(), 1);
+      results[i] = store.ok() ? (*store)->Ping() : store.status();
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (const auto& s : results) EXPECT_TRUE(s.ok()) << s.ToString();
+}
+
+TEST(PostgresDirectoryStoreTest, AnnounceIsOneTransaction) {
+  auto cluster = PostgresCluster::Start();
+  ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
+  auto store = OpenPostgresDirectoryStore((*cluster)->url(), 2);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  // PostgreSQL cannot store a NUL byte: the whole announce fails, peer included.
+  Status s = (*store)->AddPeer(
+      Peer("p1", {File("ok.txt", 1, 'a'), File(std::string("b\0d", 3), 1, 'b')}), kNow);
+  EXPECT_EQ(s.code(), Code::kInvalidArgument) << s.ToString();
+  EXPECT_FALSE((*store)->FindPeer("p1")->has_value());
+  EXPECT_EQ((*store)->Counts(0)->indexed_files, 0);
+}
+
+TEST(PostgresDirectoryStoreTest, TextSearchUsesTheTrigramIndex) {
+  auto cluster = PostgresCluster::Start();
+  ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
+  auto store = OpenPostgresDirectoryStore((*cluster)->url(), 2);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  // 100 peers x 1000 files = 100k rows.
+  for (int p = 0; p < 100; ++p) {
+    std::vector<SharedFile> files;
+    for (int f = 0; f < 1000; ++f) {
+      files.push_back(File("d/track-" + std::to_string(p) + "-" + std::to_string(f) + ".flac", f,
+                           'a' + static_cast<char>(f % 6)));
+    }
+    ASSERT_TRUE((*store)->AddPeer(Peer("peer" + std::to_string(p), files), kNow).ok());
+  }
+  pqxx::connection c((*cluster)->url());
+  pqxx::nontransaction tx(c);
+  tx.exec0("ANALYZE");
+  std::string plan;
+  for (const auto& row :
+       tx.exec("EXPLAIN SELECT f.name, f.size, f.sha256 FROM files f JOIN peers p ON "
+               "p.peer_id = f.peer_id WHERE f.name ILIKE '%track-42-99%' AND p.last_seen >= 0 "
+               "GROUP BY f.name, f.size, f.sha256 ORDER BY f.name COLLATE \"C\", f.sha256, "
+               "f.size LIMIT 50")) {
+    plan += row[0].as<std::string>() + "\n";
+  }
+  EXPECT_THAT(plan, ::testing::HasSubstr("files_name_trgm")) << plan;
+  auto start = std::chrono::steady_clock::now();
+  auto hits = (*store)->Search(SearchQuery{"TRACK-42-999.", "", 50, 0, 50}, kSince);
+  auto took = std::chrono::steady_clock::now() - start;
+  ASSERT_TRUE(hits.ok()) << hits.status().ToString();
+  EXPECT_THAT(Describe(*hits), ElementsAre("track-42-999.flac|999|d|peer42"));
+  EXPECT_LT(took, std::chrono::milliseconds(200));
+}
+
+// The helper itself: CI runs as root, where initdb and postgres refuse to run
+// unless handed to the postgres user.
+TEST(PostgresClusterTest, StartsServesAndCleansUp) {
+  std::filesystem::path data;
+  std::string url;
+  {
+    auto cluster = PostgresCluster::Start();
+    ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
+    data = (*cluster)->data_dir();
+    url = (*cluster)->url();
+    EXPECT_THAT(url, ::testing::MatchesRegex("postgresql://ferry@127\\.0\\.0\\.1:[0-9]+/ferry"));
+    pqxx::connection c(url);
+    pqxx::nontransaction tx(c);
+    EXPECT_EQ(tx.exec1("SELECT current_user")[0].as<std::string>(), "ferry");
+    EXPECT_EQ(tx.exec1("SELECT current_database()")[0].as<std::string>(), "ferry");
+    EXPECT_EQ(tx.exec1("SHOW fsync")[0].as<std::string>(), "off");
+    struct stat st {};
+    ASSERT_EQ(::stat(data.c_str(), &st), 0);
+    if (::geteuid() == 0) {
+      EXPECT_NE(st.st_uid, 0u) << "the server must not run as root";
+    } else {
+      EXPECT_EQ(st.st_uid, ::geteuid());
+    }
+  }
+  EXPECT_FALSE(std::filesystem::exists(data));
+  EXPECT_THROW(pqxx::connection{url}, pqxx::broken_connection);
+}
+
+}  // namespace
+}  // namespace ferry

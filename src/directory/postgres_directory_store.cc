@@ -1,0 +1,694 @@
+#include "directory/postgres_directory_store.h"
+
+#include <algorithm>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <pqxx/pqxx>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace ferry {
+namespace {
+
+// Serializes schema creation between instances that start at once: CREATE
+// EXTENSION/TABLE IF NOT EXISTS still race on the catalogs otherwise. The
+// value is "ferry-di" in ASCII, unlikely to collide with another application.
+constexpr int64_t kSchemaLockKey = 0x66657272792d6469;
+
+// text columns that are identifiers or hex compare bytewise (COLLATE "C"), so
+// "ordered by peer_id/path" means the same as in the SQLite store whatever the
+// database's locale. `name` keeps the database's collation so ILIKE folds case
+// by its locale; queries sort it with COLLATE "C".
+constexpr const char* kSchema = R"sql(
+CREATE EXTENSION IF NOT EXISTS pg_trgm;
+CREATE TABLE IF NOT EXISTS accounts (
+  username text COLLATE "C" PRIMARY KEY,
+  password_hash text NOT NULL,
+  created_at bigint NOT NULL);
+CREATE TABLE IF NOT EXISTS sessions (
+  session_id text COLLATE "C" PRIMARY KEY,
+  username text COLLATE "C" NOT NULL,
+  expires_at bigint NOT NULL);
+CREATE INDEX IF NOT EXISTS sessions_expires_at ON sessions (expires_at);
+CREATE TABLE IF NOT EXISTS peers (
+  peer_id text COLLATE "C" PRIMARY KEY,
+  username text COLLATE "C" NOT NULL,
+  session_id text COLLATE "C" NOT NULL,
+  address text NOT NULL,
+  cert_sha256 text NOT NULL,
+  last_seen bigint NOT NULL,
+  file_count bigint NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS peers_last_seen ON peers (last_seen);
+CREATE INDEX IF NOT EXISTS peers_session_id ON peers (session_id);
+CREATE TABLE IF NOT EXISTS files (
+  peer_id text COLLATE "C" NOT NULL REFERENCES peers (peer_id) ON DELETE CASCADE,
+  path text COLLATE "C" NOT NULL,
+  name text NOT NULL,
+  size bigint NOT NULL,
+  sha256 text COLLATE "C" NOT NULL,
+  mtime bigint NOT NULL,
+  PRIMARY KEY (peer_id, path));
+CREATE INDEX IF NOT EXISTS files_name_trgm ON files USING gin (name gin_trgm_ops);
+CREATE INDEX IF NOT EXISTS files_sha256_peer ON files (sha256, peer_id);
+)sql";
+
+// Prepared once per connection (pqxx prepares lazily, on first use). Search is
+// not prepared: a generic plan cannot see the pattern and would not know
+// whether the trigram index pays off.
+const std::vector<std::pair<const char*, const char*>> kStatements = {
+    {"add_account",
+     "INSERT INTO accounts (username, password_hash, created_at) VALUES ($1, $2, $3)"},
+    {"password_hash", "SELECT password_hash FROM accounts WHERE username = $1"},
+    {"add_session", "INSERT INTO sessions (session_id, username, expires_at) VALUES ($1, $2, $3)"},
+    {"find_session",
+     "SELECT username, expires_at FROM sessions WHERE session_id = $1 AND expires_at > $2"},
+    {"remove_session_peers", "DELETE FROM peers WHERE session_id = $1"},
+    {"remove_session", "DELETE FROM sessions WHERE session_id = $1"},
+    {"add_peer",
+     "INSERT INTO peers (peer_id, username, session_id, address, cert_sha256, last_seen) "
+     "VALUES ($1, $2, $3, $4, $5, $6)"},
+    {"touch_peer",
+     "UPDATE peers SET last_seen = GREATEST(last_seen, $2) WHERE peer_id = $1 RETURNING 1"},
+    {"set_address", "UPDATE peers SET address = $2 WHERE peer_id = $1"},
+    {"set_cert", "UPDATE peers SET cert_sha256 = $2 WHERE peer_id = $1"},
+    {"clear_files", "DELETE FROM files WHERE peer_id = $1"},
+    {"remove_files", "DELETE FROM files WHERE peer_id = $1 AND path = ANY ($2::text[])"},
+    // One statement for any number of files: the columns travel as arrays.
+    {"put_files",
+     "INSERT INTO files (peer_id, path, name, size, sha256, mtime) "
+     "SELECT $1, t.path, t.name, t.size, t.sha256, t.mtime "
+     "FROM unnest($2::text[], $3::text[], $4::bigint[], $5::text[], $6::bigint[]) "
+     "AS t (path, name, size, sha256, mtime) "
+     "ON CONFLICT (peer_id, path) DO UPDATE SET name = EXCLUDED.name, size = EXCLUDED.size, "
+     "sha256 = EXCLUDED.sha256, mtime = EXCLUDED.mtime"},
+    {"count_files",
+     "UPDATE peers SET file_count = (SELECT count(*) FROM files WHERE peer_id = $1) "
+     "WHERE peer_id = $1"},
+    {"find_peer", "SELECT username, session_id, last_seen FROM peers WHERE peer_id = $1"},
+    {"remove_peer", "DELETE FROM peers WHERE peer_id = $1"},
+    // Rows already as recent are left alone: no write, no dead tuple.
+    {"heartbeats",
+     "UPDATE peers p SET last_seen = v.t FROM unnest($1::text[], $2::bigint[]) AS v (id, t) "
+     "WHERE p.peer_id = v.id AND p.last_seen < v.t"},
+    {"online_peers",
+     "SELECT peer_id, username, address, cert_sha256, file_count, last_seen FROM peers "
+     "WHERE last_seen >= $1 ORDER BY peer_id LIMIT $2 OFFSET $3"},
+    {"peer_online", "SELECT 1 FROM peers WHERE peer_id = $1 AND last_seen >= $2"},
+    {"peer_files",
+     "SELECT path, size, sha256, mtime FROM files WHERE peer_id = $1 ORDER BY path "
+     "LIMIT $2 OFFSET $3"},
+    {"expire_peers", "DELETE FROM peers WHERE last_seen < $1"},
+    {"expire_sessions", "DELETE FROM sessions WHERE expires_at <= $1"},
+    {"counts",
+     "SELECT count(*), coalesce(sum(file_count), 0)::bigint, "
+     "(SELECT count(*) FROM accounts) FROM peers WHERE last_seen >= $1"},
+};
+
+// Input the database cannot store (a NUL byte in a string); becomes
+// INVALID_ARGUMENT. Never leaves this file.
+struct BadInput : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// The server's message on one line, without libpq's "ERROR:  " prefix.
+std::string Tidy(std::string s) {
+  if (s.rfind("ERROR:", 0) == 0) s.erase(0, 6);
+  for (char& c : s) {
+    if (c == '\n' || c == '\t') c = ' ';
+  }
+  size_t b = s.find_first_not_of(' '), e = s.find_last_not_of(' ');
+  return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
+}
+
+// "host:port" for messages, from a URI or a key=value connection string.
+std::string DescribeServer(const std::string& url) {
+  std::string host, port;
+  size_t scheme = url.find("://");
+  if (scheme != std::string::npos) {
+    std::string rest = url.substr(scheme + 3);
+    size_t at = rest.rfind('@');  // after user:password, whatever they hold
+    if (at != std::string::npos) rest.erase(0, at + 1);
+    std::string authority = rest.substr(0, rest.find_first_of("/?"));
+    size_t colon = authority.rfind(':');
+    if (colon != std::string::npos && authority.find(']', colon) == std::string::npos) {
+      host = authority.substr(0, colon);
+      port = authority.substr(colon + 1);
+    } else {
+      host = authority;
+    }
+  }
+  // key=value pairs, in a connection string or a URI's query.
+  for (const char* key : {"host=", "port="}) {
+    size_t pos = url.find(key);
+    if (pos == std::string::npos ||
+        (pos > 0 && std::string(" ?&").find(url[pos - 1]) == std::string::npos)) {
+      continue;
+    }
+    size_t start = pos + 5, end = url.find_first_of(" &", start);
+    (key[0] == 'h' ? host : port) = url.substr(start, end - start);
+  }
+  return (host.empty() ? "localhost" : host) + ":" + (port.empty() ? "5432" : port);
+}
+
+// The password in a URI's user info or a password= pair, or "".
+std::string PasswordIn(const std::string& url) {
+  std::string password;
+  size_t scheme = url.find("://");
+  if (scheme != std::string::npos) {
+    size_t at = url.rfind('@');
+    size_t colon = url.find(':', scheme + 3);
+    if (at != std::string::npos && colon != std::string::npos && colon < at) {
+      password = url.substr(colon + 1, at - colon - 1);
+    }
+  }
+  size_t pos = url.find("password=");
+  if (pos != std::string::npos) {
+    size_t start = pos + 9, end = url.find_first_of(" &", start);
+    password = url.substr(start, end - start);
+  }
+  return password;
+}
+
+// Appends connect_timeout unless the URL sets one, so an unreachable server
+// fails an open within seconds rather than the kernel's TCP timeout.
+std::string WithConnectTimeout(const std::string& url) {
+  if (url.find("connect_timeout") != std::string::npos) return url;
+  if (url.find("://") == std::string::npos) return url + " connect_timeout=10";
+  return url + (url.find('?') == std::string::npos ? "?" : "&") + "connect_timeout=10";
+}
+
+// A PostgreSQL array literal of text: {"a","b\"c"}.
+template <typename T, typename F>
+std::string TextArray(const std::vector<T>& items, F field) {
+  std::string out = "{";
+  for (const T& item : items) {
+    const std::string& s = field(item);
+    if (s.find('\0') != std::string::npos) throw BadInput("a string contains a NUL byte");
+    if (out.size() > 1) out += ',';
+    out += '"';
+    for (char c : s) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  return out + "}";
+}
+
+template <typename T, typename F>
+std::string BigintArray(const std::vector<T>& items, F field) {
+  std::string out = "{";
+  for (const T& item : items) {
+    if (out.size() > 1) out += ',';
+    out += std::to_string(field(item));
+  }
+  return out + "}";
+}
+
+// The LIKE pattern that matches `text` anywhere, its wildcards taken literally
+// (backslash is LIKE's default escape character).
+std::string ContainsPattern(const std::string& text) {
+  std::string out = "%";
+  for (char c : text) {
+    if (c == '%' || c == '_' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "%";
+}
+
+std::string NameOf(const std::string& path) { return path.substr(path.rfind('/') + 1); }
+
+// Later entries for a path replace earlier ones, as a sequence of announces
+// would; ON CONFLICT DO UPDATE refuses to touch one row twice in a statement.
+std::vector<SharedFile> DedupeByPath(const std::vector<SharedFile>& files) {
+  std::map<std::string, size_t> last;
+  for (size_t i = 0; i < files.size(); ++i) last[files[i].path] = i;
+  if (last.size() == files.size()) return files;
+  std::vector<SharedFile> out;
+  for (size_t i = 0; i < files.size(); ++i) {
+    if (last[files[i].path] == i) out.push_back(files[i]);
+  }
+  return out;
+}
+
+void PutFiles(pqxx::transaction_base& tx, const std::string& peer_id,
+              const std::vector<SharedFile>& files) {
+  auto deduped = DedupeByPath(files);
+  // Bounded statements keep a huge announce from building one giant message.
+  constexpr size_t kBatch = 5000;
+  for (size_t begin = 0; begin < deduped.size(); begin += kBatch) {
+    std::vector<SharedFile> batch(
+        deduped.begin() + static_cast<std::ptrdiff_t>(begin),
+        deduped.begin() + static_cast<std::ptrdiff_t>(std::min(deduped.size(), begin + kBatch)));
+    std::vector<std::string> names;
+    for (const auto& f : batch) names.push_back(NameOf(f.path));
+    tx.exec_prepared(
+        "put_files", peer_id,
+        TextArray(batch, [](const SharedFile& f) -> const std::string& { return f.path; }),
+        TextArray(names, [](const std::string& s) -> const std::string& { return s; }),
+        BigintArray(batch, [](const SharedFile& f) { return f.size; }),
+        TextArray(batch, [](const SharedFile& f) -> const std::string& { return f.sha256; }),
+        BigintArray(batch, [](const SharedFile& f) { return f.mtime; }));
+  }
+}
+
+// A fixed number of connections, opened on first need and handed out one
+// caller at a time (a pqxx::connection is not thread-safe).
+class ConnectionPool {
+ public:
+  class Lease {
+   public:
+    Lease(ConnectionPool* pool, std::unique_ptr<pqxx::connection> conn)
+        : pool_(pool), conn_(std::move(conn)) {}
+    Lease(Lease&& other) noexcept : pool_(other.pool_), conn_(std::move(other.conn_)) {}
+    Lease& operator=(Lease&&) = delete;
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    ~Lease() {
+      if (pool_ != nullptr && conn_ != nullptr) pool_->Release(std::move(conn_));
+    }
+    pqxx::connection& operator*() const { return *conn_; }
+    // Closes the connection instead of returning it (it broke).
+    void Discard() { conn_->disconnect(); }
+
+   private:
+    ConnectionPool* pool_;
+    std::unique_ptr<pqxx::connection> conn_;
+  };
+
+  ConnectionPool(std::string conninfo, std::string server, int size)
+      : conninfo_(std::move(conninfo)),
+        server_(std::move(server)),
+        password_(PasswordIn(conninfo_)),
+        size_(std::max(1, size)) {}
+
+  Result<Lease> Acquire() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return !idle_.empty() || open_ < size_; });
+    if (!idle_.empty()) {
+      auto conn = std::move(idle_.back());
+      idle_.pop_back();
+      return Lease(this, std::move(conn));
+    }
+    ++open_;
+    lock.unlock();  // connecting takes a round trip or a timeout; others go on
+    try {
+      auto conn = std::make_unique<pqxx::connection>(conninfo_);
+      for (const auto& [name, sql] : kStatements) conn->prepare(name, sql);
+      return Lease(this, std::move(conn));
+    } catch (const std::exception& e) {
+      lock.lock();
+      --open_;
+      cv_.notify_one();
+      return Unreachable(e.what());
+    }
+  }
+
+  // After one connection broke the others probably did too (the server
+  // restarted): drop the idle ones so the next callers reconnect.
+  void DropIdle() {
+    std::lock_guard<std::mutex> lock(mu_);
+    open_ -= static_cast<int>(idle_.size());
+    idle_.clear();
+    cv_.notify_all();
+  }
+
+  Status Unreachable(const std::string& reason) const {
+    return Status::Unavailable("cannot reach the directory database at " + server_ + ": " +
+                               Clean(reason));
+  }
+
+  // A message fit to show: one line, and never the password even if a
+  // library or the server echoed it.
+  std::string Clean(const std::string& message) const {
+    std::string s = Tidy(message);
+    if (password_.empty()) return s;
+    for (size_t pos = s.find(password_); pos != std::string::npos;
+         pos = s.find(password_, pos + 3)) {
+      s.replace(pos, password_.size(), "***");
+    }
+    return s;
+  }
+
+ private:
+  void Release(std::unique_ptr<pqxx::connection> conn) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (conn->is_open()) {
+      idle_.push_back(std::move(conn));
+    } else {
+      --open_;
+    }
+    cv_.notify_one();
+  }
+
+  const std::string conninfo_;  // may hold a password: never put it in a message
+  const std::string server_;    // "host:port", for messages
+  const std::string password_;  // scrubbed from messages
+  const int size_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::unique_ptr<pqxx::connection>> idle_;  // guarded by mu_
+  int open_ = 0;  // connections idle or leased; guarded by mu_
+};
+
+using ReadOnly = pqxx::transaction<pqxx::repeatable_read, pqxx::read_only>;
+
+class PostgresDirectoryStore final : public DirectoryStore {
+ public:
+  PostgresDirectoryStore(std::string conninfo, std::string server, int connections)
+      : pool_(std::move(conninfo), std::move(server), connections) {}
+
+  Status CreateSchema() {
+    return Run([](pqxx::connection& c) {
+      pqxx::work tx(c);
+      tx.exec_params("SELECT pg_advisory_xact_lock($1)", kSchemaLockKey);
+      tx.exec0(kSchema);
+      tx.commit();
+      return Status::Ok();
+    });
+  }
+
+  Status AddAccount(const std::string& username, const std::string& password_hash,
+                    int64_t now) override {
+    return Run([&](pqxx::connection& c) {
+      pqxx::work tx(c);
+      try {
+        tx.exec_prepared0("add_account", username, password_hash, now);
+      } catch (const pqxx::unique_violation&) {
+        return Status::AlreadyExists("the user name '" + username + "' is taken");
+      }
+      tx.commit();
+      return Status::Ok();
+    });
+  }
+
+  Result<std::optional<std::string>> PasswordHash(const std::string& username) override {
+    return Run([&](pqxx::connection& c) -> Result<std::optional<std::string>> {
+      pqxx::read_transaction tx(c);
+      auto r = tx.exec_prepared("password_hash", username);
+      if (r.empty()) return std::optional<std::string>();
+      return std::optional<std::string>(r[0][0].as<std::string>());
+    });
+  }
+
+  Status AddSession(const std::string& session_id, const std::string& username,
+                    int64_t expires_at) override {
+    return Run([&](pqxx::connection& c) {
+      pqxx::work tx(c);
+      try {
+        tx.exec_prepared0("add_session", session_id, username, expires_at);
+      } catch (const pqxx::unique_violation&) {
+        return Status::AlreadyExists("the session exists already");
+      }
+      tx.commit();
+      return Status::Ok();
+    });
+  }
+
+  Result<std::optional<DirectorySession>> FindSession(const std::string& session_id,
+                                                      int64_t now) override {
+    return Run([&](pqxx::connection& c) -> Result<std::optional<DirectorySession>> {
+      pqxx::read_transaction tx(c);
+      auto r = tx.exec_prepared("find_session", session_id, now);
+      if (r.empty()) return std::optional<DirectorySession>();
+      return std::optional<DirectorySession>(
+          DirectorySession{r[0][0].as<std::string>(), r[0][1].as<int64_t>()});
+    });
+  }
+
+  Status RemoveSession(const std::string& session_id) override {
+    return Run([&](pqxx::connection& c) {
+      pqxx::work tx(c);
+      tx.exec_prepared0("remove_session_peers", session_id);
+      tx.exec_prepared0("remove_session", session_id);
+      tx.commit();
+      return Status::Ok();
+    });
+  }
+
+  Status AddPeer(const NewPeer& peer, int64_t now) override {
+    return Run([&](pqxx::connection& c) {
+      pqxx::work tx(c);
+      try {
+        tx.exec_prepared0("add_peer", peer.peer_id, peer.username, peer.session_id, peer.address,
+                          peer.cert_sha256, now);
+      } catch (const pqxx::unique_violation&) {
+        return Status::AlreadyExists("the peer id '" + peer.peer_id + "' is taken");
+      }
+      PutFiles(tx, peer.peer_id, peer.files);
+      tx.exec_prepared0("count_files", peer.peer_id);
+      tx.commit();
+      return Status::Ok();
+    });
+  }
+
+  Status UpdatePeer(const PeerUpdate& update, int64_t now) override {
+    return Run([&](pqxx::connection& c) {
+      pqxx::work tx(c);
+      // Locks the peer's row first, so concurrent updates of one peer queue up.
+      if (tx.exec_prepared("touch_peer", update.peer_id, now).empty()) {
+        return Status::NotFound("no peer '" + update.peer_id + "'; announce it again");
+      }
+      if (update.address) tx.exec_prepared0("set_address", update.peer_id, *update.address);
+      if (update.cert_sha256) tx.exec_prepared0("set_cert", update.peer_id, *update.cert_sha256);
+      bool files_changed = false;
+      if (update.replace_files) {
+        tx.exec_prepared0("clear_files", update.peer_id);
+        PutFiles(tx, update.peer_id, *update.replace_files);
+        files_changed = true;
+      }
+      if (!update.removed.empty()) {
+        tx.exec_prepared0("remove_files", update.peer_id,
+                          TextArray(update.removed,
+                                    [](const std::string& s) -> const std::string& { return s; }));
+        files_changed = true;
+      }
+      if (!update.added.empty()) {
+        PutFiles(tx, update.peer_id, update.added);
+        files_changed = true;
+      }
+      if (files_changed) tx.exec_prepared0("count_files", update.peer_id);
+      tx.commit();
+      return Status::Ok();
+    });
+  }
+
+  Result<std::optional<PeerOwner>> FindPeer(const std::string& peer_id) override {
+    return Run([&](pqxx::connection& c) -> Result<std::optional<PeerOwner>> {
+      pqxx::read_transaction tx(c);
+      auto r = tx.exec_prepared("find_peer", peer_id);
+      if (r.empty()) return std::optional<PeerOwner>();
+      return std::optional<PeerOwner>(
+          PeerOwner{r[0][0].as<std::string>(), r[0][1].as<std::string>(), r[0][2].as<int64_t>()});
+    });
+  }
+
+  Status RemovePeer(const std::string& peer_id) override {
+    return Run([&](pqxx::connection& c) {
+      pqxx::work tx(c);
+      tx.exec_prepared0("remove_peer", peer_id);
+      tx.commit();
+      return Status::Ok();
+    });
+  }
+
+  Status RecordHeartbeats(const std::vector<std::pair<std::string, int64_t>>& seen) override {
+    if (seen.empty()) return Status::Ok();
+    // One entry per peer with its latest time (UPDATE ... FROM would apply an
+    // arbitrary one of duplicates), in peer_id order so that concurrent
+    // batches lock rows in the same order and cannot deadlock.
+    std::map<std::string, int64_t> latest;
+    for (const auto& [id, t] : seen) {
+      auto [it, inserted] = latest.emplace(id, t);
+      if (!inserted) it->second = std::max(it->second, t);
+    }
+    std::vector<std::pair<std::string, int64_t>> rows(latest.begin(), latest.end());
+    return Run([&](pqxx::connection& c) {
+      pqxx::work tx(c);
+      tx.exec_prepared0(
+          "heartbeats",
+          TextArray(rows, [](const auto& r) -> const std::string& { return r.first; }),
+          BigintArray(rows, [](const auto& r) { return r.second; }));
+      tx.commit();
+      return Status::Ok();
+    });
+  }
+
+  Result<std::vector<PeerInfo>> OnlinePeers(int64_t online_since, int limit, int offset) override {
+    return Run([&](pqxx::connection& c) -> Result<std::vector<PeerInfo>> {
+      pqxx::read_transaction tx(c);
+      std::vector<PeerInfo> peers;
+      for (const auto& row : tx.exec_prepared("online_peers", online_since, std::max(0, limit),
+                                              std::max(0, offset))) {
+        peers.push_back(PeerInfo{row[0].as<std::string>(), row[1].as<std::string>(),
+                                 row[2].as<std::string>(), row[3].as<std::string>(),
+                                 row[4].as<int64_t>(), row[5].as<int64_t>()});
+      }
+      return peers;
+    });
+  }
+
+  Result<std::optional<std::vector<SharedFile>>> PeerFiles(const std::string& peer_id,
+                                                           int64_t online_since, int limit,
+                                                           int offset) override {
+    using Answer = std::optional<std::vector<SharedFile>>;
+    return Run([&](pqxx::connection& c) -> Result<Answer> {
+      ReadOnly tx(c);  // one snapshot: the peer cannot vanish between the two queries
+      if (tx.exec_prepared("peer_online", peer_id, online_since).empty()) return Answer();
+      std::vector<SharedFile> files;
+      for (const auto& row :
+           tx.exec_prepared("peer_files", peer_id, std::max(0, limit), std::max(0, offset))) {
+        files.push_back(SharedFile{row[0].as<std::string>(), row[1].as<int64_t>(),
+                                   row[2].as<std::string>(), row[3].as<int64_t>()});
+      }
+      return Answer(std::move(files));
+    });
+  }
+
+  Result<std::vector<SearchHit>> Search(const SearchQuery& query, int64_t online_since) override;
+
+  Result<int64_t> RemoveExpired(int64_t online_since, int64_t now) override {
+    return Run([&](pqxx::connection& c) -> Result<int64_t> {
+      pqxx::work tx(c);
+      auto peers = tx.exec_prepared("expire_peers", online_since);
+      tx.exec_prepared0("expire_sessions", now);
+      tx.commit();
+      return static_cast<int64_t>(peers.affected_rows());
+    });
+  }
+
+  Result<DirectoryCounts> Counts(int64_t online_since) override {
+    return Run([&](pqxx::connection& c) -> Result<DirectoryCounts> {
+      pqxx::read_transaction tx(c);
+      auto row = tx.exec_prepared1("counts", online_since);
+      return DirectoryCounts{row[0].as<int64_t>(), row[1].as<int64_t>(), row[2].as<int64_t>()};
+    });
+  }
+
+  Status Ping() override {
+    return Run([](pqxx::connection& c) {
+      pqxx::nontransaction tx(c);
+      tx.exec1("SELECT 1");
+      return Status::Ok();
+    });
+  }
+
+ private:
+  // Runs `body` on a pooled connection and turns exceptions into a Status.
+  // Retries a deadlock or serialization failure (the transaction was rolled
+  // back, so running it again is safe) and, once, a connection that turned out
+  // to be broken before the transaction committed.
+  template <typename F>
+  auto Run(F&& body) -> decltype(body(std::declval<pqxx::connection&>())) {
+    for (int attempt = 0;; ++attempt) {
+      auto lease = pool_.Acquire();
+      if (!lease.ok()) return lease.status();
+      try {
+        return body(**lease);
+      } catch (const pqxx::broken_connection& e) {
+        lease->Discard();
+        pool_.DropIdle();
+        if (attempt < 1) continue;
+        return pool_.Unreachable(e.what());
+      } catch (const pqxx::in_doubt_error& e) {
+        lease->Discard();
+        return pool_.Unreachable(std::string("the outcome of a commit is unknown: ") + e.what());
+      } catch (const pqxx::statement_completion_unknown& e) {
+        // Rolled back or not, nobody knows: running it again could apply it twice.
+        return Status::Aborted("directory database: " + pool_.Clean(e.what()));
+      } catch (const pqxx::transaction_rollback& e) {
+        if (attempt < 4) continue;
+        return Status::Aborted("directory database: " + pool_.Clean(e.what()));
+      } catch (const pqxx::unique_violation& e) {
+        return Status::AlreadyExists("directory database: " + pool_.Clean(e.what()));
+      } catch (const pqxx::data_exception& e) {
+        return Status::InvalidArgument("directory database: " + pool_.Clean(e.what()));
+      } catch (const pqxx::sql_error& e) {
+        // Class 08 is a connection exception, 57P a server shutting down.
+        const std::string& state = e.sqlstate();
+        if (state.rfind("08", 0) == 0 || state.rfind("57P", 0) == 0 || !(**lease).is_open()) {
+          lease->Discard();
+          pool_.DropIdle();
+          return pool_.Unreachable(e.what());
+        }
+        return Status::Internal("directory database: " + pool_.Clean(e.what()));
+      } catch (const BadInput& e) {
+        return Status::InvalidArgument(e.what());
+      } catch (const std::exception& e) {
+        return Status::Internal(std::string("directory database: ") + pool_.Clean(e.what()));
+      }
+    }
+  }
+
+  ConnectionPool pool_;
+};
+
+// Two steps, so that a file on thousands of peers costs one group in the first
+// and at most max_peers_per_hit index probes in the second: first the page of
+// distinct (name, size, sha256) among online peers' files, then for each of
+// those groups its first peers in peer_id order. Both run in one snapshot so
+// every hit of the page still has its peers.
+Result<std::vector<SearchHit>> PostgresDirectoryStore::Search(const SearchQuery& query,
+                                                              int64_t online_since) {
+  const bool by_hash = query.text.empty();
+  const std::string needle = by_hash ? query.sha256 : ContainsPattern(query.text);
+  if (needle.find('\0') != std::string::npos) {
+    return Status::InvalidArgument("the search text contains a NUL byte");
+  }
+  const std::string match = by_hash ? "f.sha256 = $1" : "f.name ILIKE $1";
+  return Run([&](pqxx::connection& c) -> Result<std::vector<SearchHit>> {
+    ReadOnly tx(c);
+    auto groups = tx.exec_params(
+        "SELECT f.name, f.size, f.sha256 FROM files f JOIN peers p ON p.peer_id = f.peer_id "
+        "WHERE " +
+            match +
+            " AND p.last_seen >= $2 GROUP BY f.name, f.size, f.sha256 "
+            "ORDER BY f.name COLLATE \"C\", f.sha256, f.size LIMIT $3 OFFSET $4",
+        needle, online_since, std::max(0, query.limit), std::max(0, query.offset));
+    std::vector<SearchHit> hits;
+    for (const auto& row : groups) {
+      hits.push_back(
+          SearchHit{row[0].as<std::string>(), row[1].as<int64_t>(), row[2].as<std::string>(), {}});
+    }
+    if (hits.empty() || query.max_peers_per_hit <= 0) return hits;
+    // files (sha256, peer_id) yields each group's rows in peer_id order, so
+    // DISTINCT ON + LIMIT stop after the first few online peers.
+    auto peers = tx.exec_params(
+        "SELECT g.ord, x.peer_id, x.address, x.cert_sha256 "
+        "FROM unnest($1::text[], $2::bigint[], $3::text[]) WITH ORDINALITY AS g (name, size, "
+        "sha256, ord) "
+        "CROSS JOIN LATERAL (SELECT DISTINCT ON (f.peer_id) f.peer_id, p.address, p.cert_sha256 "
+        "  FROM files f JOIN peers p ON p.peer_id = f.peer_id "
+        "  WHERE f.sha256 = g.sha256 AND f.name = g.name AND f.size = g.size "
+        "    AND p.last_seen >= $4 "
+        "  ORDER BY f.peer_id LIMIT $5) x "
+        "ORDER BY g.ord, x.peer_id",
+        TextArray(hits, [](const SearchHit& h) -> const std::string& { return h.name; }),
+        BigintArray(hits, [](const SearchHit& h) { return h.size; }),
+        TextArray(hits, [](const SearchHit& h) -> const std::string& { return h.sha256; }),
+        online_since, query.max_peers_per_hit);
+    for (const auto& row : peers) {
+      auto ord = row[0].as<size_t>();  // 1-based
+      if (ord < 1 || ord > hits.size()) continue;
+      hits[ord - 1].peers.push_back(PeerAddress{row[1].as<std::string>(), row[2].as<std::string>(),
+                                                row[3].as<std::string>()});
+    }
+    return hits;
+  });
+}
+
+}  // namespace
+
+Result<std::unique_ptr<DirectoryStore>> OpenPostgresDirectoryStore(const std::string& url,
+                                                                   int connections) {
+  auto store = std::make_unique<PostgresDirectoryStore>(WithConnectTimeout(url),
+                                                        DescribeServer(url), connections);
+  FERRY_RETURN_IF_ERROR(store->CreateSchema());
+  return std::unique_ptr<DirectoryStore>(std::move(store));
+}
+
+}  // namespace ferry
