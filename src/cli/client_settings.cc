@@ -11,7 +11,15 @@
 namespace ferry {
 namespace {
 
-std::map<std::string, std::string> ReadConfig() {
+std::string FirstOf(const std::string& flag, const char* env, const std::string& config) {
+  if (!flag.empty()) return flag;
+  if (const char* v = std::getenv(env); v != nullptr && *v != '\0') return v;
+  return config;
+}
+
+}  // namespace
+
+std::map<std::string, std::string> ReadClientConfig() {
   std::map<std::string, std::string> out;
   std::ifstream in(ConfigDir() + "/config");
   std::string line;
@@ -29,14 +37,6 @@ std::map<std::string, std::string> ReadConfig() {
   return out;
 }
 
-std::string FirstOf(const std::string& flag, const char* env, const std::string& config) {
-  if (!flag.empty()) return flag;
-  if (const char* v = std::getenv(env); v != nullptr && *v != '\0') return v;
-  return config;
-}
-
-}  // namespace
-
 void AddClientFlags(CLI::App& app, ClientFlags& flags) {
   app.add_option("--server", flags.server,
                  "server HOST:PORT (env FERRY_SERVER; default 127.0.0.1:7070)");
@@ -49,7 +49,7 @@ void AddClientFlags(CLI::App& app, ClientFlags& flags) {
 }
 
 Result<ClientOptions> ResolveClientOptions(const ClientFlags& flags) {
-  auto config = ReadConfig();
+  auto config = ReadClientConfig();
   ClientOptions o;
   o.server = FirstOf(flags.server, "FERRY_SERVER", config["server"]);
   if (o.server.empty()) o.server = "127.0.0.1:7070";

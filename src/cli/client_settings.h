@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <map>
 #include <string>
 
 #include "client/connection.h"
@@ -17,6 +18,9 @@ struct ClientFlags {
   std::string ca_cert;
   bool trust_new_server = false;
 };
+
+// The "key = value" lines of $XDG_CONFIG_HOME/ferry/config ({} if there is none).
+std::map<std::string, std::string> ReadClientConfig();
 
 // Adds --server, --user, --ca-cert and --trust-new-server to `app`.
 void AddClientFlags(CLI::App& app, ClientFlags& flags);

@@ -5,6 +5,7 @@
 
 #include "cli/client_settings.h"
 #include "cli/commands.h"
+#include "cli/directory_commands.h"
 #include "cli/file_commands.h"
 #include "cli/job_commands.h"
 #include "core/process_tuning.h"
@@ -40,6 +41,7 @@ int main(int argc, char** argv) {
   AddServerCommand(app, &exit_code);
   AddWorkerCommand(app, &exit_code);
   AddDirectoryCommand(app, &exit_code);
+  AddDirectoryClientCommands(app, flags, &exit_code);
   AddUserCommands(app, &exit_code);
   AddLogCommand(app, &exit_code);
 

@@ -268,7 +268,8 @@ void DirectoryHttpServer::Dispatch(const httplib::Request& req, httplib::Respons
     return;
   }
   if (r == "/api/v1/register" || r == "/api/v1/login") {
-    auto credentials = ParseCredentials(req.body);
+    auto credentials = ParseCredentials(
+        req.body, r == "/api/v1/register" ? CredentialUse::kRegister : CredentialUse::kLogin);
     if (!credentials.ok()) return SendStatus(res, credentials.status());
     if (r == "/api/v1/register") {
       Status s = svc.Register(*credentials);

@@ -194,7 +194,7 @@ Result<int> IntParam(const std::multimap<std::string, std::string>& params, cons
 
 }  // namespace
 
-Result<Credentials> ParseCredentials(std::string_view body) {
+Result<Credentials> ParseCredentials(std::string_view body, CredentialUse use) {
   auto doc = ParseObject(body);
   if (!doc.ok()) return doc.status();
   auto user = StringField(*doc, "username");
@@ -202,7 +202,11 @@ Result<Credentials> ParseCredentials(std::string_view body) {
   auto password = StringField(*doc, "password");
   if (!password.ok()) return password.status();
   FERRY_RETURN_IF_ERROR(ValidateUserName(*user));
-  FERRY_RETURN_IF_ERROR(ValidatePassword(*password));
+  if (use == CredentialUse::kRegister) {
+    FERRY_RETURN_IF_ERROR(ValidatePassword(*password));
+  } else if (password->size() > 1024) {
+    return Status::InvalidArgument("the password is too long");
+  }
   return Credentials{std::move(*user), std::move(*password)};
 }
 

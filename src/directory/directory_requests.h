@@ -42,7 +42,11 @@ struct Page {
   int offset = 0;
 };
 
-Result<Credentials> ParseCredentials(std::string_view body);
+// For register the password must follow the rules for new passwords; a login
+// only checks it against the hash, so any wrong one gets the same 401.
+enum class CredentialUse { kRegister, kLogin };
+Result<Credentials> ParseCredentials(std::string_view body,
+                                     CredentialUse use = CredentialUse::kRegister);
 Result<AnnounceRequest> ParseAnnounce(std::string_view body);
 // {"peer_id": "..."}: the peer id.
 Result<std::string> ParseHeartbeat(std::string_view body);

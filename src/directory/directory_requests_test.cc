@@ -132,6 +132,9 @@ TEST(DirectoryRequestsTest, CredentialsAreChecked) {
   ExpectInvalid(ParseCredentials(R"({"username":"alice","password":"short"})").status(),
                 "8 characters");
   ExpectInvalid(ParseCredentials(R"({"username":"alice"})").status(), "'password' is missing");
+  // A login checks any password against the hash; only registering sets rules.
+  EXPECT_TRUE(
+      ParseCredentials(R"({"username":"alice","password":"short"})", CredentialUse::kLogin).ok());
   ExpectInvalid(ParseCredentials(R"({"username":5,"password":"long enough"})").status(),
                 "'username' must be a string");
 }
