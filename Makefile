@@ -3,7 +3,7 @@ JOBS ?= 2
 DATA ?= ./ferry-data
 LISTEN ?= 127.0.0.1:7070
 
-.PHONY: deps build build-asan run test fuzz test-release test-asan bench bench-transfer bench-jobs format clean
+.PHONY: deps build build-asan run test fuzz bench-directory test-release test-asan bench bench-transfer bench-jobs format clean
 
 deps:
 	./scripts/install-deps.sh
@@ -38,7 +38,7 @@ fuzz: deps
 
 test: test-release test-asan fuzz
 
-bench: bench-transfer bench-jobs
+bench: bench-transfer bench-jobs bench-directory
 
 bench-transfer: build
 	FERRY_BENCH_DEPS=1 ./scripts/install-deps.sh
@@ -46,6 +46,10 @@ bench-transfer: build
 
 bench-jobs: build
 	./bench/jobs_bench.sh
+
+bench-directory: build
+	FERRY_BENCH_DEPS=1 ./scripts/install-deps.sh
+	./bench/directory_bench.sh
 
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')
