@@ -1,6 +1,7 @@
 #include "directory/directory_http.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <charconv>
 #include <functional>
@@ -197,6 +198,15 @@ Result<std::unique_ptr<DirectoryHttpServer>> DirectoryHttpServer::Bind(
         }
         SendError(res, 500, "internal error; the directory's log has the details");
       });
+  // Debian's compiled httplib listens with a backlog of 5, which overflows
+  // when many peers connect at once (SYN retries cost seconds): note the
+  // listening socket here and listen again with the system's maximum.
+  auto listening = std::make_shared<int>(-1);
+  http.set_socket_options([listening](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    *listening = sock;
+  });
   if (options.port == 0) {
     server->port_ = http.bind_to_any_port(options.host);
     if (server->port_ <= 0) {
@@ -209,6 +219,9 @@ Result<std::unique_ptr<DirectoryHttpServer>> DirectoryHttpServer::Bind(
                       options.host, options.port));
     }
     server->port_ = options.port;
+  }
+  if (*listening >= 0 && ::listen(*listening, SOMAXCONN) != 0) {
+    return ErrnoStatus(errno, fmt::format("listen on {}:{}", options.host, server->port_));
   }
   return server;
 }

@@ -37,7 +37,7 @@ DirectoryService::DirectoryService(std::unique_ptr<DirectoryStore> store, Direct
                                    WallClockMs clock)
     : store_(std::move(store)),
       options_(options),
-      cache_ttl_(std::min(options.cache_ttl, options.heartbeat_interval)),
+      session_cache_ttl_(options.session_cache_ttl),
       flush_interval_(std::clamp(options.heartbeat_interval / 4, std::chrono::milliseconds(10),
                                  options.flush_interval)),
       clock_(std::move(clock)),
@@ -150,7 +150,7 @@ Result<DirectorySession> DirectoryService::AuthenticateCached(const std::string&
   {
     std::lock_guard lock(mu_);
     auto it = sessions_.find(id);
-    if (it != sessions_.end() && now - it->second.checked_at < cache_ttl_.count() &&
+    if (it != sessions_.end() && now - it->second.checked_at < session_cache_ttl_.count() &&
         it->second.session.expires_at > now) {
       return it->second.session;
     }
@@ -161,18 +161,30 @@ Result<DirectorySession> DirectoryService::AuthenticateCached(const std::string&
 Result<PeerOwner> DirectoryService::OwnedOnlinePeer(const DirectorySession& session,
                                                     const std::string& peer_id) {
   int64_t now = clock_();
+  // Newest heartbeat known here: the cached time in the store or one this
+  // instance received since.
+  auto newest = [&](const PeerOwner& owner) {
+    std::lock_guard lock(mu_);
+    auto it = local_seen_.find(peer_id);
+    return it == local_seen_.end() ? owner.last_seen : std::max(owner.last_seen, it->second);
+  };
   std::optional<PeerOwner> owner;
   {
     std::lock_guard lock(mu_);
     auto it = peers_.find(peer_id);
-    if (it != peers_.end() && now - it->second.checked_at < cache_ttl_.count()) {
+    if (it != peers_.end() && now - it->second.checked_at < options_.peer_cache_ttl.count()) {
       owner = it->second.owner;
     }
   }
-  if (!owner) {
+  // A miss, or a cached peer that looks expired (its heartbeats may have gone
+  // through another instance): ask the store.
+  if (!owner || newest(*owner) < OnlineSince(now)) {
     auto found = store_->FindPeer(peer_id);
     if (!found.ok()) return found.status();
-    if (!*found) return PeerGone(peer_id);
+    if (!*found) {
+      Forget(peer_id);
+      return PeerGone(peer_id);
+    }
     owner = **found;
     std::lock_guard lock(mu_);
     peers_[peer_id] = CachedPeer{*owner, now};
@@ -180,13 +192,7 @@ Result<PeerOwner> DirectoryService::OwnedOnlinePeer(const DirectorySession& sess
   if (owner->username != session.username) {
     return Status::PermissionDenied(fmt::format("peer {} belongs to another user", peer_id));
   }
-  int64_t last_seen = owner->last_seen;
-  {
-    std::lock_guard lock(mu_);
-    auto it = local_seen_.find(peer_id);
-    if (it != local_seen_.end()) last_seen = std::max(last_seen, it->second);
-  }
-  if (last_seen < OnlineSince(now)) {
+  if (newest(*owner) < OnlineSince(now)) {
     Forget(peer_id);
     return PeerGone(peer_id);
   }
@@ -305,9 +311,23 @@ void DirectoryService::FlushHeartbeats() {
     batch.assign(pending_.begin(), pending_.end());
     pending_.clear();
   }
-  Status s = store_->RecordHeartbeats(batch);
-  if (s.ok()) return;
-  spdlog::warn("directory: could not record {} heartbeats: {}", batch.size(), s.ToString());
+  auto gone = store_->RecordHeartbeats(batch);
+  if (gone.ok()) {
+    // Removed or logged out elsewhere: refuse their next heartbeat here, and
+    // stop trusting the session that announced them.
+    std::lock_guard lock(mu_);
+    for (const auto& peer_id : *gone) {
+      auto it = peers_.find(peer_id);
+      if (it != peers_.end()) {
+        sessions_.erase(it->second.owner.session_id);
+        peers_.erase(it);
+      }
+      local_seen_.erase(peer_id);
+    }
+    return;
+  }
+  spdlog::warn("directory: could not record {} heartbeats: {}", batch.size(),
+               gone.status().ToString());
   std::lock_guard lock(mu_);
   for (auto& [peer_id, when] : batch) {
     auto& slot = pending_[peer_id];
@@ -328,9 +348,12 @@ void DirectoryService::MaintainNow() {
   std::lock_guard lock(mu_);
   if (counts.ok()) counts_ = *counts;
   // Cached entries past their use are dropped so the caches stay small.
-  int64_t stale = now - 10 * cache_ttl_.count();
-  std::erase_if(sessions_, [&](const auto& kv) { return kv.second.checked_at < stale; });
-  std::erase_if(peers_, [&](const auto& kv) { return kv.second.checked_at < stale; });
+  std::erase_if(sessions_, [&](const auto& kv) {
+    return now - kv.second.checked_at >= session_cache_ttl_.count();
+  });
+  std::erase_if(peers_, [&](const auto& kv) {
+    return now - kv.second.checked_at >= options_.peer_cache_ttl.count();
+  });
   std::erase_if(local_seen_, [&](const auto& kv) { return kv.second < OnlineSince(now); });
 }
 

@@ -2,13 +2,13 @@
 // and heartbeats, peer listings and search, over one DirectoryStore.
 //
 // Heartbeats are the hot path (every peer, every few seconds), so they touch
-// no database: the session and peer behind one are cached for `cache_ttl`, the
-// time is recorded in memory, and a maintenance thread writes every peer's
-// latest heartbeat in one transaction each `flush_interval`. Expiry allows for
-// that lag: flush_interval is far below the 3 missed intervals that expire a
-// peer. With several instances, a logout or removed peer is noticed by the
-// others' heartbeat caches within cache_ttl; every other route reads the
-// store. Thread-safe.
+// no database: the session and peer behind one are cached, the time is
+// recorded in memory, and a maintenance thread writes every peer's latest
+// heartbeat in one transaction each `flush_interval`. Expiry allows for that
+// lag: flush_interval is far below the 3 missed intervals that expire a peer.
+// With several instances, a peer removed or logged out through another one is
+// found gone by the next flush here, and its next heartbeat is refused.
+// Thread-safe.
 #pragma once
 
 #include <chrono>
@@ -33,7 +33,14 @@ struct DirectoryOptions {
   std::chrono::milliseconds heartbeat_interval{10'000};
   int missed_heartbeats = 3;  // a peer that misses this many is offline
   std::chrono::seconds token_lifetime{24 * 3600};
-  std::chrono::milliseconds cache_ttl{2000};       // capped at heartbeat_interval
+  // How long a heartbeat trusts a cached session. A logout through another
+  // instance also reaches it at the next flush, when the session's peers are
+  // found gone.
+  std::chrono::milliseconds session_cache_ttl{10'000};
+  // How long a peer's owner and last time in the store are cached. A peer
+  // removed through another instance is noticed at the next flush; one that
+  // looks expired is looked up again before it is refused.
+  std::chrono::milliseconds peer_cache_ttl{300'000};
   std::chrono::milliseconds flush_interval{1000};  // capped at heartbeat_interval / 4
   ThrottlePolicy throttle;
 };
@@ -115,7 +122,7 @@ class DirectoryService {
 
   const std::unique_ptr<DirectoryStore> store_;
   const DirectoryOptions options_;
-  const std::chrono::milliseconds cache_ttl_;
+  const std::chrono::milliseconds session_cache_ttl_;
   const std::chrono::milliseconds flush_interval_;
   const WallClockMs clock_;
   LoginThrottle throttle_;

@@ -26,7 +26,7 @@ class DirectoryServiceTest : public ::testing::Test {
     ASSERT_NE(mkdtemp(pattern), nullptr);
     dir_ = pattern;
     options_.heartbeat_interval = milliseconds(1000);
-    options_.cache_ttl = milliseconds(500);
+    options_.session_cache_ttl = milliseconds(500);
     a_ = Open();
     b_ = Open();
     ASSERT_TRUE(a_->Register({"alice", "alice-password"}).ok());
@@ -103,14 +103,32 @@ TEST_F(DirectoryServiceTest, HeartbeatsThroughEitherInstanceCount) {
   EXPECT_EQ(newest, now_.load());
 }
 
-TEST_F(DirectoryServiceTest, LogoutElsewhereReachesHeartbeatsWithinTheCacheTime) {
+TEST_F(DirectoryServiceTest, LogoutElsewhereReachesHeartbeatsAtTheNextFlush) {
   ASSERT_TRUE(b_->Heartbeat(token_, peer_).ok());  // b caches session and peer
   ASSERT_TRUE(a_->Logout(token_).ok());
   EXPECT_EQ(a_->Heartbeat(token_, peer_).status().code(), Code::kUnauthenticated);
   EXPECT_EQ(a_->Verify(token_).status().code(), Code::kUnauthenticated);
   EXPECT_EQ(b_->Verify(token_).status().code(), Code::kUnauthenticated);  // never cached
-  now_ += 501;  // past cache_ttl: b asks the store again
+  // b's flush finds the peer gone, and b stops trusting its session.
+  b_->MaintainNow();
   EXPECT_EQ(b_->Heartbeat(token_, peer_).status().code(), Code::kUnauthenticated);
+}
+
+TEST_F(DirectoryServiceTest, PeerRemovedElsewhereIsRefusedAfterTheNextFlush) {
+  ASSERT_TRUE(b_->Heartbeat(token_, peer_).ok());
+  ASSERT_TRUE(a_->RemovePeer(token_, peer_).ok());
+  b_->MaintainNow();
+  EXPECT_EQ(b_->Heartbeat(token_, peer_).status().code(), Code::kNotFound);
+}
+
+TEST_F(DirectoryServiceTest, AStaleCacheDoesNotExpireAPeerKeptAliveElsewhere) {
+  ASSERT_TRUE(a_->Heartbeat(token_, peer_).ok());  // a caches the peer at t0
+  for (int i = 0; i < 5; ++i) {                    // then only b hears from it
+    now_ += 900;
+    ASSERT_TRUE(b_->Heartbeat(token_, peer_).ok());
+    b_->MaintainNow();
+  }
+  EXPECT_TRUE(a_->Heartbeat(token_, peer_).ok());  // 4.5 s later, via a again
 }
 
 TEST_F(DirectoryServiceTest, AnotherUsersPeerIsRefused) {

@@ -84,8 +84,10 @@ struct SearchHit {
 };
 
 // Exactly one of `text` (case-insensitive substring of the file name) and
-// `sha256` is set. Hits are ordered by name, then sha256, then size; `limit`
-// and `offset` count hits, not peers.
+// `sha256` is set. Hits come in the order their first matching file of an
+// online peer was indexed (its row id), so a store can stop reading matches as
+// soon as it has offset + limit distinct hits, however many files match;
+// `limit` and `offset` count hits, not peers.
 struct SearchQuery {
   std::string text;
   std::string sha256;
@@ -127,8 +129,11 @@ class DirectoryStore {
   // Removes a peer and its files; OK if it was already gone.
   virtual Status RemovePeer(const std::string& peer_id) = 0;
   // Raises each peer's last_seen to the given time (never lowers it, so
-  // instances that flush out of order agree). Unknown peers are skipped.
-  virtual Status RecordHeartbeats(const std::vector<std::pair<std::string, int64_t>>& seen) = 0;
+  // instances that flush out of order agree). Returns the ids of the peers
+  // that no longer exist (removed, expired or logged out, perhaps through
+  // another instance), so the caller can refuse their next heartbeat.
+  virtual Result<std::vector<std::string>> RecordHeartbeats(
+      const std::vector<std::pair<std::string, int64_t>>& seen) = 0;
 
   // Online peers ordered by peer_id.
   virtual Result<std::vector<PeerInfo>> OnlinePeers(int64_t online_since, int limit,

@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <pqxx/pqxx>
 #include <string>
@@ -263,16 +264,51 @@ TEST_P(DirectoryStoreTest, UpdatePeerBringsAnOfflinePeerBack) {
 TEST_P(DirectoryStoreTest, HeartbeatsNeverLowerLastSeen) {
   ASSERT_TRUE(store_->AddPeer(Peer("p1", {}), kNow - 60'000).ok());
   ASSERT_TRUE(store_->AddPeer(Peer("p2", {}), kNow).ok());
-  ASSERT_TRUE(
-      store_
-          ->RecordHeartbeats(
-              {{"p1", kNow - 10}, {"p2", kNow - 20'000}, {"ghost", kNow}, {"p1", kNow - 50}})
-          .ok());
+  auto missing = store_->RecordHeartbeats(
+      {{"p1", kNow - 10}, {"p2", kNow - 20'000}, {"ghost", kNow}, {"p1", kNow - 50}});
+  ASSERT_TRUE(missing.ok()) << missing.status().ToString();
+  EXPECT_THAT(*missing, ElementsAre("ghost"));
   EXPECT_EQ((*store_->FindPeer("p1"))->last_seen, kNow - 10);
   EXPECT_EQ((*store_->FindPeer("p2"))->last_seen, kNow);
   EXPECT_FALSE(store_->FindPeer("ghost")->has_value());
-  EXPECT_TRUE(store_->RecordHeartbeats({}).ok());
+  auto none = store_->RecordHeartbeats({});
+  ASSERT_TRUE(none.ok());
+  EXPECT_THAT(*none, IsEmpty());
   EXPECT_THAT(Online(), ElementsAre("p1", "p2"));
+}
+
+TEST_P(DirectoryStoreTest, HeartbeatsReturnExactlyThePeersThatAreGone) {
+  ASSERT_TRUE(store_->AddSession("s1", "alice", kNow + 60'000).ok());
+  ASSERT_TRUE(store_->AddSession("s2", "alice", kNow + 60'000).ok());
+  ASSERT_TRUE(store_->AddPeer(Peer("live", {}), kNow).ok());
+  ASSERT_TRUE(store_->AddPeer(Peer("offline", {}), kSince - 1).ok());  // still a row
+  ASSERT_TRUE(store_->AddPeer(Peer("removed", {}), kNow).ok());
+  ASSERT_TRUE(store_->AddPeer(Peer("expired", {}), kSince - 10).ok());
+  ASSERT_TRUE(store_->AddPeer(Peer("logged-out", {}, "s2"), kNow).ok());
+  ASSERT_TRUE(store_->RemovePeer("removed").ok());
+  ASSERT_TRUE(store_->RemoveSession("s2").ok());
+  // "offline" is only 1 ms late: RemoveExpired at kSince - 5 keeps it.
+  ASSERT_TRUE(store_->RemoveExpired(kSince - 5, kNow).ok());
+
+  auto missing = store_->RecordHeartbeats({{"live", kNow - 5},
+                                           {"removed", kNow + 1},
+                                           {"offline", kNow + 2},
+                                           {"never", kNow},
+                                           {"expired", kNow + 3},
+                                           {"live", kNow + 7},
+                                           {"logged-out", kNow + 4}});
+  ASSERT_TRUE(missing.ok()) << missing.status().ToString();
+  EXPECT_THAT(*missing,
+              ::testing::UnorderedElementsAre("removed", "never", "expired", "logged-out"));
+  EXPECT_EQ((*store_->FindPeer("live"))->last_seen, kNow + 7);
+  EXPECT_EQ((*store_->FindPeer("offline"))->last_seen, kNow + 2);  // back online
+  EXPECT_FALSE(store_->FindPeer("never")->has_value());            // not created by a heartbeat
+  EXPECT_THAT(Online(), ElementsAre("live", "offline"));
+  // An older heartbeat of a known peer is not "missing" though it changes nothing.
+  auto again = store_->RecordHeartbeats({{"live", kNow}});
+  ASSERT_TRUE(again.ok());
+  EXPECT_THAT(*again, IsEmpty());
+  EXPECT_EQ((*store_->FindPeer("live"))->last_seen, kNow + 7);
 }
 
 TEST_P(DirectoryStoreTest, OfflinePeersAreLeftOutOfEveryAnswer) {
@@ -364,8 +400,72 @@ TEST_P(DirectoryStoreTest, SearchGroupsOneFileAcrossPeers) {
   ASSERT_TRUE(store_->AddPeer(Peer("p4", {File("film.mkv", 100, 'b')}), kNow).ok());  // other sha
   ASSERT_TRUE(store_->AddPeer(Peer("p5", {File("film.mkv", 99, 'a')}), kNow).ok());   // other size
   ASSERT_TRUE(store_->AddPeer(Peer("p6", {File("Film.mkv", 100, 'a')}), kNow).ok());  // other name
-  EXPECT_THAT(SearchText("film"), ElementsAre("Film.mkv|100|a|p6", "film.mkv|99|a|p5",
-                                              "film.mkv|100|a|p1,p2,p3", "film.mkv|100|b|p4"));
+  // In the order each hit was first indexed; peers by peer_id.
+  EXPECT_THAT(SearchText("film"), ElementsAre("film.mkv|100|a|p1,p2,p3", "film.mkv|100|b|p4",
+                                              "film.mkv|99|a|p5", "Film.mkv|100|a|p6"));
+}
+
+TEST_P(DirectoryStoreTest, HitsComeInTheOrderTheyWereFirstIndexed) {
+  ASSERT_TRUE(
+      store_->AddPeer(Peer("p9", {File("zeta.log", 1, 'a'), File("alpha.log", 2, 'b')}), kNow)
+          .ok());
+  ASSERT_TRUE(
+      store_->AddPeer(Peer("p1", {File("mid.log", 3, 'c'), File("alpha.log", 2, 'b')}), kNow).ok());
+  // A later copy on an earlier peer id does not move the hit.
+  EXPECT_THAT(SearchText(".log"),
+              ElementsAre("zeta.log|1|a|p9", "alpha.log|2|b|p1,p9", "mid.log|3|c|p1"));
+  // Once its first peer goes offline a hit ranks by its first online copy.
+  ASSERT_TRUE(store_->RecordHeartbeats({{"p1", kNow + 40'000}}).ok());
+  EXPECT_THAT(SearchText(".log", 50, 0, 50, kNow + 20'000),
+              ElementsAre("mid.log|3|c|p1", "alpha.log|2|b|p1"));
+  auto by_hash = store_->Search(SearchQuery{"", std::string(64, 'b'), 50, 0, 50}, kSince);
+  ASSERT_TRUE(by_hash.ok()) << by_hash.status().ToString();
+  EXPECT_THAT(Describe(*by_hash), ElementsAre("alpha.log|2|b|p1,p9"));
+}
+
+// More hits than one internal batch, with a run of copies of the first hit
+// ahead of the others and copies mixed in later: every page holds the next
+// hits in first-indexed order, and together the pages hold each hit once.
+TEST_P(DirectoryStoreTest, PagingOverManyHitsAndCopiesYieldsEachHitOnce) {
+  std::vector<SharedFile> copies;
+  for (int i = 0; i < 300; ++i)
+    copies.push_back(File("c" + std::to_string(i) + "/same.bin", 1, 'a'));
+  ASSERT_TRUE(store_->AddPeer(Peer("pa", copies), kNow).ok());
+  std::vector<SharedFile> mixed;
+  std::vector<std::string> expected = {"same.bin|1|a|pa,pb"};
+  for (int i = 0; i < 150; ++i) {
+    char name[16];
+    std::snprintf(name, sizeof name, "f%03d.bin", i);
+    mixed.push_back(File(name, 10 + i, 'b'));
+    mixed.push_back(File("again/" + std::to_string(i) + "/" + name, 10 + i, 'b'));
+    mixed.push_back(File("copy" + std::to_string(i) + "/same.bin", 1, 'a'));
+    if (i % 10 == 0) mixed.push_back(File("q" + std::to_string(i) + "/same.bin", 1, 'a'));
+    expected.push_back(std::string(name) + "|" + std::to_string(10 + i) + "|b|pb");
+  }
+  ASSERT_TRUE(store_->AddPeer(Peer("pb", mixed), kNow).ok());
+
+  EXPECT_EQ(SearchText(".bin", 1000), expected);
+  for (int limit : {1, 7, 50}) {
+    std::vector<std::string> all;
+    for (int offset = 0; offset < 200; offset += limit) {
+      auto page = SearchText(".bin", limit, offset);
+      ASSERT_LE(page.size(), static_cast<size_t>(limit));
+      if (offset + limit <= 151) {
+        ASSERT_EQ(page.size(), static_cast<size_t>(limit)) << offset;
+      }
+      all.insert(all.end(), page.begin(), page.end());
+    }
+    EXPECT_EQ(all, expected) << "limit " << limit;
+  }
+  EXPECT_THAT(SearchText(".bin", 5, 151), IsEmpty());
+  EXPECT_THAT(SearchText("f149", 5, 0), ElementsAre("f149.bin|159|b|pb"));
+  auto by_hash = store_->Search(SearchQuery{"", std::string(64, 'b'), 3, 100, 1}, kSince);
+  ASSERT_TRUE(by_hash.ok()) << by_hash.status().ToString();
+  EXPECT_THAT(Describe(*by_hash),
+              ElementsAre("f100.bin|110|b|pb", "f101.bin|111|b|pb", "f102.bin|112|b|pb"));
+  auto same = store_->Search(SearchQuery{"", std::string(64, 'a'), 3, 0, 1}, kSince);
+  ASSERT_TRUE(same.ok()) << same.status().ToString();
+  EXPECT_THAT(Describe(*same), ElementsAre("same.bin|1|a|pa"));
 }
 
 TEST_P(DirectoryStoreTest, LimitAndOffsetCountHitsAndPeersPerHitAreCapped) {
@@ -568,13 +668,13 @@ TEST(PostgresDirectoryStoreTest, TextSearchUsesTheTrigramIndex) {
   tx.exec0("ANALYZE");
   std::string plan;
   for (const auto& row :
-       tx.exec("EXPLAIN SELECT f.name, f.size, f.sha256 FROM files f JOIN peers p ON "
-               "p.peer_id = f.peer_id WHERE f.name ILIKE '%track-42-99%' AND p.last_seen >= 0 "
-               "GROUP BY f.name, f.size, f.sha256 ORDER BY f.name COLLATE \"C\", f.sha256, "
-               "f.size LIMIT 50")) {
+       tx.exec("EXPLAIN SELECT f.id, f.name, f.size, f.sha256 FROM files f JOIN peers p ON "
+               "p.peer_id = f.peer_id WHERE f.name_lc LIKE lower('%TRACK-42-99%') AND "
+               "p.last_seen >= 0 "
+               "AND f.id > 0 ORDER BY f.id LIMIT 91")) {
     plan += row[0].as<std::string>() + "\n";
   }
-  EXPECT_THAT(plan, ::testing::HasSubstr("files_name_trgm")) << plan;
+  EXPECT_THAT(plan, ::testing::HasSubstr("files_name_lc_trgm")) << plan;
   auto start = std::chrono::steady_clock::now();
   auto hits = (*store)->Search(SearchQuery{"TRACK-42-999.", "", 50, 0, 50}, kSince);
   auto took = std::chrono::steady_clock::now() - start;
