@@ -9,15 +9,13 @@
 #include "cli/prompt.h"
 
 namespace ferry {
-namespace {
+namespace {}  // namespace
 
 std::string FirstOf(const std::string& flag, const char* env, const std::string& config) {
   if (!flag.empty()) return flag;
   if (const char* v = std::getenv(env); v != nullptr && *v != '\0') return v;
   return config;
 }
-
-}  // namespace
 
 std::map<std::string, std::string> ReadClientConfig() {
   std::map<std::string, std::string> out;

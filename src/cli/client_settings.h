@@ -22,6 +22,10 @@ struct ClientFlags {
 // The "key = value" lines of $XDG_CONFIG_HOME/ferry/config ({} if there is none).
 std::map<std::string, std::string> ReadClientConfig();
 
+// A setting from its flag, else the environment variable `env`, else the
+// config file's value (which may be "").
+std::string FirstOf(const std::string& flag, const char* env, const std::string& config);
+
 // Adds --server, --user, --ca-cert and --trust-new-server to `app`.
 void AddClientFlags(CLI::App& app, ClientFlags& flags);
 // Resolves every setting, prompting for what is still missing when possible.

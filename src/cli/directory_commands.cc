@@ -38,14 +38,6 @@ struct Args {
   bool json = false, files = false, password_stdin = false;
 };
 
-std::string FirstOf(const std::string& flag, const char* env, const char* config_key) {
-  if (!flag.empty()) return flag;
-  if (const char* v = std::getenv(env); v != nullptr && *v != '\0') return v;
-  auto config = ReadClientConfig();
-  auto it = config.find(config_key);
-  return it == config.end() ? std::string() : it->second;
-}
-
 Result<std::unique_ptr<DirectoryClient>> Connect(const DirectoryLogin& login) {
   return DirectoryClient::Open(login.options);
 }
@@ -226,13 +218,14 @@ Status Peers(DirectoryClient& client, const Args& a) {
 Result<DirectoryLogin> ResolveDirectoryLogin(const ClientFlags& flags, const std::string& url_flag,
                                              bool password_stdin, bool new_password) {
   DirectoryLogin login;
-  login.options.url = FirstOf(url_flag, "FERRY_DIRECTORY", "directory");
+  auto config = ReadClientConfig();
+  login.options.url = FirstOf(url_flag, "FERRY_DIRECTORY", config["directory"]);
   if (login.options.url.empty()) login.options.url = dirclient::kDefaultDirectoryUrl;
   auto endpoint = dirclient::ParseDirectoryUrl(login.options.url);
   if (!endpoint.ok()) return endpoint.status();
   std::string where = endpoint->Url();
 
-  login.user = FirstOf(flags.user, "FERRY_USER", "user");
+  login.user = FirstOf(flags.user, "FERRY_USER", config["user"]);
   if (login.user.empty()) {
     auto typed = ReadVisible(fmt::format("user for the directory at {}: ", where));
     if (!typed || typed->empty()) {
@@ -267,7 +260,7 @@ Result<DirectoryLogin> ResolveDirectoryLogin(const ClientFlags& flags, const std
   }
 
   login.options.trust.ca_cert_file =
-      FirstOf(flags.ca_cert, "FERRY_DIRECTORY_CA_CERT", "directory_ca_cert");
+      FirstOf(flags.ca_cert, "FERRY_DIRECTORY_CA_CERT", config["directory_ca_cert"]);
   login.options.trust.trust_new_server = flags.trust_new_server;
   login.options.trust.known_servers_file = ConfigDir() + "/known_servers";
   login.options.trust.confirm = [](const std::string& q) { return Confirm(q); };

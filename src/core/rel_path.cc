@@ -40,6 +40,15 @@ bool IsBidiControl(std::string_view s, size_t i) {
 
 }  // namespace
 
+bool IsValidUtf8(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    size_t len = Utf8SequenceLength(s, i);
+    if (len == 0) return false;
+    i += len;
+  }
+  return true;
+}
+
 std::string EscapeControl(std::string_view s) {
   // Never let text from elsewhere drive a terminal or reorder a log line.
   std::string out;

@@ -46,6 +46,10 @@ class RelPath {
   std::vector<std::string> parts_;
 };
 
+// True if `s` is well-formed UTF-8 (no overlong forms, surrogates or code
+// points past U+10FFFF).
+bool IsValidUtf8(std::string_view s);
+
 // `s` with control characters shown as \xNN: safe to print or log.
 std::string EscapeControl(std::string_view s);
 

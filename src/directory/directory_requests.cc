@@ -9,12 +9,21 @@
 #include <nlohmann/json.hpp>
 
 #include "core/credentials.h"
+#include "core/rel_path.h"
 #include "core/sha256.h"
 
 namespace ferry {
 namespace {
 
 using nlohmann::json;
+
+// Hex digits in lower case, the one form the directory keeps and compares.
+std::string LowerHex(std::string hex) {
+  for (char& c : hex) {
+    if (c >= 'A' && c <= 'F') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return hex;
+}
 
 Result<json> ParseObject(std::string_view body) {
   // Without exceptions: nlohmann reports a discarded value for bad JSON
@@ -56,10 +65,7 @@ Result<std::string> Sha256Field(const json& obj, const char* name, const std::st
   if (!v->is_string()) {
     return Status::InvalidArgument(fmt::format("{}'{}' must be a string", where, name));
   }
-  std::string hex = v->get<std::string>();
-  for (char& c : hex) {
-    if (c >= 'A' && c <= 'F') c = static_cast<char>(c - 'A' + 'a');
-  }
+  std::string hex = LowerHex(v->get<std::string>());
   if (!IsSha256Hex(hex)) {
     return Status::InvalidArgument(fmt::format("{}'{}' must be 64 hex digits", where, name));
   }
@@ -117,40 +123,6 @@ Result<std::vector<SharedFile>> ParseFiles(const json& list, const char* name) {
     }
   }
   return files;
-}
-
-// Well-formed UTF-8: no overlong forms, surrogates or code points past U+10FFFF.
-bool IsUtf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    auto c = static_cast<unsigned char>(s[i]);
-    size_t extra = 0;
-    uint32_t cp = 0;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    } else if (c >= 0xC2 && c <= 0xDF) {
-      extra = 1, cp = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      extra = 2, cp = c & 0x0F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      extra = 3, cp = c & 0x07;
-    } else {
-      return false;
-    }
-    for (size_t k = 1; k <= extra; ++k) {
-      if (i + k >= s.size()) return false;
-      auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    if ((extra == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-        (extra == 3 && (cp < 0x10000 || cp > 0x10FFFF))) {
-      return false;
-    }
-    i += extra + 1;
-  }
-  return true;
 }
 
 bool IsHostLabelChar(char c) {
@@ -304,12 +276,9 @@ Result<SearchQuery> ParseSearch(const std::multimap<std::string, std::string>& p
     for (unsigned char c : query.text) {
       if (c < 0x20 || c == 0x7f) return Status::InvalidArgument("'q' has a control character");
     }
-    if (!IsUtf8(query.text)) return Status::InvalidArgument("'q' is not valid UTF-8");
+    if (!IsValidUtf8(query.text)) return Status::InvalidArgument("'q' is not valid UTF-8");
   } else {
-    std::string hex = params.find("sha256")->second;
-    for (char& c : hex) {
-      if (c >= 'A' && c <= 'F') c = static_cast<char>(c - 'A' + 'a');
-    }
+    std::string hex = LowerHex(params.find("sha256")->second);
     if (!IsSha256Hex(hex)) return Status::InvalidArgument("'sha256' must be 64 hex digits");
     query.sha256 = std::move(hex);
   }
@@ -348,8 +317,8 @@ Status ValidatePeerAddress(std::string_view address) {
 }
 
 Status ValidateSharedPath(std::string_view path) {
-  if (path.empty() || path.size() > kMaxPathBytes) {
-    return Status::InvalidArgument(fmt::format("a path has 1 to {} bytes", kMaxPathBytes));
+  if (path.empty() || path.size() > kMaxSharedPathBytes) {
+    return Status::InvalidArgument(fmt::format("a path has 1 to {} bytes", kMaxSharedPathBytes));
   }
   if (path.front() == '/') return Status::InvalidArgument("a path must be relative");
   for (unsigned char c : path) {

@@ -17,7 +17,7 @@ namespace ferry {
 
 // Most files one announce may carry (in `files`, `added` or `removed` each).
 inline constexpr size_t kMaxFilesPerAnnounce = 100'000;
-inline constexpr size_t kMaxPathBytes = 4096;
+inline constexpr size_t kMaxSharedPathBytes = 4096;
 inline constexpr size_t kMaxSearchTextBytes = 256;
 
 struct Credentials {

@@ -108,7 +108,7 @@ TEST(DirectoryRequestsTest, PathsAreChecked) {
   for (const char* bad : {"", "/abs", "a//b", "a/./b", "../x", "a/..", "a/", "tab\there"}) {
     EXPECT_FALSE(ValidateSharedPath(bad).ok()) << bad;
   }
-  EXPECT_FALSE(ValidateSharedPath(std::string(kMaxPathBytes + 1, 'x')).ok());
+  EXPECT_FALSE(ValidateSharedPath(std::string(kMaxSharedPathBytes + 1, 'x')).ok());
   EXPECT_FALSE(ValidateSharedPath(std::string("nul\0byte", 8)).ok());
 }
 

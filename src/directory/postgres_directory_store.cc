@@ -14,6 +14,8 @@
 #include <utility>
 #include <vector>
 
+#include "directory/store_text.h"
+
 namespace ferry {
 namespace {
 
@@ -243,19 +245,6 @@ std::string BigintArray(const std::vector<T>& items, F field) {
   return out + "}";
 }
 
-// The LIKE pattern that matches `text` anywhere, its wildcards taken literally
-// (backslash is LIKE's default escape character).
-std::string ContainsPattern(const std::string& text) {
-  std::string out = "%";
-  for (char c : text) {
-    if (c == '%' || c == '_' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "%";
-}
-
-std::string NameOf(const std::string& path) { return path.substr(path.rfind('/') + 1); }
-
 // Later entries for a path replace earlier ones, as a sequence of announces
 // would; ON CONFLICT DO UPDATE refuses to touch one row twice in a statement.
 std::vector<SharedFile> DedupeByPath(const std::vector<SharedFile>& files) {
@@ -279,7 +268,7 @@ void PutFiles(pqxx::transaction_base& tx, const std::string& peer_id,
         deduped.begin() + static_cast<std::ptrdiff_t>(begin),
         deduped.begin() + static_cast<std::ptrdiff_t>(std::min(deduped.size(), begin + kBatch)));
     std::vector<std::string> names;
-    for (const auto& f : batch) names.push_back(NameOf(f.path));
+    for (const auto& f : batch) names.push_back(FileNameOf(f.path));
     tx.exec_prepared(
         "put_files", peer_id,
         TextArray(batch, [](const SharedFile& f) -> const std::string& { return f.path; }),
@@ -679,7 +668,7 @@ class PostgresDirectoryStore final : public DirectoryStore {
 Result<std::vector<SearchHit>> PostgresDirectoryStore::Search(const SearchQuery& query,
                                                               int64_t online_since) {
   const bool by_hash = query.text.empty();
-  const std::string needle = by_hash ? query.sha256 : ContainsPattern(query.text);
+  const std::string needle = by_hash ? query.sha256 : LikeContains(query.text);
   if (needle.find('\0') != std::string::npos) {
     return Status::InvalidArgument("the search text contains a NUL byte");
   }

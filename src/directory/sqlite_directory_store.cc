@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "core/sqlite.h"
+#include "directory/store_text.h"
 
 namespace ferry {
 namespace {
@@ -41,11 +42,6 @@ CREATE TRIGGER IF NOT EXISTS files_ad AFTER DELETE ON files BEGIN
   INSERT INTO files_names(files_names, rowid, name) VALUES ('delete', old.id, old.name);
 END;
 )sql";
-
-std::string NameOf(const std::string& path) {
-  auto slash = path.rfind('/');
-  return slash == std::string::npos ? path : path.substr(slash + 1);
-}
 
 // A few connections, each used by one thread at a time.
 class ConnectionPool {
@@ -111,16 +107,6 @@ std::string FtsPhrase(const std::string& text) {
     out += c;
   }
   return out + "\"";
-}
-
-// LIKE pattern for a literal substring, with '\' as the escape character.
-std::string LikePattern(const std::string& text) {
-  std::string out = "%";
-  for (char c : text) {
-    if (c == '%' || c == '_' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "%";
 }
 
 // Counts UTF-8 characters (not bytes): the trigram index needs three.
@@ -347,7 +333,7 @@ class SqliteDirectoryStore final : public DirectoryStore {
     } else {
       // Too short for trigrams: a scan in row order, stopped by the page.
       source = "files f WHERE f.name LIKE ?1 ESCAPE '\\'";
-      needle = LikePattern(query.text);
+      needle = LikeContains(query.text);
     }
     auto matches = db->Prepare(fmt::format(
         "SELECT f.name, f.size, f.sha256 FROM {} AND EXISTS (SELECT 1 FROM peers p WHERE "
@@ -443,7 +429,7 @@ class SqliteDirectoryStore final : public DirectoryStore {
       insert->Reset();
       FERRY_RETURN_IF_ERROR(insert->Bind(1, peer_id)
                                 .Bind(2, f.path)
-                                .Bind(3, NameOf(f.path))
+                                .Bind(3, FileNameOf(f.path))
                                 .Bind(4, f.size)
                                 .Bind(5, f.sha256)
                                 .Bind(6, f.mtime)
