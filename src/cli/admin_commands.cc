@@ -142,6 +142,9 @@ void AddDirectoryCommand(CLI::App& app, int* exit_code) {
       ->capture_default_str();
   cmd->add_option("--db-connections", o->db_connections, "PostgreSQL connections")
       ->capture_default_str();
+  cmd->add_option("--search-cache-mib", o->search_cache_mib,
+                  "memory for recent search answers, reused for up to a second (0: off)")
+      ->capture_default_str();
   cmd->add_flag("-v,--verbose", o->verbose, "debug logging");
   cmd->callback([o, exit_code] {
     Status s = RunDirectory(*o);

@@ -11,6 +11,8 @@
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
+#include "directory/search_json.h"
+
 namespace ferry {
 namespace {
 
@@ -277,7 +279,8 @@ void DirectoryHttpServer::Dispatch(const httplib::Request& req, httplib::Respons
   }
   if (r == "/metrics") {
     res.status = 200;
-    res.set_content(metrics_.Render(svc.counts()), "text/plain; version=0.0.4");
+    res.set_content(metrics_.Render(svc.counts(), svc.search_cache_stats()),
+                    "text/plain; version=0.0.4");
     return;
   }
   if (r == "/api/v1/register" || r == "/api/v1/login") {
@@ -341,18 +344,11 @@ void DirectoryHttpServer::Dispatch(const httplib::Request& req, httplib::Respons
   if (r == "/api/v1/search") {
     auto query = ParseSearch(req.params);
     if (!query.ok()) return SendStatus(res, query.status());
-    return Reply(res, svc.Search(token, *query), [](const std::vector<SearchHit>& hits) {
-      json out = json::array();
-      for (const auto& h : hits) {
-        json peers = json::array();
-        for (const auto& p : h.peers) {
-          peers.push_back(
-              {{"peer_id", p.peer_id}, {"address", p.address}, {"cert_sha256", p.cert_sha256}});
-        }
-        out.push_back({{"name", h.name}, {"size", h.size}, {"sha256", h.sha256}, {"peers", peers}});
-      }
-      return out;
-    });
+    auto hits = svc.Search(token, *query);
+    if (!hits.ok()) return SendStatus(res, hits.status());
+    res.status = 200;
+    res.set_content(SearchHitsJson(*hits), kJson);
+    return;
   }
   SendError(res, 404, fmt::format("no route {}", req.path));
 }

@@ -20,7 +20,8 @@ void DirectoryMetrics::Record(const std::string& route, int status,
   }
 }
 
-std::string DirectoryMetrics::Render(const DirectoryCounts& counts) const {
+std::string DirectoryMetrics::Render(const DirectoryCounts& counts,
+                                     const SearchCache::Stats& cache) const {
   std::string out;
   out += "# HELP ferry_directory_requests_total HTTP requests answered, by route and status.\n";
   out += "# TYPE ferry_directory_requests_total counter\n";
@@ -53,6 +54,15 @@ std::string DirectoryMetrics::Render(const DirectoryCounts& counts) const {
   out += "# HELP ferry_directory_accounts Registered accounts.\n";
   out += "# TYPE ferry_directory_accounts gauge\n";
   out += fmt::format("ferry_directory_accounts {}\n", counts.accounts);
+  out +=
+      "# HELP ferry_directory_search_cache_total Searches answered from recent answers (hit) "
+      "or by the store (miss).\n";
+  out += "# TYPE ferry_directory_search_cache_total counter\n";
+  out += fmt::format("ferry_directory_search_cache_total{{result=\"hit\"}} {}\n", cache.hits);
+  out += fmt::format("ferry_directory_search_cache_total{{result=\"miss\"}} {}\n", cache.misses);
+  out += "# HELP ferry_directory_search_cache_bytes Memory held by recent search answers.\n";
+  out += "# TYPE ferry_directory_search_cache_bytes gauge\n";
+  out += fmt::format("ferry_directory_search_cache_bytes {}\n", cache.bytes);
   return out;
 }
 

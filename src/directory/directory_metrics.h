@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "directory/directory_store.h"
+#include "directory/search_cache.h"
 
 namespace ferry {
 
@@ -23,7 +24,7 @@ class DirectoryMetrics {
   // `route` is the route's pattern ("/api/v1/peers/{id}"), never the raw path,
   // so the number of series stays fixed.
   void Record(const std::string& route, int status, std::chrono::nanoseconds latency);
-  std::string Render(const DirectoryCounts& counts) const;
+  std::string Render(const DirectoryCounts& counts, const SearchCache::Stats& cache) const;
 
  private:
   struct Histogram {

@@ -78,6 +78,9 @@ Status RunDirectory(const DirectoryServerOptions& o) {
   if (!(o.heartbeat_seconds >= 0.05 && o.heartbeat_seconds <= 3600)) {
     return Status::InvalidArgument("--heartbeat-seconds must be from 0.05 to 3600");
   }
+  if (o.search_cache_mib < 0 || o.search_cache_mib > 4096) {
+    return Status::InvalidArgument("--search-cache-mib must be from 0 (off) to 4096");
+  }
   FERRY_RETURN_IF_ERROR(InitCrypto());
   std::error_code ec;
   for (const char* sub : {"tls", "logs"}) {
@@ -118,6 +121,8 @@ Status RunDirectory(const DirectoryServerOptions& o) {
   DirectoryOptions options;
   options.heartbeat_interval =
       std::chrono::milliseconds(static_cast<int64_t>(o.heartbeat_seconds * 1000));
+  if (o.search_cache_mib == 0) options.search_cache_ttl = std::chrono::milliseconds(0);
+  options.search_cache_bytes = static_cast<size_t>(o.search_cache_mib) << 20;
   DirectoryService service(std::move(store).value(), options);
   auto server = DirectoryHttpServer::Bind(&service, http);
   if (!server.ok()) return server.status();

@@ -20,6 +20,7 @@ struct DirectoryServerOptions {
   int threads = 128;
   size_t max_body = 16 << 20;
   int db_connections = 8;
+  int search_cache_mib = 32;  // 0: every search asks the store
   bool verbose = false;
 };
 

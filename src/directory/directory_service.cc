@@ -41,7 +41,9 @@ DirectoryService::DirectoryService(std::unique_ptr<DirectoryStore> store, Direct
       flush_interval_(std::clamp(options.heartbeat_interval / 4, std::chrono::milliseconds(10),
                                  options.flush_interval)),
       clock_(std::move(clock)),
-      throttle_(options.throttle) {}
+      throttle_(options.throttle),
+      search_cache_(std::min(options.search_cache_ttl, flush_interval_),
+                    options.search_cache_bytes) {}
 
 DirectoryService::~DirectoryService() {
   Stop();
@@ -111,6 +113,7 @@ Status DirectoryService::Logout(const std::string& token) {
   if (!session.ok()) return session.status();
   std::string id = SessionIdOf(token);
   FERRY_RETURN_IF_ERROR(store_->RemoveSession(id));
+  search_cache_.Invalidate();
   std::lock_guard lock(mu_);
   sessions_.erase(id);
   // Peers of this session are gone from the store; drop them from the caches
@@ -220,6 +223,7 @@ Result<AnnounceReply> DirectoryService::Announce(const std::string& token,
     peer.cert_sha256 = *request.cert_sha256;
     peer.files = request.files.value_or(std::vector<SharedFile>{});
     FERRY_RETURN_IF_ERROR(store_->AddPeer(peer, now));
+    search_cache_.Invalidate();
     return AnnounceReply{peer.peer_id, heartbeat_seconds()};
   }
   const std::string& peer_id = *request.peer_id;
@@ -241,6 +245,7 @@ Result<AnnounceReply> DirectoryService::Announce(const std::string& token,
   Status updated = store_->UpdatePeer(update, now);
   if (updated.code() == Code::kNotFound) return PeerGone(peer_id);
   FERRY_RETURN_IF_ERROR(updated);
+  search_cache_.Invalidate();
   std::lock_guard lock(mu_);
   local_seen_[peer_id] = now;
   return AnnounceReply{peer_id, heartbeat_seconds()};
@@ -269,6 +274,7 @@ Status DirectoryService::RemovePeer(const std::string& token, const std::string&
     return Status::PermissionDenied(fmt::format("peer {} belongs to another user", peer_id));
   }
   FERRY_RETURN_IF_ERROR(store_->RemovePeer(peer_id));
+  search_cache_.Invalidate();
   Forget(peer_id);
   return Status::Ok();
 }
@@ -293,7 +299,12 @@ Result<std::vector<SearchHit>> DirectoryService::Search(const std::string& token
                                                         const SearchQuery& query) {
   auto session = AuthenticateCached(token);
   if (!session.ok()) return session.status();
-  return store_->Search(query, OnlineSince(clock_()));
+  int64_t now = clock_();
+  if (auto cached = search_cache_.Find(query, now)) return std::move(*cached);
+  auto ticket = search_cache_.Begin();
+  auto hits = store_->Search(query, OnlineSince(now));
+  if (hits.ok()) search_cache_.Store(query, ticket, now, *hits);
+  return hits;
 }
 
 Status DirectoryService::Health() { return store_->Ping(); }
@@ -313,6 +324,7 @@ void DirectoryService::FlushHeartbeats() {
   }
   auto gone = store_->RecordHeartbeats(batch);
   if (gone.ok()) {
+    if (!gone->empty()) search_cache_.Invalidate();
     // Removed or logged out elsewhere: refuse their next heartbeat here, and
     // stop trusting the session that announced them.
     std::lock_guard lock(mu_);
@@ -342,8 +354,11 @@ void DirectoryService::MaintainNow() {
   if (!removed.ok()) {
     spdlog::warn("directory: expiry failed: {}", removed.status().ToString());
   } else if (*removed > 0) {
+    search_cache_.Invalidate();
     spdlog::info("directory: {} peers missed their heartbeats and left", *removed);
   }
+  Status compacted = store_->CompactIndexes();
+  if (!compacted.ok()) spdlog::warn("directory: index upkeep failed: {}", compacted.ToString());
   auto counts = store_->Counts(OnlineSince(now));
   std::lock_guard lock(mu_);
   if (counts.ok()) counts_ = *counts;

@@ -26,6 +26,7 @@
 #include "core/status.h"
 #include "directory/directory_requests.h"
 #include "directory/directory_store.h"
+#include "directory/search_cache.h"
 
 namespace ferry {
 
@@ -42,6 +43,11 @@ struct DirectoryOptions {
   // looks expired is looked up again before it is refused.
   std::chrono::milliseconds peer_cache_ttl{300'000};
   std::chrono::milliseconds flush_interval{1000};  // capped at heartbeat_interval / 4
+  // How long a search answer is reused for the same query (capped like
+  // flush_interval; 0 turns it off), and how much memory such answers take.
+  // Changes through this instance invalidate them at once.
+  std::chrono::milliseconds search_cache_ttl{1000};
+  size_t search_cache_bytes = 32 << 20;
   ThrottlePolicy throttle;
 };
 
@@ -94,6 +100,7 @@ class DirectoryService {
   Status Health();
   // Counts as of the last maintenance pass (cheap; for /metrics).
   DirectoryCounts counts() const;
+  SearchCache::Stats search_cache_stats() const { return search_cache_.stats(); }
   int heartbeat_seconds() const;
 
   // Runs one maintenance pass now (tests).
@@ -126,6 +133,7 @@ class DirectoryService {
   const std::chrono::milliseconds flush_interval_;
   const WallClockMs clock_;
   LoginThrottle throttle_;
+  SearchCache search_cache_;
 
   mutable std::mutex mu_;
   std::unordered_map<std::string, CachedSession> sessions_;  // by session id; GUARDED_BY(mu_)

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/secrets.h"
 #include "directory/sqlite_directory_store.h"
@@ -129,6 +130,54 @@ TEST_F(DirectoryServiceTest, AStaleCacheDoesNotExpireAPeerKeptAliveElsewhere) {
     b_->MaintainNow();
   }
   EXPECT_TRUE(a_->Heartbeat(token_, peer_).ok());  // 4.5 s later, via a again
+}
+
+std::vector<std::string> Names(const Result<std::vector<SearchHit>>& hits) {
+  std::vector<std::string> names;
+  if (!hits.ok()) return {hits.status().ToString()};
+  for (const auto& h : *hits) names.push_back(h.name);
+  return names;
+}
+
+TEST_F(DirectoryServiceTest, SearchAnswersAreReusedBrieflyAndLocalChangesShowAtOnce) {
+  // A 1 s heartbeat interval caps the reuse at a quarter of it: 250 ms.
+  const SearchQuery song{"song", "", 50, 0, 50};
+  using Names_ = std::vector<std::string>;
+  EXPECT_EQ(Names(a_->Search(token_, song)), (Names_{"song.ogg"}));
+  AnnounceRequest other;
+  other.address = "127.0.0.1:9001";
+  other.cert_sha256 = std::string(64, 'c');
+  other.files = std::vector<SharedFile>{{"song2.ogg", 4, std::string(64, 'd'), 1}};
+  auto elsewhere = b_->Announce(token_, other);
+  ASSERT_TRUE(elsewhere.ok()) << elsewhere.status().ToString();
+  // Through b at once; through a once its answer is 250 ms old.
+  EXPECT_EQ(Names(b_->Search(token_, song)), (Names_{"song.ogg", "song2.ogg"}));
+  now_ += 249;
+  EXPECT_EQ(Names(a_->Search(token_, song)), (Names_{"song.ogg"}));
+  now_ += 1;
+  EXPECT_EQ(Names(a_->Search(token_, song)), (Names_{"song.ogg", "song2.ogg"}));
+  // Changes through a itself show in a's very next answer.
+  other.files = std::vector<SharedFile>{{"song3.ogg", 5, std::string(64, 'e'), 1}};
+  auto here = a_->Announce(token_, other);
+  ASSERT_TRUE(here.ok()) << here.status().ToString();
+  EXPECT_EQ(Names(a_->Search(token_, song)), (Names_{"song.ogg", "song2.ogg", "song3.ogg"}));
+  ASSERT_TRUE(a_->RemovePeer(token_, peer_).ok());
+  EXPECT_EQ(Names(a_->Search(token_, song)), (Names_{"song2.ogg", "song3.ogg"}));
+  ASSERT_TRUE(a_->Logout(token_).ok());
+  ASSERT_TRUE(a_->Register({"bob", "bob-password"}).ok());
+  auto bob = a_->Login({"bob", "bob-password"}, "127.0.0.1");
+  ASSERT_TRUE(bob.ok());
+  EXPECT_EQ(Names(a_->Search(bob->token, song)), Names_{});
+}
+
+TEST_F(DirectoryServiceTest, ExpiredPeersLeaveCachedAnswersWithinAQuarterInterval) {
+  const SearchQuery song{"song", "", 50, 0, 50};
+  now_ += 2999;  // the peer's last moment online
+  ASSERT_EQ(Names(a_->Search(token_, song)), std::vector<std::string>{"song.ogg"});
+  now_ += 249;  // offline now, but the answer is reused for 250 ms at most
+  EXPECT_EQ(Names(a_->Search(token_, song)), std::vector<std::string>{"song.ogg"});
+  now_ += 1;
+  EXPECT_EQ(Names(a_->Search(token_, song)), std::vector<std::string>{});
 }
 
 TEST_F(DirectoryServiceTest, AnotherUsersPeerIsRefused) {

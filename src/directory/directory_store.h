@@ -149,6 +149,9 @@ class DirectoryStore {
   // `now`; returns how many peers went.
   virtual Result<int64_t> RemoveExpired(int64_t online_since, int64_t now) = 0;
   virtual Result<DirectoryCounts> Counts(int64_t online_since) = 0;
+  // One bounded step of index upkeep, for the maintenance thread: cheap when
+  // there is nothing to do, and never holding writers up for long.
+  virtual Status CompactIndexes() = 0;
   // OK when the store answers (for /healthz).
   virtual Status Ping() = 0;
 };

@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/sqlite.h"
 #include "directory/postgres_directory_store.h"
 #include "directory/sqlite_directory_store.h"
 #include "tests/support/postgres_cluster.h"
@@ -585,11 +586,79 @@ TEST_P(DirectoryStoreTest, TwoStoresOverOneDatabaseSeeEachOther) {
   EXPECT_THAT(Online(*store_, 0), IsEmpty());
 }
 
+TEST_P(DirectoryStoreTest, CompactingIndexesChangesNoAnswer) {
+  // One announce per peer, so SQLite's name index gets one segment each.
+  for (int i = 0; i < 40; ++i) {
+    std::string id = "p" + std::to_string(100 + i);
+    ASSERT_TRUE(store_
+                    ->AddPeer(Peer(id, {File("disc" + std::to_string(i % 7) + ".iso", i % 7, 'a'),
+                                        File(id + "-notes.txt", i, 'b')}),
+                              kNow)
+                    .ok());
+  }
+  ASSERT_TRUE(store_->RemovePeer("p105").ok());
+  PeerUpdate update;
+  update.peer_id = "p110";
+  update.removed = {"p110-notes.txt"};
+  ASSERT_TRUE(store_->UpdatePeer(update, kNow).ok());
+  const auto discs = SearchText("DISC", 50, 0, 3);
+  const auto notes = SearchText("notes", 100);
+  ASSERT_EQ(discs.size(), 7u);
+  ASSERT_EQ(notes.size(), 38u);
+  for (int i = 0; i < 30; ++i) {
+    Status s = store_->CompactIndexes();
+    ASSERT_TRUE(s.ok()) << s.ToString();
+  }
+  EXPECT_EQ(SearchText("DISC", 50, 0, 3), discs);
+  EXPECT_EQ(SearchText("notes", 100), notes);
+  EXPECT_THAT(SearchText("p110-notes"), IsEmpty());
+}
+
 INSTANTIATE_TEST_SUITE_P(Stores, DirectoryStoreTest,
                          ::testing::Values(Backend::kSqlite, Backend::kPostgres),
                          [](const ::testing::TestParamInfo<Backend>& param) {
                            return param.param == Backend::kSqlite ? "Sqlite" : "Postgres";
                          });
+
+// ---- SQLite only -------------------------------------------------------------
+
+// Searches read every segment of the FTS5 name index, and each write adds one:
+// CompactIndexes merges them, a bounded step at a time.
+TEST(SqliteDirectoryStoreTest, CompactingMergesTheNameIndexIntoOneSegment) {
+  char tmpl[] = "/tmp/ferry-directory-test-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string path = std::string(tmpl) + "/directory.db";
+  auto store = OpenSqliteDirectoryStore(path, 1);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  for (int i = 0; i < 40; ++i) {
+    std::vector<SharedFile> files;
+    for (int f = 0; f < 50; ++f) {
+      files.push_back(File("dir/track-" + std::to_string(i) + "-" + std::to_string(f), f, 'a'));
+    }
+    ASSERT_TRUE((*store)->AddPeer(Peer("p" + std::to_string(i), files), kNow).ok());
+  }
+  auto segments = [&] {
+    auto db = Db::Open(path);
+    EXPECT_TRUE(db.ok());
+    auto stmt = db->Prepare("SELECT count(DISTINCT segid) FROM files_names_idx");
+    EXPECT_TRUE(stmt.ok() && stmt->Step().ok());
+    return stmt->Int(0);
+  };
+  const int64_t before = segments();
+  EXPECT_GT(before, 1);
+  for (int i = 0; i < 20 && segments() > 1; ++i) ASSERT_TRUE((*store)->CompactIndexes().ok());
+  EXPECT_EQ(segments(), 1) << "from " << before;
+  auto hits = (*store)->Search(SearchQuery{"TRACK-39-4", "", 50, 0, 50}, kSince);
+  ASSERT_TRUE(hits.ok());
+  EXPECT_EQ(Describe(*hits),
+            (std::vector<std::string>{
+                "track-39-4|4|a|p39", "track-39-40|40|a|p39", "track-39-41|41|a|p39",
+                "track-39-42|42|a|p39", "track-39-43|43|a|p39", "track-39-44|44|a|p39",
+                "track-39-45|45|a|p39", "track-39-46|46|a|p39", "track-39-47|47|a|p39",
+                "track-39-48|48|a|p39", "track-39-49|49|a|p39"}));
+  store->reset();
+  std::filesystem::remove_all(tmpl);
+}
 
 // ---- PostgreSQL only ---------------------------------------------------------
 

@@ -28,9 +28,11 @@ CREATE TABLE IF NOT EXISTS files(
   id INTEGER PRIMARY KEY, peer_id TEXT NOT NULL, path TEXT NOT NULL, name TEXT NOT NULL,
   size INTEGER NOT NULL, sha256 TEXT NOT NULL, mtime INTEGER NOT NULL,
   UNIQUE(peer_id, path));
--- By content, then peer: a hit's peers come in peer order straight from it.
+-- By content, then peer: a hit's peers come in peer order straight from the
+-- index, without reading the files table.
 DROP INDEX IF EXISTS files_sha256;
-CREATE INDEX IF NOT EXISTS files_sha256_peer ON files(sha256, peer_id);
+DROP INDEX IF EXISTS files_sha256_peer;
+CREATE INDEX IF NOT EXISTS files_content_peer ON files(sha256, size, name, peer_id);
 -- The trigram index answers substring queries of 3 or more characters, ignoring
 -- case; it holds only the names and follows the files table through triggers.
 CREATE VIRTUAL TABLE IF NOT EXISTS files_names USING fts5(
@@ -353,21 +355,26 @@ class SqliteDirectoryStore final : public DirectoryStore {
       if (!seen.insert(std::move(key)).second) continue;
       if (seen.size() > static_cast<size_t>(query.offset)) hits.push_back(std::move(hit));
     }
+    // A peer sharing the same content under two paths comes twice, next to
+    // itself: skipped here rather than with a GROUP BY, which would read all
+    // of a popular file's rows before the first.
     auto peers_stmt = db->Prepare(
-        "SELECT p.peer_id, p.address, p.cert_sha256 FROM files f "
-        "JOIN peers p ON p.peer_id = f.peer_id WHERE f.sha256 = ? AND f.name = ? AND f.size = ? "
-        "AND p.last_seen >= ? GROUP BY f.peer_id ORDER BY f.peer_id LIMIT ?");
+        "SELECT f.peer_id, p.address, p.cert_sha256 FROM files f "
+        "JOIN peers p ON p.peer_id = f.peer_id WHERE f.sha256 = ? AND f.size = ? AND f.name = ? "
+        "AND p.last_seen >= ? ORDER BY f.peer_id");
     if (!peers_stmt.ok()) return peers_stmt.status();
+    const size_t max_peers = static_cast<size_t>(query.max_peers_per_hit);
     for (auto& hit : hits) {
       peers_stmt->Reset();
-      FERRY_RETURN_IF_ERROR(ForEachRow(peers_stmt->Bind(1, hit.sha256)
-                                           .Bind(2, hit.name)
-                                           .Bind(3, hit.size)
-                                           .Bind(4, online_since)
-                                           .Bind(5, int64_t{query.max_peers_per_hit}),
-                                       [&](Statement& st) {
-                                         hit.peers.push_back({st.Text(0), st.Text(1), st.Text(2)});
-                                       }));
+      peers_stmt->Bind(1, hit.sha256).Bind(2, hit.size).Bind(3, hit.name).Bind(4, online_since);
+      while (hit.peers.size() < max_peers) {
+        auto row = peers_stmt->Step();
+        if (!row.ok()) return row.status();
+        if (!*row) break;
+        std::string peer_id = peers_stmt->Text(0);
+        if (!hit.peers.empty() && hit.peers.back().peer_id == peer_id) continue;
+        hit.peers.push_back({std::move(peer_id), peers_stmt->Text(1), peers_stmt->Text(2)});
+      }
     }
     return hits;
   }
@@ -397,6 +404,15 @@ class SqliteDirectoryStore final : public DirectoryStore {
       counts = {s.Int(0), s.Int(1), s.Int(2)};
     }));
     return counts;
+  }
+
+  Status CompactIndexes() override {
+    // Each write adds a segment to the name index and a search reads every
+    // segment, so merge them: about 2 MB of pages per call (a negative
+    // amount merges across levels, towards one segment), which keeps writers
+    // waiting for tens of milliseconds at most.
+    std::lock_guard lock(write_mu_);
+    return writer_.Exec("INSERT INTO files_names(files_names, rank) VALUES('merge', -500)");
   }
 
   Status Ping() override {

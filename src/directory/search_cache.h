@@ -1,0 +1,76 @@
+// Recent search answers, so that a query many clients repeat (a popular
+// title) costs one store search per short while instead of one per request.
+//
+// An answer is served for at most `ttl` after it was computed, and never after
+// Invalidate(): the service calls it after every change made through this
+// instance (announce, removal, logout, expiry), so those show at once. Changes
+// made through another instance over the same database show within `ttl`, as
+// heartbeats do. A search that raced with a change is not stored: callers take
+// a Ticket before asking the store and hand it back with the answer.
+// Thread-safe.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "directory/directory_store.h"
+
+namespace ferry {
+
+class SearchCache {
+ public:
+  // What a cache may hold: answers younger than `ttl`, `max_bytes` in all
+  // (counting the strings of the hits). A zero ttl turns the cache off.
+  SearchCache(std::chrono::milliseconds ttl, size_t max_bytes);
+
+  struct Ticket {
+    uint64_t generation = 0;
+  };
+
+  // The stored answer for `query`, if one is fresh at `now` (Unix ms).
+  std::optional<std::vector<SearchHit>> Find(const SearchQuery& query, int64_t now);
+  // Taken before the store is asked.
+  Ticket Begin() const;
+  // Keeps `hits`, computed at `now`, unless the cache was invalidated since
+  // `ticket` was taken.
+  void Store(const SearchQuery& query, Ticket ticket, int64_t now,
+             const std::vector<SearchHit>& hits);
+  // Drops every answer, and any answer being computed.
+  void Invalidate();
+
+  struct Stats {
+    uint64_t hits = 0;
+    uint64_t misses = 0;
+    size_t bytes = 0;
+  };
+  Stats stats() const;
+
+ private:
+  struct Entry {
+    std::vector<SearchHit> hits;
+    int64_t computed_at = 0;
+    size_t bytes = 0;
+  };
+  // REQUIRES: mu_ held. Drops the oldest answers until one of `incoming`
+  // bytes fits, and every answer past its ttl.
+  void MakeRoom(size_t incoming, int64_t now);
+
+  const int64_t ttl_ms_;
+  const size_t max_bytes_;
+  mutable std::mutex mu_;
+  uint64_t generation_ = 0;                         // GUARDED_BY(mu_)
+  std::unordered_map<std::string, Entry> entries_;  // GUARDED_BY(mu_)
+  std::deque<std::string> order_;                   // keys, oldest first; GUARDED_BY(mu_)
+  size_t bytes_ = 0;                                // GUARDED_BY(mu_)
+  uint64_t hits_ = 0;                               // GUARDED_BY(mu_)
+  uint64_t misses_ = 0;                             // GUARDED_BY(mu_)
+};
+
+}  // namespace ferry

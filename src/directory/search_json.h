@@ -1,0 +1,26 @@
+// The JSON body of a search answer, written straight into one string.
+//
+// Search is the directory's heaviest answer (50 hits with their peers is about
+// 50 KB), and building it as an nlohmann::json tree first cost ten times what
+// the search itself did: a map and several strings per object, all allocated
+// and freed again. This writes the same document, with the same key order and
+// escaping, into one buffer. Tests check it parses back to the tree nlohmann
+// would build.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "directory/directory_store.h"
+
+namespace ferry {
+
+// Appends `text` as a JSON string literal: quotes, backslashes and control
+// characters escaped, other UTF-8 as is; ill-formed UTF-8 replaced by U+FFFD.
+void AppendJsonString(std::string& out, std::string_view text);
+
+// [{"name", "peers": [{"address", "cert_sha256", "peer_id"}], "sha256", "size"}]
+std::string SearchHitsJson(const std::vector<SearchHit>& hits);
+
+}  // namespace ferry
