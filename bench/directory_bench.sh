@@ -3,7 +3,9 @@
 # peers sharing FILES files each, measured with wrk on loopback:
 #   - heartbeats/s against opentracker's announces/s, same wrk threads,
 #     connections and duration (target: at least 0.5x);
-#   - search requests/s with p50/p99 latency (target: p99 under 20 ms);
+#   - search requests/s with p50/p99 latency (target: p99 under 20 ms): flat
+#     out from 32 connections, from one, and from 32 clients pausing between
+#     searches at the SEARCH_RATES offered loads; also without the answer cache;
 # for the SQLite store and for PostgreSQL (a throwaway cluster). Writes the
 # `directory` section of docs/benchmarks.md.
 #
@@ -24,6 +26,8 @@ USERS=${USERS:-8}
 WRK_THREADS=${WRK_THREADS:-1}
 WRK_CONNS=${WRK_CONNS:-32}
 DURATION=${DURATION:-15s}
+# Offered search loads (searches/s from WRK_CONNS clients that pause between searches).
+SEARCH_RATES=${SEARCH_RATES:-"50 100 200"}
 WARMUP=${WARMUP:-3s}
 POSTGRES=${POSTGRES:-1}
 # With PIN=1 wrk runs on CPU 0 and the server side (ferry, opentracker, or
@@ -132,22 +136,39 @@ server_ticks() {
     awk '{ t += $1 } END { print t + 0 }'
 }
 
+# Searches the directory at URL has answered from its answer cache and from
+# the store so far: "hits misses".
+cache_counts() {  # URL
+  curl -s "$1/metrics" | awk '
+    /^ferry_directory_search_cache_total[{]result="hit"[}]/ { h = $2 }
+    /^ferry_directory_search_cache_total[{]result="miss"[}]/ { m = $2 }
+    END { print h + 0, m + 0 }'
+}
+
 # Runs wrk for WARMUP (thrown away), then for DURATION with --latency; prints
-# "req_per_s p50_ms p99_ms non2xx socket_errors server_cpu_percent" and keeps
-# wrk's output in LABEL.wrk.
+# "req_per_s p50_ms p99_ms non2xx socket_errors server_cpu_percent
+# cache_hit_percent" (the last "-" unless it is a search run) and keeps wrk's
+# output in LABEL.wrk.
 run_wrk() {  # LABEL URL SCRIPT [script args...]
-  local label=$1 url=$2 script=$3 t0 t1 c0 c1
+  local label=$1 url=$2 script=$3 t0 t1 c0 c1 k0="" k1=""
   shift 3
   "${ON_CLIENT[@]}" wrk -t"$WRK_THREADS" -c"$WRK_CONNS" -d"$WARMUP" --timeout 10s -s "$script" "$url" -- "$@" \
     >"$label.warmup.wrk"
+  [[ $script == */search.lua ]] && k0=$(cache_counts "$url")
   c0=$(server_ticks)
   t0=$(date +%s.%N)
   "${ON_CLIENT[@]}" wrk -t"$WRK_THREADS" -c"$WRK_CONNS" -d"$DURATION" --timeout 10s --latency -s "$script" \
     "$url" -- "$@" >"$label.wrk"
   t1=$(date +%s.%N)
   c1=$(server_ticks)
+  [[ $script == */search.lua ]] && k1=$(cache_counts "$url")
+  local hit_pct
+  hit_pct=$(awk -v a="$k0" -v b="$k1" 'BEGIN {
+    if (a == "" || b == "") { print "-"; exit }
+    split(a, x, " "); split(b, y, " "); h = y[1] - x[1]; m = y[2] - x[2]
+    if (h + m > 0) printf "%.0f", 100 * h / (h + m); else print "-" }')
   awk -v cpu="$(awk -v a="$c0" -v b="$c1" -v s="$t0" -v e="$t1" -v hz="$(getconf CLK_TCK)" \
-    'BEGIN { printf "%.0f", (b - a) / hz / (e - s) * 100 }')" '
+    'BEGIN { printf "%.0f", (b - a) / hz / (e - s) * 100 }')" -v hits="$hit_pct" '
     function ms(v) {
       if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0
       if (v ~ /m$/) return v * 60000; if (v ~ /s$/) return v * 1000; return v
@@ -157,11 +178,12 @@ run_wrk() {  # LABEL URL SCRIPT [script args...]
     $1 == "99%" { p99 = ms($2) }
     /Non-2xx or 3xx responses:/ { bad = $NF }
     /Socket errors:/ { gsub(/,/, ""); errs = $4 + $6 + $8 + $10 }
-    END { printf "%.0f %.2f %.2f %d %d %s\n", rps, p50, p99, bad, errs, cpu }' "$label.wrk"
+    END { printf "%.0f %.2f %.2f %d %d %s %s\n", rps, p50, p99, bad, errs, cpu, hits }' "$label.wrk"
 }
 
 # Heartbeats (keep-alive, and a new connection per request) and searches
-# against the directory on FERRY_PORT; sets <PREFIX>_HB, _HB_CLOSE, _SEARCH.
+# against the directory on FERRY_PORT; sets <PREFIX>_HB, _HB_CLOSE and what
+# measure_search sets.
 measure_directory() {  # NAME PREFIX
   local name=$1 url=http://127.0.0.1:$FERRY_PORT figures
   log "$name: heartbeats"
@@ -170,6 +192,20 @@ measure_directory() {  # NAME PREFIX
   log "$name: heartbeats, one connection per request"
   figures=$(run_wrk "$name/heartbeat-close" "$url" "$WRK_DIR/heartbeat.lua" "$name/peers.txt" close)
   printf -v "$2_HB_CLOSE" '%s' "$figures"
+  measure_search "$name" "$2"
+  local rate
+  for rate in $SEARCH_RATES; do
+    log "$name: searches offered at $rate/s"
+    figures=$(run_wrk "$name/search-at-$rate" "$url" "$WRK_DIR/search.lua" "$name/peers.txt" \
+      "$name/queries.txt" "$((WRK_CONNS * 1000 / rate))")
+    printf -v "$2_SEARCH_AT_$rate" '%s' "$figures"
+  done
+}
+
+# Searches flat out from WRK_CONNS connections and from one; sets
+# <PREFIX>_SEARCH and <PREFIX>_SEARCH_1.
+measure_search() {  # NAME PREFIX
+  local name=$1 url=http://127.0.0.1:$FERRY_PORT figures
   log "$name: searches"
   figures=$(run_wrk "$name/search" "$url" "$WRK_DIR/search.lua" "$name/peers.txt" "$name/queries.txt")
   printf -v "$2_SEARCH" '%s' "$figures"
@@ -190,6 +226,10 @@ SQLITE_LOAD_SECONDS=$LOAD_SECONDS
 measure_directory sqlite SQLITE
 SQLITE_RSS=$(peak_rss_kb "$DIR_PID")
 SQLITE_DB_MB=$(du -cm sqlite/directory.db* | awk 'END { print $1 }')
+stop_directory
+# What the searches cost without the answer cache.
+start_directory sqlite "sqlite:$BENCH_DIR/sqlite/directory.db" --plain-http --search-cache-mib 0
+measure_search sqlite SQLITE_NOCACHE
 stop_directory
 # The same store over HTTPS (the self-signed certificate is made on start).
 start_directory sqlite "sqlite:$BENCH_DIR/sqlite/directory.db"
@@ -254,12 +294,38 @@ if [[ $POSTGRES == 1 ]]; then
     PG_STATUS="failed while loading (see $BENCH_DIR/postgres/stdout.log)"
   fi
   stop_directory
+  if [[ $PG_STATUS == ok ]]; then
+    start_directory postgres "$PG_URL" --plain-http --search-cache-mib 0
+    measure_search postgres PG_NOCACHE
+    stop_directory
+  fi
 fi
 
 # ---- the section ----------------------------------------------------------------------
 HB_RATIO=$(ratio "$(field "$SQLITE_HB" 1)" "$(field "$OT" 1)")
 row() {  # LABEL FIGURES
-  echo "| $1 | $(field "$2" 1) | $(field "$2" 2) | $(field "$2" 3) | $(field "$2" 6) | $(per_cpu "$2") | $(field "$2" 4) | $(field "$2" 5) |"
+  echo "| $1 | $(field "$2" 1) | $(field "$2" 2) | $(field "$2" 3) | $(field "$2" 6) | $(per_cpu "$2") | $(field "$2" 7) | $(field "$2" 4) | $(field "$2" 5) |"
+}
+# The search rows and targets of one store.
+search_rows() {  # STORE PREFIX
+  local flat=$2_SEARCH one=$2_SEARCH_1 nc_flat=$2_NOCACHE_SEARCH one_nc=$2_NOCACHE_SEARCH_1 rate at
+  row "ferry search, $1, $WRK_CONNS connections flat out" "${!flat}"
+  row "ferry search, $1, 1 connection (\`-t1 -c1\`)" "${!one}"
+  for rate in $SEARCH_RATES; do
+    at=$2_SEARCH_AT_$rate
+    row "ferry search, $1, $WRK_CONNS clients offering $rate/s (pause $((WRK_CONNS * 1000 / rate)) ms)" "${!at}"
+  done
+  row "ferry search, $1, no answer cache, $WRK_CONNS connections flat out" "${!nc_flat}"
+  row "ferry search, $1, no answer cache, 1 connection" "${!one_nc}"
+}
+search_targets() {  # STORE PREFIX
+  local flat=$2_SEARCH one=$2_SEARCH_1 rate at
+  echo "| search p99 < 20 ms, $1, one client | $(field "${!one}" 3) ms | $(verdict_lt "$(field "${!one}" 3)" 20) |"
+  for rate in $SEARCH_RATES; do
+    at=$2_SEARCH_AT_$rate
+    echo "| search p99 < 20 ms, $1, $WRK_CONNS clients offering $rate/s | $(field "${!at}" 3) ms | $(verdict_lt "$(field "${!at}" 3)" 20) |"
+  done
+  echo "| search p99 < 20 ms, $1, $WRK_CONNS connections flat out ($(field "${!flat}" 1)/s) | $(field "${!flat}" 3) ms | $(verdict_lt "$(field "${!flat}" 3)" 20) |"
 }
 PG_ROWS=""
 PG_TARGETS=""
@@ -268,12 +334,11 @@ if [[ $PG_STATUS == ok ]]; then
   PG_ROWS=$(
     row "ferry heartbeat, PostgreSQL" "$PG_HB"
     row "ferry heartbeat, PostgreSQL, new connection per request" "$PG_HB_CLOSE"
-    row "ferry search, PostgreSQL" "$PG_SEARCH"
-    row "ferry search, PostgreSQL, 1 connection (\`-t1 -c1\`)" "$PG_SEARCH_1"
+    search_rows PostgreSQL PG
   )
   PG_TARGETS=$(
     echo "| heartbeats/s, PostgreSQL >= 0.5x opentracker announces/s | ${PG_HB_RATIO}x | $(verdict_ge "$PG_HB_RATIO" 0.5) |"
-    echo "| search p99, PostgreSQL < 20 ms | $(field "$PG_SEARCH" 3) ms | $(verdict_lt "$(field "$PG_SEARCH" 3)" 20) |"
+    search_targets PostgreSQL PG
   )
 fi
 PIN_NOTE="wrk and the servers share the $(nproc) cores (not pinned)."
@@ -299,7 +364,7 @@ PostgreSQL runs read \`postgres/\` instead of \`sqlite/\`):
 
 \`\`\`
 wrk -t$WRK_THREADS -c$WRK_CONNS -d$DURATION --timeout 10s --latency -s bench/wrk/heartbeat.lua   http://127.0.0.1:$FERRY_PORT -- sqlite/peers.txt [close]
-wrk -t$WRK_THREADS -c$WRK_CONNS -d$DURATION --timeout 10s --latency -s bench/wrk/search.lua      http://127.0.0.1:$FERRY_PORT -- sqlite/peers.txt sqlite/queries.txt
+wrk -t$WRK_THREADS -c$WRK_CONNS -d$DURATION --timeout 10s --latency -s bench/wrk/search.lua      http://127.0.0.1:$FERRY_PORT -- sqlite/peers.txt sqlite/queries.txt [PAUSE_MS]
 wrk -t$WRK_THREADS -c$WRK_CONNS -d$DURATION --timeout 10s --latency -s bench/wrk/opentracker.lua http://127.0.0.1:$OT_PORT -- opentracker/whitelist.txt
 \`\`\`
 
@@ -311,24 +376,39 @@ wrk -t$WRK_THREADS -c$WRK_CONNS -d$DURATION --timeout 10s --latency -s bench/wrk
   peers, each with its own random 20-byte info hash (all whitelisted), peer id and port.
   opentracker closes the connection after every reply without saying so, so wrk counts one
   socket read error per announce and reconnects: each announce includes a TCP connect;
-- search: \`GET /api/v1/search?q=TEXT\` (default limit 50) with TEXT drawn from $LOAD_QUERIES pieces of
-  existing names: a word, 4-6 letters of one, or two words with their separator; files matching
-  a query, estimated from a sample, p50 / p90 / max: $LOAD_HITS. Once more with one
-  connection, which shows what one search costs without waiting behind the others.
+- search: \`GET /api/v1/search?q=TEXT\` (default limit 50: 50 hits with up to 50 peers each,
+  about 50 KB of JSON) with TEXT drawn uniformly from $LOAD_QUERIES pieces of existing names: a
+  word, 4-6 letters of one, or two words with their separator; files matching a query,
+  estimated from a sample, p50 / p90 / max: $LOAD_HITS. Four kinds of run:
+  - *flat out*: each of $WRK_CONNS connections sends its next search as soon as the last is
+    answered. This gives the most searches/s one core serves; the latency is then the queue
+    ($WRK_CONNS searches in flight / searches per second), not what a search costs;
+  - *1 connection*: what one search costs, waiting behind nothing;
+  - *$WRK_CONNS clients offering N/s*: each connection pauses a random time (exponential,
+    mean $WRK_CONNS × 1000 / N ms; the script's third argument) after each answer, like a client
+    with a user behind it, so the directory sees about N searches/s below what it can take:
+    the latency a user sees at that load;
+  - *no answer cache*: flat out and one connection again on a directory started with
+    \`--search-cache-mib 0\`, so that every search asks the store.
+
+  The answer cache keeps an answer for at most one flush interval (1 s; a quarter of the
+  heartbeat interval when that is shorter) and drops everything at any change made through the
+  instance. The "answer cache hits %" column is its share of the run's searches, from
+  \`/metrics\`. Queries drawn uniformly from $LOAD_QUERIES texts are the worst case for it; real
+  query logs repeat popular queries far more often.
 
 Server CPU % is the CPU time of the server side during the run (ferry's threads, or
 opentracker, or ferry plus PostgreSQL's backends) over the wall time: 100 = one core. Below
 100 the server was not the bottleneck (wrk, or other load on the machine, was), so the
 requests per server CPU-second compare the servers' own costs.
 
-| run | req/s | p50 ms | p99 ms | server CPU % | req per server CPU-s | non-2xx | socket errors |
-|---|---|---|---|---|---|---|---|
+| run | req/s | p50 ms | p99 ms | server CPU % | req per server CPU-s | answer cache hits % | non-2xx | socket errors |
+|---|---|---|---|---|---|---|---|---|
 $(row "ferry heartbeat, SQLite" "$SQLITE_HB")
 $(row "ferry heartbeat, SQLite, new connection per request" "$SQLITE_HB_CLOSE")
 $(row "ferry heartbeat, SQLite, HTTPS" "$SQLITE_HB_TLS")
 $(row "opentracker announce" "$OT")
-$(row "ferry search, SQLite" "$SQLITE_SEARCH")
-$(row "ferry search, SQLite, 1 connection (\`-t1 -c1\`)" "$SQLITE_SEARCH_1")
+$(search_rows SQLite SQLITE)
 $PG_ROWS
 
 Peak RSS: ferry directory with SQLite $(mib "$SQLITE_RSS") MiB (over the load and the runs; database
@@ -343,7 +423,7 @@ autovacuum would have done by then in a running deployment").
 | target | measured | |
 |---|---|---|
 | heartbeats/s, SQLite >= 0.5x opentracker announces/s | ${HB_RATIO}x | $(verdict_ge "$HB_RATIO" 0.5) |
-| search p99, SQLite < 20 ms | $(field "$SQLITE_SEARCH" 3) ms | $(verdict_lt "$(field "$SQLITE_SEARCH" 3)" 20) |
+$(search_targets SQLite SQLITE)
 $PG_TARGETS
 
 Not targets: per server CPU-second, ferry with SQLite answers

@@ -142,6 +142,11 @@ void AddDirectoryCommand(CLI::App& app, int* exit_code) {
       ->capture_default_str();
   cmd->add_option("--db-connections", o->db_connections, "PostgreSQL connections")
       ->capture_default_str();
+  cmd->add_option("--search-concurrency", o->search_concurrency,
+                  "searches run at once, the rest queued in order (0: one per CPU with SQLite, "
+                  "--db-connections with PostgreSQL; with PostgreSQL on the same machine, its "
+                  "cores)")
+      ->capture_default_str();
   cmd->add_option("--search-cache-mib", o->search_cache_mib,
                   "memory for recent search answers, reused for up to a second (0: off)")
       ->capture_default_str();

@@ -78,6 +78,9 @@ Status RunDirectory(const DirectoryServerOptions& o) {
   if (!(o.heartbeat_seconds >= 0.05 && o.heartbeat_seconds <= 3600)) {
     return Status::InvalidArgument("--heartbeat-seconds must be from 0.05 to 3600");
   }
+  if (o.search_concurrency < 0 || o.search_concurrency > 1024) {
+    return Status::InvalidArgument("--search-concurrency must be from 0 (automatic) to 1024");
+  }
   if (o.search_cache_mib < 0 || o.search_cache_mib > 4096) {
     return Status::InvalidArgument("--search-cache-mib must be from 0 (off) to 4096");
   }
@@ -123,6 +126,10 @@ Status RunDirectory(const DirectoryServerOptions& o) {
       std::chrono::milliseconds(static_cast<int64_t>(o.heartbeat_seconds * 1000));
   if (o.search_cache_mib == 0) options.search_cache_ttl = std::chrono::milliseconds(0);
   options.search_cache_bytes = static_cast<size_t>(o.search_cache_mib) << 20;
+  options.search_concurrency = o.search_concurrency;
+  if (options.search_concurrency == 0 && !db.starts_with("sqlite:")) {
+    options.search_concurrency = o.db_connections;
+  }
   DirectoryService service(std::move(store).value(), options);
   auto server = DirectoryHttpServer::Bind(&service, http);
   if (!server.ok()) return server.status();

@@ -21,6 +21,9 @@ struct DirectoryServerOptions {
   size_t max_body = 16 << 20;
   int db_connections = 8;
   int search_cache_mib = 32;  // 0: every search asks the store
+  // Searches the store runs at once; 0: one per usable CPU with SQLite, and
+  // --db-connections with PostgreSQL (whose work may be on another machine).
+  int search_concurrency = 0;
   bool verbose = false;
 };
 

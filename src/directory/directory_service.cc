@@ -43,7 +43,8 @@ DirectoryService::DirectoryService(std::unique_ptr<DirectoryStore> store, Direct
       clock_(std::move(clock)),
       throttle_(options.throttle),
       search_cache_(std::min(options.search_cache_ttl, flush_interval_),
-                    options.search_cache_bytes) {}
+                    options.search_cache_bytes),
+      search_gate_(options.search_concurrency) {}
 
 DirectoryService::~DirectoryService() {
   Stop();
@@ -300,11 +301,22 @@ Result<std::vector<SearchHit>> DirectoryService::Search(const std::string& token
   auto session = AuthenticateCached(token);
   if (!session.ok()) return session.status();
   int64_t now = clock_();
-  if (auto cached = search_cache_.Find(query, now)) return std::move(*cached);
-  auto ticket = search_cache_.Begin();
-  auto hits = store_->Search(query, OnlineSince(now));
-  if (hits.ok()) search_cache_.Store(query, ticket, now, *hits);
-  return hits;
+  auto cached = search_cache_.Find(query, now);
+  if (!cached) {
+    auto pass = search_gate_.Enter();
+    // The same query may have been answered while this one queued.
+    now = clock_();
+    cached = search_cache_.Find(query, now);
+    if (!cached) {
+      search_cache_.Count(false);
+      auto ticket = search_cache_.Begin();
+      auto hits = store_->Search(query, OnlineSince(now));
+      if (hits.ok()) search_cache_.Store(query, ticket, now, *hits);
+      return hits;
+    }
+  }
+  search_cache_.Count(true);
+  return std::move(*cached);
 }
 
 Status DirectoryService::Health() { return store_->Ping(); }

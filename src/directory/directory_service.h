@@ -26,6 +26,7 @@
 #include "core/status.h"
 #include "directory/directory_requests.h"
 #include "directory/directory_store.h"
+#include "directory/fair_gate.h"
 #include "directory/search_cache.h"
 
 namespace ferry {
@@ -48,6 +49,9 @@ struct DirectoryOptions {
   // Changes through this instance invalidate them at once.
   std::chrono::milliseconds search_cache_ttl{1000};
   size_t search_cache_bytes = 32 << 20;
+  // Searches the store runs at once, the others queued in arrival order;
+  // 0: one per CPU this process may run on.
+  int search_concurrency = 0;
   ThrottlePolicy throttle;
 };
 
@@ -134,6 +138,7 @@ class DirectoryService {
   const WallClockMs clock_;
   LoginThrottle throttle_;
   SearchCache search_cache_;
+  FairGate search_gate_;
 
   mutable std::mutex mu_;
   std::unordered_map<std::string, CachedSession> sessions_;  // by session id; GUARDED_BY(mu_)

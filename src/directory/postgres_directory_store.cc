@@ -72,8 +72,12 @@ DO $$ BEGIN
   END IF;
 END $$;
 DROP INDEX IF EXISTS files_name_trgm;
--- Search reads matches in id order (the order files were indexed).
-CREATE UNIQUE INDEX IF NOT EXISTS files_id ON files (id);
+-- Search reads matches in id order (the order files were indexed). With the
+-- folded name in the index, a common text is filtered by an index-only scan
+-- (a tenth of the bytes of the table's rows) and only the matches are read
+-- from the table.
+CREATE UNIQUE INDEX IF NOT EXISTS files_id_name ON files (id) INCLUDE (name_lc);
+DROP INDEX IF EXISTS files_id;
 -- Text search is `name_lc LIKE lower(pattern)`: the same answer as ILIKE
 -- (which lower()s both sides too), but bytewise on a stored folded name, about
 -- twice as fast per row when a common text is filtered in id order.
@@ -680,12 +684,17 @@ Result<std::vector<SearchHit>> PostgresDirectoryStore::Search(const SearchQuery&
   // sha256 index, sorted in a few ms; walking files_id instead (which the
   // planner picks when the sha256 is among the most common values) can read
   // half the table. "+ 0" hides the order of files_id from it.
-  const std::string sql = std::string(
-                              "SELECT f.id, f.name, f.size, f.sha256 FROM files f JOIN peers p ON "
-                              "p.peer_id = f.peer_id WHERE ") +
-                          (by_hash ? "f.sha256 = $1" : "f.name_lc LIKE lower($1)") +
-                          " AND p.last_seen >= $2 AND f.id > $3 ORDER BY " +
-                          (by_hash ? "f.id + 0" : "f.id") + " LIMIT $4";
+  // The matches' ids first, then their rows and whether their peer is online:
+  // a peer's rows are removed within seconds of it going offline, so rows of
+  // offline peers are few, and are skipped below.
+  const std::string sql =
+      std::string(
+          "SELECT m.id, f.name, f.size, f.sha256, p.last_seen >= $2 FROM (SELECT id FROM "
+          "files WHERE ") +
+      (by_hash ? "sha256 = $1" : "name_lc LIKE lower($1)") + " AND id > $3 ORDER BY " +
+      (by_hash ? "id + 0" : "id") +
+      " LIMIT $4) m JOIN files f ON f.id = m.id JOIN peers p ON p.peer_id = f.peer_id "
+      "ORDER BY m.id";
   const size_t offset = static_cast<size_t>(std::max(0, query.offset));
   const size_t wanted = offset + static_cast<size_t>(query.limit);
   return Run([&](pqxx::connection& c) -> Result<std::vector<SearchHit>> {
@@ -703,6 +712,7 @@ Result<std::vector<SearchHit>> PostgresDirectoryStore::Search(const SearchQuery&
       auto rows = tx.exec_params(sql, needle, online_since, last_id, cap);
       for (const auto& row : rows) {
         last_id = row[0].as<int64_t>();
+        if (!row[4].as<bool>()) continue;  // its peer is offline
         SearchHit hit{row[1].as<std::string>(), row[2].as<int64_t>(), row[3].as<std::string>(), {}};
         if (!seen.emplace(hit.name, hit.size, hit.sha256).second) continue;
         hits.push_back(std::move(hit));

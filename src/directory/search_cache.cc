@@ -33,17 +33,21 @@ size_t BytesOf(const std::vector<SearchHit>& hits) {
 SearchCache::SearchCache(std::chrono::milliseconds ttl, size_t max_bytes)
     : ttl_ms_(ttl.count()), max_bytes_(max_bytes) {}
 
-std::optional<std::vector<SearchHit>> SearchCache::Find(const SearchQuery& query, int64_t now) {
+std::optional<std::vector<SearchHit>> SearchCache::Find(const SearchQuery& query,
+                                                        int64_t now) const {
   if (ttl_ms_ <= 0) return std::nullopt;
   std::lock_guard lock(mu_);
   auto it = entries_.find(KeyOf(query));
   if (it == entries_.end() || now - it->second.computed_at >= ttl_ms_ ||
       now < it->second.computed_at) {
-    ++misses_;
     return std::nullopt;
   }
-  ++hits_;
   return it->second.hits;
+}
+
+void SearchCache::Count(bool hit) {
+  std::lock_guard lock(mu_);
+  ++(hit ? hits_ : misses_);
 }
 
 SearchCache::Ticket SearchCache::Begin() const {

@@ -35,7 +35,9 @@ class SearchCache {
   };
 
   // The stored answer for `query`, if one is fresh at `now` (Unix ms).
-  std::optional<std::vector<SearchHit>> Find(const SearchQuery& query, int64_t now);
+  std::optional<std::vector<SearchHit>> Find(const SearchQuery& query, int64_t now) const;
+  // Counts a search as answered from the cache or not (for stats()).
+  void Count(bool hit);
   // Taken before the store is asked.
   Ticket Begin() const;
   // Keeps `hits`, computed at `now`, unless the cache was invalidated since

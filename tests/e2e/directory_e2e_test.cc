@@ -332,7 +332,14 @@ TEST_P(DirectoryE2eTest, ConcurrentAnnouncesAndSearches) {
   for (const auto& hit : all.body) {
     EXPECT_EQ(hit["peers"].size(), 50u) << hit.dump();  // 60 peers, capped at 50
   }
+  // Asked again at once, the same answer comes from the answer cache.
+  HttpReply again = Call(port, "GET", "/api/v1/search?q=shared-1&limit=1000", "", tokens[1]);
+  EXPECT_EQ(again.raw, all.raw);
   std::string metrics = Call(port, "GET", "/metrics").raw;
+  EXPECT_EQ(metrics.find("ferry_directory_search_cache_total{result=\"hit\"} 0\n"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("ferry_directory_search_cache_total{result=\"miss\"}"), std::string::npos);
   EXPECT_NE(
       metrics.find("ferry_directory_requests_total{route=\"/api/v1/announce\",status=\"200\"} " +
                    std::to_string(kClients * kPeersEach)),
@@ -359,6 +366,14 @@ TEST_P(DirectoryInstancesTest, TwoInstancesShareOnePostgres) {
   HttpReply found = Call(b, "GET", "/api/v1/search?q=THING", "", token);
   ASSERT_EQ(found.body.size(), 1u) << found.raw;
   EXPECT_EQ(found.body[0]["peers"][0]["peer_id"], peer);
+  // B may answer that search from memory for a flush interval (125 ms here);
+  // a peer announced through A since shows in B's answers after it.
+  std::string second = Announce(a, token, {FileJson("other/thing.iso", '8')});
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  HttpReply both = Call(b, "GET", "/api/v1/search?q=THING", "", token);
+  ASSERT_EQ(both.body.size(), 2u) << both.raw;
+  EXPECT_EQ(both.body[1]["peers"][0]["peer_id"], second);
+  ASSERT_EQ(Call(a, "DELETE", "/api/v1/peers/" + second, "", token).status, 200);
 
   // Heartbeats through B alone keep it alive past the 1.5 s expiry...
   for (int i = 0; i < 10; ++i) {

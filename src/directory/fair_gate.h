@@ -1,0 +1,56 @@
+// Lets at most N callers through at once, in the order they arrived.
+//
+// Searches that miss the answer cache are CPU work (in SQLite, or in the
+// PostgreSQL backend on the same machine). Run all at once, a burst of them
+// shares the cores and every one of them finishes late; queued in arrival
+// order with one per core running, the first finish early and only the last
+// waits as long. Thread-safe.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+
+namespace ferry {
+
+class FairGate {
+ public:
+  // `slots` < 1 means one per CPU this process may run on.
+  explicit FairGate(int slots);
+  FairGate(const FairGate&) = delete;
+  FairGate& operator=(const FairGate&) = delete;
+
+  // Held while inside; leaving (destruction) lets the next caller in.
+  class Pass {
+   public:
+    explicit Pass(FairGate* gate) : gate_(gate) {}
+    Pass(Pass&& other) noexcept : gate_(other.gate_) { other.gate_ = nullptr; }
+    Pass(const Pass&) = delete;
+    Pass& operator=(const Pass&) = delete;
+    Pass& operator=(Pass&&) = delete;
+    ~Pass() {
+      if (gate_ != nullptr) gate_->Leave();
+    }
+
+   private:
+    FairGate* gate_;
+  };
+
+  // Blocks until every earlier caller has gone in and a slot is free.
+  Pass Enter();
+  int slots() const { return slots_; }
+  // Callers blocked in Enter().
+  int waiting();
+
+ private:
+  void Leave();
+
+  const int slots_;
+  std::mutex mu_;
+  std::condition_variable changed_;
+  uint64_t next_ticket_ = 0;  // GUARDED_BY(mu_)
+  uint64_t admitted_ = 0;     // tickets let in so far; GUARDED_BY(mu_)
+  int inside_ = 0;            // GUARDED_BY(mu_)
+};
+
+}  // namespace ferry
