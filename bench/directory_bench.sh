@@ -127,6 +127,20 @@ load_directory() {  # NAME
   LOAD_HITS=$(tr ' ' '\n' <<<"$line" | awk -F= '$1 ~ /^hits_/ { printf "%s%s", sep, $2; sep = " / " }')
 }
 
+# Waits (at most 10 minutes) until the directory on FERRY_PORT reports its
+# search index tidy, as one that has run a while after a bulk load would be;
+# sets TIDY_SECONDS.
+wait_for_tidy_index() {  # NAME
+  local start=$SECONDS
+  sleep 6  # past the next maintenance pass (every 5 s), which sees the last writes
+  for _ in $(seq 600); do
+    curl -s "http://127.0.0.1:$FERRY_PORT/metrics" | grep -q '^ferry_directory_index_upkeep_pending 0$' && break
+    sleep 1
+  done
+  TIDY_SECONDS=$((SECONDS - start))
+  log "$1: index upkeep done after ${TIDY_SECONDS} s"
+}
+
 # CPU time (clock ticks) used so far by the processes in SERVER_PIDS and their
 # children (PostgreSQL's backends).
 server_ticks() {
@@ -223,6 +237,8 @@ per_cpu() { awk '{ printf "%.0f", ($6 > 0 ? $1 / ($6 / 100) : 0) }' <<<"$1"; }
 start_directory sqlite "sqlite:$BENCH_DIR/sqlite/directory.db" --plain-http
 load_directory sqlite
 SQLITE_LOAD_SECONDS=$LOAD_SECONDS
+wait_for_tidy_index sqlite
+SQLITE_TIDY_SECONDS=$TIDY_SECONDS
 measure_directory sqlite SQLITE
 SQLITE_RSS=$(peak_rss_kb "$DIR_PID")
 SQLITE_DB_MB=$(du -cm sqlite/directory.db* | awk 'END { print $1 }')
@@ -358,7 +374,9 @@ The directory holds $PEERS peers of $USERS users sharing $FILES files each ($((P
 loaded by \`ferry_directory_load\` (file names of two to four words from a list of $LOAD_WORDS, a tenth
 of them popular files shared by many peers; load took ${SQLITE_LOAD_SECONDS} s into SQLite${PG_LOAD_SECONDS:+,
 ${PG_LOAD_SECONDS} s into PostgreSQL}). The directories run with \`--heartbeat-seconds 3600\` so that no
-peer expires during the load; a heartbeat costs the same whatever the interval. Every run is
+peer expires during the load; a heartbeat costs the same whatever the interval. After the
+load, the SQLite directory merged its search index for ${SQLITE_TIDY_SECONDS} s more (until \`/metrics\` showed
+\`ferry_directory_index_upkeep_pending 0\`) before the runs, as one that has run a while would have. Every run is
 wrk after a $WARMUP warm-up with the same settings (thrown away), from \`$BENCH_DIR\` (the
 PostgreSQL runs read \`postgres/\` instead of \`sqlite/\`):
 

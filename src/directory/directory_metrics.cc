@@ -55,6 +55,12 @@ std::string DirectoryMetrics::Render(const DirectoryCounts& counts,
   out += "# TYPE ferry_directory_accounts gauge\n";
   out += fmt::format("ferry_directory_accounts {}\n", counts.accounts);
   out +=
+      "# HELP ferry_directory_index_upkeep_pending 1 while the store's search index has merging "
+      "left to do (after many writes), 0 when it is tidy.\n";
+  out += "# TYPE ferry_directory_index_upkeep_pending gauge\n";
+  out +=
+      fmt::format("ferry_directory_index_upkeep_pending {}\n", counts.index_upkeep_pending ? 1 : 0);
+  out +=
       "# HELP ferry_directory_search_cache_total Searches answered from recent answers (hit) "
       "or by the store (miss).\n";
   out += "# TYPE ferry_directory_search_cache_total counter\n";

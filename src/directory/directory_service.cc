@@ -359,6 +359,16 @@ void DirectoryService::FlushHeartbeats() {
   }
 }
 
+void DirectoryService::CompactIndexes() {
+  auto pending = store_->CompactIndexes(flush_interval_ / 4);
+  if (!pending.ok()) {
+    spdlog::warn("directory: index upkeep failed: {}", pending.status().ToString());
+  }
+  std::lock_guard lock(mu_);
+  index_upkeep_pending_ = pending.ok() && *pending;
+  counts_.index_upkeep_pending = index_upkeep_pending_;
+}
+
 void DirectoryService::MaintainNow() {
   FlushHeartbeats();
   int64_t now = clock_();
@@ -369,11 +379,11 @@ void DirectoryService::MaintainNow() {
     search_cache_.Invalidate();
     spdlog::info("directory: {} peers missed their heartbeats and left", *removed);
   }
-  Status compacted = store_->CompactIndexes();
-  if (!compacted.ok()) spdlog::warn("directory: index upkeep failed: {}", compacted.ToString());
+  CompactIndexes();
   auto counts = store_->Counts(OnlineSince(now));
   std::lock_guard lock(mu_);
   if (counts.ok()) counts_ = *counts;
+  counts_.index_upkeep_pending = index_upkeep_pending_;
   // Cached entries past their use are dropped so the caches stay small.
   std::erase_if(sessions_, [&](const auto& kv) {
     return now - kv.second.checked_at >= session_cache_ttl_.count();
@@ -400,6 +410,11 @@ void DirectoryService::MaintenanceLoop() {
           std::min<std::chrono::milliseconds>(options_.heartbeat_interval, std::chrono::seconds(5));
     } else {
       FlushHeartbeats();
+      // After many writes (a bulk load), upkeep goes on every pass until done.
+      lock.lock();
+      const bool pending = index_upkeep_pending_;
+      lock.unlock();
+      if (pending) CompactIndexes();
     }
     lock.lock();
   }

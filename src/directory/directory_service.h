@@ -129,6 +129,8 @@ class DirectoryService {
   Result<PeerOwner> OwnedOnlinePeer(const DirectorySession& session, const std::string& peer_id);
   void Forget(const std::string& peer_id);
   void FlushHeartbeats();
+  // Runs store index upkeep for a quarter flush interval at most.
+  void CompactIndexes();
   void MaintenanceLoop();
 
   const std::unique_ptr<DirectoryStore> store_;
@@ -146,6 +148,7 @@ class DirectoryService {
   std::unordered_map<std::string, int64_t> local_seen_;      // latest heartbeat; GUARDED_BY(mu_)
   std::unordered_map<std::string, int64_t> pending_;         // not yet flushed; GUARDED_BY(mu_)
   DirectoryCounts counts_;                                   // GUARDED_BY(mu_)
+  bool index_upkeep_pending_ = false;                        // GUARDED_BY(mu_)
   bool stopping_ = false;                                    // GUARDED_BY(mu_)
   std::condition_variable wake_;
   std::thread maintenance_;

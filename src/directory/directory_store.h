@@ -11,6 +11,8 @@
 // Every method is thread-safe and may be called from many threads at once.
 #pragma once
 
+#include <chrono>
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -100,6 +102,7 @@ struct DirectoryCounts {
   int64_t online_peers = 0;
   int64_t indexed_files = 0;  // files of online peers
   int64_t accounts = 0;
+  bool index_upkeep_pending = false;  // CompactIndexes has work left
 };
 
 class DirectoryStore {
@@ -149,9 +152,10 @@ class DirectoryStore {
   // `now`; returns how many peers went.
   virtual Result<int64_t> RemoveExpired(int64_t online_since, int64_t now) = 0;
   virtual Result<DirectoryCounts> Counts(int64_t online_since) = 0;
-  // One bounded step of index upkeep, for the maintenance thread: cheap when
-  // there is nothing to do, and never holding writers up for long.
-  virtual Status CompactIndexes() = 0;
+  // Index upkeep for the maintenance thread, for about `budget` at most, in
+  // steps short enough that writers never wait long; cheap when there is
+  // nothing to do. True while work remains.
+  virtual Result<bool> CompactIndexes(std::chrono::milliseconds budget) = 0;
   // OK when the store answers (for /healthz).
   virtual Status Ping() = 0;
 };

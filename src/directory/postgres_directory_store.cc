@@ -603,7 +603,7 @@ class PostgresDirectoryStore final : public DirectoryStore {
   }
 
   // PostgreSQL keeps its GIN index tidy itself (autovacuum).
-  Status CompactIndexes() override { return Status::Ok(); }
+  Result<bool> CompactIndexes(std::chrono::milliseconds) override { return false; }
 
   Status Ping() override {
     return Run([](pqxx::connection& c) {
@@ -667,8 +667,9 @@ class PostgresDirectoryStore final : public DirectoryStore {
 // order (the order they were indexed), a batch at a time, deduplicated here
 // by (name, size, sha256) in order of first appearance, stopping as soon as
 // offset + limit hits are known, so a text that matches thousands of files
-// reads a few dozen of them (the planner walks files_id and filters; for a
-// rare text it takes the trigram or sha256 index and sorts the few matches).
+// reads a few dozen of them (the planner walks files_id_name, names and all,
+// and filters; for a rare text it takes the trigram or sha256 index and sorts
+// the few matches).
 // Then, in one statement, each hit's first online peers in peer_id order.
 // Each statement runs on its own (no transaction round trips): a hit whose
 // peers all left in between is dropped.
@@ -681,9 +682,9 @@ Result<std::vector<SearchHit>> PostgresDirectoryStore::Search(const SearchQuery&
   }
   if (query.limit <= 0) return std::vector<SearchHit>();
   // A file on thousands of peers is still only a few thousand rows of the
-  // sha256 index, sorted in a few ms; walking files_id instead (which the
+  // sha256 index, sorted in a few ms; walking the id index instead (which the
   // planner picks when the sha256 is among the most common values) can read
-  // half the table. "+ 0" hides the order of files_id from it.
+  // half the table. "+ 0" hides the order of that index from it.
   // The matches' ids first, then their rows and whether their peer is online:
   // a peer's rows are removed within seconds of it going offline, so rows of
   // offline peers are few, and are skipped below.

@@ -1,5 +1,7 @@
 #include "directory/sqlite_directory_store.h"
 
+#include <algorithm>
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <unordered_set>
@@ -363,7 +365,7 @@ class SqliteDirectoryStore final : public DirectoryStore {
         "JOIN peers p ON p.peer_id = f.peer_id WHERE f.sha256 = ? AND f.size = ? AND f.name = ? "
         "AND p.last_seen >= ? ORDER BY f.peer_id");
     if (!peers_stmt.ok()) return peers_stmt.status();
-    const size_t max_peers = static_cast<size_t>(query.max_peers_per_hit);
+    const size_t max_peers = static_cast<size_t>(std::max(0, query.max_peers_per_hit));
     for (auto& hit : hits) {
       peers_stmt->Reset();
       peers_stmt->Bind(1, hit.sha256).Bind(2, hit.size).Bind(3, hit.name).Bind(4, online_since);
@@ -406,13 +408,21 @@ class SqliteDirectoryStore final : public DirectoryStore {
     return counts;
   }
 
-  Status CompactIndexes() override {
+  Result<bool> CompactIndexes(std::chrono::milliseconds budget) override {
     // Each write adds a segment to the name index and a search reads every
-    // segment, so merge them: about 2 MB of pages per call (a negative
-    // amount merges across levels, towards one segment), which keeps writers
-    // waiting for tens of milliseconds at most.
-    std::lock_guard lock(write_mu_);
-    return writer_.Exec("INSERT INTO files_names(files_names, rank) VALUES('merge', -500)");
+    // segment, so merge them towards one (a negative amount merges across
+    // levels). A step writes about 400 KB of pages, tens of milliseconds, and
+    // the write lock is free between steps. A step that found nothing to do
+    // changes only the command's own row.
+    const auto deadline = std::chrono::steady_clock::now() + budget;
+    do {
+      std::lock_guard lock(write_mu_);
+      const int64_t before = sqlite3_total_changes64(writer_.raw());
+      FERRY_RETURN_IF_ERROR(
+          writer_.Exec("INSERT INTO files_names(files_names, rank) VALUES('merge', -100)"));
+      if (sqlite3_total_changes64(writer_.raw()) - before <= 1) return false;
+    } while (std::chrono::steady_clock::now() < deadline);
+    return true;
   }
 
   Status Ping() override {

@@ -340,6 +340,7 @@ TEST_P(DirectoryE2eTest, ConcurrentAnnouncesAndSearches) {
             std::string::npos)
       << metrics;
   EXPECT_NE(metrics.find("ferry_directory_search_cache_total{result=\"miss\"}"), std::string::npos);
+  EXPECT_NE(metrics.find("\nferry_directory_index_upkeep_pending "), std::string::npos) << metrics;
   EXPECT_NE(
       metrics.find("ferry_directory_requests_total{route=\"/api/v1/announce\",status=\"200\"} " +
                    std::to_string(kClients * kPeersEach)),
