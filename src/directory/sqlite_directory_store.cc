@@ -175,9 +175,9 @@ class SqliteDirectoryStore final : public DirectoryStore {
     std::lock_guard lock(write_mu_);
     auto txn = Transaction::Begin(writer_);
     if (!txn.ok()) return txn.status();
-    FERRY_RETURN_IF_ERROR(
-        Run("DELETE FROM files WHERE peer_id IN (SELECT peer_id FROM peers WHERE session_id = ?)",
-            session_id));
+    FERRY_RETURN_IF_ERROR(DeleteFiles(
+        "DELETE FROM files WHERE peer_id IN (SELECT peer_id FROM peers WHERE session_id = ?)",
+        session_id));
     FERRY_RETURN_IF_ERROR(Run("DELETE FROM peers WHERE session_id = ?", session_id));
     FERRY_RETURN_IF_ERROR(Run("DELETE FROM sessions WHERE session_id = ?", session_id));
     return txn->Commit();
@@ -229,10 +229,11 @@ class SqliteDirectoryStore final : public DirectoryStore {
       return Status::NotFound(fmt::format("no peer {}", update.peer_id));
     }
     if (update.replace_files) {
-      FERRY_RETURN_IF_ERROR(Run("DELETE FROM files WHERE peer_id = ?", update.peer_id));
+      FERRY_RETURN_IF_ERROR(DeleteFiles("DELETE FROM files WHERE peer_id = ?", update.peer_id));
       FERRY_RETURN_IF_ERROR(InsertFiles(update.peer_id, *update.replace_files));
     }
     if (!update.removed.empty()) {
+      ++index_writes_;
       auto remove = writer_.Prepare("DELETE FROM files WHERE peer_id = ? AND path = ?");
       if (!remove.ok()) return remove.status();
       for (const auto& path : update.removed) {
@@ -260,7 +261,7 @@ class SqliteDirectoryStore final : public DirectoryStore {
     std::lock_guard lock(write_mu_);
     auto txn = Transaction::Begin(writer_);
     if (!txn.ok()) return txn.status();
-    FERRY_RETURN_IF_ERROR(Run("DELETE FROM files WHERE peer_id = ?", peer_id));
+    FERRY_RETURN_IF_ERROR(DeleteFiles("DELETE FROM files WHERE peer_id = ?", peer_id));
     FERRY_RETURN_IF_ERROR(Run("DELETE FROM peers WHERE peer_id = ?", peer_id));
     return txn->Commit();
   }
@@ -385,9 +386,9 @@ class SqliteDirectoryStore final : public DirectoryStore {
     std::lock_guard lock(write_mu_);
     auto txn = Transaction::Begin(writer_);
     if (!txn.ok()) return txn.status();
-    FERRY_RETURN_IF_ERROR(
-        Run("DELETE FROM files WHERE peer_id IN (SELECT peer_id FROM peers WHERE last_seen < ?)",
-            online_since));
+    FERRY_RETURN_IF_ERROR(DeleteFiles(
+        "DELETE FROM files WHERE peer_id IN (SELECT peer_id FROM peers WHERE last_seen < ?)",
+        online_since));
     FERRY_RETURN_IF_ERROR(Run("DELETE FROM peers WHERE last_seen < ?", online_since));
     int64_t removed = writer_.Changes();
     FERRY_RETURN_IF_ERROR(Run("DELETE FROM sessions WHERE expires_ms <= ?", now));
@@ -410,13 +411,20 @@ class SqliteDirectoryStore final : public DirectoryStore {
 
   Result<bool> CompactIndexes(std::chrono::milliseconds budget) override {
     // Each write adds a segment to the name index and a search reads every
-    // segment, so merge them towards one (a negative amount merges across
-    // levels). A step writes about 400 KB of pages, tens of milliseconds, and
+    // segment. FTS5 merges them by levels as it goes (automerge); merging
+    // them into one (a negative amount merges across levels) rewrites the
+    // large segment, so it waits until no write has come since the last
+    // call: done during a bulk load, it would rewrite the index again and
+    // again. A step writes about 400 KB of pages, tens of milliseconds, and
     // the write lock is free between steps. A step that found nothing to do
     // changes only the command's own row.
     const auto deadline = std::chrono::steady_clock::now() + budget;
     do {
       std::lock_guard lock(write_mu_);
+      if (index_writes_ != index_writes_at_last_compaction_) {
+        index_writes_at_last_compaction_ = index_writes_;
+        return true;  // still being written: try again later
+      }
       const int64_t before = sqlite3_total_changes64(writer_.raw());
       FERRY_RETURN_IF_ERROR(
           writer_.Exec("INSERT INTO files_names(files_names, rank) VALUES('merge', -100)"));
@@ -439,9 +447,19 @@ class SqliteDirectoryStore final : public DirectoryStore {
     return stmt->Bind(1, value).Run();
   }
 
+  // Run() for a statement that deletes files, counted as a write to the name
+  // index if it did (REQUIRES: write_mu_ held).
+  template <typename T>
+  Status DeleteFiles(const char* sql, const T& value) {
+    FERRY_RETURN_IF_ERROR(Run(sql, value));
+    if (writer_.Changes() > 0) ++index_writes_;
+    return Status::Ok();
+  }
+
   // REQUIRES: write_mu_ held, inside a transaction.
   Status InsertFiles(const std::string& peer_id, const std::vector<SharedFile>& files) {
     if (files.empty()) return Status::Ok();
+    ++index_writes_;
     // An added file replaces the entry with the same path; the delete trigger
     // keeps the name index in step, which REPLACE would bypass.
     auto remove = writer_.Prepare("DELETE FROM files WHERE peer_id = ? AND path = ?");
@@ -475,6 +493,10 @@ class SqliteDirectoryStore final : public DirectoryStore {
 
   std::mutex write_mu_;
   Db writer_;  // GUARDED_BY(write_mu_)
+  // Writes that changed files (and so the name index), and their number at
+  // the last CompactIndexes call; GUARDED_BY(write_mu_).
+  int64_t index_writes_ = 0;
+  int64_t index_writes_at_last_compaction_ = -1;
   ConnectionPool readers_;
 };
 
