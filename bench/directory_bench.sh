@@ -217,14 +217,15 @@ measure_directory() {  # NAME PREFIX
 }
 
 # Searches flat out from WRK_CONNS connections and from one; sets
-# <PREFIX>_SEARCH and <PREFIX>_SEARCH_1.
-measure_search() {  # NAME PREFIX
-  local name=$1 url=http://127.0.0.1:$FERRY_PORT figures
-  log "$name: searches"
-  figures=$(run_wrk "$name/search" "$url" "$WRK_DIR/search.lua" "$name/peers.txt" "$name/queries.txt")
+# <PREFIX>_SEARCH and <PREFIX>_SEARCH_1 and keeps wrk's output in
+# NAME/search[SUFFIX].wrk and NAME/search-1[SUFFIX].wrk.
+measure_search() {  # NAME PREFIX [SUFFIX]
+  local name=$1 url=http://127.0.0.1:$FERRY_PORT figures suffix=${3:-}
+  log "$name: searches$suffix"
+  figures=$(run_wrk "$name/search$suffix" "$url" "$WRK_DIR/search.lua" "$name/peers.txt" "$name/queries.txt")
   printf -v "$2_SEARCH" '%s' "$figures"
-  log "$name: searches, one connection"
-  figures=$(WRK_THREADS=1 WRK_CONNS=1 run_wrk "$name/search-1" "$url" "$WRK_DIR/search.lua" \
+  log "$name: searches$suffix, one connection"
+  figures=$(WRK_THREADS=1 WRK_CONNS=1 run_wrk "$name/search-1$suffix" "$url" "$WRK_DIR/search.lua" \
     "$name/peers.txt" "$name/queries.txt")
   printf -v "$2_SEARCH_1" '%s' "$figures"
 }
@@ -245,7 +246,7 @@ SQLITE_DB_MB=$(du -cm sqlite/directory.db* | awk 'END { print $1 }')
 stop_directory
 # What the searches cost without the answer cache.
 start_directory sqlite "sqlite:$BENCH_DIR/sqlite/directory.db" --plain-http --search-cache-mib 0
-measure_search sqlite SQLITE_NOCACHE
+measure_search sqlite SQLITE_NOCACHE -nocache
 stop_directory
 # The same store over HTTPS (the self-signed certificate is made on start).
 start_directory sqlite "sqlite:$BENCH_DIR/sqlite/directory.db"
@@ -312,7 +313,7 @@ if [[ $POSTGRES == 1 ]]; then
   stop_directory
   if [[ $PG_STATUS == ok ]]; then
     start_directory postgres "$PG_URL" --plain-http --search-cache-mib 0
-    measure_search postgres PG_NOCACHE
+    measure_search postgres PG_NOCACHE -nocache
     stop_directory
   fi
 fi
