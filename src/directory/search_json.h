@@ -1,11 +1,11 @@
 // The JSON body of a search answer, written straight into one string.
 //
 // Search is the directory's heaviest answer (50 hits with their peers is about
-// 50 KB), and building it as an nlohmann::json tree first cost ten times what
-// the search itself did: a map and several strings per object, all allocated
-// and freed again. This writes the same document, with the same key order and
-// escaping, into one buffer. Tests check it parses back to the tree nlohmann
-// would build.
+// 50 KB). Building it as an nlohmann::json tree first took about 1 ms, nearly
+// what the search itself took and ten times what writing it directly takes:
+// a map and several strings per object, all allocated and freed again. This writes the same document, with the same key order and
+// escaping, into one buffer. Tests check it is byte for byte what nlohmann's
+// dump of that tree gives.
 #pragma once
 
 #include <string>
