@@ -33,10 +33,11 @@ std::string Dumped(const json& tree) {
 TEST(SearchJsonTest, NoHitsIsAnEmptyArray) { EXPECT_EQ(SearchHitsJson({}), "[]"); }
 
 TEST(SearchJsonTest, SameBytesAsTheTreeForEveryKindOfName) {
+  static constexpr char kControls[] = "tab\tnl\ncr\rbs\bff\fnul\0bell\x07us\x1f";
   std::vector<SearchHit> hits = {
       {"plain.txt", 1, std::string(64, 'a'), {{"p1", "10.0.0.1:7443", std::string(64, 'c')}}},
       {"quote\"back\\slash.txt", 0, std::string(64, 'b'), {}},
-      {std::string("tab\tnl\ncr\rbs\bff\fnul\0bell\x07us\x1f", 33),
+      {std::string(kControls, sizeof kControls - 1),
        9'007'199'254'740'993,
        std::string(64, 'd'),
        {{"p1", "[::1]:1", std::string(64, 'e')}, {"p2", "host:2", std::string(64, 'f')}}},
