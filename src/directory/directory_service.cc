@@ -365,8 +365,7 @@ void DirectoryService::CompactIndexes() {
     spdlog::warn("directory: index upkeep failed: {}", pending.status().ToString());
   }
   std::lock_guard lock(mu_);
-  index_upkeep_pending_ = pending.ok() && *pending;
-  counts_.index_upkeep_pending = index_upkeep_pending_;
+  counts_.index_upkeep_pending = pending.ok() && *pending;
 }
 
 void DirectoryService::MaintainNow() {
@@ -382,8 +381,12 @@ void DirectoryService::MaintainNow() {
   CompactIndexes();
   auto counts = store_->Counts(OnlineSince(now));
   std::lock_guard lock(mu_);
-  if (counts.ok()) counts_ = *counts;
-  counts_.index_upkeep_pending = index_upkeep_pending_;
+  if (counts.ok()) {
+    // The store counts; whether upkeep is pending is ours.
+    const bool pending = counts_.index_upkeep_pending;
+    counts_ = *counts;
+    counts_.index_upkeep_pending = pending;
+  }
   // Cached entries past their use are dropped so the caches stay small.
   std::erase_if(sessions_, [&](const auto& kv) {
     return now - kv.second.checked_at >= session_cache_ttl_.count();
@@ -412,7 +415,7 @@ void DirectoryService::MaintenanceLoop() {
       FlushHeartbeats();
       // After many writes (a bulk load), upkeep goes on every pass until done.
       lock.lock();
-      const bool pending = index_upkeep_pending_;
+      const bool pending = counts_.index_upkeep_pending;
       lock.unlock();
       if (pending) CompactIndexes();
     }

@@ -148,7 +148,6 @@ class DirectoryService {
   std::unordered_map<std::string, int64_t> local_seen_;      // latest heartbeat; GUARDED_BY(mu_)
   std::unordered_map<std::string, int64_t> pending_;         // not yet flushed; GUARDED_BY(mu_)
   DirectoryCounts counts_;                                   // GUARDED_BY(mu_)
-  bool index_upkeep_pending_ = false;                        // GUARDED_BY(mu_)
   bool stopping_ = false;                                    // GUARDED_BY(mu_)
   std::condition_variable wake_;
   std::thread maintenance_;
