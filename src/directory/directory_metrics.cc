@@ -56,10 +56,19 @@ std::string DirectoryMetrics::Render(const DirectoryCounts& counts,
   out += fmt::format("ferry_directory_accounts {}\n", counts.accounts);
   out +=
       "# HELP ferry_directory_index_upkeep_pending 1 while the store's search index has merging "
-      "left to do (after many writes), 0 when it is tidy.\n";
+      "(SQLite, after many writes) or loading (PostgreSQL, at start) left to do, 0 when it is "
+      "ready.\n";
   out += "# TYPE ferry_directory_index_upkeep_pending gauge\n";
   out +=
       fmt::format("ferry_directory_index_upkeep_pending {}\n", counts.index_upkeep_pending ? 1 : 0);
+  out +=
+      "# HELP ferry_directory_name_index_names File names in the in-memory search index "
+      "(PostgreSQL store; 0 while it loads).\n";
+  out += "# TYPE ferry_directory_name_index_names gauge\n";
+  out += fmt::format("ferry_directory_name_index_names {}\n", counts.names_in_memory);
+  out += "# HELP ferry_directory_name_index_bytes Memory held by the in-memory search index.\n";
+  out += "# TYPE ferry_directory_name_index_bytes gauge\n";
+  out += fmt::format("ferry_directory_name_index_bytes {}\n", counts.name_index_bytes);
   out +=
       "# HELP ferry_directory_search_cache_total Searches answered from recent answers (hit) "
       "or by the store (miss).\n";

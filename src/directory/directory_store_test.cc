@@ -61,7 +61,9 @@ std::vector<std::string> Describe(const std::vector<SearchHit>& hits) {
   return out;
 }
 
-enum class Backend { kSqlite, kPostgres };
+// kPostgres answers text searches from the database (as before the name
+// index is loaded); kPostgresIndexed loads the in-memory name index first.
+enum class Backend { kSqlite, kPostgres, kPostgresIndexed };
 
 class DirectoryStoreTest : public ::testing::TestWithParam<Backend> {
  protected:
@@ -89,7 +91,15 @@ class DirectoryStoreTest : public ::testing::TestWithParam<Backend> {
     auto store = GetParam() == Backend::kSqlite ? OpenSqliteDirectoryStore(dir_ + "/directory.db")
                                                 : OpenPostgresDirectoryStore(cluster_->url(), 8);
     EXPECT_TRUE(store.ok()) << store.status().ToString();
-    return store.ok() ? std::move(*store) : nullptr;
+    if (!store.ok()) return nullptr;
+    if (GetParam() == Backend::kPostgresIndexed) {
+      for (int steps = 0;; ++steps) {
+        auto pending = (*store)->CompactIndexes(std::chrono::milliseconds(100));
+        EXPECT_TRUE(pending.ok()) << pending.status().ToString();
+        if (!pending.ok() || !*pending || steps > 100) break;
+      }
+    }
+    return std::move(*store);
   }
 
   std::vector<std::string> Online(DirectoryStore& store, int64_t since = kSince) {
@@ -577,6 +587,13 @@ TEST_P(DirectoryStoreTest, TwoStoresOverOneDatabaseSeeEachOther) {
   EXPECT_TRUE(other->FindSession("s1", kNow)->has_value());
   ASSERT_TRUE(store_->AddPeer(Peer("p1", {File("shared.txt", 1, 'a')}), kNow - 25'000).ok());
   auto hits = other->Search(SearchQuery{"shared", "", 10, 0, 10}, kSince);
+  // The other instance's name index hears of the new row by NOTIFY, a moment
+  // after the commit.
+  for (int i = 0; GetParam() == Backend::kPostgresIndexed && i < 100 && hits.ok() && hits->empty();
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    hits = other->Search(SearchQuery{"shared", "", 10, 0, 10}, kSince);
+  }
   ASSERT_TRUE(hits.ok());
   EXPECT_THAT(Describe(*hits), ElementsAre("shared.txt|1|a|p1"));
   // A heartbeat through either instance keeps the peer alive for both.
@@ -622,9 +639,18 @@ TEST_P(DirectoryStoreTest, CompactingIndexesChangesNoAnswer) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, DirectoryStoreTest,
-                         ::testing::Values(Backend::kSqlite, Backend::kPostgres),
+                         ::testing::Values(Backend::kSqlite, Backend::kPostgres,
+                                           Backend::kPostgresIndexed),
                          [](const ::testing::TestParamInfo<Backend>& param) {
-                           return param.param == Backend::kSqlite ? "Sqlite" : "Postgres";
+                           switch (param.param) {
+                             case Backend::kSqlite:
+                               return "Sqlite";
+                             case Backend::kPostgres:
+                               return "Postgres";
+                             case Backend::kPostgresIndexed:
+                               break;
+                           }
+                           return "PostgresIndexed";
                          });
 
 // ---- SQLite only -------------------------------------------------------------
@@ -781,6 +807,111 @@ TEST(PostgresDirectoryStoreTest, TextSearchUsesTheTrigramIndex) {
   ASSERT_TRUE(hits.ok()) << hits.status().ToString();
   EXPECT_THAT(Describe(*hits), ElementsAre("track-42-999.flac|999|d|peer42"));
   EXPECT_LT(took, std::chrono::milliseconds(200));
+}
+
+// Loads a store's name index: upkeep until none is left.
+void LoadNameIndex(DirectoryStore& store) {
+  for (int steps = 0; steps < 100; ++steps) {
+    auto pending = store.CompactIndexes(std::chrono::milliseconds(100));
+    ASSERT_TRUE(pending.ok()) << pending.status().ToString();
+    if (!*pending) return;
+  }
+  FAIL() << "the name index did not finish loading";
+}
+
+int64_t NamesInMemory(DirectoryStore& store) {
+  auto counts = store.Counts(0);
+  EXPECT_TRUE(counts.ok()) << counts.status().ToString();
+  return counts.ok() ? counts->names_in_memory : -1;
+}
+
+// Searches until the answer is `want`, for up to 2 s: another instance's rows
+// reach the name index by NOTIFY, a moment after their commit.
+std::vector<std::string> SearchUntil(DirectoryStore& store, const std::string& text,
+                                     const std::vector<std::string>& want) {
+  std::vector<std::string> got;
+  for (int i = 0; i < 100; ++i) {
+    auto hits = store.Search(SearchQuery{text, "", 50, 0, 50}, kSince);
+    if (!hits.ok()) return {hits.status().ToString()};
+    got = Describe(*hits);
+    if (got == want) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return got;
+}
+
+TEST(PostgresDirectoryStoreTest, NameIndexFollowsWritesThroughAnotherInstance) {
+  auto cluster = PostgresCluster::Start();
+  ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
+  auto writer = OpenPostgresDirectoryStore((*cluster)->url(), 2);
+  auto reader = OpenPostgresDirectoryStore((*cluster)->url(), 2);
+  ASSERT_TRUE(writer.ok() && reader.ok());
+  ASSERT_TRUE((*writer)->AddPeer(Peer("p1", {File("Before.txt", 1, 'a')}), kNow).ok());
+  EXPECT_EQ(NamesInMemory(**reader), 0);  // not loaded: searches go to the database
+  LoadNameIndex(**reader);
+  EXPECT_EQ(NamesInMemory(**reader), 1);
+  EXPECT_THAT(*(*reader)->Search(SearchQuery{"BEFORE", "", 50, 0, 50}, kSince),
+              ::testing::SizeIs(1));
+
+  ASSERT_TRUE(
+      (*writer)
+          ->AddPeer(Peer("p2", {File("after.txt", 2, 'b'), File("x.museum.y", 3, 'c')}), kNow)
+          .ok());
+  EXPECT_THAT(SearchUntil(**reader, "AFTER", {"after.txt|2|b|p2"}),
+              ElementsAre("after.txt|2|b|p2"));
+  EXPECT_EQ(NamesInMemory(**reader), 3);
+  // Separators count: "museum.y" is in one name, "museum y" in none.
+  EXPECT_THAT(SearchUntil(**reader, "museum.y", {"x.museum.y|3|c|p2"}),
+              ElementsAre("x.museum.y|3|c|p2"));
+  EXPECT_THAT(*(*reader)->Search(SearchQuery{"museum y", "", 50, 0, 50}, kSince), IsEmpty());
+
+  // Replaced files get new rows; the reader forgets the old one when its
+  // search no longer finds it.
+  PeerUpdate update;
+  update.peer_id = "p2";
+  update.replace_files = std::vector<SharedFile>{File("renamed.txt", 2, 'b')};
+  ASSERT_TRUE((*writer)->UpdatePeer(update, kNow).ok());
+  EXPECT_THAT(SearchUntil(**reader, "renamed", {"renamed.txt|2|b|p2"}),
+              ElementsAre("renamed.txt|2|b|p2"));
+  EXPECT_THAT(*(*reader)->Search(SearchQuery{"after", "", 50, 0, 50}, kSince), IsEmpty());
+  EXPECT_THAT(*(*reader)->Search(SearchQuery{"museum", "", 50, 0, 50}, kSince), IsEmpty());
+  EXPECT_EQ(NamesInMemory(**reader), 2);  // Before.txt, renamed.txt
+  // The writer's own index has its rows at once, without waiting for NOTIFY.
+  LoadNameIndex(**writer);
+  ASSERT_TRUE((*writer)->AddPeer(Peer("p3", {File("mine.txt", 4, 'd')}), kNow).ok());
+  EXPECT_EQ(NamesInMemory(**writer), 3);
+  EXPECT_THAT(Describe(*(*writer)->Search(SearchQuery{"mine", "", 50, 0, 50}, kSince)),
+              ElementsAre("mine.txt|4|d|p3"));
+}
+
+TEST(PostgresDirectoryStoreTest, NameIndexReloadsAfterItsConnectionBroke) {
+  auto cluster = PostgresCluster::Start();
+  ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
+  auto writer = OpenPostgresDirectoryStore((*cluster)->url(), 2);
+  auto reader = OpenPostgresDirectoryStore((*cluster)->url(), 2);
+  ASSERT_TRUE(writer.ok() && reader.ok());
+  LoadNameIndex(**reader);
+  {
+    pqxx::connection admin((*cluster)->url());
+    pqxx::nontransaction tx(admin);
+    auto killed = tx.exec(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE application_name = 'ferry directory name index'");
+    ASSERT_EQ(killed.size(), 1u);
+  }
+  // Announced while nobody listens for the reader: its index never hears of it.
+  ASSERT_TRUE((*writer)->AddPeer(Peer("p1", {File("missed.txt", 1, 'a')}), kNow).ok());
+  auto broken = (*reader)->CompactIndexes(std::chrono::milliseconds(100));
+  ASSERT_FALSE(broken.ok());
+  EXPECT_EQ(broken.status().code(), Code::kUnavailable) << broken.status().ToString();
+  // Withdrawn: the database answers meanwhile.
+  EXPECT_EQ(NamesInMemory(**reader), 0);
+  EXPECT_THAT(Describe(*(*reader)->Search(SearchQuery{"missed", "", 50, 0, 50}, kSince)),
+              ElementsAre("missed.txt|1|a|p1"));
+  LoadNameIndex(**reader);
+  EXPECT_EQ(NamesInMemory(**reader), 1);
+  EXPECT_THAT(Describe(*(*reader)->Search(SearchQuery{"missed", "", 50, 0, 50}, kSince)),
+              ElementsAre("missed.txt|1|a|p1"));
 }
 
 // The helper itself: CI runs as root, where initdb and postgres refuse to run

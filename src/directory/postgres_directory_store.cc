@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "directory/postgres_name_feed.h"
 #include "directory/store_text.h"
 
 namespace ferry {
@@ -86,7 +87,10 @@ DROP INDEX IF EXISTS files_id;
 -- reliably than the default histogram of 100 names would.
 ALTER TABLE files ALTER COLUMN name_lc SET STATISTICS 1000;
 CREATE INDEX IF NOT EXISTS files_name_lc_trgm ON files USING gin (name_lc gin_trgm_ops);
-CREATE INDEX IF NOT EXISTS files_sha256_peer ON files (sha256, peer_id);
+-- By content, then peer: a hit's peers come in peer order from the index
+-- alone (index-only scan), without visiting the table's rows.
+CREATE INDEX IF NOT EXISTS files_content_peer ON files (sha256, size, name, peer_id);
+DROP INDEX IF EXISTS files_sha256_peer;
 )sql";
 
 // Prepared once per connection (pqxx prepares lazily, on first use). Search is
@@ -117,7 +121,28 @@ const std::vector<std::pair<const char*, const char*>> kStatements = {
      "FROM unnest($2::text[], $3::text[], $4::bigint[], $5::text[], $6::bigint[]) "
      "AS t (path, name, size, sha256, mtime) "
      "ON CONFLICT (peer_id, path) DO UPDATE SET id = DEFAULT, name = EXCLUDED.name, "
-     "size = EXCLUDED.size, sha256 = EXCLUDED.sha256, mtime = EXCLUDED.mtime"},
+     "size = EXCLUDED.size, sha256 = EXCLUDED.sha256, mtime = EXCLUDED.mtime "
+     "RETURNING id, name_lc"},
+    // Delivered to every instance's search index when the transaction commits.
+    {"announce_files", "SELECT pg_notify($1, $2)"},
+    // The search text folded as name_lc is (lower() under the database's collation).
+    {"fold", "SELECT lower($1)"},
+    // Each hit's first online peers in peer_id order. files_content_peer
+    // yields a hit's rows in peer_id order, so DISTINCT ON + LIMIT stop after
+    // the first few online peers.
+    {"hit_peers",
+     "SELECT g.ord, x.peer_id, x.address, x.cert_sha256 "
+     "FROM unnest($1::text[], $2::bigint[], $3::text[]) WITH ORDINALITY AS g (name, size, "
+     "sha256, ord) "
+     "CROSS JOIN LATERAL (SELECT DISTINCT ON (f.peer_id) f.peer_id, p.address, p.cert_sha256 "
+     "  FROM files f JOIN peers p ON p.peer_id = f.peer_id "
+     "  WHERE f.sha256 = g.sha256 AND f.name = g.name AND f.size = g.size "
+     "    AND p.last_seen >= $4 "
+     "  ORDER BY f.peer_id LIMIT $5) x "
+     "ORDER BY g.ord, x.peer_id"},
+    {"files_by_id",
+     "SELECT f.id, f.name, f.size, f.sha256, p.last_seen >= $2 FROM files f "
+     "JOIN peers p ON p.peer_id = f.peer_id WHERE f.id = ANY ($1::bigint[]) ORDER BY f.id"},
     {"count_files",
      "UPDATE peers SET file_count = (SELECT count(*) FROM files WHERE peer_id = $1) "
      "WHERE peer_id = $1"},
@@ -262,8 +287,14 @@ std::vector<SharedFile> DedupeByPath(const std::vector<SharedFile>& files) {
   return out;
 }
 
+// Rows a transaction added: (id, folded name), for the search index once it
+// has committed.
+using AddedNames = std::vector<std::pair<int64_t, std::string>>;
+
+// Inserts or replaces `files`, announces the new rows to every instance's
+// search index (delivered on commit) and appends them to `added`.
 void PutFiles(pqxx::transaction_base& tx, const std::string& peer_id,
-              const std::vector<SharedFile>& files) {
+              const std::vector<SharedFile>& files, AddedNames& added) {
   auto deduped = DedupeByPath(files);
   // Bounded statements keep a huge announce from building one giant message.
   constexpr size_t kBatch = 5000;
@@ -273,13 +304,22 @@ void PutFiles(pqxx::transaction_base& tx, const std::string& peer_id,
         deduped.begin() + static_cast<std::ptrdiff_t>(std::min(deduped.size(), begin + kBatch)));
     std::vector<std::string> names;
     for (const auto& f : batch) names.push_back(FileNameOf(f.path));
-    tx.exec_prepared(
+    auto rows = tx.exec_prepared(
         "put_files", peer_id,
         TextArray(batch, [](const SharedFile& f) -> const std::string& { return f.path; }),
         TextArray(names, [](const std::string& s) -> const std::string& { return s; }),
         BigintArray(batch, [](const SharedFile& f) { return f.size; }),
         TextArray(batch, [](const SharedFile& f) -> const std::string& { return f.sha256; }),
         BigintArray(batch, [](const SharedFile& f) { return f.mtime; }));
+    if (rows.empty()) continue;
+    int64_t min_id = std::numeric_limits<int64_t>::max(), max_id = 0;
+    for (const auto& row : rows) {
+      auto id = row[0].as<int64_t>();
+      min_id = std::min(min_id, id);
+      max_id = std::max(max_id, id);
+      added.emplace_back(id, row[1].as<std::string>());
+    }
+    tx.exec_prepared("announce_files", kFilesChannel, FilesAnnouncement(min_id, max_id));
   }
 }
 
@@ -384,14 +424,21 @@ class ConnectionPool {
 
 class PostgresDirectoryStore final : public DirectoryStore {
  public:
-  PostgresDirectoryStore(std::string conninfo, std::string server, int connections)
-      : pool_(std::move(conninfo), std::move(server), connections) {}
+  PostgresDirectoryStore(const std::string& conninfo, std::string server, int connections)
+      : pool_(conninfo, std::move(server), connections),
+        names_(conninfo, [this](const std::string& m) { return pool_.Clean(m); }) {}
 
   Status CreateSchema() {
-    return Run([](pqxx::connection& c) {
+    return Run([this](pqxx::connection& c) {
       pqxx::work tx(c);
       tx.exec_params("SELECT pg_advisory_xact_lock($1)", kSchemaLockKey);
       tx.exec0(kSchema);
+      // Whether lower() folds ASCII as tolower() does (not so under a Turkish
+      // collation, where 'I' becomes a dotless i): then ASCII search texts are
+      // folded here, without a round trip.
+      ascii_folds_plainly_ =
+          tx.exec1("SELECT lower('ABCDEFGHIJKLMNOPQRSTUVWXYZ') = 'abcdefghijklmnopqrstuvwxyz'")[0]
+              .as<bool>();
       tx.commit();
       return Status::Ok();
     });
@@ -464,9 +511,11 @@ class PostgresDirectoryStore final : public DirectoryStore {
       } catch (const pqxx::unique_violation&) {
         return Status::AlreadyExists("the peer id '" + peer.peer_id + "' is taken");
       }
-      PutFiles(tx, peer.peer_id, peer.files);
+      AddedNames added;
+      PutFiles(tx, peer.peer_id, peer.files, added);
       tx.exec_prepared0("count_files", peer.peer_id);
       tx.commit();
+      IndexNames(added);
       return Status::Ok();
     });
   }
@@ -481,9 +530,10 @@ class PostgresDirectoryStore final : public DirectoryStore {
       if (update.address) tx.exec_prepared0("set_address", update.peer_id, *update.address);
       if (update.cert_sha256) tx.exec_prepared0("set_cert", update.peer_id, *update.cert_sha256);
       bool files_changed = false;
+      AddedNames added;
       if (update.replace_files) {
         tx.exec_prepared0("clear_files", update.peer_id);
-        PutFiles(tx, update.peer_id, *update.replace_files);
+        PutFiles(tx, update.peer_id, *update.replace_files, added);
         files_changed = true;
       }
       if (!update.removed.empty()) {
@@ -493,11 +543,12 @@ class PostgresDirectoryStore final : public DirectoryStore {
         files_changed = true;
       }
       if (!update.added.empty()) {
-        PutFiles(tx, update.peer_id, update.added);
+        PutFiles(tx, update.peer_id, update.added, added);
         files_changed = true;
       }
       if (files_changed) tx.exec_prepared0("count_files", update.peer_id);
       tx.commit();
+      IndexNames(added);
       return Status::Ok();
     });
   }
@@ -598,12 +649,20 @@ class PostgresDirectoryStore final : public DirectoryStore {
     return Run([&](pqxx::connection& c) -> Result<DirectoryCounts> {
       pqxx::nontransaction tx(c);
       auto row = tx.exec_prepared1("counts", online_since);
-      return DirectoryCounts{row[0].as<int64_t>(), row[1].as<int64_t>(), row[2].as<int64_t>()};
+      DirectoryCounts counts{row[0].as<int64_t>(), row[1].as<int64_t>(), row[2].as<int64_t>()};
+      if (auto index = names_.index()) {
+        counts.names_in_memory = static_cast<int64_t>(index->size());
+        counts.name_index_bytes = static_cast<int64_t>(index->memory_bytes());
+      }
+      return counts;
     });
   }
 
-  // PostgreSQL keeps its GIN index tidy itself (autovacuum).
-  Result<bool> CompactIndexes(std::chrono::milliseconds) override { return false; }
+  // PostgreSQL keeps its own indexes tidy (autovacuum); the upkeep here is
+  // loading the in-memory name index and following other instances' writes.
+  Result<bool> CompactIndexes(std::chrono::milliseconds budget) override {
+    return names_.Sync(budget);
+  }
 
   Status Ping() override {
     return Run([](pqxx::connection& c) {
@@ -660,19 +719,98 @@ class PostgresDirectoryStore final : public DirectoryStore {
     }
   }
 
+  // This instance's own new rows go into the index at once (other
+  // instances' arrive through the feed).
+  void IndexNames(const AddedNames& added) {
+    auto index = names_.index();
+    if (!index) return;
+    for (const auto& [id, name] : added) index->Put(id, name);
+  }
+
+  Result<std::vector<SearchHit>> SearchIndexed(NameIndex& index, const SearchQuery& query,
+                                               int64_t online_since);
+
   ConnectionPool pool_;
+  PostgresNameFeed names_;
+  bool ascii_folds_plainly_ = false;  // set once, by CreateSchema
 };
 
-// Two steps. First the page's hits: matching files of online peers read in id
-// order (the order they were indexed), a batch at a time, deduplicated here
-// by (name, size, sha256) in order of first appearance, stopping as soon as
-// offset + limit hits are known, so a text that matches thousands of files
-// reads a few dozen of them (the planner walks files_id_name, names and all,
-// and filters; for a rare text it takes the trigram or sha256 index and sorts
-// the few matches).
-// Then, in one statement, each hit's first online peers in peer_id order.
-// Each statement runs on its own (no transaction round trips): a hit whose
-// peers all left in between is dropped.
+// Collects a page of hits from matching rows that arrive in id order, a batch
+// at a time: rows of offline peers are skipped and the rest deduplicated by
+// (name, size, sha256) in order of first appearance, stopping as soon as
+// offset + limit hits are known. `next_batch(last_id, n)` gives up to n rows
+// after last_id; fewer means there are no more.
+struct MatchRow {
+  int64_t id;
+  SearchHit hit;
+  bool online;
+};
+template <typename NextBatch>
+std::vector<SearchHit> CollectHits(const SearchQuery& query, NextBatch next_batch) {
+  const size_t offset = static_cast<size_t>(std::max(0, query.offset));
+  const size_t wanted = offset + static_cast<size_t>(query.limit);
+  std::vector<SearchHit> hits;
+  std::set<std::tuple<std::string, int64_t, std::string>> seen;
+  int64_t last_id = 0;
+  // A little more than the hits still missing, as some rows repeat a hit;
+  // each further batch is four times larger, and the sixth reads the rest,
+  // so a text whose matches are mostly copies of a few files still takes
+  // only a handful of statements.
+  int64_t batch = static_cast<int64_t>(wanted + wanted / 2 + 16);
+  for (int round = 0; hits.size() < wanted; ++round) {
+    const int64_t cap = round >= 5 ? std::numeric_limits<int64_t>::max() : batch;
+    auto [rows, complete] = next_batch(last_id, cap);
+    for (auto& row : rows) {
+      last_id = row.id;
+      if (!row.online) continue;
+      if (!seen.emplace(row.hit.name, row.hit.size, row.hit.sha256).second) continue;
+      hits.push_back(std::move(row.hit));
+      if (hits.size() == wanted) break;
+    }
+    if (complete) break;
+    batch *= 4;
+  }
+  if (hits.size() <= offset) return {};
+  hits.erase(hits.begin(), hits.begin() + static_cast<std::ptrdiff_t>(offset));
+  return hits;
+}
+
+MatchRow ToMatchRow(const pqxx::row& row) {
+  return MatchRow{
+      row[0].as<int64_t>(),
+      SearchHit{row[1].as<std::string>(), row[2].as<int64_t>(), row[3].as<std::string>(), {}},
+      row[4].as<bool>()};
+}
+
+// Each hit's first online peers in peer_id order, in one statement; a hit
+// whose peers all left since its row was read is dropped.
+void AttachPeers(pqxx::transaction_base& tx, std::vector<SearchHit>& hits, int64_t online_since,
+                 int max_peers) {
+  auto peers = tx.exec_prepared(
+      "hit_peers", TextArray(hits, [](const SearchHit& h) -> const std::string& { return h.name; }),
+      BigintArray(hits, [](const SearchHit& h) { return h.size; }),
+      TextArray(hits, [](const SearchHit& h) -> const std::string& { return h.sha256; }),
+      online_since, max_peers);
+  for (const auto& row : peers) {
+    auto ord = row[0].as<size_t>();  // 1-based
+    if (ord < 1 || ord > hits.size()) continue;
+    hits[ord - 1].peers.push_back(
+        PeerAddress{row[1].as<std::string>(), row[2].as<std::string>(), row[3].as<std::string>()});
+  }
+  hits.erase(
+      std::remove_if(hits.begin(), hits.end(), [](const SearchHit& h) { return h.peers.empty(); }),
+      hits.end());
+}
+
+// Two steps: the page's hits (CollectHits), then their peers (AttachPeers).
+// Each statement runs on its own (no transaction round trips).
+//
+// A text's matching ids come from the in-memory name index once it is loaded
+// (see postgres_name_feed.h), and the rows are then read by id. Before that,
+// or for a sha256, the database finds them itself: in id order, so that a
+// text that matches thousands of files reads a few dozen of them (the planner
+// walks files_id_name, names and all, and filters; for a rare text it takes
+// the trigram or sha256 index and sorts the few matches).
 Result<std::vector<SearchHit>> PostgresDirectoryStore::Search(const SearchQuery& query,
                                                               int64_t online_since) {
   const bool by_hash = query.text.empty();
@@ -681,13 +819,19 @@ Result<std::vector<SearchHit>> PostgresDirectoryStore::Search(const SearchQuery&
     return Status::InvalidArgument("the search text contains a NUL byte");
   }
   if (query.limit <= 0) return std::vector<SearchHit>();
+  if (!by_hash) {
+    if (auto index = names_.index()) {
+      names_.CatchUp();
+      return SearchIndexed(*index, query, online_since);
+    }
+  }
   // A file on thousands of peers is still only a few thousand rows of the
   // sha256 index, sorted in a few ms; walking the id index instead (which the
   // planner picks when the sha256 is among the most common values) can read
   // half the table. "+ 0" hides the order of that index from it.
   // The matches' ids first, then their rows and whether their peer is online:
   // a peer's rows are removed within seconds of it going offline, so rows of
-  // offline peers are few, and are skipped below.
+  // offline peers are few, and are skipped.
   const std::string sql =
       std::string(
           "SELECT m.id, f.name, f.size, f.sha256, p.last_seen >= $2 FROM (SELECT id FROM "
@@ -696,60 +840,65 @@ Result<std::vector<SearchHit>> PostgresDirectoryStore::Search(const SearchQuery&
       (by_hash ? "id + 0" : "id") +
       " LIMIT $4) m JOIN files f ON f.id = m.id JOIN peers p ON p.peer_id = f.peer_id "
       "ORDER BY m.id";
-  const size_t offset = static_cast<size_t>(std::max(0, query.offset));
-  const size_t wanted = offset + static_cast<size_t>(query.limit);
   return Run([&](pqxx::connection& c) -> Result<std::vector<SearchHit>> {
     pqxx::nontransaction tx(c);
-    std::vector<SearchHit> hits;
-    std::set<std::tuple<std::string, int64_t, std::string>> seen;
-    int64_t last_id = 0;
-    // A little more than the hits still missing, as some rows repeat a hit;
-    // each further batch is four times larger, and the sixth reads the rest,
-    // so a text whose matches are mostly copies of a few files still takes
-    // only a handful of statements.
-    int64_t batch = static_cast<int64_t>(wanted + wanted / 2 + 16);
-    for (int round = 0; hits.size() < wanted; ++round) {
-      const int64_t cap = round >= 5 ? std::numeric_limits<int64_t>::max() : batch;
-      auto rows = tx.exec_params(sql, needle, online_since, last_id, cap);
-      for (const auto& row : rows) {
-        last_id = row[0].as<int64_t>();
-        if (!row[4].as<bool>()) continue;  // its peer is offline
-        SearchHit hit{row[1].as<std::string>(), row[2].as<int64_t>(), row[3].as<std::string>(), {}};
-        if (!seen.emplace(hit.name, hit.size, hit.sha256).second) continue;
-        hits.push_back(std::move(hit));
-        if (hits.size() == wanted) break;
+    auto hits = CollectHits(query, [&](int64_t last_id, int64_t n) {
+      auto rows = tx.exec_params(sql, needle, online_since, last_id, n);
+      std::vector<MatchRow> out;
+      for (const auto& row : rows) out.push_back(ToMatchRow(row));
+      return std::pair(std::move(out), static_cast<int64_t>(rows.size()) < n);
+    });
+    if (!hits.empty() && query.max_peers_per_hit > 0) {
+      AttachPeers(tx, hits, online_since, query.max_peers_per_hit);
+    }
+    return hits;
+  });
+}
+
+Result<std::vector<SearchHit>> PostgresDirectoryStore::SearchIndexed(NameIndex& index,
+                                                                     const SearchQuery& query,
+                                                                     int64_t online_since) {
+  return Run([&](pqxx::connection& c) -> Result<std::vector<SearchHit>> {
+    pqxx::nontransaction tx(c);
+    const bool ascii = std::all_of(query.text.begin(), query.text.end(),
+                                   [](char ch) { return static_cast<unsigned char>(ch) < 0x80; });
+    std::string folded;
+    if (ascii && ascii_folds_plainly_) {
+      folded = query.text;
+      for (char& ch : folded) {
+        if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch - 'A' + 'a');
       }
-      if (static_cast<int64_t>(rows.size()) < cap) break;  // no more matches
-      batch *= 4;
+    } else {
+      folded = tx.exec_prepared1("fold", query.text)[0].as<std::string>();
     }
-    if (hits.size() <= offset) return std::vector<SearchHit>();
-    hits.erase(hits.begin(), hits.begin() + static_cast<std::ptrdiff_t>(offset));
-    if (query.max_peers_per_hit <= 0) return hits;
-    // files (sha256, peer_id) yields each hit's rows in peer_id order, so
-    // DISTINCT ON + LIMIT stop after the first few online peers.
-    auto peers = tx.exec_params(
-        "SELECT g.ord, x.peer_id, x.address, x.cert_sha256 "
-        "FROM unnest($1::text[], $2::bigint[], $3::text[]) WITH ORDINALITY AS g (name, size, "
-        "sha256, ord) "
-        "CROSS JOIN LATERAL (SELECT DISTINCT ON (f.peer_id) f.peer_id, p.address, p.cert_sha256 "
-        "  FROM files f JOIN peers p ON p.peer_id = f.peer_id "
-        "  WHERE f.sha256 = g.sha256 AND f.name = g.name AND f.size = g.size "
-        "    AND p.last_seen >= $4 "
-        "  ORDER BY f.peer_id LIMIT $5) x "
-        "ORDER BY g.ord, x.peer_id",
-        TextArray(hits, [](const SearchHit& h) -> const std::string& { return h.name; }),
-        BigintArray(hits, [](const SearchHit& h) { return h.size; }),
-        TextArray(hits, [](const SearchHit& h) -> const std::string& { return h.sha256; }),
-        online_since, query.max_peers_per_hit);
-    for (const auto& row : peers) {
-      auto ord = row[0].as<size_t>();  // 1-based
-      if (ord < 1 || ord > hits.size()) continue;
-      hits[ord - 1].peers.push_back(PeerAddress{row[1].as<std::string>(), row[2].as<std::string>(),
-                                                row[3].as<std::string>()});
+    auto hits = CollectHits(query, [&](int64_t last_id, int64_t n) {
+      auto ids = index.Find(folded, last_id, static_cast<size_t>(n));
+      std::vector<MatchRow> out;
+      if (!ids.empty()) {
+        for (const auto& row : tx.exec_prepared(
+                 "files_by_id", BigintArray(ids, [](int64_t id) { return id; }), online_since)) {
+          out.push_back(ToMatchRow(row));
+        }
+      }
+      // Ids the database no longer has were deleted (perhaps through another
+      // instance): the index forgets them. Both lists are in id order.
+      size_t r = 0;
+      for (int64_t id : ids) {
+        if (r < out.size() && out[r].id == id) {
+          ++r;
+        } else {
+          index.Forget(id);
+        }
+      }
+      // The batch continues after the last id the index gave, found or not.
+      if (!ids.empty() && (out.empty() || out.back().id != ids.back())) {
+        out.push_back(MatchRow{ids.back(), {}, false});
+      }
+      return std::pair(std::move(out), static_cast<int64_t>(ids.size()) < n);
+    });
+    if (!hits.empty() && query.max_peers_per_hit > 0) {
+      AttachPeers(tx, hits, online_since, query.max_peers_per_hit);
     }
-    hits.erase(std::remove_if(hits.begin(), hits.end(),
-                              [](const SearchHit& h) { return h.peers.empty(); }),
-               hits.end());
     return hits;
   });
 }

@@ -1,0 +1,93 @@
+// An in-memory copy of the folded names of the files a store indexes, kept in
+// id order, that tells which ids' names contain a text.
+//
+// Why: a substring search over a million names costs a database several ms
+// whatever its index does. PostgreSQL's trigram index drops separators, so
+// "museum.museum" makes it recheck every "museum" (35 ms); a common text read
+// in id order still filters thousands of index entries, and each query is
+// planned. Here a common text costs a few thousand comparisons in one array
+// and a rare one a scan of 16 bytes per name, about a millisecond per million.
+//
+// Each name carries a 128-bit signature: one bit per trigram (bytes, separators
+// included). A name can contain the text only if its signature holds every bit
+// of the text's, so most names are skipped without looking at their bytes;
+// the ones that pass are compared for real. A group of four names has the OR of
+// their signatures, which lets a rare text skip most of the array four names
+// at a time.
+//
+// The index may hold more than the store (ids since deleted, which the store's
+// answer then lacks and the caller Forget()s), never less: callers Put() a
+// name before or when its row becomes visible. Matching is bytewise on what
+// callers give: they fold names and texts the same way.
+// Thread-safe: Find() runs concurrently with other Find()s; Put() and Forget()
+// take the index for themselves briefly.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ferry {
+
+class NameIndex {
+ public:
+  NameIndex() = default;
+  NameIndex(const NameIndex&) = delete;
+  NameIndex& operator=(const NameIndex&) = delete;
+
+  // Adds `id` with `folded_name`, or replaces its name. Ids usually arrive in
+  // increasing order (appends); an older id goes in its place.
+  void Put(int64_t id, std::string_view folded_name);
+  // Forgets `id` (its row is gone); no-op if unknown.
+  void Forget(int64_t id);
+  // Forgets everything.
+  void Clear();
+
+  // Up to `max` ids greater than `after_id`, in increasing order, whose names
+  // contain `folded_text` (every id, for an empty text).
+  std::vector<int64_t> Find(std::string_view folded_text, int64_t after_id, size_t max) const;
+
+  // Ids held (not forgotten).
+  size_t size() const;
+  // Bytes the index holds, roughly (for /metrics).
+  size_t memory_bytes() const;
+
+ private:
+  struct Signature {
+    uint64_t lo = 0, hi = 0;
+  };
+  struct Name {
+    uint64_t offset = 0;  // into arena_
+    uint32_t length = 0;
+    bool gone = false;
+  };
+
+  // Names per group signature (the OR of theirs).
+  static constexpr size_t kGroup = 4;
+
+  static Signature SignatureOf(std::string_view text);
+  // Whether `s` has every bit of `want`.
+  static bool Holds(const Signature& s, const Signature& want);
+  // Recomputes the group signatures from the group of entry `pos` on.
+  // REQUIRES: mu_ held exclusively.
+  void RegroupFrom(size_t pos);
+  // Drops forgotten ids and unused arena bytes once they are a large share.
+  // REQUIRES: mu_ held exclusively.
+  void MaybeCompact();
+
+  mutable std::shared_mutex mu_;
+  // Parallel arrays in increasing id order; signatures apart, so a scan reads
+  // 16 bytes per name. All GUARDED_BY(mu_).
+  std::vector<int64_t> ids_;
+  std::vector<Signature> signatures_;
+  std::vector<Name> names_;
+  std::vector<Signature> group_signatures_;  // one per kGroup entries
+  std::string arena_;                        // the names' bytes, back to back
+  size_t gone_ = 0;                          // entries of names_ marked gone
+  size_t unused_bytes_ = 0;                  // arena_ bytes of gone or replaced names
+};
+
+}  // namespace ferry
