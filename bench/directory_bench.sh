@@ -28,6 +28,9 @@ WRK_CONNS=${WRK_CONNS:-32}
 DURATION=${DURATION:-15s}
 # Offered search loads (searches/s from WRK_CONNS clients that pause between searches).
 SEARCH_RATES=${SEARCH_RATES:-"50 100 200"}
+# A paced run lasts long enough for about this many searches (60 s at 50/s),
+# so that its p99 is not one or two slow requests; at least DURATION.
+PACED_SEARCHES=${PACED_SEARCHES:-3000}
 WARMUP=${WARMUP:-3s}
 POSTGRES=${POSTGRES:-1}
 # With PIN=1 wrk runs on CPU 0 and the server side (ferry, opentracker, or
@@ -209,9 +212,11 @@ measure_directory() {  # NAME PREFIX
   measure_search "$name" "$2"
   local rate
   for rate in $SEARCH_RATES; do
-    log "$name: searches offered at $rate/s"
-    figures=$(run_wrk "$name/search-at-$rate" "$url" "$WRK_DIR/search.lua" "$name/peers.txt" \
-      "$name/queries.txt" "$((WRK_CONNS * 1000 / rate))")
+    local seconds=$(((PACED_SEARCHES + rate - 1) / rate))
+    ((seconds < ${DURATION%s})) && seconds=${DURATION%s}
+    log "$name: searches offered at $rate/s for $seconds s"
+    figures=$(DURATION=${seconds}s run_wrk "$name/search-at-$rate" "$url" "$WRK_DIR/search.lua" \
+      "$name/peers.txt" "$name/queries.txt" "$((WRK_CONNS * 1000 / rate))")
     printf -v "$2_SEARCH_AT_$rate" '%s' "$figures"
   done
 }
@@ -409,7 +414,9 @@ wrk -t$WRK_THREADS -c$WRK_CONNS -d$DURATION --timeout 10s --latency -s bench/wrk
   - *$WRK_CONNS clients offering N/s*: each connection pauses a random time (exponential,
     mean $WRK_CONNS × 1000 / N ms; the script's third argument) after each answer, like a client
     with a user behind it, so the directory sees about N searches/s below what it can take:
-    the latency a user sees at that load;
+    the latency a user sees at that load. These runs last for about $PACED_SEARCHES searches
+    (\`-d\` of $PACED_SEARCHES / N seconds, at least $DURATION), so that one stall of the machine
+    is not the p99;
   - *no answer cache*: flat out and one connection again on a directory started with
     \`--search-cache-mib 0\`, so that every search asks the store.
 
@@ -438,7 +445,10 @@ ${SQLITE_DB_MB} MiB on disk)${PG_RSS:+, with PostgreSQL $(mib "$PG_RSS") MiB (da
 PostgreSQL: $PG_STATUS$([[ $PG_STATUS == ok ]] && echo "; $("$PG_BIN/postgres" --version), a throwaway cluster with
 fsync=off, synchronous_commit=off and full_page_writes=off (fine for a benchmark, not for a
 deployment), shared_buffers=512MB, ferry's default 8 connections; \`VACUUM (ANALYZE)\` after the load, as
-autovacuum would have done by then in a running deployment").
+autovacuum would have done by then in a running deployment. Text searches are answered from
+ferry's in-memory name index (docs/directory.md); the directory restarted without the answer
+cache had its $((PEERS * FILES)) names loaded ${PG_INDEX_LOAD_SECONDS} s after its start (\`/metrics\` is first
+polled after 6 s)").
 
 ### Targets
 

@@ -20,9 +20,10 @@ bool NameIndex::Holds(const Signature& s, const Signature& want) {
   return (((s.lo & want.lo) ^ want.lo) | ((s.hi & want.hi) ^ want.hi)) == 0;
 }
 
-void NameIndex::RegroupFrom(size_t pos) {
+void NameIndex::Regroup(size_t first_pos, size_t last_pos) {
   group_signatures_.resize((ids_.size() + kGroup - 1) / kGroup);
-  for (size_t g = pos / kGroup; g < group_signatures_.size(); ++g) {
+  for (size_t g = first_pos / kGroup; g <= last_pos / kGroup && g < group_signatures_.size();
+       ++g) {
     Signature combined;
     for (size_t j = g * kGroup; j < std::min(ids_.size(), (g + 1) * kGroup); ++j) {
       combined.lo |= signatures_[j].lo;
@@ -59,15 +60,17 @@ void NameIndex::Put(int64_t id, std::string_view folded_name) {
     }
     old = name;
     signatures_[pos] = SignatureOf(folded_name);
+    Regroup(pos, pos);
   } else {
     ids_.insert(at, id);
     signatures_.insert(signatures_.begin() + static_cast<std::ptrdiff_t>(pos),
                        SignatureOf(folded_name));
     names_.insert(names_.begin() + static_cast<std::ptrdiff_t>(pos), name);
+    // The names after pos moved one place: their groups change (few, for an
+    // append).
+    Regroup(pos, ids_.size() - 1);
   }
   arena_.append(folded_name);
-  // Names after pos moved one place: their groups change (few, for an append).
-  RegroupFrom(pos);
   MaybeCompact();
 }
 
@@ -122,7 +125,8 @@ void NameIndex::MaybeCompact() {
   arena_ = std::move(arena);
   gone_ = 0;
   unused_bytes_ = 0;
-  RegroupFrom(0);
+  group_signatures_.clear();
+  if (!ids_.empty()) Regroup(0, ids_.size() - 1);
 }
 
 std::vector<int64_t> NameIndex::Find(std::string_view folded_text, int64_t after_id,

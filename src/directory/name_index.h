@@ -71,9 +71,9 @@ class NameIndex {
   static Signature SignatureOf(std::string_view text);
   // Whether `s` has every bit of `want`.
   static bool Holds(const Signature& s, const Signature& want);
-  // Recomputes the group signatures from the group of entry `pos` on.
-  // REQUIRES: mu_ held exclusively.
-  void RegroupFrom(size_t pos);
+  // Recomputes the group signatures of the groups of entries first_pos to
+  // last_pos. REQUIRES: mu_ held exclusively.
+  void Regroup(size_t first_pos, size_t last_pos);
   // Drops forgotten ids and unused arena bytes once they are a large share.
   // REQUIRES: mu_ held exclusively.
   void MaybeCompact();
