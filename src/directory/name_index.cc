@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <mutex>
+#include <shared_mutex>
 
 namespace ferry {
 
@@ -22,8 +23,7 @@ bool NameIndex::Holds(const Signature& s, const Signature& want) {
 
 void NameIndex::Regroup(size_t first_pos, size_t last_pos) {
   group_signatures_.resize((ids_.size() + kGroup - 1) / kGroup);
-  for (size_t g = first_pos / kGroup; g <= last_pos / kGroup && g < group_signatures_.size();
-       ++g) {
+  for (size_t g = first_pos / kGroup; g <= last_pos / kGroup && g < group_signatures_.size(); ++g) {
     Signature combined;
     for (size_t j = g * kGroup; j < std::min(ids_.size(), (g + 1) * kGroup); ++j) {
       combined.lo |= signatures_[j].lo;

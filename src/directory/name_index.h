@@ -20,15 +20,16 @@
 // name before or when its row becomes visible. Matching is bytewise on what
 // callers give: they fold names and texts the same way.
 // Thread-safe: Find() runs concurrently with other Find()s; Put() and Forget()
-// take the index for themselves briefly.
+// take the index for themselves briefly, ahead of searches that come later.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
-#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "core/writer_first_mutex.h"
 
 namespace ferry {
 
@@ -78,7 +79,8 @@ class NameIndex {
   // REQUIRES: mu_ held exclusively.
   void MaybeCompact();
 
-  mutable std::shared_mutex mu_;
+  // Writers first: searches that keep overlapping must not hold off announces.
+  mutable WriterFirstMutex mu_;
   // Parallel arrays in increasing id order; signatures apart, so a scan reads
   // 16 bytes per name. All GUARDED_BY(mu_).
   std::vector<int64_t> ids_;

@@ -238,12 +238,29 @@ std::string PasswordIn(const std::string& url) {
   return password;
 }
 
-// Appends connect_timeout unless the URL sets one, so an unreachable server
-// fails an open within seconds rather than the kernel's TCP timeout.
+// Appends `key=value` to a URI's query or a key=value connection string,
+// unless it sets `key` already.
+std::string WithParameter(const std::string& url, const std::string& key,
+                          const std::string& value) {
+  if (url.find(key + "=") != std::string::npos) return url;
+  if (url.find("://") == std::string::npos) return url + " " + key + "=" + value;
+  return url + (url.find('?') == std::string::npos ? "?" : "&") + key + "=" + value;
+}
+
+// connect_timeout, so an unreachable server fails an open within seconds
+// rather than the kernel's TCP timeout.
 std::string WithConnectTimeout(const std::string& url) {
-  if (url.find("connect_timeout") != std::string::npos) return url;
-  if (url.find("://") == std::string::npos) return url + " connect_timeout=10";
-  return url + (url.find('?') == std::string::npos ? "?" : "&") + "connect_timeout=10";
+  return WithParameter(url, "connect_timeout", "10");
+}
+
+// The name index's listening connection is idle for as long as nobody writes:
+// TCP keepalives find within a minute or so a connection that a network or a
+// server crash dropped without a word, where the kernel's default would take
+// two hours, and meanwhile announcements would be lost unnoticed.
+std::string WithKeepalives(const std::string& url) {
+  return WithParameter(
+      WithParameter(WithParameter(url, "keepalives_idle", "30"), "keepalives_interval", "10"),
+      "keepalives_count", "3");
 }
 
 // A PostgreSQL array literal of text: {"a","b\"c"}.
@@ -426,7 +443,7 @@ class PostgresDirectoryStore final : public DirectoryStore {
  public:
   PostgresDirectoryStore(const std::string& conninfo, std::string server, int connections)
       : pool_(conninfo, std::move(server), connections),
-        names_(conninfo, [this](const std::string& m) { return pool_.Clean(m); }) {}
+        names_(WithKeepalives(conninfo), [this](const std::string& m) { return pool_.Clean(m); }) {}
 
   Status CreateSchema() {
     return Run([this](pqxx::connection& c) {
