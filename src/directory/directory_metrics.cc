@@ -63,7 +63,7 @@ std::string DirectoryMetrics::Render(const DirectoryCounts& counts,
       fmt::format("ferry_directory_index_upkeep_pending {}\n", counts.index_upkeep_pending ? 1 : 0);
   out +=
       "# HELP ferry_directory_name_index_names File names in the in-memory search index "
-      "(PostgreSQL store; 0 while it loads).\n";
+      "(0 while it loads or is set aside).\n";
   out += "# TYPE ferry_directory_name_index_names gauge\n";
   out += fmt::format("ferry_directory_name_index_names {}\n", counts.names_in_memory);
   out += "# HELP ferry_directory_name_index_bytes Memory held by the in-memory search index.\n";

@@ -103,8 +103,8 @@ struct DirectoryCounts {
   int64_t indexed_files = 0;  // files of online peers
   int64_t accounts = 0;
   bool index_upkeep_pending = false;  // CompactIndexes has work left
-  // The in-memory name index (PostgreSQL): names held and bytes used; zero
-  // when there is none or it is loading.
+  // The in-memory name index: names held and bytes used; zero while it
+  // loads or is set aside.
   int64_t names_in_memory = 0;
   int64_t name_index_bytes = 0;
 };

@@ -914,6 +914,73 @@ TEST(PostgresDirectoryStoreTest, NameIndexReloadsAfterItsConnectionBroke) {
               ElementsAre("missed.txt|1|a|p1"));
 }
 
+// SQLite's in-memory name index follows this process's writes exactly,
+// including a row id that SQLite hands out again after the last row went.
+TEST(SqliteDirectoryStoreTest, NameIndexFollowsThisProcessesWrites) {
+  char tmpl[] = "/tmp/ferry-directory-test-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  auto store = OpenSqliteDirectoryStore(std::string(tmpl) + "/directory.db", 1);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  DirectoryStore& s = **store;
+  auto search = [&](const std::string& text) {
+    auto hits = s.Search(SearchQuery{text, "", 50, 0, 50}, kSince);
+    EXPECT_TRUE(hits.ok()) << hits.status().ToString();
+    return hits.ok() ? Describe(*hits) : std::vector<std::string>{"error"};
+  };
+  EXPECT_EQ(NamesInMemory(s), 0);
+  ASSERT_TRUE(
+      s.AddPeer(Peer("p1", {File("Alpha One.txt", 1, 'a'), File("beta.txt", 2, 'b')}), kNow).ok());
+  EXPECT_EQ(NamesInMemory(s), 2);
+  EXPECT_THAT(search("ALPHA o"), ElementsAre("Alpha One.txt|1|a|p1"));
+  PeerUpdate update;
+  update.peer_id = "p1";
+  update.replace_files = std::vector<SharedFile>{File("gamma.txt", 3, 'c')};
+  update.added = {File("delta.txt", 4, 'd')};
+  ASSERT_TRUE(s.UpdatePeer(update, kNow).ok());
+  EXPECT_EQ(NamesInMemory(s), 2);
+  EXPECT_THAT(search("alpha"), IsEmpty());
+  EXPECT_THAT(search(".txt"), ElementsAre("gamma.txt|3|c|p1", "delta.txt|4|d|p1"));
+  // The last row goes and its id comes back with another name.
+  PeerUpdate remove;
+  remove.peer_id = "p1";
+  remove.removed = {"delta.txt"};
+  ASSERT_TRUE(s.UpdatePeer(remove, kNow).ok());
+  ASSERT_TRUE(s.AddPeer(Peer("p2", {File("epsilon.txt", 5, 'e')}), kNow).ok());
+  EXPECT_THAT(search("delta"), IsEmpty());
+  EXPECT_THAT(search("epsilon"), ElementsAre("epsilon.txt|5|e|p2"));
+  ASSERT_TRUE(s.RemovePeer("p1").ok());
+  EXPECT_THAT(search(".txt"), ElementsAre("epsilon.txt|5|e|p2"));
+  EXPECT_EQ(NamesInMemory(s), 1);
+  store->reset();
+  std::filesystem::remove_all(tmpl);
+}
+
+// Another process writing the same file: its rows are not in this process's
+// name index, so the index is set aside (the database answers) until upkeep
+// reloads it.
+TEST(SqliteDirectoryStoreTest, AnotherProcessesWriteSetsTheNameIndexAsideUntilReloaded) {
+  char tmpl[] = "/tmp/ferry-directory-test-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string path = std::string(tmpl) + "/directory.db";
+  auto mine = OpenSqliteDirectoryStore(path, 1);
+  auto theirs = OpenSqliteDirectoryStore(path, 1);
+  ASSERT_TRUE(mine.ok() && theirs.ok());
+  ASSERT_TRUE((*mine)->AddPeer(Peer("p1", {File("mine.txt", 1, 'a')}), kNow).ok());
+  ASSERT_TRUE((*theirs)->AddPeer(Peer("p2", {File("theirs.txt", 2, 'b')}), kNow).ok());
+  EXPECT_EQ(NamesInMemory(**mine), 1);
+  EXPECT_THAT(Describe(*(*mine)->Search(SearchQuery{"theirs", "", 50, 0, 50}, kSince)),
+              ElementsAre("theirs.txt|2|b|p2"));
+  EXPECT_EQ(NamesInMemory(**mine), 0);  // set aside
+  auto pending = (*mine)->CompactIndexes(std::chrono::milliseconds(100));
+  ASSERT_TRUE(pending.ok()) << pending.status().ToString();
+  EXPECT_EQ(NamesInMemory(**mine), 2);
+  EXPECT_THAT(Describe(*(*mine)->Search(SearchQuery{".txt", "", 50, 0, 50}, kSince)),
+              ElementsAre("mine.txt|1|a|p1", "theirs.txt|2|b|p2"));
+  mine->reset();
+  theirs->reset();
+  std::filesystem::remove_all(tmpl);
+}
+
 // The helper itself: CI runs as root, where initdb and postgres refuse to run
 // unless handed to the postgres user.
 TEST(PostgresClusterTest, StartsServesAndCleansUp) {

@@ -151,10 +151,10 @@ void PostgresNameFeed::MaybeScheduleReload() {
   pqxx::nontransaction tx(listener_->conn);
   // The statistics' live-row count costs nothing; counting a million rows
   // takes a core for a tenth of a second, so only to confirm.
-  const auto estimate =
-      tx.exec1("SELECT coalesce((SELECT n_live_tup FROM pg_stat_user_tables "
-               "WHERE relid = 'files'::regclass), 0)")[0]
-          .as<int64_t>();
+  const auto estimate = tx.exec1(
+                              "SELECT coalesce((SELECT n_live_tup FROM pg_stat_user_tables "
+                              "WHERE relid = 'files'::regclass), 0)")[0]
+                            .as<int64_t>();
   if (!stale(estimate)) return;
   const auto rows = tx.exec1("SELECT count(*) FROM files")[0].as<int64_t>();
   if (!stale(rows)) return;

@@ -1,15 +1,20 @@
 #include "directory/sqlite_directory_store.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <unordered_set>
 #include <vector>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "core/sqlite.h"
+#include "directory/name_index.h"
 #include "directory/store_text.h"
 
 namespace ferry {
@@ -120,10 +125,36 @@ size_t Utf8Length(const std::string& s) {
   return n;
 }
 
+bool IsAscii(const std::string& s) {
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+}
+
+// ASCII letters lower-cased, every other byte kept: for an ASCII text, the
+// same matches as FTS5's case folding.
+std::string FoldAscii(std::string s) {
+  for (char& c : s) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return s;
+}
+
+// A change to the files table, for the in-memory name index once the
+// transaction that made it has committed.
+struct NameChange {
+  int64_t id;
+  std::optional<std::string> folded_name;  // nullopt: the row went
+};
+
 class SqliteDirectoryStore final : public DirectoryStore {
  public:
-  SqliteDirectoryStore(Db writer, std::vector<Db> readers)
-      : writer_(std::move(writer)), readers_(std::move(readers)) {}
+  SqliteDirectoryStore(Db writer, std::vector<Db> readers, std::string path)
+      : writer_(std::move(writer)), readers_(std::move(readers)), path_(std::move(path)) {}
+
+  Status LoadNames() {
+    std::lock_guard lock(write_mu_);
+    return LoadNamesLocked();
+  }
 
   Status AddAccount(const std::string& username, const std::string& password_hash,
                     int64_t now) override {
@@ -173,19 +204,19 @@ class SqliteDirectoryStore final : public DirectoryStore {
 
   Status RemoveSession(const std::string& session_id) override {
     std::lock_guard lock(write_mu_);
-    auto txn = Transaction::Begin(writer_);
+    auto txn = BeginWrite();
     if (!txn.ok()) return txn.status();
     FERRY_RETURN_IF_ERROR(DeleteFiles(
         "DELETE FROM files WHERE peer_id IN (SELECT peer_id FROM peers WHERE session_id = ?)",
         session_id));
     FERRY_RETURN_IF_ERROR(Run("DELETE FROM peers WHERE session_id = ?", session_id));
     FERRY_RETURN_IF_ERROR(Run("DELETE FROM sessions WHERE session_id = ?", session_id));
-    return txn->Commit();
+    return CommitWrite(*txn);
   }
 
   Status AddPeer(const NewPeer& peer, int64_t now) override {
     std::lock_guard lock(write_mu_);
-    auto txn = Transaction::Begin(writer_);
+    auto txn = BeginWrite();
     if (!txn.ok()) return txn.status();
     auto stmt = writer_.Prepare(
         "INSERT INTO peers(peer_id, username, session_id, address, cert_sha256, last_seen) "
@@ -203,12 +234,12 @@ class SqliteDirectoryStore final : public DirectoryStore {
     }
     FERRY_RETURN_IF_ERROR(InsertFiles(peer.peer_id, peer.files));
     FERRY_RETURN_IF_ERROR(RecountFiles(peer.peer_id));
-    return txn->Commit();
+    return CommitWrite(*txn);
   }
 
   Status UpdatePeer(const PeerUpdate& update, int64_t now) override {
     std::lock_guard lock(write_mu_);
-    auto txn = Transaction::Begin(writer_);
+    auto txn = BeginWrite();
     if (!txn.ok()) return txn.status();
     auto stmt = writer_.Prepare(
         "UPDATE peers SET address = coalesce(?, address), cert_sha256 = coalesce(?, "
@@ -234,16 +265,17 @@ class SqliteDirectoryStore final : public DirectoryStore {
     }
     if (!update.removed.empty()) {
       ++index_writes_;
-      auto remove = writer_.Prepare("DELETE FROM files WHERE peer_id = ? AND path = ?");
+      auto remove =
+          writer_.Prepare("DELETE FROM files WHERE peer_id = ? AND path = ? RETURNING id");
       if (!remove.ok()) return remove.status();
       for (const auto& path : update.removed) {
         remove->Reset();
-        FERRY_RETURN_IF_ERROR(remove->Bind(1, update.peer_id).Bind(2, path).Run());
+        FERRY_RETURN_IF_ERROR(NoteRemoved(remove->Bind(1, update.peer_id).Bind(2, path)));
       }
     }
     FERRY_RETURN_IF_ERROR(InsertFiles(update.peer_id, update.added));
     FERRY_RETURN_IF_ERROR(RecountFiles(update.peer_id));
-    return txn->Commit();
+    return CommitWrite(*txn);
   }
 
   Result<std::optional<PeerOwner>> FindPeer(const std::string& peer_id) override {
@@ -259,11 +291,11 @@ class SqliteDirectoryStore final : public DirectoryStore {
 
   Status RemovePeer(const std::string& peer_id) override {
     std::lock_guard lock(write_mu_);
-    auto txn = Transaction::Begin(writer_);
+    auto txn = BeginWrite();
     if (!txn.ok()) return txn.status();
     FERRY_RETURN_IF_ERROR(DeleteFiles("DELETE FROM files WHERE peer_id = ?", peer_id));
     FERRY_RETURN_IF_ERROR(Run("DELETE FROM peers WHERE peer_id = ?", peer_id));
-    return txn->Commit();
+    return CommitWrite(*txn);
   }
 
   Result<std::vector<std::string>> RecordHeartbeats(
@@ -271,7 +303,7 @@ class SqliteDirectoryStore final : public DirectoryStore {
     std::vector<std::string> gone;
     if (seen.empty()) return gone;
     std::lock_guard lock(write_mu_);
-    auto txn = Transaction::Begin(writer_);
+    auto txn = BeginWrite();
     if (!txn.ok()) return txn.status();
     auto stmt = writer_.Prepare("UPDATE peers SET last_seen = max(last_seen, ?) WHERE peer_id = ?");
     if (!stmt.ok()) return stmt.status();
@@ -280,7 +312,7 @@ class SqliteDirectoryStore final : public DirectoryStore {
       FERRY_RETURN_IF_ERROR(stmt->Bind(1, when).Bind(2, peer_id).Run());
       if (writer_.Changes() == 0) gone.push_back(peer_id);
     }
-    FERRY_RETURN_IF_ERROR(txn->Commit());
+    FERRY_RETURN_IF_ERROR(CommitWrite(*txn));
     return gone;
   }
 
@@ -325,6 +357,55 @@ class SqliteDirectoryStore final : public DirectoryStore {
     // Matches are read in row-id order (the order they were indexed) and
     // stop as soon as the page is full: a word that thousands of files share
     // costs a page's worth of rows, not a sort of every match.
+    std::vector<SearchHit> hits;
+    std::unordered_set<std::string> seen;
+    const size_t wanted = static_cast<size_t>(query.offset) + static_cast<size_t>(query.limit);
+    // Counts a match of an online peer; false once the page is full.
+    auto take = [&](SearchHit hit) {
+      std::string key = fmt::format("{}/{}/{}", hit.sha256, hit.size, hit.name);
+      if (!seen.insert(std::move(key)).second) return true;
+      if (seen.size() > static_cast<size_t>(query.offset)) hits.push_back(std::move(hit));
+      return seen.size() < wanted;
+    };
+    // An ASCII text of three or more characters (nearly every search) is
+    // answered from the in-memory name index: the matching ids in order, then
+    // their rows. The text and names are folded as FTS5 folds them for ASCII,
+    // so the answers are the same, at a fraction of the cost for a text that
+    // is rare or spans words.
+    std::shared_ptr<NameIndex> names;
+    if (query.sha256.empty() && Utf8Length(query.text) >= 3 && IsAscii(query.text)) {
+      names = NamesForSearch();
+    }
+    if (names) {
+      auto row = db->Prepare(
+          "SELECT f.name, f.size, f.sha256, EXISTS (SELECT 1 FROM peers p WHERE p.peer_id = "
+          "f.peer_id AND p.last_seen >= ?2) FROM files f WHERE f.id = ?1");
+      if (!row.ok()) return row.status();
+      const std::string folded = FoldAscii(query.text);
+      int64_t last_id = 0;
+      size_t batch = wanted + wanted / 2 + 16;
+      for (bool more = wanted > 0; more;) {
+        auto ids = names->Find(folded, last_id, batch);
+        for (int64_t id : ids) {
+          row->Reset();
+          auto found = row->Bind(1, id).Bind(2, online_since).Step();
+          if (!found.ok()) return found.status();
+          if (!*found) {
+            names->Forget(id);  // deleted; the index hears of that after the commit
+            continue;
+          }
+          SearchHit hit{row->Text(0), row->Int(1), row->Text(2), {}};
+          // The id may have been reused by a row whose name is on its way
+          // to the index: only a name that matches counts.
+          if (FoldAscii(hit.name).find(folded) == std::string::npos || row->Int(3) == 0) continue;
+          if (!take(std::move(hit))) break;
+        }
+        more = seen.size() < wanted && ids.size() == batch;
+        if (more) last_id = ids.back();
+        batch *= 4;
+      }
+      return AttachPeers(*db, hits, online_since, query.max_peers_per_hit);
+    }
     std::string source;
     std::string needle;
     std::string order = "f.id";
@@ -346,27 +427,27 @@ class SqliteDirectoryStore final : public DirectoryStore {
         source, order));
     if (!matches.ok()) return matches.status();
     matches->Bind(1, needle).Bind(2, online_since);
-    std::vector<SearchHit> hits;
-    std::unordered_set<std::string> seen;
-    const size_t wanted = static_cast<size_t>(query.offset) + static_cast<size_t>(query.limit);
     while (seen.size() < wanted) {
       auto row = matches->Step();
       if (!row.ok()) return row.status();
       if (!*row) break;
-      SearchHit hit{matches->Text(0), matches->Int(1), matches->Text(2), {}};
-      std::string key = fmt::format("{}/{}/{}", hit.sha256, hit.size, hit.name);
-      if (!seen.insert(std::move(key)).second) continue;
-      if (seen.size() > static_cast<size_t>(query.offset)) hits.push_back(std::move(hit));
+      if (!take(SearchHit{matches->Text(0), matches->Int(1), matches->Text(2), {}})) break;
     }
+    return AttachPeers(*db, hits, online_since, query.max_peers_per_hit);
+  }
+
+  // Each hit's online peers, in peer_id order, up to `max_peers`.
+  static Result<std::vector<SearchHit>> AttachPeers(Db& db, std::vector<SearchHit>& hits,
+                                                    int64_t online_since, int max_peers_per_hit) {
     // A peer sharing the same content under two paths comes twice, next to
     // itself: skipped here rather than with a GROUP BY, which would read all
     // of a popular file's rows before the first.
-    auto peers_stmt = db->Prepare(
+    auto peers_stmt = db.Prepare(
         "SELECT f.peer_id, p.address, p.cert_sha256 FROM files f "
         "JOIN peers p ON p.peer_id = f.peer_id WHERE f.sha256 = ? AND f.size = ? AND f.name = ? "
         "AND p.last_seen >= ? ORDER BY f.peer_id");
     if (!peers_stmt.ok()) return peers_stmt.status();
-    const size_t max_peers = static_cast<size_t>(std::max(0, query.max_peers_per_hit));
+    const size_t max_peers = static_cast<size_t>(std::max(0, max_peers_per_hit));
     for (auto& hit : hits) {
       peers_stmt->Reset();
       peers_stmt->Bind(1, hit.sha256).Bind(2, hit.size).Bind(3, hit.name).Bind(4, online_since);
@@ -379,12 +460,12 @@ class SqliteDirectoryStore final : public DirectoryStore {
         hit.peers.push_back({std::move(peer_id), peers_stmt->Text(1), peers_stmt->Text(2)});
       }
     }
-    return hits;
+    return std::move(hits);
   }
 
   Result<int64_t> RemoveExpired(int64_t online_since, int64_t now) override {
     std::lock_guard lock(write_mu_);
-    auto txn = Transaction::Begin(writer_);
+    auto txn = BeginWrite();
     if (!txn.ok()) return txn.status();
     FERRY_RETURN_IF_ERROR(DeleteFiles(
         "DELETE FROM files WHERE peer_id IN (SELECT peer_id FROM peers WHERE last_seen < ?)",
@@ -392,7 +473,7 @@ class SqliteDirectoryStore final : public DirectoryStore {
     FERRY_RETURN_IF_ERROR(Run("DELETE FROM peers WHERE last_seen < ?", online_since));
     int64_t removed = writer_.Changes();
     FERRY_RETURN_IF_ERROR(Run("DELETE FROM sessions WHERE expires_ms <= ?", now));
-    FERRY_RETURN_IF_ERROR(txn->Commit());
+    FERRY_RETURN_IF_ERROR(CommitWrite(*txn));
     return removed;
   }
 
@@ -406,6 +487,11 @@ class SqliteDirectoryStore final : public DirectoryStore {
     FERRY_RETURN_IF_ERROR(ForEachRow(stmt->Bind(1, online_since), [&](Statement& s) {
       counts = {s.Int(0), s.Int(1), s.Int(2)};
     }));
+    std::lock_guard lock(names_mu_);
+    if (names_) {
+      counts.names_in_memory = static_cast<int64_t>(names_->size());
+      counts.name_index_bytes = static_cast<int64_t>(names_->memory_bytes());
+    }
     return counts;
   }
 
@@ -419,6 +505,10 @@ class SqliteDirectoryStore final : public DirectoryStore {
     // the write lock is free between steps. A step that found nothing to do
     // changes only the command's own row.
     const auto deadline = std::chrono::steady_clock::now() + budget;
+    {
+      std::lock_guard lock(write_mu_);
+      if (!NamesIfCurrentLocked()) FERRY_RETURN_IF_ERROR(LoadNamesLocked());
+    }
     do {
       std::lock_guard lock(write_mu_);
       if (index_writes_ != index_writes_at_last_compaction_) {
@@ -451,8 +541,95 @@ class SqliteDirectoryStore final : public DirectoryStore {
   // index if it did (REQUIRES: write_mu_ held).
   template <typename T>
   Status DeleteFiles(const char* sql, const T& value) {
-    FERRY_RETURN_IF_ERROR(Run(sql, value));
-    if (writer_.Changes() > 0) ++index_writes_;
+    auto stmt = writer_.Prepare(std::string(sql) + " RETURNING id");
+    if (!stmt.ok()) return stmt.status();
+    const size_t before = name_changes_.size();
+    FERRY_RETURN_IF_ERROR(NoteRemoved(stmt->Bind(1, value)));
+    if (name_changes_.size() > before) ++index_writes_;
+    return Status::Ok();
+  }
+
+  // Runs a DELETE ... RETURNING id and notes the ids for the name index
+  // (REQUIRES: write_mu_ held).
+  Status NoteRemoved(Statement& stmt) {
+    for (;;) {
+      auto row = stmt.Step();
+      if (!row.ok()) return row.status();
+      if (!*row) return Status::Ok();
+      name_changes_.push_back(NameChange{stmt.Int(0), std::nullopt});
+    }
+  }
+
+  // A write transaction; the name changes of one that never committed are
+  // dropped (REQUIRES: write_mu_ held).
+  Result<Transaction> BeginWrite() {
+    name_changes_.clear();
+    return Transaction::Begin(writer_);
+  }
+
+  // Commits, then applies the transaction's name changes, in order (a row id
+  // can go and come back in one transaction). REQUIRES: write_mu_ held.
+  Status CommitWrite(Transaction& txn) {
+    FERRY_RETURN_IF_ERROR(txn.Commit());
+    std::vector<NameChange> changes;
+    changes.swap(name_changes_);
+    auto names = NamesIfCurrentLocked();
+    if (!names) return Status::Ok();
+    for (auto& change : changes) {
+      if (change.folded_name) {
+        names->Put(change.id, *change.folded_name);
+      } else {
+        names->Forget(change.id);
+      }
+    }
+    return Status::Ok();
+  }
+
+  // Sets the name index aside if another process wrote the database since
+  // this one last looked: its changes are not in it. The writer connection's
+  // data_version changes with every commit but its own.
+  // REQUIRES: write_mu_ held.
+  std::shared_ptr<NameIndex> NamesIfCurrentLocked() {
+    auto version = writer_.Prepare("PRAGMA data_version");
+    auto row = version.ok() ? version->Step() : Result<bool>(version.status());
+    if (row.ok() && *row) {
+      const int64_t now = version->Int(0);
+      if (now != data_version_) {
+        data_version_ = now;
+        std::lock_guard lock(names_mu_);
+        if (names_) {
+          spdlog::info(
+              "directory: another process wrote {}; searches use the database until "
+              "the name index is reloaded",
+              path_);
+        }
+        names_.reset();
+      }
+    }
+    std::lock_guard lock(names_mu_);
+    return names_;
+  }
+
+  // For a search: the name index if it is current, as far as can be told
+  // without waiting for a write in progress.
+  std::shared_ptr<NameIndex> NamesForSearch() {
+    std::unique_lock write(write_mu_, std::try_to_lock);
+    if (write.owns_lock()) return NamesIfCurrentLocked();
+    std::lock_guard lock(names_mu_);
+    return names_;
+  }
+
+  // Reads every name into a new index (REQUIRES: write_mu_ held, so no
+  // write of this process is missed; about a second per million files).
+  Status LoadNamesLocked() {
+    NamesIfCurrentLocked();  // takes in the current data_version
+    auto names = std::make_shared<NameIndex>();
+    auto stmt = writer_.Prepare("SELECT id, name FROM files ORDER BY id");
+    if (!stmt.ok()) return stmt.status();
+    FERRY_RETURN_IF_ERROR(
+        ForEachRow(*stmt, [&](Statement& row) { names->Put(row.Int(0), FoldAscii(row.Text(1))); }));
+    std::lock_guard lock(names_mu_);
+    names_ = std::move(names);
     return Status::Ok();
   }
 
@@ -462,22 +639,24 @@ class SqliteDirectoryStore final : public DirectoryStore {
     ++index_writes_;
     // An added file replaces the entry with the same path; the delete trigger
     // keeps the name index in step, which REPLACE would bypass.
-    auto remove = writer_.Prepare("DELETE FROM files WHERE peer_id = ? AND path = ?");
+    auto remove = writer_.Prepare("DELETE FROM files WHERE peer_id = ? AND path = ? RETURNING id");
     if (!remove.ok()) return remove.status();
     auto insert = writer_.Prepare(
         "INSERT INTO files(peer_id, path, name, size, sha256, mtime) VALUES(?,?,?,?,?,?)");
     if (!insert.ok()) return insert.status();
     for (const auto& f : files) {
       remove->Reset();
-      FERRY_RETURN_IF_ERROR(remove->Bind(1, peer_id).Bind(2, f.path).Run());
+      FERRY_RETURN_IF_ERROR(NoteRemoved(remove->Bind(1, peer_id).Bind(2, f.path)));
       insert->Reset();
+      std::string name = FileNameOf(f.path);
       FERRY_RETURN_IF_ERROR(insert->Bind(1, peer_id)
                                 .Bind(2, f.path)
-                                .Bind(3, FileNameOf(f.path))
+                                .Bind(3, name)
                                 .Bind(4, f.size)
                                 .Bind(5, f.sha256)
                                 .Bind(6, f.mtime)
                                 .Run());
+      name_changes_.push_back(NameChange{writer_.LastInsertRowid(), FoldAscii(std::move(name))});
     }
     return Status::Ok();
   }
@@ -498,6 +677,16 @@ class SqliteDirectoryStore final : public DirectoryStore {
   int64_t index_writes_ = 0;
   int64_t index_writes_at_last_compaction_ = -1;
   ConnectionPool readers_;
+  const std::string path_;  // for messages
+
+  // The in-memory name index that answers ASCII text searches (see Search).
+  // Exact for this process's writes, whose changes go in after their commit;
+  // set aside (null) when another process writes the file, until maintenance
+  // reloads it.
+  std::vector<NameChange> name_changes_;  // of the open transaction; GUARDED_BY(write_mu_)
+  int64_t data_version_ = -1;             // GUARDED_BY(write_mu_)
+  std::mutex names_mu_;
+  std::shared_ptr<NameIndex> names_;  // GUARDED_BY(names_mu_)
 };
 
 }  // namespace
@@ -516,8 +705,9 @@ Result<std::unique_ptr<DirectoryStore>> OpenSqliteDirectoryStore(const std::stri
     FERRY_RETURN_IF_ERROR(reader->Exec("PRAGMA mmap_size=1073741824; PRAGMA cache_size=-65536;"));
     readers.push_back(std::move(*reader));
   }
-  return std::unique_ptr<DirectoryStore>(
-      std::make_unique<SqliteDirectoryStore>(std::move(*writer), std::move(readers)));
+  auto store = std::make_unique<SqliteDirectoryStore>(std::move(*writer), std::move(readers), path);
+  FERRY_RETURN_IF_ERROR(store->LoadNames());
+  return std::unique_ptr<DirectoryStore>(std::move(store));
 }
 
 }  // namespace ferry
