@@ -1,7 +1,6 @@
 #include "directory/sqlite_directory_store.h"
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <memory>
