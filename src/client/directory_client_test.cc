@@ -8,6 +8,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <filesystem>
+#include <memory>
 #include <mutex>
 #include <thread>
 
@@ -411,13 +412,19 @@ TEST_F(DirectoryClientTest, AnnounceSendsWhatChanged) {
 }
 
 TEST_F(DirectoryClientTest, ASilentDirectoryTimesOut) {
-  std::mutex mu;
-  std::condition_variable cv;
-  bool release = false;
+  // Shared with the handler, which may still be waking up when the test ends
+  // (the server thread outlives this function's locals; it once read a
+  // destroyed condition variable under ASan).
+  struct Gate {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool release = false;
+  };
+  auto gate = std::make_shared<Gate>();
   server_->http().Get("/api/v1/peers/" + kPeerId + "/files",
-                      [&](const httplib::Request&, httplib::Response& res) {
-                        std::unique_lock lock(mu);
-                        cv.wait_for(lock, 10s, [&] { return release; });
+                      [gate](const httplib::Request&, httplib::Response& res) {
+                        std::unique_lock lock(gate->mu);
+                        gate->cv.wait_for(lock, 10s, [&] { return gate->release; });
                         Reply(res, 200, "[]");
                       });
   auto c = Client(300ms);
@@ -426,10 +433,10 @@ TEST_F(DirectoryClientTest, ASilentDirectoryTimesOut) {
   auto who = c->PeerFiles(kPeerId);
   auto took = std::chrono::steady_clock::now() - start;
   {
-    std::lock_guard lock(mu);
-    release = true;
+    std::lock_guard lock(gate->mu);
+    gate->release = true;
   }
-  cv.notify_all();
+  gate->cv.notify_all();
   EXPECT_EQ(who.status().code(), Code::kUnavailable);
   EXPECT_NE(who.status().message().find("cannot reach the directory at " + Url()),
             std::string::npos)
