@@ -877,17 +877,9 @@ Result<std::vector<SearchHit>> PostgresDirectoryStore::SearchIndexed(NameIndex& 
                                                                      int64_t online_since) {
   return Run([&](pqxx::connection& c) -> Result<std::vector<SearchHit>> {
     pqxx::nontransaction tx(c);
-    const bool ascii = std::all_of(query.text.begin(), query.text.end(),
-                                   [](char ch) { return static_cast<unsigned char>(ch) < 0x80; });
-    std::string folded;
-    if (ascii && ascii_folds_plainly_) {
-      folded = query.text;
-      for (char& ch : folded) {
-        if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch - 'A' + 'a');
-      }
-    } else {
-      folded = tx.exec_prepared1("fold", query.text)[0].as<std::string>();
-    }
+    const std::string folded = IsAscii(query.text) && ascii_folds_plainly_
+                                   ? FoldAscii(query.text)
+                                   : tx.exec_prepared1("fold", query.text)[0].as<std::string>();
     auto hits = CollectHits(query, [&](int64_t last_id, int64_t n) {
       auto ids = index.Find(folded, last_id, static_cast<size_t>(n));
       std::vector<MatchRow> out;

@@ -124,20 +124,6 @@ size_t Utf8Length(const std::string& s) {
   return n;
 }
 
-bool IsAscii(const std::string& s) {
-  return std::all_of(s.begin(), s.end(),
-                     [](char c) { return static_cast<unsigned char>(c) < 0x80; });
-}
-
-// ASCII letters lower-cased, every other byte kept: for an ASCII text, the
-// same matches as FTS5's case folding.
-std::string FoldAscii(std::string s) {
-  for (char& c : s) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return s;
-}
-
 // A change to the files table, for the in-memory name index once the
 // transaction that made it has committed.
 struct NameChange {

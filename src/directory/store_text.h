@@ -1,6 +1,7 @@
 // Text helpers both directory stores use, so they index and match names alike.
 #pragma once
 
+#include <algorithm>
 #include <string>
 
 namespace ferry {
@@ -20,6 +21,21 @@ inline std::string LikeContains(const std::string& text) {
     out += c;
   }
   return out + "%";
+}
+
+inline bool IsAscii(const std::string& s) {
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+}
+
+// ASCII letters lower-cased, every other byte kept. For an ASCII text this is
+// what both databases' folding does (FTS5's, and lower() under any collation
+// but a Turkish one).
+inline std::string FoldAscii(std::string s) {
+  for (char& c : s) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return s;
 }
 
 }  // namespace ferry
