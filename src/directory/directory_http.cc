@@ -344,10 +344,10 @@ void DirectoryHttpServer::Dispatch(const httplib::Request& req, httplib::Respons
   if (r == "/api/v1/search") {
     auto query = ParseSearch(req.params);
     if (!query.ok()) return SendStatus(res, query.status());
-    auto hits = svc.Search(token, *query);
-    if (!hits.ok()) return SendStatus(res, hits.status());
+    auto answer = svc.Search(token, *query);
+    if (!answer.ok()) return SendStatus(res, answer.status());
     res.status = 200;
-    res.set_content(SearchHitsJson(*hits), kJson);
+    res.set_content((*answer)->json, kJson);
     return;
   }
   SendError(res, 404, fmt::format("no route {}", req.path));

@@ -296,8 +296,8 @@ Result<std::vector<SharedFile>> DirectoryService::PeerFiles(const std::string& t
   return std::move(**files);
 }
 
-Result<std::vector<SearchHit>> DirectoryService::Search(const std::string& token,
-                                                        const SearchQuery& query) {
+Result<SharedSearchAnswer> DirectoryService::Search(const std::string& token,
+                                                    const SearchQuery& query) {
   auto session = AuthenticateCached(token);
   if (!session.ok()) return session.status();
   int64_t now = clock_();
@@ -311,12 +311,16 @@ Result<std::vector<SearchHit>> DirectoryService::Search(const std::string& token
       search_cache_.Count(false);
       auto ticket = search_cache_.Begin();
       auto hits = store_->Search(query, OnlineSince(now));
-      if (hits.ok()) search_cache_.Store(query, ticket, now, *hits);
-      return hits;
+      if (!hits.ok()) return hits.status();
+      // Encoded here, in the queue's turn, so that a burst of searches is
+      // answered in arrival order, body and all.
+      auto answer = EncodeSearchAnswer(std::move(*hits));
+      search_cache_.Store(query, ticket, now, answer);
+      return answer;
     }
   }
   search_cache_.Count(true);
-  return std::move(*cached);
+  return cached;
 }
 
 Status DirectoryService::Health() { return store_->Ping(); }

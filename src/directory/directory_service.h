@@ -99,7 +99,7 @@ class DirectoryService {
   Result<std::vector<PeerInfo>> Peers(const std::string& token, Page page);
   Result<std::vector<SharedFile>> PeerFiles(const std::string& token, const std::string& peer_id,
                                             Page page);
-  Result<std::vector<SearchHit>> Search(const std::string& token, const SearchQuery& query);
+  Result<SharedSearchAnswer> Search(const std::string& token, const SearchQuery& query);
 
   Status Health();
   // Counts as of the last maintenance pass (cheap; for /metrics).

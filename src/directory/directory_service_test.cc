@@ -132,10 +132,10 @@ TEST_F(DirectoryServiceTest, AStaleCacheDoesNotExpireAPeerKeptAliveElsewhere) {
   EXPECT_TRUE(a_->Heartbeat(token_, peer_).ok());  // 4.5 s later, via a again
 }
 
-std::vector<std::string> Names(const Result<std::vector<SearchHit>>& hits) {
+std::vector<std::string> Names(const Result<SharedSearchAnswer>& answer) {
   std::vector<std::string> names;
-  if (!hits.ok()) return {hits.status().ToString()};
-  for (const auto& h : *hits) names.push_back(h.name);
+  if (!answer.ok()) return {answer.status().ToString()};
+  for (const auto& h : (*answer)->hits) names.push_back(h.name);
   return names;
 }
 

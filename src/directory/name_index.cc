@@ -22,14 +22,41 @@ bool NameIndex::Holds(const Signature& s, const Signature& want) {
 }
 
 void NameIndex::Regroup(size_t first_pos, size_t last_pos) {
-  group_signatures_.resize((ids_.size() + kGroup - 1) / kGroup);
-  for (size_t g = first_pos / kGroup; g <= last_pos / kGroup && g < group_signatures_.size(); ++g) {
+  // The array only grows between compactions (which clear the groups and
+  // slices first), so new groups start with no bits.
+  const size_t groups = (ids_.size() + kGroup - 1) / kGroup;
+  group_signatures_.resize(groups);
+  const size_t words = (groups + 63) / 64;
+  if (words > slice_words_) {
+    const size_t wider = std::max(words, 2 * slice_words_);
+    std::vector<uint64_t> slices(kSignatureBits * wider, 0);
+    for (size_t b = 0; b < kSignatureBits; ++b) {
+      std::copy_n(slices_.begin() + static_cast<std::ptrdiff_t>(b * slice_words_), slice_words_,
+                  slices.begin() + static_cast<std::ptrdiff_t>(b * wider));
+    }
+    slices_ = std::move(slices);
+    slice_words_ = wider;
+  }
+  for (size_t g = first_pos / kGroup; g <= last_pos / kGroup && g < groups; ++g) {
     Signature combined;
     for (size_t j = g * kGroup; j < std::min(ids_.size(), (g + 1) * kGroup); ++j) {
       combined.lo |= signatures_[j].lo;
       combined.hi |= signatures_[j].hi;
     }
+    const Signature& old = group_signatures_[g];
+    FlipSliceBits(g, Signature{old.lo ^ combined.lo, old.hi ^ combined.hi});
     group_signatures_[g] = combined;
+  }
+}
+
+void NameIndex::FlipSliceBits(size_t g, const Signature& bits) {
+  const uint64_t mask = uint64_t{1} << (g % 64);
+  const size_t word = g / 64;
+  for (uint64_t lo = bits.lo; lo != 0; lo &= lo - 1) {
+    slices_[static_cast<size_t>(__builtin_ctzll(lo)) * slice_words_ + word] ^= mask;
+  }
+  for (uint64_t hi = bits.hi; hi != 0; hi &= hi - 1) {
+    slices_[(64 + static_cast<size_t>(__builtin_ctzll(hi))) * slice_words_ + word] ^= mask;
   }
 }
 
@@ -92,6 +119,8 @@ void NameIndex::Clear() {
   signatures_.clear();
   names_.clear();
   group_signatures_.clear();
+  slices_.clear();
+  slice_words_ = 0;
   arena_.clear();
   gone_ = 0;
   unused_bytes_ = 0;
@@ -126,6 +155,7 @@ void NameIndex::MaybeCompact() {
   gone_ = 0;
   unused_bytes_ = 0;
   group_signatures_.clear();
+  std::fill(slices_.begin(), slices_.end(), 0);
   if (!ids_.empty()) Regroup(0, ids_.size() - 1);
 }
 
@@ -146,25 +176,39 @@ std::vector<int64_t> NameIndex::Find(std::string_view folded_text, int64_t after
     return !name.gone && name.length >= folded_text.size() &&
            arena.substr(name.offset, name.length).find(folded_text) != std::string_view::npos;
   };
-  // Groups whose combined signature lacks a bit are skipped whole: a rare,
-  // longer text passes few of them. In a group that passes, the names'
-  // signatures are tested without branches and the survivors looked at.
-  const Signature* group = group_signatures_.data();
-  while (i < n) {
-    const size_t g = i / kGroup;
-    const size_t end = std::min(n, (g + 1) * kGroup);
-    if (Holds(group[g], want)) {
+  // The slices of the text's bits, ANDed a word at a time, give the groups
+  // (64 per word) whose combined signature has them all: a rare text skips
+  // most of the array reading a few words per 256 names. In a group that
+  // passes, the names' signatures are tested without branches and the
+  // survivors looked at.
+  std::vector<const uint64_t*> slices;
+  for (uint64_t lo = want.lo; lo != 0; lo &= lo - 1) {
+    slices.push_back(slices_.data() + static_cast<size_t>(__builtin_ctzll(lo)) * slice_words_);
+  }
+  for (uint64_t hi = want.hi; hi != 0; hi &= hi - 1) {
+    slices.push_back(slices_.data() +
+                     (64 + static_cast<size_t>(__builtin_ctzll(hi))) * slice_words_);
+  }
+  const size_t groups = group_signatures_.size();
+  for (size_t word = i / kGroup / 64; word * 64 < groups; ++word) {
+    uint64_t candidates = ~uint64_t{0};
+    for (const uint64_t* slice : slices) candidates &= slice[word];
+    if (word == i / kGroup / 64) candidates &= ~uint64_t{0} << (i / kGroup % 64);
+    for (; candidates != 0; candidates &= candidates - 1) {
+      const size_t g = word * 64 + static_cast<size_t>(__builtin_ctzll(candidates));
+      if (g >= groups) break;
+      const size_t begin = std::max(i, g * kGroup);
+      const size_t end = std::min(n, (g + 1) * kGroup);
       uint32_t pass = 0;
-      for (size_t j = i; j < end; ++j)
-        pass |= static_cast<uint32_t>(Holds(sig[j], want)) << (j - i);
+      for (size_t j = begin; j < end; ++j)
+        pass |= static_cast<uint32_t>(Holds(sig[j], want)) << (j - begin);
       for (; pass != 0; pass &= pass - 1) {
-        const size_t j = i + static_cast<size_t>(__builtin_ctz(pass));
+        const size_t j = begin + static_cast<size_t>(__builtin_ctz(pass));
         if (!matches(j)) continue;
         found.push_back(ids_[j]);
         if (found.size() == max) return found;
       }
     }
-    i = end;
   }
   return found;
 }
@@ -178,7 +222,7 @@ size_t NameIndex::memory_bytes() const {
   std::shared_lock lock(mu_);
   return ids_.capacity() * sizeof(int64_t) + signatures_.capacity() * sizeof(Signature) +
          names_.capacity() * sizeof(Name) + group_signatures_.capacity() * sizeof(Signature) +
-         arena_.capacity();
+         slices_.capacity() * sizeof(uint64_t) + arena_.capacity();
 }
 
 }  // namespace ferry

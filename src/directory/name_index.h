@@ -13,7 +13,11 @@
 // of the text's, so most names are skipped without looking at their bytes;
 // the ones that pass are compared for real. A group of four names has the OR of
 // their signatures, which lets a rare text skip most of the array four names
-// at a time.
+// at a time. Those group signatures are also kept sliced: for each of the 128
+// bits, a bitmap of the groups that have it. A search ANDs only the bitmaps of
+// its text's bits, a few words per 256 names, instead of reading every group's
+// 16 bytes: a rare text that once cost a scan of 4 MB per million names now
+// reads a few hundred KB.
 //
 // The index may hold more than the store (ids since deleted, which the store's
 // answer then lacks and the caller Forget()s), never less: callers Put() a
@@ -68,13 +72,17 @@ class NameIndex {
 
   // Names per group signature (the OR of theirs).
   static constexpr size_t kGroup = 4;
+  static constexpr size_t kSignatureBits = 128;
 
   static Signature SignatureOf(std::string_view text);
   // Whether `s` has every bit of `want`.
   static bool Holds(const Signature& s, const Signature& want);
-  // Recomputes the group signatures of the groups of entries first_pos to
-  // last_pos. REQUIRES: mu_ held exclusively.
+  // Recomputes the group signatures (and their slices) of the groups of
+  // entries first_pos to last_pos. REQUIRES: mu_ held exclusively.
   void Regroup(size_t first_pos, size_t last_pos);
+  // Sets or clears group `g`'s bit in the slice of each bit of `bits`.
+  // REQUIRES: mu_ held exclusively, slices_ wide enough for g.
+  void FlipSliceBits(size_t g, const Signature& bits);
   // Drops forgotten ids and unused arena bytes once they are a large share.
   // REQUIRES: mu_ held exclusively.
   void MaybeCompact();
@@ -87,9 +95,14 @@ class NameIndex {
   std::vector<Signature> signatures_;
   std::vector<Name> names_;
   std::vector<Signature> group_signatures_;  // one per kGroup entries
-  std::string arena_;                        // the names' bytes, back to back
-  size_t gone_ = 0;                          // entries of names_ marked gone
-  size_t unused_bytes_ = 0;                  // arena_ bytes of gone or replaced names
+  // 128 bitmaps over the groups, slice b at [b * slice_words_, (b + 1) *
+  // slice_words_): bit g of slice b is bit b of group g's signature. The
+  // stride grows by doubling, so appends rarely move them.
+  std::vector<uint64_t> slices_;
+  size_t slice_words_ = 0;
+  std::string arena_;        // the names' bytes, back to back
+  size_t gone_ = 0;          // entries of names_ marked gone
+  size_t unused_bytes_ = 0;  // arena_ bytes of gone or replaced names
 };
 
 }  // namespace ferry

@@ -16,9 +16,9 @@ std::string KeyOf(const SearchQuery& query) {
   return key;
 }
 
-size_t BytesOf(const std::vector<SearchHit>& hits) {
-  size_t n = sizeof(SearchHit) * hits.size();
-  for (const auto& hit : hits) {
+size_t BytesOf(const SearchAnswer& answer) {
+  size_t n = sizeof(SearchAnswer) + answer.json.size() + sizeof(SearchHit) * answer.hits.size();
+  for (const auto& hit : answer.hits) {
     n += hit.name.size() + hit.sha256.size();
     for (const auto& peer : hit.peers) {
       n +=
@@ -33,16 +33,15 @@ size_t BytesOf(const std::vector<SearchHit>& hits) {
 SearchCache::SearchCache(std::chrono::milliseconds ttl, size_t max_bytes)
     : ttl_ms_(ttl.count()), max_bytes_(max_bytes) {}
 
-std::optional<std::vector<SearchHit>> SearchCache::Find(const SearchQuery& query,
-                                                        int64_t now) const {
-  if (ttl_ms_ <= 0) return std::nullopt;
+SharedSearchAnswer SearchCache::Find(const SearchQuery& query, int64_t now) const {
+  if (ttl_ms_ <= 0) return nullptr;
   std::lock_guard lock(mu_);
   auto it = entries_.find(KeyOf(query));
   if (it == entries_.end() || now - it->second.computed_at >= ttl_ms_ ||
       now < it->second.computed_at) {
-    return std::nullopt;
+    return nullptr;
   }
-  return it->second.hits;
+  return it->second.answer;
 }
 
 void SearchCache::Count(bool hit) {
@@ -56,10 +55,10 @@ SearchCache::Ticket SearchCache::Begin() const {
 }
 
 void SearchCache::Store(const SearchQuery& query, Ticket ticket, int64_t now,
-                        const std::vector<SearchHit>& hits) {
-  if (ttl_ms_ <= 0) return;
+                        SharedSearchAnswer answer) {
+  if (ttl_ms_ <= 0 || !answer) return;
   std::string key = KeyOf(query);
-  size_t bytes = BytesOf(hits) + key.size();
+  size_t bytes = BytesOf(*answer) + key.size();
   if (bytes > max_bytes_) return;
   std::lock_guard lock(mu_);
   if (ticket.generation != generation_) return;  // a change landed meanwhile
@@ -69,12 +68,12 @@ void SearchCache::Store(const SearchQuery& query, Ticket ticket, int64_t now,
     // early, never late.
     bytes_ -= old->second.bytes;
     bytes_ += bytes;
-    old->second = Entry{hits, now, bytes};
+    old->second = Entry{std::move(answer), now, bytes};
     MakeRoom(0, now);
     return;
   }
   MakeRoom(bytes, now);
-  entries_.emplace(key, Entry{hits, now, bytes});
+  entries_.emplace(key, Entry{std::move(answer), now, bytes});
   order_.push_back(std::move(key));
   bytes_ += bytes;
 }

@@ -15,35 +15,35 @@
 #include <cstdint>
 #include <deque>
 #include <mutex>
-#include <optional>
 #include <string>
 #include <unordered_map>
-#include <vector>
 
 #include "directory/directory_store.h"
+#include "directory/search_json.h"
 
 namespace ferry {
 
 class SearchCache {
  public:
   // What a cache may hold: answers younger than `ttl`, `max_bytes` in all
-  // (counting the strings of the hits). A zero ttl turns the cache off.
+  // (counting the strings of the hits and the JSON). A zero ttl turns the
+  // cache off.
   SearchCache(std::chrono::milliseconds ttl, size_t max_bytes);
 
   struct Ticket {
     uint64_t generation = 0;
   };
 
-  // The stored answer for `query`, if one is fresh at `now` (Unix ms).
-  std::optional<std::vector<SearchHit>> Find(const SearchQuery& query, int64_t now) const;
+  // The stored answer for `query`, if one is fresh at `now` (Unix ms); null
+  // otherwise. Shared, not copied: it stays valid after the cache drops it.
+  SharedSearchAnswer Find(const SearchQuery& query, int64_t now) const;
   // Counts a search as answered from the cache or not (for stats()).
   void Count(bool hit);
   // Taken before the store is asked.
   Ticket Begin() const;
-  // Keeps `hits`, computed at `now`, unless the cache was invalidated since
+  // Keeps `answer`, computed at `now`, unless the cache was invalidated since
   // `ticket` was taken.
-  void Store(const SearchQuery& query, Ticket ticket, int64_t now,
-             const std::vector<SearchHit>& hits);
+  void Store(const SearchQuery& query, Ticket ticket, int64_t now, SharedSearchAnswer answer);
   // Drops every answer, and any answer being computed.
   void Invalidate();
 
@@ -56,7 +56,7 @@ class SearchCache {
 
  private:
   struct Entry {
-    std::vector<SearchHit> hits;
+    SharedSearchAnswer answer;
     int64_t computed_at = 0;
     size_t bytes = 0;
   };

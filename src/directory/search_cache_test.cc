@@ -14,17 +14,17 @@ SearchQuery Text(const std::string& text, int limit = 50, int offset = 0) {
   return SearchQuery{text, "", limit, offset, 50};
 }
 
-std::vector<SearchHit> Hits(const std::string& name, int peers = 1) {
+SharedSearchAnswer Hits(const std::string& name, int peers = 1) {
   SearchHit hit{name, 7, std::string(64, 'a'), {}};
   for (int i = 0; i < peers; ++i) {
     hit.peers.push_back({"peer" + std::to_string(i), "127.0.0.1:1", std::string(64, 'c')});
   }
-  return {hit};
+  return EncodeSearchAnswer({hit});
 }
 
-std::string NameIn(const std::optional<std::vector<SearchHit>>& hits) {
-  if (!hits) return "miss";
-  return hits->empty() ? "empty" : hits->front().name;
+std::string NameIn(const SharedSearchAnswer& answer) {
+  if (!answer) return "miss";
+  return answer->hits.empty() ? "empty" : answer->hits.front().name;
 }
 
 TEST(SearchCacheTest, AnswersTheSameQueryUntilTheTtlEnds) {
@@ -97,7 +97,8 @@ TEST(SearchCacheTest, StoringAgainReplacesTheAnswer) {
   cache.Store(Text("song"), cache.Begin(), 0, Hits("first", 3));
   size_t bytes = cache.stats().bytes;
   cache.Store(Text("song"), cache.Begin(), 500, Hits("second", 3));
-  EXPECT_EQ(cache.stats().bytes, bytes + 1);  // "second" is one byte longer
+  // "second" is one byte longer, counted in the hit and in the JSON.
+  EXPECT_EQ(cache.stats().bytes, bytes + 2);
   EXPECT_EQ(NameIn(cache.Find(Text("song"), 1200)), "second");
 }
 

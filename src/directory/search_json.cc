@@ -105,4 +105,11 @@ std::string SearchHitsJson(const std::vector<SearchHit>& hits) {
   return out;
 }
 
+SharedSearchAnswer EncodeSearchAnswer(std::vector<SearchHit> hits) {
+  auto answer = std::make_shared<SearchAnswer>();
+  answer->json = SearchHitsJson(hits);
+  answer->hits = std::move(hits);
+  return answer;
+}
+
 }  // namespace ferry

@@ -8,6 +8,7 @@
 // what nlohmann's dump of that tree gives.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,5 +23,16 @@ void AppendJsonString(std::string& out, std::string_view text);
 
 // [{"name", "peers": [{"address", "cert_sha256", "peer_id"}], "sha256", "size"}]
 std::string SearchHitsJson(const std::vector<SearchHit>& hits);
+
+// A search's hits with their JSON body, encoded once and then shared: the
+// answer cache hands the same bytes to every client that repeats a query, so a
+// cached answer costs a copy, not an encoding of 50 KB.
+struct SearchAnswer {
+  std::vector<SearchHit> hits;
+  std::string json;  // SearchHitsJson(hits)
+};
+using SharedSearchAnswer = std::shared_ptr<const SearchAnswer>;
+
+SharedSearchAnswer EncodeSearchAnswer(std::vector<SearchHit> hits);
 
 }  // namespace ferry
