@@ -45,6 +45,19 @@ Status Db::Exec(std::string_view sql) {
   return Status::Ok();
 }
 
+Db::Db(sqlite3* db)
+    : db_(db), reused_(std::make_unique<std::unordered_map<std::string, Statement>>()) {}
+
+Result<Db::Reused> Db::Reuse(const std::string& sql) {
+  auto it = reused_->find(sql);
+  if (it == reused_->end()) {
+    auto stmt = Prepare(sql);
+    if (!stmt.ok()) return stmt.status();
+    it = reused_->emplace(sql, std::move(*stmt)).first;
+  }
+  return Reused(&it->second);
+}
+
 Result<Statement> Db::Prepare(std::string_view sql) {
   sqlite3_stmt* stmt = nullptr;
   if (sqlite3_prepare_v2(db_.get(), sql.data(), static_cast<int>(sql.size()), &stmt, nullptr) !=

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "core/status.h"
 
@@ -27,6 +28,11 @@ class Db {
   // Runs one or more statements without results.
   Status Exec(std::string_view sql);
   Result<Statement> Prepare(std::string_view sql);
+  // A statement prepared once per connection and reused: for hot read paths,
+  // where preparing costs as much as running. Reset (ending its read) and
+  // its bindings cleared when the handle goes; one handle per SQL at a time.
+  class Reused;
+  Result<Reused> Reuse(const std::string& sql);
   int64_t LastInsertRowid() const { return sqlite3_last_insert_rowid(db_.get()); }
   int Changes() const { return sqlite3_changes(db_.get()); }
   sqlite3* raw() const { return db_.get(); }
@@ -35,8 +41,11 @@ class Db {
   struct Close {
     void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
   };
-  explicit Db(sqlite3* db) : db_(db) {}
+  explicit Db(sqlite3* db);
   std::unique_ptr<sqlite3, Close> db_;
+  // Declared after db_: finalized before the connection closes. Boxed so
+  // that handles stay valid when the Db moves.
+  std::unique_ptr<std::unordered_map<std::string, Statement>> reused_;
 };
 
 class Statement {
@@ -65,6 +74,23 @@ class Statement {
   Statement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
   sqlite3* db_;
   std::unique_ptr<sqlite3_stmt, Finalize> stmt_;
+};
+
+class Db::Reused {
+ public:
+  explicit Reused(Statement* stmt) : stmt_(stmt) {}
+  Reused(Reused&& other) noexcept : stmt_(other.stmt_) { other.stmt_ = nullptr; }
+  Reused(const Reused&) = delete;
+  Reused& operator=(const Reused&) = delete;
+  Reused& operator=(Reused&&) = delete;
+  ~Reused() {
+    if (stmt_ != nullptr) stmt_->Reset();
+  }
+  Statement& operator*() const { return *stmt_; }
+  Statement* operator->() const { return stmt_; }
+
+ private:
+  Statement* stmt_;
 };
 
 // BEGIN IMMEDIATE on construction; ROLLBACK on destruction unless Commit() ran.

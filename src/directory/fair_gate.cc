@@ -21,26 +21,34 @@ FairGate::FairGate(int slots) : slots_(slots >= 1 ? slots : UsableCpus()) {}
 
 FairGate::Pass FairGate::Enter() {
   std::unique_lock lock(mu_);
-  const uint64_t ticket = next_ticket_++;
-  changed_.wait(lock, [&] { return ticket == admitted_ && inside_ < slots_; });
-  ++admitted_;
-  ++inside_;
-  // The next ticket may be able to go in too.
-  changed_.notify_all();
-  return Pass(this);
+  if (queue_.empty() && inside_ < slots_) {
+    ++inside_;
+    return Pass(this);
+  }
+  Waiter me;
+  queue_.push_back(&me);
+  me.turn.wait(lock, [&] { return me.admitted; });
+  return Pass(this);  // the slot was handed over: inside_ already counts it
 }
 
 int FairGate::waiting() {
   std::lock_guard lock(mu_);
-  return static_cast<int>(next_ticket_ - admitted_);
+  return static_cast<int>(queue_.size());
 }
 
 void FairGate::Leave() {
-  {
-    std::lock_guard lock(mu_);
+  std::lock_guard lock(mu_);
+  if (queue_.empty()) {
     --inside_;
+    return;
   }
-  changed_.notify_all();
+  // The slot goes straight to the longest waiter, and only that one wakes.
+  // Notified under the lock: once it sees `admitted` the waiter may return
+  // and take its condition variable with it.
+  Waiter* next = queue_.front();
+  queue_.pop_front();
+  next->admitted = true;
+  next->turn.notify_one();
 }
 
 }  // namespace ferry

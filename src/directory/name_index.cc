@@ -218,6 +218,11 @@ size_t NameIndex::size() const {
   return ids_.size() - gone_;
 }
 
+int64_t NameIndex::max_id() const {
+  std::shared_lock lock(mu_);
+  return ids_.empty() ? 0 : ids_.back();
+}
+
 size_t NameIndex::memory_bytes() const {
   std::shared_lock lock(mu_);
   return ids_.capacity() * sizeof(int64_t) + signatures_.capacity() * sizeof(Signature) +

@@ -57,6 +57,8 @@ class NameIndex {
 
   // Ids held (not forgotten).
   size_t size() const;
+  // The largest id ever put and not compacted away; 0 when empty.
+  int64_t max_id() const;
   // Bytes the index holds, roughly (for /metrics).
   size_t memory_bytes() const;
 

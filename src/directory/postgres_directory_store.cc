@@ -140,6 +140,9 @@ const std::vector<std::pair<const char*, const char*>> kStatements = {
      "    AND p.last_seen >= $4 "
      "  ORDER BY f.peer_id LIMIT $5) x "
      "ORDER BY g.ord, x.peer_id"},
+    // Rows newer than any the search index holds: committed through another
+    // instance a moment ago, their announcement still on its way.
+    {"files_after", "SELECT id, name_lc FROM files WHERE id > $1 ORDER BY id LIMIT 10000"},
     {"files_by_id",
      "SELECT f.id, f.name, f.size, f.sha256, p.last_seen >= $2 FROM files f "
      "JOIN peers p ON p.peer_id = f.peer_id WHERE f.id = ANY ($1::bigint[]) ORDER BY f.id"},
@@ -880,6 +883,13 @@ Result<std::vector<SearchHit>> PostgresDirectoryStore::SearchIndexed(NameIndex& 
     const std::string folded = IsAscii(query.text) && ascii_folds_plainly_
                                    ? FoldAscii(query.text)
                                    : tx.exec_prepared1("fold", query.text)[0].as<std::string>();
+    // A file announced through another instance just before this search must
+    // be found, as the database would find it: NOTIFY reaches this instance a
+    // little after the commit, so the newest rows are read here (usually
+    // none). An older id committed late still comes by NOTIFY.
+    for (const auto& row : tx.exec_prepared("files_after", index.max_id())) {
+      index.Put(row[0].as<int64_t>(), row[1].as<std::string>());
+    }
     auto hits = CollectHits(query, [&](int64_t last_id, int64_t n) {
       auto ids = index.Find(folded, last_id, static_cast<size_t>(n));
       std::vector<MatchRow> out;

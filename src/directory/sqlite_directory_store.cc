@@ -362,27 +362,28 @@ class SqliteDirectoryStore final : public DirectoryStore {
       names = NamesForSearch();
     }
     if (names) {
-      auto row = db->Prepare(
+      auto reused = db->Reuse(
           "SELECT f.name, f.size, f.sha256, EXISTS (SELECT 1 FROM peers p WHERE p.peer_id = "
           "f.peer_id AND p.last_seen >= ?2) FROM files f WHERE f.id = ?1");
-      if (!row.ok()) return row.status();
+      if (!reused.ok()) return reused.status();
+      Statement& row = **reused;
       const std::string folded = FoldAscii(query.text);
       int64_t last_id = 0;
       size_t batch = wanted + wanted / 2 + 16;
       for (bool more = wanted > 0; more;) {
         auto ids = names->Find(folded, last_id, batch);
         for (int64_t id : ids) {
-          row->Reset();
-          auto found = row->Bind(1, id).Bind(2, online_since).Step();
+          row.Reset();
+          auto found = row.Bind(1, id).Bind(2, online_since).Step();
           if (!found.ok()) return found.status();
           if (!*found) {
             names->Forget(id);  // deleted; the index hears of that after the commit
             continue;
           }
-          SearchHit hit{row->Text(0), row->Int(1), row->Text(2), {}};
+          SearchHit hit{row.Text(0), row.Int(1), row.Text(2), {}};
           // The id may have been reused by a row whose name is on its way
           // to the index: only a name that matches counts.
-          if (FoldAscii(hit.name).find(folded) == std::string::npos || row->Int(3) == 0) continue;
+          if (FoldAscii(hit.name).find(folded) == std::string::npos || row.Int(3) == 0) continue;
           if (!take(std::move(hit))) break;
         }
         more = seen.size() < wanted && ids.size() == batch;
@@ -427,22 +428,23 @@ class SqliteDirectoryStore final : public DirectoryStore {
     // A peer sharing the same content under two paths comes twice, next to
     // itself: skipped here rather than with a GROUP BY, which would read all
     // of a popular file's rows before the first.
-    auto peers_stmt = db.Prepare(
+    auto reused = db.Reuse(
         "SELECT f.peer_id, p.address, p.cert_sha256 FROM files f "
         "JOIN peers p ON p.peer_id = f.peer_id WHERE f.sha256 = ? AND f.size = ? AND f.name = ? "
         "AND p.last_seen >= ? ORDER BY f.peer_id");
-    if (!peers_stmt.ok()) return peers_stmt.status();
+    if (!reused.ok()) return reused.status();
+    Statement& peers_stmt = **reused;
     const size_t max_peers = static_cast<size_t>(std::max(0, max_peers_per_hit));
     for (auto& hit : hits) {
-      peers_stmt->Reset();
-      peers_stmt->Bind(1, hit.sha256).Bind(2, hit.size).Bind(3, hit.name).Bind(4, online_since);
+      peers_stmt.Reset();
+      peers_stmt.Bind(1, hit.sha256).Bind(2, hit.size).Bind(3, hit.name).Bind(4, online_since);
       while (hit.peers.size() < max_peers) {
-        auto row = peers_stmt->Step();
+        auto row = peers_stmt.Step();
         if (!row.ok()) return row.status();
         if (!*row) break;
-        std::string peer_id = peers_stmt->Text(0);
+        std::string peer_id = peers_stmt.Text(0);
         if (!hit.peers.empty() && hit.peers.back().peer_id == peer_id) continue;
-        hit.peers.push_back({std::move(peer_id), peers_stmt->Text(1), peers_stmt->Text(2)});
+        hit.peers.push_back({std::move(peer_id), peers_stmt.Text(1), peers_stmt.Text(2)});
       }
     }
     return std::move(hits);
