@@ -6,7 +6,7 @@
 // "museum.museum" makes it recheck every "museum" (35 ms); a common text read
 // in id order still filters thousands of index entries, and each query is
 // planned. Here a common text costs a few thousand comparisons in one array
-// and a rare one a scan of 16 bytes per name, about a millisecond per million.
+// and a rare one a few words of bitmap per 256 names (see below).
 //
 // Each name carries a 128-bit signature: one bit per trigram (bytes, separators
 // included). A name can contain the text only if its signature holds every bit

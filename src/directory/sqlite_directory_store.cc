@@ -577,10 +577,10 @@ class SqliteDirectoryStore final : public DirectoryStore {
   // data_version changes with every commit but its own.
   // REQUIRES: write_mu_ held.
   std::shared_ptr<NameIndex> NamesIfCurrentLocked() {
-    auto version = writer_.Prepare("PRAGMA data_version");
-    auto row = version.ok() ? version->Step() : Result<bool>(version.status());
+    auto version = writer_.Reuse("PRAGMA data_version");
+    auto row = version.ok() ? (*version)->Step() : Result<bool>(version.status());
     if (row.ok() && *row) {
-      const int64_t now = version->Int(0);
+      const int64_t now = (*version)->Int(0);
       if (now != data_version_) {
         data_version_ = now;
         std::lock_guard lock(names_mu_);
