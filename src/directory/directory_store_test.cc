@@ -530,13 +530,12 @@ TEST_P(DirectoryStoreTest, PingAndCounts) {
   EXPECT_EQ(empty->accounts, 0);
 }
 
-TEST_P(DirectoryStoreTest, AnnounceOfManyFilesIsQuick) {
+// How fast is the benchmark's business (bench/directory_bench.sh); this is
+// that a large announce goes in whole and is searchable.
+TEST_P(DirectoryStoreTest, AnnounceOfManyFilesIsIndexedWhole) {
   std::vector<SharedFile> files;
   for (int i = 0; i < 2000; ++i) files.push_back(File("dir/file" + std::to_string(i), i, 'a'));
-  auto start = std::chrono::steady_clock::now();
   ASSERT_TRUE(store_->AddPeer(Peer("p1", files), kNow).ok());
-  auto took = std::chrono::steady_clock::now() - start;
-  EXPECT_LT(took, std::chrono::seconds(2));
   EXPECT_EQ(store_->Counts(kSince)->indexed_files, 2000);
   EXPECT_THAT(SearchText("file1999"), ElementsAre("file1999|1999|a|p1"));
 }
@@ -801,12 +800,9 @@ TEST(PostgresDirectoryStoreTest, TextSearchUsesTheTrigramIndex) {
     plan += row[0].as<std::string>() + "\n";
   }
   EXPECT_THAT(plan, ::testing::HasSubstr("Index Only Scan using files_id_name")) << plan;
-  auto start = std::chrono::steady_clock::now();
   auto hits = (*store)->Search(SearchQuery{"TRACK-42-999.", "", 50, 0, 50}, kSince);
-  auto took = std::chrono::steady_clock::now() - start;
   ASSERT_TRUE(hits.ok()) << hits.status().ToString();
   EXPECT_THAT(Describe(*hits), ElementsAre("track-42-999.flac|999|d|peer42"));
-  EXPECT_LT(took, std::chrono::milliseconds(200));
 }
 
 // Loads a store's name index: upkeep until none is left.
