@@ -496,6 +496,50 @@ TEST_P(DirectoryStoreTest, LimitAndOffsetCountHitsAndPeersPerHitAreCapped) {
   EXPECT_THAT(SearchText("n1", 10, 0, 3, kNow + 20'000), ElementsAre("n1.dat|1|a|p2"));
 }
 
+// A hit's peers carry their current address and certificate, however often
+// the same peers were named before.
+TEST_P(DirectoryStoreTest, HitsNameEachPeersCurrentAddress) {
+  ASSERT_TRUE(store_->AddPeer(Peer("p1", {File("tune.ogg", 3, 'a')}), kNow).ok());
+  auto address = [&]() -> std::string {
+    auto hits = store_->Search(SearchQuery{"tune", "", 50, 0, 50}, kSince);
+    if (!hits.ok()) return hits.status().ToString();
+    if (hits->empty()) return "none";
+    return hits->at(0).peers.at(0).address + " " + hits->at(0).peers.at(0).cert_sha256;
+  };
+  EXPECT_EQ(address(), "10.0.0.1:2 cert-p1");
+  EXPECT_EQ(address(), "10.0.0.1:2 cert-p1");
+  PeerUpdate update;
+  update.peer_id = "p1";
+  update.address = "10.0.0.2:22";
+  ASSERT_TRUE(store_->UpdatePeer(update, kNow).ok());
+  EXPECT_EQ(address(), "10.0.0.2:22 cert-p1");
+  update.address.reset();
+  update.cert_sha256 = "cert-2";
+  ASSERT_TRUE(store_->UpdatePeer(update, kNow).ok());
+  EXPECT_EQ(address(), "10.0.0.2:22 cert-2");
+  // The same id removed and announced again elsewhere.
+  ASSERT_TRUE(store_->RemovePeer("p1").ok());
+  EXPECT_EQ(address(), "none");
+  NewPeer again = Peer("p1", {File("tune.ogg", 3, 'a')});
+  again.address = "10.0.0.3:33";
+  ASSERT_TRUE(store_->AddPeer(again, kNow).ok());
+  EXPECT_EQ(address(), "10.0.0.3:33 cert-p1");
+}
+
+// Many offline peers ahead of the online ones (in peer_id order) on one file:
+// still the first online ones, up to the cap.
+TEST_P(DirectoryStoreTest, OfflinePeersDoNotCrowdOutOnlineOnes) {
+  for (int i = 0; i < 40; ++i) {
+    char id[8];
+    std::snprintf(id, sizeof id, "p%02d", i);
+    ASSERT_TRUE(
+        store_->AddPeer(Peer(id, {File("crowd.iso", 7, 'a')}), i < 30 ? kSince - 1 : kNow).ok());
+  }
+  EXPECT_THAT(SearchText("crowd", 10, 0, 3), ElementsAre("crowd.iso|7|a|p30,p31,p32"));
+  EXPECT_THAT(SearchText("crowd", 10, 0, 50),
+              ElementsAre("crowd.iso|7|a|p30,p31,p32,p33,p34,p35,p36,p37,p38,p39"));
+}
+
 TEST_P(DirectoryStoreTest, RemovePeerAndRemoveExpired) {
   ASSERT_TRUE(store_->AddSession("old", "alice", kNow - 1).ok());
   ASSERT_TRUE(store_->AddSession("live", "alice", kNow + 60'000).ok());
@@ -906,6 +950,66 @@ TEST(PostgresDirectoryStoreTest, NameIndexFindsNewerRowsBeforeTheirAnnouncement)
   EXPECT_EQ(NamesInMemory(**reader), 2);
 }
 
+// Each instance keeps the peers its searches name (address, certificate,
+// when seen) in memory; a change made through another instance still shows.
+TEST(PostgresDirectoryStoreTest, PeerBookFollowsChangesThroughAnotherInstance) {
+  auto cluster = PostgresCluster::Start();
+  ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
+  auto writer = OpenPostgresDirectoryStore((*cluster)->url(), 2);
+  auto reader = OpenPostgresDirectoryStore((*cluster)->url(), 2);
+  ASSERT_TRUE(writer.ok() && reader.ok());
+  ASSERT_TRUE((*writer)->AddPeer(Peer("p1", {File("book.pdf", 1, 'a')}), kNow).ok());
+  LoadNameIndex(**reader);
+  auto address_of_p1 = [&](int64_t since) -> std::string {
+    auto hits = (*reader)->Search(SearchQuery{"book", "", 50, 0, 50}, since);
+    if (!hits.ok()) return hits.status().ToString();
+    if (hits->empty()) return "offline";
+    return hits->at(0).peers.at(0).address + " " + hits->at(0).peers.at(0).cert_sha256;
+  };
+  EXPECT_EQ(address_of_p1(kSince), "10.0.0.1:2 cert-p1");
+  {
+    // Changed behind every instance's back (no NOTIFY): the reader answers
+    // from memory, without reading the peer again.
+    pqxx::connection admin((*cluster)->url());
+    pqxx::work tx(admin);
+    tx.exec0("UPDATE peers SET address = '10.6.6.6:6' WHERE peer_id = 'p1'");
+    tx.commit();
+  }
+  EXPECT_EQ(address_of_p1(kSince), "10.0.0.1:2 cert-p1");
+
+  // Changed through an instance: the reader hears of it.
+  PeerUpdate update;
+  update.peer_id = "p1";
+  update.address = "10.0.0.9:9";
+  update.cert_sha256 = "cert-new";
+  ASSERT_TRUE((*writer)->UpdatePeer(update, kNow).ok());
+  std::string got;
+  for (int i = 0; i < 100; ++i) {
+    got = address_of_p1(kSince);
+    if (got == "10.0.0.9:9 cert-new") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(got, "10.0.0.9:9 cert-new");
+
+  // Seen through the other instance long after the reader last read it:
+  // still online to the reader, and offline once that sighting is old too.
+  ASSERT_TRUE((*writer)->RecordHeartbeats({{"p1", kNow + 100'000}}).ok());
+  EXPECT_EQ(address_of_p1(kNow + 90'000), "10.0.0.9:9 cert-new");
+  EXPECT_EQ(address_of_p1(kNow + 100'001), "offline");
+
+  // Removed, and its id announced again elsewhere with another address.
+  ASSERT_TRUE((*writer)->RemovePeer("p1").ok());
+  NewPeer again = Peer("p1", {File("book.pdf", 1, 'a')});
+  again.address = "10.0.0.7:7";
+  ASSERT_TRUE((*writer)->AddPeer(again, kNow + 200'000).ok());
+  for (int i = 0; i < 100; ++i) {
+    got = address_of_p1(kNow + 100'000);  // the old entry would still count as online
+    if (got == "10.0.0.7:7 cert-p1") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(got, "10.0.0.7:7 cert-p1");
+}
+
 TEST(PostgresDirectoryStoreTest, NameIndexReloadsAfterItsConnectionBroke) {
   auto cluster = PostgresCluster::Start();
   ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
@@ -1013,6 +1117,17 @@ TEST(SqliteDirectoryStoreTest, AnotherProcessesWriteSetsTheNameIndexAsideUntilRe
   EXPECT_EQ(NamesInMemory(**mine), 2);
   EXPECT_THAT(Describe(*(*mine)->Search(SearchQuery{".txt", "", 50, 0, 50}, kSince)),
               ElementsAre("mine.txt|1|a|p1", "theirs.txt|2|b|p2"));
+  // Peers' addresses, kept in memory like the names, are read again too.
+  PeerUpdate update;
+  update.peer_id = "p1";
+  update.address = "10.0.0.5:55";
+  ASSERT_TRUE((*theirs)->UpdatePeer(update, kNow).ok());
+  pending = (*mine)->CompactIndexes(std::chrono::milliseconds(100));
+  ASSERT_TRUE(pending.ok()) << pending.status().ToString();
+  ASSERT_EQ(NamesInMemory(**mine), 2);  // the search below uses the index
+  auto hits = (*mine)->Search(SearchQuery{"mine", "", 50, 0, 50}, kSince);
+  ASSERT_TRUE(hits.ok() && hits->size() == 1) << hits.status().ToString();
+  EXPECT_EQ(hits->at(0).peers.at(0).address, "10.0.0.5:55");
   mine->reset();
   theirs->reset();
   std::filesystem::remove_all(tmpl);

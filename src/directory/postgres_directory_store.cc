@@ -11,9 +11,11 @@
 #include <stdexcept>
 #include <string>
 #include <tuple>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
+#include "directory/peer_book.h"
 #include "directory/postgres_name_feed.h"
 #include "directory/store_text.h"
 
@@ -123,8 +125,8 @@ const std::vector<std::pair<const char*, const char*>> kStatements = {
      "ON CONFLICT (peer_id, path) DO UPDATE SET id = DEFAULT, name = EXCLUDED.name, "
      "size = EXCLUDED.size, sha256 = EXCLUDED.sha256, mtime = EXCLUDED.mtime "
      "RETURNING id, name_lc"},
-    // Delivered to every instance's search index when the transaction commits.
-    {"announce_files", "SELECT pg_notify($1, $2)"},
+    // Delivered to every instance's name feed when the transaction commits.
+    {"notify", "SELECT pg_notify($1, $2)"},
     // The search text folded as name_lc is (lower() under the database's collation).
     {"fold", "SELECT lower($1)"},
     // Each hit's first online peers in peer_id order. files_content_peer
@@ -140,12 +142,26 @@ const std::vector<std::pair<const char*, const char*>> kStatements = {
      "    AND p.last_seen >= $4 "
      "  ORDER BY f.peer_id LIMIT $5) x "
      "ORDER BY g.ord, x.peer_id"},
+    // Each hit's first rows in peer_id order, peers only: the instance's
+    // PeerBook tells which are online and where (an index-only scan, without
+    // a lookup in peers per row).
+    {"hit_peer_ids",
+     "SELECT g.ord, x.peer_id "
+     "FROM unnest($1::text[], $2::bigint[], $3::text[]) WITH ORDINALITY AS g (name, size, "
+     "sha256, ord) "
+     "CROSS JOIN LATERAL (SELECT f.peer_id FROM files f "
+     "  WHERE f.sha256 = g.sha256 AND f.name = g.name AND f.size = g.size "
+     "  ORDER BY f.peer_id LIMIT $4) x "
+     "ORDER BY g.ord, x.peer_id"},
+    {"peers_by_id",
+     "SELECT peer_id, address, cert_sha256, last_seen FROM peers "
+     "WHERE peer_id = ANY ($1::text[])"},
     // Rows newer than any the search index holds: committed through another
     // instance a moment ago, their announcement still on its way.
     {"files_after", "SELECT id, name_lc FROM files WHERE id > $1 ORDER BY id LIMIT 10000"},
     {"files_by_id",
-     "SELECT f.id, f.name, f.size, f.sha256, p.last_seen >= $2 FROM files f "
-     "JOIN peers p ON p.peer_id = f.peer_id WHERE f.id = ANY ($1::bigint[]) ORDER BY f.id"},
+     "SELECT id, name, size, sha256, peer_id FROM files WHERE id = ANY ($1::bigint[]) "
+     "ORDER BY id"},
     {"count_files",
      "UPDATE peers SET file_count = (SELECT count(*) FROM files WHERE peer_id = $1) "
      "WHERE peer_id = $1"},
@@ -339,7 +355,7 @@ void PutFiles(pqxx::transaction_base& tx, const std::string& peer_id,
       max_id = std::max(max_id, id);
       added.emplace_back(id, row[1].as<std::string>());
     }
-    tx.exec_prepared("announce_files", kFilesChannel, FilesAnnouncement(min_id, max_id));
+    tx.exec_prepared("notify", kFilesChannel, FilesAnnouncement(min_id, max_id));
   }
 }
 
@@ -446,7 +462,9 @@ class PostgresDirectoryStore final : public DirectoryStore {
  public:
   PostgresDirectoryStore(const std::string& conninfo, std::string server, int connections)
       : pool_(conninfo, std::move(server), connections),
-        names_(WithKeepalives(conninfo), [this](const std::string& m) { return pool_.Clean(m); }) {}
+        names_(
+            WithKeepalives(conninfo), [this](const std::string& m) { return pool_.Clean(m); },
+            &book_) {}
 
   Status CreateSchema() {
     return Run([this](pqxx::connection& c) {
@@ -534,7 +552,11 @@ class PostgresDirectoryStore final : public DirectoryStore {
       AddedNames added;
       PutFiles(tx, peer.peer_id, peer.files, added);
       tx.exec_prepared0("count_files", peer.peer_id);
+      // A peer id may have been used before (and be in instances' books with
+      // another address).
+      tx.exec_prepared("notify", kPeersChannel, peer.peer_id);
       tx.commit();
+      book_.Forget(peer.peer_id);
       IndexNames(added);
       return Status::Ok();
     });
@@ -549,6 +571,8 @@ class PostgresDirectoryStore final : public DirectoryStore {
       }
       if (update.address) tx.exec_prepared0("set_address", update.peer_id, *update.address);
       if (update.cert_sha256) tx.exec_prepared0("set_cert", update.peer_id, *update.cert_sha256);
+      const bool reachable_elsewhere = update.address || update.cert_sha256;
+      if (reachable_elsewhere) tx.exec_prepared("notify", kPeersChannel, update.peer_id);
       bool files_changed = false;
       AddedNames added;
       if (update.replace_files) {
@@ -568,6 +592,7 @@ class PostgresDirectoryStore final : public DirectoryStore {
       }
       if (files_changed) tx.exec_prepared0("count_files", update.peer_id);
       tx.commit();
+      if (reachable_elsewhere) book_.Forget(update.peer_id);
       IndexNames(added);
       return Status::Ok();
     });
@@ -616,6 +641,9 @@ class PostgresDirectoryStore final : public DirectoryStore {
         missing.push_back(row[0].as<std::string>());
       }
       std::sort(missing.begin(), missing.end());
+      for (const auto& [id, t] : rows) {
+        if (!std::binary_search(missing.begin(), missing.end(), id)) book_.Touch(id, t);
+      }
       return missing;
     });
   }
@@ -661,6 +689,7 @@ class PostgresDirectoryStore final : public DirectoryStore {
       auto peers = tx.exec_prepared("expire_peers", online_since);
       tx.exec_prepared0("expire_sessions", now);
       tx.commit();
+      book_.Prune(online_since);
       return static_cast<int64_t>(peers.affected_rows());
     });
   }
@@ -750,8 +779,16 @@ class PostgresDirectoryStore final : public DirectoryStore {
   Result<std::vector<SearchHit>> SearchIndexed(NameIndex& index, const SearchQuery& query,
                                                int64_t online_since);
 
+  // The online peers among `ids`, from the book or else the database.
+  std::unordered_map<std::string, BookedPeer> OnlinePeersAmong(pqxx::transaction_base& tx,
+                                                               std::vector<std::string> ids,
+                                                               int64_t online_since);
+  void AttachBookedPeers(pqxx::transaction_base& tx, std::vector<SearchHit>& hits,
+                         int64_t online_since, int max_peers);
+
   ConnectionPool pool_;
-  PostgresNameFeed names_;
+  PeerBook book_;                     // filled by indexed searches; on while names_ listens
+  PostgresNameFeed names_;            // declared after book_, which it refers to
   bool ascii_folds_plainly_ = false;  // set once, by CreateSchema
 };
 
@@ -802,10 +839,9 @@ MatchRow ToMatchRow(const pqxx::row& row) {
       row[4].as<bool>()};
 }
 
-// Each hit's first online peers in peer_id order, in one statement; a hit
-// whose peers all left since its row was read is dropped.
-void AttachPeers(pqxx::transaction_base& tx, std::vector<SearchHit>& hits, int64_t online_since,
-                 int max_peers) {
+// Each hit's first online peers in peer_id order, in one statement.
+void ReadHitPeers(pqxx::transaction_base& tx, std::vector<SearchHit>& hits, int64_t online_since,
+                  int max_peers) {
   auto peers = tx.exec_prepared(
       "hit_peers", TextArray(hits, [](const SearchHit& h) -> const std::string& { return h.name; }),
       BigintArray(hits, [](const SearchHit& h) { return h.size; }),
@@ -817,9 +853,19 @@ void AttachPeers(pqxx::transaction_base& tx, std::vector<SearchHit>& hits, int64
     hits[ord - 1].peers.push_back(
         PeerAddress{row[1].as<std::string>(), row[2].as<std::string>(), row[3].as<std::string>()});
   }
+}
+
+// A hit whose peers all left since its row was read is dropped.
+void DropHitsWithoutPeers(std::vector<SearchHit>& hits) {
   hits.erase(
       std::remove_if(hits.begin(), hits.end(), [](const SearchHit& h) { return h.peers.empty(); }),
       hits.end());
+}
+
+void AttachPeers(pqxx::transaction_base& tx, std::vector<SearchHit>& hits, int64_t online_since,
+                 int max_peers) {
+  ReadHitPeers(tx, hits, online_since, max_peers);
+  DropHitsWithoutPeers(hits);
 }
 
 // Two steps: the page's hits (CollectHits), then their peers (AttachPeers).
@@ -875,6 +921,79 @@ Result<std::vector<SearchHit>> PostgresDirectoryStore::Search(const SearchQuery&
   });
 }
 
+std::unordered_map<std::string, BookedPeer> PostgresDirectoryStore::OnlinePeersAmong(
+    pqxx::transaction_base& tx, std::vector<std::string> ids, int64_t online_since) {
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  std::unordered_map<std::string, BookedPeer> online;
+  std::vector<std::string> unknown;
+  book_.Lookup(ids, online_since, online, unknown);
+  if (unknown.empty()) return online;
+  const uint64_t generation = book_.generation();  // before the read: see PeerBook::Fill
+  std::unordered_map<std::string, BookedPeer> read;
+  for (const auto& row : tx.exec_prepared(
+           "peers_by_id",
+           TextArray(unknown, [](const std::string& s) -> const std::string& { return s; }))) {
+    read.emplace(
+        row[0].as<std::string>(),
+        BookedPeer{row[1].as<std::string>(), row[2].as<std::string>(), row[3].as<int64_t>()});
+  }
+  book_.Fill(read, generation);
+  for (auto& [id, peer] : read) {
+    if (peer.last_seen >= online_since) online.emplace(id, std::move(peer));
+  }
+  return online;
+}
+
+// As AttachPeers, with the peers' addresses and whether they are online from
+// the book. Each hit's rows are read up to a cap a little above `max_peers`
+// (a peer may share a file under two paths, and offline peers' rows linger
+// until expiry removes them); a hit that reaches the cap without enough online
+// peers has its peers read the other way.
+void PostgresDirectoryStore::AttachBookedPeers(pqxx::transaction_base& tx,
+                                               std::vector<SearchHit>& hits, int64_t online_since,
+                                               int max_peers) {
+  const int64_t cap = max_peers + max_peers / 2 + 8;
+  auto rows = tx.exec_prepared(
+      "hit_peer_ids",
+      TextArray(hits, [](const SearchHit& h) -> const std::string& { return h.name; }),
+      BigintArray(hits, [](const SearchHit& h) { return h.size; }),
+      TextArray(hits, [](const SearchHit& h) -> const std::string& { return h.sha256; }), cap);
+  std::vector<std::vector<std::string>> ids_per_hit(hits.size());
+  std::vector<std::string> all_ids;
+  for (const auto& row : rows) {
+    auto ord = row[0].as<size_t>();  // 1-based
+    if (ord < 1 || ord > hits.size()) continue;
+    ids_per_hit[ord - 1].push_back(row[1].as<std::string>());
+    all_ids.push_back(ids_per_hit[ord - 1].back());
+  }
+  const auto online = OnlinePeersAmong(tx, std::move(all_ids), online_since);
+  const auto wanted = static_cast<size_t>(max_peers);
+  std::vector<size_t> short_hits;
+  for (size_t i = 0; i < hits.size(); ++i) {
+    auto& peers = hits[i].peers;
+    for (const auto& id : ids_per_hit[i]) {
+      if (peers.size() == wanted) break;
+      if (!peers.empty() && peers.back().peer_id == id) continue;  // rows come in peer_id order
+      auto it = online.find(id);
+      if (it != online.end())
+        peers.push_back(PeerAddress{id, it->second.address, it->second.cert_sha256});
+    }
+    if (peers.size() < wanted && ids_per_hit[i].size() == static_cast<size_t>(cap)) {
+      short_hits.push_back(i);
+    }
+  }
+  if (!short_hits.empty()) {
+    std::vector<SearchHit> again;
+    for (size_t i : short_hits)
+      again.push_back(SearchHit{hits[i].name, hits[i].size, hits[i].sha256, {}});
+    ReadHitPeers(tx, again, online_since, max_peers);
+    for (size_t k = 0; k < short_hits.size(); ++k)
+      hits[short_hits[k]].peers = std::move(again[k].peers);
+  }
+  DropHitsWithoutPeers(hits);
+}
+
 Result<std::vector<SearchHit>> PostgresDirectoryStore::SearchIndexed(NameIndex& index,
                                                                      const SearchQuery& query,
                                                                      int64_t online_since) {
@@ -894,9 +1013,18 @@ Result<std::vector<SearchHit>> PostgresDirectoryStore::SearchIndexed(NameIndex& 
       auto ids = index.Find(folded, last_id, static_cast<size_t>(n));
       std::vector<MatchRow> out;
       if (!ids.empty()) {
-        for (const auto& row : tx.exec_prepared(
-                 "files_by_id", BigintArray(ids, [](int64_t id) { return id; }), online_since)) {
-          out.push_back(ToMatchRow(row));
+        auto rows =
+            tx.exec_prepared("files_by_id", BigintArray(ids, [](int64_t id) { return id; }));
+        std::vector<std::string> peer_ids;
+        for (const auto& row : rows) peer_ids.push_back(row[4].as<std::string>());
+        const auto online = OnlinePeersAmong(tx, peer_ids, online_since);
+        for (size_t i = 0; i < rows.size(); ++i) {
+          const auto& row = rows[static_cast<pqxx::result::size_type>(i)];
+          out.push_back(MatchRow{
+              row[0].as<int64_t>(),
+              SearchHit{
+                  row[1].as<std::string>(), row[2].as<int64_t>(), row[3].as<std::string>(), {}},
+              online.count(peer_ids[i]) != 0});
         }
       }
       // Ids the database no longer has were deleted (perhaps through another
@@ -916,7 +1044,7 @@ Result<std::vector<SearchHit>> PostgresDirectoryStore::SearchIndexed(NameIndex& 
       return std::pair(std::move(out), static_cast<int64_t>(ids.size()) < n);
     });
     if (!hits.empty() && query.max_peers_per_hit > 0) {
-      AttachPeers(tx, hits, online_since, query.max_peers_per_hit);
+      AttachBookedPeers(tx, hits, online_since, query.max_peers_per_hit);
     }
     return hits;
   });

@@ -40,9 +40,9 @@ std::string FilesAnnouncement(int64_t min_id, int64_t max_id) {
 }
 
 struct PostgresNameFeed::Listener {
-  class Receiver final : public pqxx::notification_receiver {
+  class FilesReceiver final : public pqxx::notification_receiver {
    public:
-    Receiver(pqxx::connection_base& c, std::vector<std::string>* out)
+    FilesReceiver(pqxx::connection_base& c, std::vector<std::string>* out)
         : notification_receiver(c, kFilesChannel), out_(out) {}
     void operator()(const std::string& payload, int) override { out_->push_back(payload); }
 
@@ -50,18 +50,35 @@ struct PostgresNameFeed::Listener {
     std::vector<std::string>* out_;
   };
 
-  Listener(const std::string& conninfo, std::vector<std::string>* out)
-      : conn(conninfo), receiver(conn, out) {}
+  class PeersReceiver final : public pqxx::notification_receiver {
+   public:
+    PeersReceiver(pqxx::connection_base& c, PeerBook* book)
+        : notification_receiver(c, kPeersChannel), book_(book) {}
+    void operator()(const std::string& peer_id, int) override { book_->Forget(peer_id); }
+
+   private:
+    PeerBook* book_;
+  };
+
+  Listener(const std::string& conninfo, std::vector<std::string>* out, PeerBook* book)
+      : conn(conninfo), files(conn, out), peers(conn, book) {}
 
   pqxx::connection conn;
-  Receiver receiver;  // declared after conn: stops listening before it closes
+  // Declared after conn: they stop listening before it closes.
+  FilesReceiver files;
+  PeersReceiver peers;
 };
 
 PostgresNameFeed::PostgresNameFeed(std::string conninfo,
-                                   std::function<std::string(const std::string&)> clean)
-    : conninfo_(std::move(conninfo)), clean_(std::move(clean)) {}
+                                   std::function<std::string(const std::string&)> clean,
+                                   PeerBook* book)
+    : conninfo_(std::move(conninfo)), clean_(std::move(clean)), book_(book) {}
 
-PostgresNameFeed::~PostgresNameFeed() = default;
+PostgresNameFeed::~PostgresNameFeed() {
+  // First: to stop listening on one channel delivers what is pending to the
+  // other's receiver, which writes to members declared after listener_.
+  listener_.reset();
+}
 
 std::shared_ptr<NameIndex> PostgresNameFeed::index() const {
   std::lock_guard lock(published_mu_);
@@ -74,6 +91,7 @@ void PostgresNameFeed::Publish(std::shared_ptr<NameIndex> index) {
 }
 
 void PostgresNameFeed::Withdraw() {
+  book_->Disable();
   Publish(nullptr);
   listener_.reset();
   loading_.reset();
@@ -81,10 +99,12 @@ void PostgresNameFeed::Withdraw() {
 }
 
 void PostgresNameFeed::Connect() {
+  listener_.reset();
   announced_.clear();
   // LISTEN comes before the first read, so a row committed after that read
-  // is announced to us.
-  listener_ = std::make_unique<Listener>(conninfo_, &announced_);
+  // is announced to us (and a peer changed after the book is on).
+  listener_ = std::make_unique<Listener>(conninfo_, &announced_, book_);
+  book_->Enable();
   {
     // So that pg_stat_activity tells an operator what the idle connection is.
     pqxx::nontransaction tx(listener_->conn);

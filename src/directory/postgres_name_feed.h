@@ -14,6 +14,11 @@
 // is withdrawn (index() returns null and searches go to the database) until a
 // reload is complete.
 //
+// The same connection LISTENs on ferry_peers, where instances send the id of a
+// peer whose address or certificate they changed (or that they added: an id
+// may have been used before), and the feed makes the PeerBook forget it. The
+// book is on only while the feed listens.
+//
 // Thread-safe. Sync() is for the maintenance thread; CatchUp() for searches.
 #pragma once
 
@@ -26,17 +31,22 @@
 
 #include "core/status.h"
 #include "directory/name_index.h"
+#include "directory/peer_book.h"
 
 namespace ferry {
 
 // The channel and payload instances announce new rows with.
 inline constexpr const char* kFilesChannel = "ferry_files";
 std::string FilesAnnouncement(int64_t min_id, int64_t max_id);
+// The channel a changed peer's id is sent on.
+inline constexpr const char* kPeersChannel = "ferry_peers";
 
 class PostgresNameFeed {
  public:
-  // `clean` makes a database message fit to show (no password).
-  PostgresNameFeed(std::string conninfo, std::function<std::string(const std::string&)> clean);
+  // `clean` makes a database message fit to show (no password). `book`
+  // outlives the feed.
+  PostgresNameFeed(std::string conninfo, std::function<std::string(const std::string&)> clean,
+                   PeerBook* book);
   ~PostgresNameFeed();
   PostgresNameFeed(const PostgresNameFeed&) = delete;
   PostgresNameFeed& operator=(const PostgresNameFeed&) = delete;
@@ -68,6 +78,7 @@ class PostgresNameFeed {
 
   const std::string conninfo_;
   const std::function<std::string(const std::string&)> clean_;
+  PeerBook* const book_;
 
   std::mutex mu_;                       // held through Sync() and CatchUp(); guards all below
   std::unique_ptr<Listener> listener_;  // null until connected

@@ -14,6 +14,7 @@
 
 #include "core/sqlite.h"
 #include "directory/name_index.h"
+#include "directory/peer_book.h"
 #include "directory/store_text.h"
 
 namespace ferry {
@@ -134,7 +135,9 @@ struct NameChange {
 class SqliteDirectoryStore final : public DirectoryStore {
  public:
   SqliteDirectoryStore(Db writer, std::vector<Db> readers, std::string path)
-      : writer_(std::move(writer)), readers_(std::move(readers)), path_(std::move(path)) {}
+      : writer_(std::move(writer)), readers_(std::move(readers)), path_(std::move(path)) {
+    book_.Enable();
+  }
 
   Status LoadNames() {
     std::lock_guard lock(write_mu_);
@@ -219,7 +222,9 @@ class SqliteDirectoryStore final : public DirectoryStore {
     }
     FERRY_RETURN_IF_ERROR(InsertFiles(peer.peer_id, peer.files));
     FERRY_RETURN_IF_ERROR(RecountFiles(peer.peer_id));
-    return CommitWrite(*txn);
+    FERRY_RETURN_IF_ERROR(CommitWrite(*txn));
+    book_.Forget(peer.peer_id);  // the id may have been used before
+    return Status::Ok();
   }
 
   Status UpdatePeer(const PeerUpdate& update, int64_t now) override {
@@ -260,7 +265,9 @@ class SqliteDirectoryStore final : public DirectoryStore {
     }
     FERRY_RETURN_IF_ERROR(InsertFiles(update.peer_id, update.added));
     FERRY_RETURN_IF_ERROR(RecountFiles(update.peer_id));
-    return CommitWrite(*txn);
+    FERRY_RETURN_IF_ERROR(CommitWrite(*txn));
+    if (update.address || update.cert_sha256) book_.Forget(update.peer_id);
+    return Status::Ok();
   }
 
   Result<std::optional<PeerOwner>> FindPeer(const std::string& peer_id) override {
@@ -298,6 +305,9 @@ class SqliteDirectoryStore final : public DirectoryStore {
       if (writer_.Changes() == 0) gone.push_back(peer_id);
     }
     FERRY_RETURN_IF_ERROR(CommitWrite(*txn));
+    for (const auto& [peer_id, when] : seen) {
+      if (std::find(gone.begin(), gone.end(), peer_id) == gone.end()) book_.Touch(peer_id, when);
+    }
     return gone;
   }
 
@@ -362,9 +372,9 @@ class SqliteDirectoryStore final : public DirectoryStore {
       names = NamesForSearch();
     }
     if (names) {
-      auto reused = db->Reuse(
-          "SELECT f.name, f.size, f.sha256, EXISTS (SELECT 1 FROM peers p WHERE p.peer_id = "
-          "f.peer_id AND p.last_seen >= ?2) FROM files f WHERE f.id = ?1");
+      // Whether a row's peer is online comes from the peer book (see
+      // OnlinePeer), as do the hits' peers.
+      auto reused = db->Reuse("SELECT name, size, sha256, peer_id FROM files WHERE id = ?1");
       if (!reused.ok()) return reused.status();
       Statement& row = **reused;
       const std::string folded = FoldAscii(query.text);
@@ -374,7 +384,7 @@ class SqliteDirectoryStore final : public DirectoryStore {
         auto ids = names->Find(folded, last_id, batch);
         for (int64_t id : ids) {
           row.Reset();
-          auto found = row.Bind(1, id).Bind(2, online_since).Step();
+          auto found = row.Bind(1, id).Step();
           if (!found.ok()) return found.status();
           if (!*found) {
             names->Forget(id);  // deleted; the index hears of that after the commit
@@ -383,14 +393,17 @@ class SqliteDirectoryStore final : public DirectoryStore {
           SearchHit hit{row.Text(0), row.Int(1), row.Text(2), {}};
           // The id may have been reused by a row whose name is on its way
           // to the index: only a name that matches counts.
-          if (FoldAscii(hit.name).find(folded) == std::string::npos || row.Int(3) == 0) continue;
+          if (FoldAscii(hit.name).find(folded) == std::string::npos) continue;
+          auto online = OnlinePeer(*db, row.Text(3), online_since);
+          if (!online.ok()) return online.status();
+          if (!*online) continue;
           if (!take(std::move(hit))) break;
         }
         more = seen.size() < wanted && ids.size() == batch;
         if (more) last_id = ids.back();
         batch *= 4;
       }
-      return AttachPeers(*db, hits, online_since, query.max_peers_per_hit);
+      return AttachBookedPeers(*db, hits, online_since, query.max_peers_per_hit);
     }
     std::string source;
     std::string needle;
@@ -450,6 +463,55 @@ class SqliteDirectoryStore final : public DirectoryStore {
     return std::move(hits);
   }
 
+  // A peer's address if it is online: from the book, or else read (and kept
+  // there). Only for searches that use the name index: the book, like the
+  // index, misses what another process wrote until the data_version check
+  // sees it.
+  Result<std::optional<BookedPeer>> OnlinePeer(Db& db, const std::string& peer_id,
+                                               int64_t online_since) {
+    if (auto known = book_.Find(peer_id, online_since)) return known;
+    const uint64_t generation = book_.generation();  // before the read: see PeerBook::Fill
+    auto reused = db.Reuse("SELECT address, cert_sha256, last_seen FROM peers WHERE peer_id = ?");
+    if (!reused.ok()) return reused.status();
+    Statement& stmt = **reused;
+    auto found = stmt.Bind(1, peer_id).Step();
+    if (!found.ok()) return found.status();
+    if (!*found) return std::optional<BookedPeer>();
+    BookedPeer peer{stmt.Text(0), stmt.Text(1), stmt.Int(2)};
+    book_.Fill({{peer_id, peer}}, generation);
+    if (peer.last_seen < online_since) return std::optional<BookedPeer>();
+    return std::optional<BookedPeer>(std::move(peer));
+  }
+
+  // As AttachPeers, with each peer's address and whether it is online from
+  // OnlinePeer: the rows come from files_content_peer alone.
+  Result<std::vector<SearchHit>> AttachBookedPeers(Db& db, std::vector<SearchHit>& hits,
+                                                   int64_t online_since, int max_peers_per_hit) {
+    auto reused = db.Reuse(
+        "SELECT peer_id FROM files WHERE sha256 = ? AND size = ? AND name = ? ORDER BY peer_id");
+    if (!reused.ok()) return reused.status();
+    Statement& ids = **reused;
+    const size_t max_peers = static_cast<size_t>(std::max(0, max_peers_per_hit));
+    for (auto& hit : hits) {
+      ids.Reset();
+      ids.Bind(1, hit.sha256).Bind(2, hit.size).Bind(3, hit.name);
+      while (hit.peers.size() < max_peers) {
+        auto row = ids.Step();
+        if (!row.ok()) return row.status();
+        if (!*row) break;
+        std::string peer_id = ids.Text(0);
+        if (!hit.peers.empty() && hit.peers.back().peer_id == peer_id) continue;
+        auto online = OnlinePeer(db, peer_id, online_since);
+        if (!online.ok()) return online.status();
+        if (*online) {
+          hit.peers.push_back({std::move(peer_id), std::move((*online)->address),
+                               std::move((*online)->cert_sha256)});
+        }
+      }
+    }
+    return std::move(hits);
+  }
+
   Result<int64_t> RemoveExpired(int64_t online_since, int64_t now) override {
     std::lock_guard lock(write_mu_);
     auto txn = BeginWrite();
@@ -461,6 +523,7 @@ class SqliteDirectoryStore final : public DirectoryStore {
     int64_t removed = writer_.Changes();
     FERRY_RETURN_IF_ERROR(Run("DELETE FROM sessions WHERE expires_ms <= ?", now));
     FERRY_RETURN_IF_ERROR(CommitWrite(*txn));
+    book_.Prune(online_since);
     return removed;
   }
 
@@ -583,6 +646,7 @@ class SqliteDirectoryStore final : public DirectoryStore {
       const int64_t now = (*version)->Int(0);
       if (now != data_version_) {
         data_version_ = now;
+        book_.Enable();  // starts afresh: the other process may have changed peers too
         std::lock_guard lock(names_mu_);
         if (names_) {
           spdlog::info(
@@ -674,6 +738,9 @@ class SqliteDirectoryStore final : public DirectoryStore {
   int64_t data_version_ = -1;             // GUARDED_BY(write_mu_)
   std::mutex names_mu_;
   std::shared_ptr<NameIndex> names_;  // GUARDED_BY(names_mu_)
+  // Peers' addresses and sightings for searches that use names_; emptied
+  // with it when another process writes.
+  PeerBook book_;
 };
 
 }  // namespace
