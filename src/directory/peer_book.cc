@@ -4,34 +4,29 @@
 
 namespace ferry {
 
+const BookedPeer* PeerBook::FindLocked(std::string_view peer_id, int64_t online_since) const {
+  auto it = peers_.find(peer_id);
+  if (it == peers_.end() || it->second.last_seen < online_since) return nullptr;
+  return &it->second;
+}
+
+const BookedPeer* PeerBook::Reader::Find(std::string_view peer_id, int64_t online_since) const {
+  return book_.FindLocked(peer_id, online_since);
+}
+
+std::optional<BookedPeer> PeerBook::Find(std::string_view peer_id, int64_t online_since) const {
+  std::lock_guard lock(mu_);
+  const BookedPeer* peer = FindLocked(peer_id, online_since);
+  if (peer == nullptr) return std::nullopt;
+  return *peer;
+}
+
 uint64_t PeerBook::generation() const {
   std::lock_guard lock(mu_);
   return generation_;
 }
 
-void PeerBook::Lookup(const std::vector<std::string>& ids, int64_t online_since,
-                      std::unordered_map<std::string, BookedPeer>& found,
-                      std::vector<std::string>& unknown) const {
-  std::lock_guard lock(mu_);
-  for (const auto& id : ids) {
-    if (found.count(id) != 0) continue;
-    auto it = peers_.find(id);
-    if (it != peers_.end() && it->second.last_seen >= online_since) {
-      found.emplace(id, it->second);
-    } else {
-      unknown.push_back(id);
-    }
-  }
-}
-
-std::optional<BookedPeer> PeerBook::Find(const std::string& peer_id, int64_t online_since) const {
-  std::lock_guard lock(mu_);
-  auto it = peers_.find(peer_id);
-  if (it == peers_.end() || it->second.last_seen < online_since) return std::nullopt;
-  return it->second;
-}
-
-void PeerBook::Fill(const std::unordered_map<std::string, BookedPeer>& peers, uint64_t generation) {
+void PeerBook::Fill(const PeerMap& peers, uint64_t generation) {
   std::lock_guard lock(mu_);
   if (!enabled_ || generation != generation_) return;
   for (const auto& [id, peer] : peers) {

@@ -28,9 +28,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -42,23 +44,41 @@ struct BookedPeer {
   int64_t last_seen = 0;
 };
 
+// Peers by id, found by std::string_view as well (ids straight from a
+// database row, without a copy).
+struct PeerIdHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view id) const { return std::hash<std::string_view>{}(id); }
+};
+using PeerMap = std::unordered_map<std::string, BookedPeer, PeerIdHash, std::equal_to<>>;
+
 class PeerBook {
  public:
-  // Changes with every Forget(), Clear() and Disable().
+  // Holds the book for a batch of lookups (one lock for hundreds of them).
+  // Keep it only while looking up: Fill() and the others wait meanwhile.
+  class Reader {
+   public:
+    // The peer if it is known here and was seen since `online_since`; valid
+    // while the Reader lives.
+    const BookedPeer* Find(std::string_view peer_id, int64_t online_since) const;
+
+   private:
+    friend class PeerBook;
+    explicit Reader(const PeerBook& book) : book_(book), lock_(book.mu_) {}
+    const PeerBook& book_;
+    std::unique_lock<std::mutex> lock_;
+  };
+  Reader Read() const { return Reader(*this); }
+
+  // One peer, as Reader::Find, copied.
+  std::optional<BookedPeer> Find(std::string_view peer_id, int64_t online_since) const;
+
+  // Changes with every Forget(), Enable() and Disable().
   uint64_t generation() const;
-
-  // Puts the peers among `ids` seen since `online_since` into `found`, and
-  // the others (unknown here, or seen too long ago to tell) into `unknown`.
-  void Lookup(const std::vector<std::string>& ids, int64_t online_since,
-              std::unordered_map<std::string, BookedPeer>& found,
-              std::vector<std::string>& unknown) const;
-
-  // One peer, if it is known here and was seen since `online_since`.
-  std::optional<BookedPeer> Find(const std::string& peer_id, int64_t online_since) const;
 
   // Keeps peers read from the database, unless the book is off or something
   // was forgotten since `generation` was noted (before the read).
-  void Fill(const std::unordered_map<std::string, BookedPeer>& peers, uint64_t generation);
+  void Fill(const PeerMap& peers, uint64_t generation);
 
   // Raises a known peer's last_seen to `seen` (this instance recorded its
   // heartbeat); unknown peers stay unknown.
@@ -78,10 +98,12 @@ class PeerBook {
   size_t size() const;
 
  private:
+  const BookedPeer* FindLocked(std::string_view peer_id, int64_t online_since) const;
+
   mutable std::mutex mu_;
   bool enabled_ = false;
   uint64_t generation_ = 0;
-  std::unordered_map<std::string, BookedPeer> peers_;
+  PeerMap peers_;
 };
 
 }  // namespace ferry

@@ -2,35 +2,30 @@
 
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 namespace ferry {
 namespace {
 
-using Peers = std::unordered_map<std::string, BookedPeer>;
-
-Peers Read(std::initializer_list<std::pair<std::string, int64_t>> seen) {
-  Peers out;
+PeerMap Read(std::initializer_list<std::pair<std::string, int64_t>> seen) {
+  PeerMap out;
   for (const auto& [id, t] : seen) out.emplace(id, BookedPeer{"10.0.0.1:" + id, "cert-" + id, t});
   return out;
 }
 
-// Looks `ids` up; "found" ids sorted, then "|", then the unknown ones.
-std::string Look(const PeerBook& book, std::vector<std::string> ids, int64_t online_since) {
-  Peers found;
-  std::vector<std::string> unknown;
-  book.Lookup(ids, online_since, found, unknown);
-  std::vector<std::string> names;
-  for (const auto& [id, peer] : found) names.push_back(id);
-  std::sort(names.begin(), names.end());
-  std::string out;
-  for (const auto& n : names) out += n + " ";
-  out += "|";
-  for (const auto& u : unknown) out += " " + u;
-  return out;
+// Looks `ids` up under one Reader: "found" ids, then "|", then the others.
+std::string Look(const PeerBook& book, const std::vector<std::string>& ids, int64_t online_since) {
+  std::string found, unknown;
+  const auto reader = book.Read();
+  for (const auto& id : ids) {
+    if (reader.Find(id, online_since) != nullptr) {
+      found += id + " ";
+    } else {
+      unknown += " " + id;
+    }
+  }
+  return found + "|" + unknown;
 }
 
 TEST(PeerBookTest, FindsWhatWasFilledWhileSeenRecentlyEnough) {
@@ -39,12 +34,12 @@ TEST(PeerBookTest, FindsWhatWasFilledWhileSeenRecentlyEnough) {
   book.Fill(Read({{"a", 100}, {"b", 50}}), book.generation());
   EXPECT_EQ(Look(book, {"a", "b", "c"}, 60), "a | b c");
   EXPECT_EQ(Look(book, {"a", "b"}, 40), "a b |");
-  EXPECT_EQ(Look(book, {"a", "a"}, 40), "a |");  // asked twice, found once
-  Peers found;
-  std::vector<std::string> unknown;
-  book.Lookup({"a"}, 0, found, unknown);
-  EXPECT_EQ(found.at("a").address, "10.0.0.1:a");
-  EXPECT_EQ(found.at("a").cert_sha256, "cert-a");
+  auto a = book.Find("a", 0);
+  ASSERT_TRUE(a.has_value());
+  EXPECT_EQ(a->address, "10.0.0.1:a");
+  EXPECT_EQ(a->cert_sha256, "cert-a");
+  EXPECT_EQ(a->last_seen, 100);
+  EXPECT_FALSE(book.Find("b", 60).has_value());
   EXPECT_EQ(book.size(), 2u);
 }
 

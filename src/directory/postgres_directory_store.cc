@@ -10,6 +10,7 @@
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <unordered_map>
 #include <utility>
@@ -779,10 +780,9 @@ class PostgresDirectoryStore final : public DirectoryStore {
   Result<std::vector<SearchHit>> SearchIndexed(NameIndex& index, const SearchQuery& query,
                                                int64_t online_since);
 
-  // The online peers among `ids`, from the book or else the database.
-  std::unordered_map<std::string, BookedPeer> OnlinePeersAmong(pqxx::transaction_base& tx,
-                                                               std::vector<std::string> ids,
-                                                               int64_t online_since);
+  // Reads peers the book could not tell about from the database (and keeps
+  // them there): the ones that still exist, online or not.
+  PeerMap ReadPeers(pqxx::transaction_base& tx, std::vector<std::string> ids);
   void AttachBookedPeers(pqxx::transaction_base& tx, std::vector<SearchHit>& hits,
                          int64_t online_since, int max_peers);
 
@@ -838,6 +838,16 @@ MatchRow ToMatchRow(const pqxx::row& row) {
       SearchHit{row[1].as<std::string>(), row[2].as<int64_t>(), row[3].as<std::string>(), {}},
       row[4].as<bool>()};
 }
+
+// A peer that is online, from the book or else from what this search read.
+const BookedPeer* OnlinePeer(const PeerBook::Reader& book, const PeerMap& read,
+                             std::string_view peer_id, int64_t online_since) {
+  if (const BookedPeer* known = book.Find(peer_id, online_since)) return known;
+  auto it = read.find(peer_id);
+  return it != read.end() && it->second.last_seen >= online_since ? &it->second : nullptr;
+}
+
+std::string_view View(const pqxx::field& f) { return std::string_view(f.c_str(), f.size()); }
 
 // Each hit's first online peers in peer_id order, in one statement.
 void ReadHitPeers(pqxx::transaction_base& tx, std::vector<SearchHit>& hits, int64_t online_since,
@@ -921,28 +931,21 @@ Result<std::vector<SearchHit>> PostgresDirectoryStore::Search(const SearchQuery&
   });
 }
 
-std::unordered_map<std::string, BookedPeer> PostgresDirectoryStore::OnlinePeersAmong(
-    pqxx::transaction_base& tx, std::vector<std::string> ids, int64_t online_since) {
+PeerMap PostgresDirectoryStore::ReadPeers(pqxx::transaction_base& tx,
+                                          std::vector<std::string> ids) {
   std::sort(ids.begin(), ids.end());
   ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
-  std::unordered_map<std::string, BookedPeer> online;
-  std::vector<std::string> unknown;
-  book_.Lookup(ids, online_since, online, unknown);
-  if (unknown.empty()) return online;
   const uint64_t generation = book_.generation();  // before the read: see PeerBook::Fill
-  std::unordered_map<std::string, BookedPeer> read;
+  PeerMap read;
   for (const auto& row : tx.exec_prepared(
            "peers_by_id",
-           TextArray(unknown, [](const std::string& s) -> const std::string& { return s; }))) {
+           TextArray(ids, [](const std::string& s) -> const std::string& { return s; }))) {
     read.emplace(
         row[0].as<std::string>(),
         BookedPeer{row[1].as<std::string>(), row[2].as<std::string>(), row[3].as<int64_t>()});
   }
   book_.Fill(read, generation);
-  for (auto& [id, peer] : read) {
-    if (peer.last_seen >= online_since) online.emplace(id, std::move(peer));
-  }
-  return online;
+  return read;
 }
 
 // As AttachPeers, with the peers' addresses and whether they are online from
@@ -953,43 +956,74 @@ std::unordered_map<std::string, BookedPeer> PostgresDirectoryStore::OnlinePeersA
 void PostgresDirectoryStore::AttachBookedPeers(pqxx::transaction_base& tx,
                                                std::vector<SearchHit>& hits, int64_t online_since,
                                                int max_peers) {
-  const int64_t cap = max_peers + max_peers / 2 + 8;
-  auto rows = tx.exec_prepared(
+  const int64_t cap = max_peers + max_peers / 8 + 2;
+  const auto rows = tx.exec_prepared(
       "hit_peer_ids",
       TextArray(hits, [](const SearchHit& h) -> const std::string& { return h.name; }),
       BigintArray(hits, [](const SearchHit& h) { return h.size; }),
       TextArray(hits, [](const SearchHit& h) -> const std::string& { return h.sha256; }), cap);
-  std::vector<std::vector<std::string>> ids_per_hit(hits.size());
-  std::vector<std::string> all_ids;
+  // Ids point into `rows`.
+  std::vector<std::vector<std::string_view>> ids_per_hit(hits.size());
   for (const auto& row : rows) {
     auto ord = row[0].as<size_t>();  // 1-based
-    if (ord < 1 || ord > hits.size()) continue;
-    ids_per_hit[ord - 1].push_back(row[1].as<std::string>());
-    all_ids.push_back(ids_per_hit[ord - 1].back());
+    if (ord >= 1 && ord <= hits.size()) ids_per_hit[ord - 1].push_back(View(row[1]));
   }
-  const auto online = OnlinePeersAmong(tx, std::move(all_ids), online_since);
   const auto wanted = static_cast<size_t>(max_peers);
-  std::vector<size_t> short_hits;
-  for (size_t i = 0; i < hits.size(); ++i) {
+  // Fills a hit's peers from its rows (in peer_id order, so a peer's second
+  // path comes next to its first); false if `find` could not tell about one.
+  auto fill = [&](size_t i, auto find, std::vector<std::string>* unknown) {
     auto& peers = hits[i].peers;
-    for (const auto& id : ids_per_hit[i]) {
+    std::string_view previous;
+    bool told = true;
+    for (std::string_view id : ids_per_hit[i]) {
       if (peers.size() == wanted) break;
-      if (!peers.empty() && peers.back().peer_id == id) continue;  // rows come in peer_id order
-      auto it = online.find(id);
-      if (it != online.end())
-        peers.push_back(PeerAddress{id, it->second.address, it->second.cert_sha256});
+      if (id == previous) continue;
+      previous = id;
+      if (const BookedPeer* peer = find(id)) {
+        peers.push_back(PeerAddress{std::string(id), peer->address, peer->cert_sha256});
+      } else if (unknown != nullptr) {
+        unknown->emplace_back(id);
+        told = false;
+      }
     }
-    if (peers.size() < wanted && ids_per_hit[i].size() == static_cast<size_t>(cap)) {
-      short_hits.push_back(i);
+    return told;
+  };
+  // Usually the book knows every peer: one pass. Hits with a peer it does not
+  // know (or that looks offline to it) are done again once those are read.
+  std::vector<size_t> again;
+  std::vector<std::string> unknown;
+  {
+    const auto book = book_.Read();
+    for (size_t i = 0; i < hits.size(); ++i) {
+      if (!fill(
+              i, [&](std::string_view id) { return book.Find(id, online_since); }, &unknown)) {
+        again.push_back(i);
+      }
+    }
+  }
+  if (!again.empty()) {
+    const PeerMap read = ReadPeers(tx, std::move(unknown));
+    const auto book = book_.Read();
+    for (size_t i : again) {
+      hits[i].peers.clear();
+      fill(
+          i, [&](std::string_view id) { return OnlinePeer(book, read, id, online_since); },
+          nullptr);
+    }
+  }
+  std::vector<SearchHit> short_hits;
+  std::vector<size_t> short_index;
+  for (size_t i = 0; i < hits.size(); ++i) {
+    if (hits[i].peers.size() < wanted && ids_per_hit[i].size() == static_cast<size_t>(cap)) {
+      short_hits.push_back(SearchHit{hits[i].name, hits[i].size, hits[i].sha256, {}});
+      short_index.push_back(i);
     }
   }
   if (!short_hits.empty()) {
-    std::vector<SearchHit> again;
-    for (size_t i : short_hits)
-      again.push_back(SearchHit{hits[i].name, hits[i].size, hits[i].sha256, {}});
-    ReadHitPeers(tx, again, online_since, max_peers);
-    for (size_t k = 0; k < short_hits.size(); ++k)
-      hits[short_hits[k]].peers = std::move(again[k].peers);
+    ReadHitPeers(tx, short_hits, online_since, max_peers);
+    for (size_t k = 0; k < short_hits.size(); ++k) {
+      hits[short_index[k]].peers = std::move(short_hits[k].peers);
+    }
   }
   DropHitsWithoutPeers(hits);
 }
@@ -1013,18 +1047,23 @@ Result<std::vector<SearchHit>> PostgresDirectoryStore::SearchIndexed(NameIndex& 
       auto ids = index.Find(folded, last_id, static_cast<size_t>(n));
       std::vector<MatchRow> out;
       if (!ids.empty()) {
-        auto rows =
+        const auto rows =
             tx.exec_prepared("files_by_id", BigintArray(ids, [](int64_t id) { return id; }));
-        std::vector<std::string> peer_ids;
-        for (const auto& row : rows) peer_ids.push_back(row[4].as<std::string>());
-        const auto online = OnlinePeersAmong(tx, peer_ids, online_since);
-        for (size_t i = 0; i < rows.size(); ++i) {
-          const auto& row = rows[static_cast<pqxx::result::size_type>(i)];
+        std::vector<std::string> unknown;
+        {
+          const auto book = book_.Read();
+          for (const auto& row : rows) {
+            if (!book.Find(View(row[4]), online_since)) unknown.emplace_back(View(row[4]));
+          }
+        }
+        const PeerMap read = unknown.empty() ? PeerMap() : ReadPeers(tx, std::move(unknown));
+        const auto book = book_.Read();
+        for (const auto& row : rows) {
           out.push_back(MatchRow{
               row[0].as<int64_t>(),
               SearchHit{
                   row[1].as<std::string>(), row[2].as<int64_t>(), row[3].as<std::string>(), {}},
-              online.count(peer_ids[i]) != 0});
+              OnlinePeer(book, read, View(row[4]), online_since) != nullptr});
         }
       }
       // Ids the database no longer has were deleted (perhaps through another
