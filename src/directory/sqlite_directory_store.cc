@@ -435,32 +435,50 @@ class SqliteDirectoryStore final : public DirectoryStore {
     return AttachPeers(*db, hits, online_since, query.max_peers_per_hit);
   }
 
-  // Each hit's online peers, in peer_id order, up to `max_peers`.
-  static Result<std::vector<SearchHit>> AttachPeers(Db& db, std::vector<SearchHit>& hits,
-                                                    int64_t online_since, int max_peers_per_hit) {
+  // Each hit's online peers, in peer_id order, up to `max_peers_per_hit`:
+  // `rows` lists a hit's peer ids first (column 0) once its content is bound,
+  // and `peer_of` says whether the row's peer is online, and where.
+  template <typename Bind, typename PeerOf>
+  static Result<std::vector<SearchHit>> FillHitPeers(Statement& rows, std::vector<SearchHit>& hits,
+                                                     int max_peers_per_hit, Bind bind,
+                                                     PeerOf peer_of) {
     // A peer sharing the same content under two paths comes twice, next to
     // itself: skipped here rather than with a GROUP BY, which would read all
     // of a popular file's rows before the first.
+    const size_t max_peers = static_cast<size_t>(std::max(0, max_peers_per_hit));
+    for (auto& hit : hits) {
+      rows.Reset();
+      rows.Bind(1, hit.sha256).Bind(2, hit.size).Bind(3, hit.name);
+      bind(rows);
+      while (hit.peers.size() < max_peers) {
+        auto row = rows.Step();
+        if (!row.ok()) return row.status();
+        if (!*row) break;
+        std::string peer_id = rows.Text(0);
+        if (!hit.peers.empty() && hit.peers.back().peer_id == peer_id) continue;
+        Result<std::optional<PeerAddress>> peer = peer_of(std::move(peer_id));
+        if (!peer.ok()) return peer.status();
+        if (*peer) hit.peers.push_back(std::move(**peer));
+      }
+    }
+    return std::move(hits);
+  }
+
+  // Peers and whether they are online from the database.
+  static Result<std::vector<SearchHit>> AttachPeers(Db& db, std::vector<SearchHit>& hits,
+                                                    int64_t online_since, int max_peers_per_hit) {
     auto reused = db.Reuse(
         "SELECT f.peer_id, p.address, p.cert_sha256 FROM files f "
         "JOIN peers p ON p.peer_id = f.peer_id WHERE f.sha256 = ? AND f.size = ? AND f.name = ? "
         "AND p.last_seen >= ? ORDER BY f.peer_id");
     if (!reused.ok()) return reused.status();
-    Statement& peers_stmt = **reused;
-    const size_t max_peers = static_cast<size_t>(std::max(0, max_peers_per_hit));
-    for (auto& hit : hits) {
-      peers_stmt.Reset();
-      peers_stmt.Bind(1, hit.sha256).Bind(2, hit.size).Bind(3, hit.name).Bind(4, online_since);
-      while (hit.peers.size() < max_peers) {
-        auto row = peers_stmt.Step();
-        if (!row.ok()) return row.status();
-        if (!*row) break;
-        std::string peer_id = peers_stmt.Text(0);
-        if (!hit.peers.empty() && hit.peers.back().peer_id == peer_id) continue;
-        hit.peers.push_back({std::move(peer_id), peers_stmt.Text(1), peers_stmt.Text(2)});
-      }
-    }
-    return std::move(hits);
+    Statement& rows = **reused;
+    return FillHitPeers(
+        rows, hits, max_peers_per_hit, [&](Statement& s) { s.Bind(4, online_since); },
+        [&](std::string peer_id) -> Result<std::optional<PeerAddress>> {
+          return std::optional<PeerAddress>(
+              PeerAddress{std::move(peer_id), rows.Text(1), rows.Text(2)});
+        });
   }
 
   // A peer's address if it is online: from the book, or else read (and kept
@@ -490,26 +508,16 @@ class SqliteDirectoryStore final : public DirectoryStore {
     auto reused = db.Reuse(
         "SELECT peer_id FROM files WHERE sha256 = ? AND size = ? AND name = ? ORDER BY peer_id");
     if (!reused.ok()) return reused.status();
-    Statement& ids = **reused;
-    const size_t max_peers = static_cast<size_t>(std::max(0, max_peers_per_hit));
-    for (auto& hit : hits) {
-      ids.Reset();
-      ids.Bind(1, hit.sha256).Bind(2, hit.size).Bind(3, hit.name);
-      while (hit.peers.size() < max_peers) {
-        auto row = ids.Step();
-        if (!row.ok()) return row.status();
-        if (!*row) break;
-        std::string peer_id = ids.Text(0);
-        if (!hit.peers.empty() && hit.peers.back().peer_id == peer_id) continue;
-        auto online = OnlinePeer(db, peer_id, online_since);
-        if (!online.ok()) return online.status();
-        if (*online) {
-          hit.peers.push_back({std::move(peer_id), std::move((*online)->address),
-                               std::move((*online)->cert_sha256)});
-        }
-      }
-    }
-    return std::move(hits);
+    return FillHitPeers(
+        **reused, hits, max_peers_per_hit, [](Statement&) {},
+        [&](std::string peer_id) -> Result<std::optional<PeerAddress>> {
+          auto online = OnlinePeer(db, peer_id, online_since);
+          if (!online.ok()) return online.status();
+          if (!*online) return std::optional<PeerAddress>();
+          return std::optional<PeerAddress>(PeerAddress{std::move(peer_id),
+                                                        std::move((*online)->address),
+                                                        std::move((*online)->cert_sha256)});
+        });
   }
 
   Result<int64_t> RemoveExpired(int64_t online_since, int64_t now) override {
