@@ -136,7 +136,8 @@ void AddDirectoryCommand(CLI::App& app, int* exit_code) {
                   "how often peers heartbeat; a peer that misses 3 goes offline")
       ->capture_default_str();
   cmd->add_option("--threads", o->threads,
-                  "connections served at once (each keep-alive connection holds one)")
+                  "event loops, each handling its connections' requests in turn: requests "
+                  "handled at once (idle connections hold none)")
       ->capture_default_str();
   cmd->add_option("--max-body", o->max_body, "largest request body in bytes")
       ->capture_default_str();

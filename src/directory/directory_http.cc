@@ -1,7 +1,6 @@
 #include "directory/directory_http.h"
 
 #include <httplib.h>
-#include <sys/socket.h>
 
 #include <charconv>
 #include <functional>
@@ -144,96 +143,32 @@ std::unique_ptr<DirectoryHttpServer> DirectoryHttpServer::Unbound(DirectoryServi
 Result<std::unique_ptr<DirectoryHttpServer>> DirectoryHttpServer::Bind(
     DirectoryService* service, const DirectoryHttpOptions& options) {
   auto server = std::make_unique<DirectoryHttpServer>(PassKey(), service, options);
-  if (options.plain_http) {
-    server->http_ = std::make_unique<httplib::Server>();
-  } else {
-    auto tls =
-        std::make_unique<httplib::SSLServer>(options.cert_file.c_str(), options.key_file.c_str());
-    if (!tls->is_valid()) {
-      return Status::InvalidArgument(fmt::format("cannot use the TLS certificate {} and key {}",
-                                                 options.cert_file, options.key_file));
-    }
-    server->http_ = std::move(tls);
+  AsyncHttpOptions http;
+  http.host = options.host;
+  http.port = options.port;
+  if (!options.plain_http) {
+    http.cert_file = options.cert_file;
+    http.key_file = options.key_file;
   }
-  httplib::Server& http = *server->http_;
-  int threads = std::max(2, options.threads);
-  // httplib owns the queue it is handed and deletes it on shutdown.
-  http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-  http.set_payload_max_length(options.max_body);
-  http.set_keep_alive_max_count(1'000'000);
-  http.set_keep_alive_timeout(options.idle_timeout.count());
-  http.set_read_timeout(std::chrono::seconds(30));
-  http.set_write_timeout(std::chrono::seconds(30));
-  http.set_tcp_nodelay(true);
+  http.max_body = options.max_body;
+  http.threads = options.threads;
+  http.idle_timeout = options.idle_timeout;
   DirectoryHttpServer* self = server.get();
-  auto handler = [self](const httplib::Request& req, httplib::Response& res) {
-    self->Handle(req, res);
-  };
-  for (const char* pattern : {".*"}) {
-    http.Get(pattern, handler);
-    http.Post(pattern, handler);
-    http.Put(pattern, handler);
-    http.Patch(pattern, handler);
-    http.Delete(pattern, handler);
-    http.Options(pattern, handler);
-  }
-  // Errors httplib raises itself (413 body too large, 400 unparsable request)
-  // get the same JSON body as ours.
-  http.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request&,
-                                                                 httplib::Response& res) {
-    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-    std::string message = res.status == 413 ? "the request body is larger than the limit"
-                          : res.status == 400
-                              ? "malformed HTTP request (a POST needs a body or Content-Length: 0)"
-                              : fmt::format("the request was refused (HTTP {})", res.status);
-    SendError(res, res.status, message);
-    return httplib::Server::HandlerResponse::Handled;
-  }));
-  http.set_exception_handler(
-      [](const httplib::Request&, httplib::Response& res, std::exception_ptr error) {
-        try {
-          std::rethrow_exception(error);
-        } catch (const std::exception& e) {
-          spdlog::error("directory: request failed: {}", e.what());
-        } catch (...) {
-          spdlog::error("directory: request failed");
-        }
-        SendError(res, 500, "internal error; the directory's log has the details");
-      });
-  // Debian's compiled httplib listens with a backlog of 5, which overflows
-  // when many peers connect at once (SYN retries cost seconds): note the
-  // listening socket here and listen again with the system's maximum.
-  auto listening = std::make_shared<int>(-1);
-  http.set_socket_options([listening](socket_t sock) {
-    int yes = 1;
-    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-    *listening = sock;
-  });
-  if (options.port == 0) {
-    server->port_ = http.bind_to_any_port(options.host);
-    if (server->port_ <= 0) {
-      return Status::Unavailable(fmt::format("cannot listen on {}:0", options.host));
-    }
-  } else {
-    if (!http.bind_to_port(options.host, options.port)) {
-      return Status::Unavailable(
-          fmt::format("cannot listen on {}:{} (in use, or not an address of this machine)",
-                      options.host, options.port));
-    }
-    server->port_ = options.port;
-  }
-  if (*listening >= 0 && ::listen(*listening, SOMAXCONN) != 0) {
-    return ErrnoStatus(errno, fmt::format("listen on {}:{}", options.host, server->port_));
-  }
+  auto bound = AsyncHttpServer::Bind(
+      http,
+      [self](const httplib::Request& req, httplib::Response& res) { self->Handle(req, res); });
+  if (!bound.ok()) return bound.status();
+  server->http_ = std::move(bound).value();
+  server->port_ = server->http_->port();
   return server;
 }
 
 void DirectoryHttpServer::Serve() {
-  if (http_) http_->listen_after_bind();
+  if (http_) http_->Serve();
 }
 
 void DirectoryHttpServer::Stop() {
-  if (http_) http_->stop();
+  if (http_) http_->Stop();
 }
 
 void DirectoryHttpServer::Handle(const httplib::Request& req, httplib::Response& res) {

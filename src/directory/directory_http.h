@@ -1,6 +1,6 @@
 // The directory's REST edge (docs/directory-api.md): routes, JSON in and out,
-// Status -> HTTP status with {"error": ...}, body limits and metrics, on
-// cpp-httplib over HTTPS (or plain HTTP behind a proxy).
+// Status -> HTTP status with {"error": ...}, body limits and metrics, served
+// by AsyncHttpServer over HTTPS (or plain HTTP behind a proxy).
 #pragma once
 
 #include <chrono>
@@ -9,11 +9,11 @@
 #include <string>
 
 #include "core/status.h"
+#include "directory/async_http_server.h"
 #include "directory/directory_metrics.h"
 #include "directory/directory_service.h"
 
 namespace httplib {
-class Server;
 struct Request;
 struct Response;
 }  // namespace httplib
@@ -27,7 +27,7 @@ struct DirectoryHttpOptions {
   std::string cert_file;  // PEM, required unless plain_http
   std::string key_file;
   size_t max_body = 16 << 20;
-  // Each keep-alive connection holds a thread while it is open.
+  // Requests handled at once; idle connections hold none.
   int threads = 128;
   std::chrono::seconds idle_timeout{60};
 };
@@ -66,7 +66,7 @@ class DirectoryHttpServer {
   DirectoryService* service_;
   DirectoryHttpOptions options_;
   DirectoryMetrics metrics_;
-  std::unique_ptr<httplib::Server> http_;
+  std::unique_ptr<AsyncHttpServer> http_;
   int port_ = 0;
 };
 

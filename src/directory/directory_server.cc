@@ -1,6 +1,7 @@
 #include "directory/directory_server.h"
 
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <atomic>
 #include <filesystem>
@@ -50,6 +51,19 @@ std::string Redacted(const std::string& url) {
   return url.substr(0, colon) + ":***" + url.substr(at);
 }
 
+// Every open connection is a descriptor, and idle ones cost nothing else, so
+// the soft limit (often 1024) would be the number of peers that can stay
+// connected: raise it to the hard limit, as servers commonly do.
+void RaiseDescriptorLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+  rlim_t was = limit.rlim_cur;
+  limit.rlim_cur = limit.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+    spdlog::warn("directory: cannot raise the open-file limit from {}", was);
+  }
+}
+
 }  // namespace
 
 Result<std::unique_ptr<DirectoryStore>> OpenDirectoryStore(const std::string& url,
@@ -78,6 +92,9 @@ Status RunDirectory(const DirectoryServerOptions& o) {
   if (!(o.heartbeat_seconds >= 0.05 && o.heartbeat_seconds <= 3600)) {
     return Status::InvalidArgument("--heartbeat-seconds must be from 0.05 to 3600");
   }
+  if (o.threads < 1 || o.threads > 4096) {
+    return Status::InvalidArgument("--threads must be from 1 to 4096");
+  }
   if (o.search_concurrency < 0 || o.search_concurrency > 1024) {
     return Status::InvalidArgument("--search-concurrency must be from 0 (automatic) to 1024");
   }
@@ -85,6 +102,7 @@ Status RunDirectory(const DirectoryServerOptions& o) {
     return Status::InvalidArgument("--search-cache-mib must be from 0 (off) to 4096");
   }
   FERRY_RETURN_IF_ERROR(InitCrypto());
+  RaiseDescriptorLimit();
   std::error_code ec;
   for (const char* sub : {"tls", "logs"}) {
     std::filesystem::create_directories(std::filesystem::path(o.data_dir) / sub, ec);

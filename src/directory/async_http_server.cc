@@ -1,0 +1,435 @@
+#include "directory/async_http_server.h"
+
+#include <httplib.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <nlohmann/json.hpp>
+
+namespace ferry {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using boost::system::error_code;
+
+namespace {
+
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+
+// What Stop() needs of a connection: to close it while it waits for a
+// request. Only touched on the connection's loop; `socket` is null once the
+// connection is done.
+struct ConnectionControl {
+  explicit ConnectionControl(tcp::socket* s) : socket(s) {}
+  tcp::socket* socket;
+  bool idle = false;
+  bool closing = false;
+};
+
+// An event loop run by one thread, serving the connections given to it.
+// Their requests are handled in turn on that thread: a connection waits in
+// the kernel, not in a queue between threads, and a request is read,
+// handled and answered without a hand-over (with every loop's connections
+// on one shared pool of threads, the hand-overs doubled the CPU per search).
+struct EventLoop {
+  asio::io_context io{1};
+  std::atomic<int> connections{0};
+};
+
+}  // namespace
+
+struct AsyncHttpServer::State {
+  AsyncHttpOptions options;
+  Handler handler;
+  // Destroyed in reverse: an accept still pending holds a socket of one of
+  // the loops, and the loops' connections use the TLS context.
+  std::optional<asio::ssl::context> tls;
+  std::vector<std::unique_ptr<EventLoop>> loops;
+  asio::io_context accept_loop{1};
+  tcp::acceptor acceptor{accept_loop};
+  int port = 0;
+
+  std::mutex mu;
+  std::condition_variable changed;
+  bool stop_requested = false;  // GUARDED_BY(mu)
+  uint64_t next_id = 0;         // GUARDED_BY(mu)
+  // Open connections, to close the idle ones on Stop().
+  // Each with its loop's executor, where its control lives.
+  std::map<uint64_t, std::pair<asio::any_io_executor, std::weak_ptr<ConnectionControl>>>
+      connections;  // GUARDED_BY(mu)
+
+  // Registers a connection; nothing once stopping (the caller closes it).
+  std::optional<uint64_t> Register(asio::any_io_executor loop,
+                                   const std::shared_ptr<ConnectionControl>& control) {
+    std::lock_guard lock(mu);
+    if (stop_requested) return std::nullopt;
+    uint64_t id = next_id++;
+    connections.emplace(id, std::pair(std::move(loop), control));
+    return id;
+  }
+  void Unregister(uint64_t id) {
+    std::lock_guard lock(mu);
+    connections.erase(id);
+    changed.notify_all();
+  }
+  bool stopping() {
+    std::lock_guard lock(mu);
+    return stop_requested;
+  }
+};
+
+namespace {
+
+bool IsQuietEnd(const error_code& ec) {
+  // The peer left, went silent past a timeout, or the server is stopping:
+  // nothing to answer.
+  return ec == http::error::end_of_stream || ec == http::error::partial_message ||
+         ec == asio::error::eof || ec == asio::error::operation_aborted ||
+         ec == asio::error::connection_reset || ec == beast::error::timeout ||
+         ec == asio::ssl::error::stream_truncated;
+}
+
+// The reply to a request that could not be read, or none.
+std::optional<std::pair<int, std::string>> RefusalFor(const error_code& ec) {
+  if (IsQuietEnd(ec)) return std::nullopt;
+  if (ec == http::error::body_limit) {
+    return std::pair(413, std::string("the request body is larger than the limit"));
+  }
+  if (ec == http::error::header_limit) {
+    return std::pair(431, std::string("the request headers are larger than the limit"));
+  }
+  if (ec.category() == http::make_error_code(http::error::bad_method).category()) {
+    return std::pair(400, fmt::format("malformed HTTP request ({})", ec.message()));
+  }
+  return std::nullopt;
+}
+
+httplib::Request ToHttplib(http::request<http::string_body>&& in, const std::string& remote_addr,
+                           int remote_port) {
+  httplib::Request out;
+  out.method = std::string(in.method_string());
+  std::string_view target = in.target();
+  out.target = std::string(target);
+  auto query = target.find('?');
+  out.path = httplib::detail::decode_url(std::string(target.substr(0, query)), false);
+  if (query != std::string_view::npos) {
+    httplib::detail::parse_query_text(std::string(target.substr(query + 1)), out.params);
+  }
+  for (const auto& field : in) {
+    out.headers.emplace(std::string(field.name_string()), std::string(field.value()));
+  }
+  out.version = in.version() == 10 ? "HTTP/1.0" : "HTTP/1.1";
+  out.body = std::move(in.body());
+  out.remote_addr = remote_addr;
+  out.remote_port = remote_port;
+  return out;
+}
+
+http::response<http::string_body> FromHttplib(httplib::Response&& in, unsigned version,
+                                              bool keep_alive, bool head) {
+  http::response<http::string_body> out;
+  out.version(version);
+  out.result(static_cast<unsigned>(in.status > 0 ? in.status : 500));
+  for (auto& [name, value] : in.headers) out.insert(name, value);
+  out.keep_alive(keep_alive);
+  out.content_length(in.body.size());
+  // A HEAD reply says how long the body would be, and sends none.
+  if (!head) out.body() = std::move(in.body);
+  return out;
+}
+
+http::response<http::string_body> Refusal(int status, const std::string& message,
+                                          unsigned version) {
+  http::response<http::string_body> out;
+  out.version(version == 10 ? 10 : 11);
+  out.result(static_cast<unsigned>(status));
+  out.set(http::field::content_type, "application/json");
+  out.keep_alive(false);
+  out.body() = nlohmann::json{{"error", message}}.dump();
+  out.prepare_payload();
+  return out;
+}
+
+std::string RemoteAddress(const tcp::socket& socket, int* port) {
+  error_code ec;
+  auto endpoint = socket.remote_endpoint(ec);
+  if (ec) return "";
+  *port = endpoint.port();
+  auto address = endpoint.address();
+  // An IPv4 client of a dual-stack socket reads as 127.0.0.1, not ::ffff:...
+  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+    return asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6()).to_string();
+  }
+  return address.to_string();
+}
+
+// One connection's requests, in turn, until it closes, fails, goes idle past
+// the timeout, or the server stops.
+template <typename Stream>
+asio::awaitable<void> ServeRequests(AsyncHttpServer::State& state, Stream& stream,
+                                    ConnectionControl& control, const std::string& remote_addr,
+                                    int remote_port) {
+  const AsyncHttpOptions& options = state.options;
+  auto& socket = beast::get_lowest_layer(stream);
+  beast::flat_buffer buffer;
+  for (;;) {
+    http::request_parser<http::string_body> parser;
+    parser.body_limit(options.max_body);
+    parser.header_limit(static_cast<uint32_t>(options.max_header));
+    if (control.closing) co_return;
+    control.idle = true;
+    socket.expires_after(options.idle_timeout);
+    auto [header_error, header_bytes] =
+        co_await http::async_read_header(stream, buffer, parser, kTuple);
+    control.idle = false;
+    unsigned version = parser.is_header_done() ? parser.get().version() : 11;
+    auto refuse = [&](const error_code& ec) -> asio::awaitable<void> {
+      if (auto refusal = RefusalFor(ec)) {
+        auto reply = Refusal(refusal->first, refusal->second, version);
+        socket.expires_after(options.io_timeout);
+        co_await http::async_write(stream, reply, kTuple);
+      }
+    };
+    if (header_error) {
+      co_await refuse(header_error);
+      co_return;
+    }
+    auto& request = parser.get();
+    if (beast::iequals(request[http::field::expect], "100-continue")) {
+      http::response<http::empty_body> go_on{http::status::continue_, request.version()};
+      socket.expires_after(options.io_timeout);
+      auto [ec, n] = co_await http::async_write(stream, go_on, kTuple);
+      if (ec) co_return;
+    }
+    if (!parser.is_done()) {
+      socket.expires_after(options.io_timeout);
+      auto [body_error, body_bytes] = co_await http::async_read(stream, buffer, parser, kTuple);
+      if (body_error) {
+        co_await refuse(body_error);
+        co_return;
+      }
+    }
+    const bool keep_alive = request.keep_alive();
+    const bool head = request.method() == http::verb::head;
+    version = request.version();
+    httplib::Request in = ToHttplib(parser.release(), remote_addr, remote_port);
+    httplib::Response out;
+    // The handler may block (a database): this thread is one of `threads`.
+    socket.expires_never();
+    state.handler(in, out);
+    auto reply = FromHttplib(std::move(out), version, keep_alive, head);
+    socket.expires_after(options.io_timeout);
+    auto [write_error, written] = co_await http::async_write(stream, reply, kTuple);
+    if (write_error || !keep_alive) co_return;
+  }
+}
+
+template <typename Stream>
+asio::awaitable<void> Close(Stream& stream) {
+  error_code ignored;
+  beast::get_lowest_layer(stream).socket().shutdown(tcp::socket::shutdown_send, ignored);
+  co_return;
+}
+
+asio::awaitable<void> Close(beast::ssl_stream<beast::tcp_stream>& stream) {
+  beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(2));
+  co_await stream.async_shutdown(kTuple);
+}
+
+template <typename Stream>
+struct Connection {
+  template <typename... Args>
+  explicit Connection(Args&&... args)
+      : stream(std::forward<Args>(args)...),
+        control(std::make_shared<ConnectionControl>(&beast::get_lowest_layer(stream).socket())) {}
+  Stream stream;
+  std::shared_ptr<ConnectionControl> control;
+};
+
+template <typename Stream>
+asio::awaitable<void> ServeConnection(AsyncHttpServer::State& state, EventLoop& loop,
+                                      std::shared_ptr<Connection<Stream>> connection) {
+  auto& stream = connection->stream;
+  auto& socket = beast::get_lowest_layer(stream);
+  auto id = state.Register(socket.get_executor(), connection->control);
+  if (!id) {
+    --loop.connections;
+    co_return;
+  }
+  int remote_port = 0;
+  const std::string remote_addr = RemoteAddress(socket.socket(), &remote_port);
+  try {
+    bool ready = true;
+    if constexpr (std::is_same_v<Stream, beast::ssl_stream<beast::tcp_stream>>) {
+      connection->control->idle = true;  // a handshake that never comes is idle too
+      socket.expires_after(state.options.io_timeout);
+      auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, kTuple);
+      ready = !ec;
+    }
+    if (ready) {
+      co_await ServeRequests(state, stream, *connection->control, remote_addr, remote_port);
+      co_await Close(stream);
+    }
+  } catch (const std::exception& e) {
+    spdlog::warn("directory: connection from {} failed: {}", remote_addr, e.what());
+  }
+  connection->control->idle = false;
+  connection->control->socket = nullptr;
+  state.Unregister(*id);
+  --loop.connections;
+}
+
+asio::awaitable<void> Accept(AsyncHttpServer::State& state) {
+  asio::steady_timer pause(state.accept_loop);
+  for (;;) {
+    // The loop with the fewest connections takes the next one.
+    EventLoop* loop = state.loops.front().get();
+    for (const auto& l : state.loops) {
+      if (l->connections.load() < loop->connections.load()) loop = l.get();
+    }
+    auto executor = loop->io.get_executor();
+    auto [ec, socket] = co_await state.acceptor.async_accept(executor, kTuple);
+    if (!state.acceptor.is_open() || ec == asio::error::operation_aborted) co_return;
+    if (ec) {
+      // Out of file descriptors, most likely: wait a moment instead of spinning.
+      spdlog::warn("directory: cannot accept a connection: {}", ec.message());
+      pause.expires_after(std::chrono::milliseconds(100));
+      co_await pause.async_wait(kTuple);
+      continue;
+    }
+    error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    ++loop->connections;
+    if (state.tls) {
+      using Tls = beast::ssl_stream<beast::tcp_stream>;
+      auto connection = std::make_shared<Connection<Tls>>(std::move(socket), *state.tls);
+      asio::co_spawn(executor, ServeConnection(state, *loop, std::move(connection)),
+                     asio::detached);
+    } else {
+      auto connection = std::make_shared<Connection<beast::tcp_stream>>(std::move(socket));
+      asio::co_spawn(executor, ServeConnection(state, *loop, std::move(connection)),
+                     asio::detached);
+    }
+  }
+}
+
+}  // namespace
+
+AsyncHttpServer::AsyncHttpServer(std::unique_ptr<State> state) : state_(std::move(state)) {}
+
+AsyncHttpServer::~AsyncHttpServer() { Stop(); }
+
+Result<std::unique_ptr<AsyncHttpServer>> AsyncHttpServer::Bind(const AsyncHttpOptions& options,
+                                                               Handler handler) {
+  auto state = std::make_unique<State>();
+  state->options = options;
+  for (int i = 0; i < std::max(1, options.threads); ++i) {
+    state->loops.push_back(std::make_unique<EventLoop>());
+  }
+  state->handler = std::move(handler);
+  if (!options.cert_file.empty() || !options.key_file.empty()) {
+    auto& tls = state->tls.emplace(asio::ssl::context::tls_server);
+    error_code ec;
+    tls.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                        asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                        asio::ssl::context::no_tlsv1_1,
+                    ec);
+    if (!ec) tls.use_certificate_chain_file(options.cert_file, ec);
+    if (!ec) tls.use_private_key_file(options.key_file, asio::ssl::context::pem, ec);
+    if (ec) {
+      return Status::InvalidArgument(fmt::format("cannot use the TLS certificate {} and key {}: {}",
+                                                 options.cert_file, options.key_file,
+                                                 ec.message()));
+    }
+  }
+  const std::string where = fmt::format("{}:{}", options.host, options.port);
+  error_code ec;
+  tcp::resolver resolver(state->accept_loop);
+  auto endpoints = resolver.resolve(options.host, std::to_string(options.port),
+                                    tcp::resolver::passive | tcp::resolver::numeric_service, ec);
+  if (ec || endpoints.empty()) {
+    return Status::InvalidArgument(fmt::format("cannot listen on {}: {}", where, ec.message()));
+  }
+  tcp::endpoint endpoint = endpoints.begin()->endpoint();
+  auto& acceptor = state->acceptor;
+  if (!acceptor.open(endpoint.protocol(), ec) &&
+      !acceptor.set_option(tcp::acceptor::reuse_address(true), ec) &&
+      !acceptor.bind(endpoint, ec) &&
+      !acceptor.listen(asio::socket_base::max_listen_connections, ec)) {
+    state->port = acceptor.local_endpoint().port();
+    return std::make_unique<AsyncHttpServer>(std::move(state));
+  }
+  return Status::Unavailable(fmt::format(
+      "cannot listen on {} (in use, or not an address of this machine): {}", where, ec.message()));
+}
+
+int AsyncHttpServer::port() const { return state_->port; }
+
+void AsyncHttpServer::Serve() {
+  State& state = *state_;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  std::vector<std::thread> threads;
+  for (auto& loop : state.loops) {
+    work.push_back(asio::make_work_guard(loop->io));
+    threads.emplace_back([&io = loop->io] { io.run(); });
+  }
+  asio::co_spawn(state.accept_loop, Accept(state), asio::detached);
+  threads.emplace_back([&state] { state.accept_loop.run(); });
+  {
+    std::unique_lock lock(state.mu);
+    state.changed.wait(lock, [&] { return state.stop_requested; });
+    // Idle connections were closed by Stop(); the rest finish what they
+    // were doing, for a while.
+    state.changed.wait_for(lock, state.options.stop_grace,
+                           [&] { return state.connections.empty(); });
+  }
+  work.clear();
+  state.accept_loop.stop();
+  for (auto& loop : state.loops) loop->io.stop();
+  for (auto& t : threads) t.join();
+}
+
+void AsyncHttpServer::Stop() {
+  State& state = *state_;
+  std::vector<std::pair<asio::any_io_executor, std::shared_ptr<ConnectionControl>>> open;
+  {
+    std::lock_guard lock(state.mu);
+    if (state.stop_requested) return;
+    state.stop_requested = true;
+    for (auto& [id, entry] : state.connections) {
+      if (auto control = entry.second.lock()) open.emplace_back(entry.first, std::move(control));
+    }
+    state.changed.notify_all();
+  }
+  asio::post(state.accept_loop, [&state] {
+    error_code ignored;
+    state.acceptor.close(ignored);
+  });
+  for (auto& entry : open) {
+    asio::post(entry.first, [control = entry.second] {
+      control->closing = true;
+      if (control->idle && control->socket != nullptr) {
+        error_code ignored;
+        control->socket->cancel(ignored);
+      }
+    });
+  }
+}
+
+}  // namespace ferry
