@@ -96,18 +96,11 @@ struct AsyncHttpServer::State {
 
 namespace {
 
-bool IsQuietEnd(const error_code& ec) {
-  // The peer left, went silent past a timeout, or the server is stopping:
-  // nothing to answer.
-  return ec == http::error::end_of_stream || ec == http::error::partial_message ||
-         ec == asio::error::eof || ec == asio::error::operation_aborted ||
-         ec == asio::error::connection_reset || ec == beast::error::timeout ||
-         ec == asio::ssl::error::stream_truncated;
-}
-
-// The reply to a request that could not be read, or none.
+// The reply to a request that could not be read, or none: a connection that
+// closed, timed out or failed (the socket's errors) has nobody to answer,
+// and neither has one that closed halfway through a request.
 std::optional<std::pair<int, std::string>> RefusalFor(const error_code& ec) {
-  if (IsQuietEnd(ec)) return std::nullopt;
+  if (ec == http::error::end_of_stream || ec == http::error::partial_message) return std::nullopt;
   if (ec == http::error::body_limit) {
     return std::pair(413, std::string("the request body is larger than the limit"));
   }
