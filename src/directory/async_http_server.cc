@@ -88,10 +88,6 @@ struct AsyncHttpServer::State {
     connections.erase(id);
     changed.notify_all();
   }
-  bool stopping() {
-    std::lock_guard lock(mu);
-    return stop_requested;
-  }
 };
 
 namespace {
