@@ -135,9 +135,13 @@ void AddDirectoryCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--heartbeat-seconds", o->heartbeat_seconds,
                   "how often peers heartbeat; a peer that misses 3 goes offline")
       ->capture_default_str();
+  cmd->add_option("--loops", o->loops,
+                  "event loops, each handling its connections' requests in turn (0: one per "
+                  "CPU with SQLite, --threads with PostgreSQL)")
+      ->capture_default_str();
   cmd->add_option("--threads", o->threads,
-                  "event loops, each handling its connections' requests in turn: requests "
-                  "handled at once (idle connections hold none)")
+                  "requests that may wait handled at once: password hashing and writes with "
+                  "SQLite, every request with PostgreSQL (idle connections hold none)")
       ->capture_default_str();
   cmd->add_option("--max-body", o->max_body, "largest request body in bytes")
       ->capture_default_str();

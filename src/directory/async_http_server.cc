@@ -20,6 +20,8 @@
 #include <boost/beast/ssl.hpp>
 #include <nlohmann/json.hpp>
 
+#include "core/usable_cpus.h"
+
 namespace ferry {
 
 namespace asio = boost::asio;
@@ -43,10 +45,11 @@ struct ConnectionControl {
 };
 
 // An event loop run by one thread, serving the connections given to it.
-// Their requests are handled in turn on that thread: a connection waits in
-// the kernel, not in a queue between threads, and a request is read,
-// handled and answered without a hand-over (with every loop's connections
-// on one shared pool of threads, the hand-overs doubled the CPU per search).
+// Requests that run on the loop are handled in turn on that thread: a
+// connection waits in the kernel, not in a queue between threads, and a
+// request is read, handled and answered without a hand-over (with every
+// loop's connections on one shared pool of threads, the hand-overs doubled
+// the CPU per search).
 struct EventLoop {
   asio::io_context io{1};
   std::atomic<int> connections{0};
@@ -61,6 +64,9 @@ struct AsyncHttpServer::State {
   // the loops, and the loops' connections use the TLS context.
   std::optional<asio::ssl::context> tls;
   std::vector<std::unique_ptr<EventLoop>> loops;
+  // Requests not run on the loops (with runs_on_loop only). Destroyed before
+  // the loops, to which it hands the requests back.
+  std::optional<asio::thread_pool> waiting_pool;
   asio::io_context accept_loop{1};
   tcp::acceptor acceptor{accept_loop};
   int port = 0;
@@ -219,9 +225,19 @@ asio::awaitable<void> ServeRequests(AsyncHttpServer::State& state, Stream& strea
     version = request.version();
     httplib::Request in = ToHttplib(parser.release(), remote_addr, remote_port);
     httplib::Response out;
-    // The handler may block (a database): this thread is one of `threads`.
     socket.expires_never();
-    state.handler(in, out);
+    if (!options.runs_on_loop || options.runs_on_loop(in)) {
+      state.handler(in, out);
+    } else {
+      // Resumes here, on the loop, once a pool thread has handled it.
+      co_await asio::co_spawn(
+          state.waiting_pool->get_executor(),
+          [&]() -> asio::awaitable<void> {
+            state.handler(in, out);
+            co_return;
+          },
+          asio::use_awaitable);
+    }
     auto reply = FromHttplib(std::move(out), version, keep_alive, head);
     socket.expires_after(options.io_timeout);
     auto [write_error, written] = co_await http::async_write(stream, reply, kTuple);
@@ -328,8 +344,10 @@ Result<std::unique_ptr<AsyncHttpServer>> AsyncHttpServer::Bind(const AsyncHttpOp
                                                                Handler handler) {
   auto state = std::make_unique<State>();
   state->options = options;
-  for (int i = 0; i < std::max(1, options.threads); ++i) {
-    state->loops.push_back(std::make_unique<EventLoop>());
+  const int loops = options.loops > 0 ? options.loops : UsableCpus();
+  for (int i = 0; i < loops; ++i) state->loops.push_back(std::make_unique<EventLoop>());
+  if (options.runs_on_loop) {
+    state->waiting_pool.emplace(static_cast<size_t>(std::max(1, options.threads)));
   }
   state->handler = std::move(handler);
   if (!options.cert_file.empty() || !options.key_file.empty()) {
@@ -391,6 +409,9 @@ void AsyncHttpServer::Serve() {
   work.clear();
   state.accept_loop.stop();
   for (auto& loop : state.loops) loop->io.stop();
+  // Requests still being handled finish; what they hand back to a stopped
+  // loop is dropped with it.
+  if (state.waiting_pool) state.waiting_pool->join();
   for (auto& t : threads) t.join();
 }
 

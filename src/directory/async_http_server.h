@@ -1,14 +1,21 @@
 // HTTP/1.1 over TLS or plain TCP on Boost.Asio/Beast, for the directory.
 //
-// `threads` event loops, each run by one thread; a connection belongs to the
+// `loops` event loops, each run by one thread; a connection belongs to the
 // loop that had the fewest when it came, and is a coroutine waiting in the
 // kernel there, not a thread: idle keep-alive connections cost no CPU, and
 // any number of them may be open. (cpp-httplib's server, used before, held a
 // thread per connection and polled each idle one every 11 ms: 32 idle
 // clients cost 5,700 context switches and 12% of a core each second, and the
-// 129th connection waited for one of the first 128 to close.) Handlers may
-// block: a loop's connections are answered in turn, so up to `threads`
-// requests are handled at once.
+// 129th connection waited for one of the first 128 to close.)
+//
+// A request is handled on its connection's loop, in turn with the loop's
+// other connections: it is read, handled and answered without a hand-over
+// between threads. When only some requests are pure CPU work
+// (`runs_on_loop` says which), one loop per CPU works through those in the
+// order they came, and the others, which may wait (a database server,
+// password hashing), are handled on one of `threads` threads, so that they
+// hold up nobody else. Without `runs_on_loop`, every request is handled on
+// its loop: then the loops are the requests handled at once.
 #pragma once
 
 #include <chrono>
@@ -34,7 +41,14 @@ struct AsyncHttpOptions {
   std::string key_file;
   size_t max_body = 16 << 20;
   size_t max_header = 16 << 10;
-  int threads = 16;  // event loops: requests handled at once
+  // Event loops; 0: one per CPU this process may run on.
+  int loops = 0;
+  // Whether a request is handled on its loop (it must not wait for anything
+  // but a CPU) or on one of `threads`; null: every request on its loop.
+  std::function<bool(const httplib::Request&)> runs_on_loop;
+  // Threads for the requests not run on the loops: how many of those are
+  // handled at once.
+  int threads = 16;
   // From the end of a reply (or the connection) to the end of the next
   // request's headers.
   std::chrono::milliseconds idle_timeout{std::chrono::seconds(60)};

@@ -12,6 +12,8 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -105,6 +107,7 @@ class AsyncHttpServerTest : public ::testing::Test {
                                                                  start);
   }
   int port() const { return server_->port(); }
+  void ExpectStopAnswersRequestsInHand(AsyncHttpOptions options);
 
   static void Echo(const httplib::Request& req, httplib::Response& res) {
     std::string params;
@@ -148,9 +151,9 @@ TEST_F(AsyncHttpServerTest, AnswersRequestsOnKeptAliveConnections) {
   EXPECT_NE(both.find("GET /after"), std::string::npos) << both;
 }
 
-TEST_F(AsyncHttpServerTest, MoreOpenConnectionsThanThreadsAreAllServed) {
+TEST_F(AsyncHttpServerTest, MoreOpenConnectionsThanLoopsAreAllServed) {
   AsyncHttpOptions options;
-  options.threads = 2;
+  options.loops = 2;
   StartServer(options, Echo);
   // Eight connections stay open; each asks in turn, twice. A server with a
   // thread per connection (and two threads) would answer only the first two.
@@ -167,6 +170,52 @@ TEST_F(AsyncHttpServerTest, MoreOpenConnectionsThanThreadsAreAllServed) {
       EXPECT_NE(reply.find("GET " + path), std::string::npos) << i << ": " << reply;
     }
   }
+}
+
+TEST_F(AsyncHttpServerTest, RequestsThatMayWaitHoldUpNoLoop) {
+  AsyncHttpOptions options;
+  options.loops = 1;
+  options.threads = 2;
+  options.runs_on_loop = [](const httplib::Request& req) { return req.path != "/slow"; };
+  std::atomic<bool> slow_entered{false}, slow_done{false}, fast_saw_slow_running{true};
+  std::mutex mu;
+  std::set<std::thread::id> fast_threads, slow_threads;
+  StartServer(options, [&](const httplib::Request& req, httplib::Response& res) {
+    if (req.path == "/slow") {
+      {
+        std::lock_guard lock(mu);
+        slow_threads.insert(std::this_thread::get_id());
+      }
+      slow_entered = true;
+      std::this_thread::sleep_for(1s);
+      slow_done = true;
+    } else {
+      std::lock_guard lock(mu);
+      fast_threads.insert(std::this_thread::get_id());
+      if (slow_done) fast_saw_slow_running = false;
+    }
+    Echo(req, res);
+  });
+  // Both waiting requests are in hand at once, on the pool's two threads.
+  RawConnection slow1(port()), slow2(port());
+  ASSERT_TRUE(slow1.Send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(slow2.Send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"));
+  while (!slow_entered) std::this_thread::sleep_for(5ms);
+  // Meanwhile the one loop answers everyone else, in turn, on its thread.
+  RawConnection fast1(port()), fast2(port());
+  for (int i = 0; i < 3; ++i) {
+    for (RawConnection* fast : {&fast1, &fast2}) {
+      ASSERT_TRUE(fast->Send("GET /fast HTTP/1.1\r\nHost: x\r\n\r\n"));
+      EXPECT_NE(fast->ReadUntil("from 127.0.0.1").find("GET /fast"), std::string::npos);
+    }
+  }
+  EXPECT_TRUE(fast_saw_slow_running) << "the loop waited for a request on the pool";
+  EXPECT_NE(slow1.ReadUntil("from 127.0.0.1").find("GET /slow"), std::string::npos);
+  EXPECT_NE(slow2.ReadUntil("from 127.0.0.1").find("GET /slow"), std::string::npos);
+  std::lock_guard lock(mu);
+  EXPECT_EQ(fast_threads.size(), 1u);
+  EXPECT_EQ(slow_threads.size(), 2u);
+  for (auto id : slow_threads) EXPECT_EQ(fast_threads.count(id), 0u);
 }
 
 TEST_F(AsyncHttpServerTest, IdleConnectionsCostNoWakeUps) {
@@ -245,9 +294,12 @@ TEST_F(AsyncHttpServerTest, IdleConnectionsTimeOut) {
   EXPECT_GE(std::chrono::steady_clock::now() - start, 250ms);
 }
 
-TEST_F(AsyncHttpServerTest, StopAnswersRequestsInHandAndClosesIdleConnections) {
+// Stops while a slow request is in hand (on a loop, or on the pool of
+// threads when `options` says so): that one is answered, an idle connection
+// is closed, and Serve() returns well before the grace ends.
+void AsyncHttpServerTest::ExpectStopAnswersRequestsInHand(AsyncHttpOptions options) {
   std::atomic<bool> entered{false};
-  StartServer(AsyncHttpOptions{}, [&](const httplib::Request& req, httplib::Response& res) {
+  StartServer(options, [&](const httplib::Request& req, httplib::Response& res) {
     if (req.path == "/slow") {
       entered = true;
       std::this_thread::sleep_for(500ms);
@@ -270,6 +322,16 @@ TEST_F(AsyncHttpServerTest, StopAnswersRequestsInHandAndClosesIdleConnections) {
   EXPECT_LT(took, 5s);
   RawConnection refused(port());
   EXPECT_FALSE(refused.connected());
+}
+
+TEST_F(AsyncHttpServerTest, StopAnswersRequestsInHandAndClosesIdleConnections) {
+  ExpectStopAnswersRequestsInHand(AsyncHttpOptions{});
+}
+
+TEST_F(AsyncHttpServerTest, StopAnswersRequestsInHandOnThePoolOfThreads) {
+  AsyncHttpOptions options;
+  options.runs_on_loop = [](const httplib::Request& req) { return req.path != "/slow"; };
+  ExpectStopAnswersRequestsInHand(options);
 }
 
 TEST_F(AsyncHttpServerTest, ServesTlsAndRefusesAnUnusableCertificate) {

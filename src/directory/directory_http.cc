@@ -136,8 +136,9 @@ DirectoryHttpServer::DirectoryHttpServer(PassKey, DirectoryService* service,
 
 DirectoryHttpServer::~DirectoryHttpServer() { Stop(); }
 
-std::unique_ptr<DirectoryHttpServer> DirectoryHttpServer::Unbound(DirectoryService* service) {
-  return std::make_unique<DirectoryHttpServer>(PassKey(), service, DirectoryHttpOptions{});
+std::unique_ptr<DirectoryHttpServer> DirectoryHttpServer::Unbound(DirectoryService* service,
+                                                                  DirectoryHttpOptions options) {
+  return std::make_unique<DirectoryHttpServer>(PassKey(), service, std::move(options));
 }
 
 Result<std::unique_ptr<DirectoryHttpServer>> DirectoryHttpServer::Bind(
@@ -151,9 +152,21 @@ Result<std::unique_ptr<DirectoryHttpServer>> DirectoryHttpServer::Bind(
     http.key_file = options.key_file;
   }
   http.max_body = options.max_body;
-  http.threads = options.threads;
   http.idle_timeout = options.idle_timeout;
   DirectoryHttpServer* self = server.get();
+  if (options.store_in_process) {
+    http.loops = options.loops;
+    http.runs_on_loop = [self](const httplib::Request& req) {
+      return self->AnswersWithoutWaiting(req);
+    };
+    http.threads = options.threads;
+  } else {
+    // Every request may wait for the database server: each of `threads`
+    // loops handles one at a time. (Handing every request to a pool of
+    // threads instead took 1.37 ms of CPU per search against 1.12, at 100
+    // searches/s offered, in one A/B run.)
+    http.loops = options.loops > 0 ? options.loops : options.threads;
+  }
   auto bound = AsyncHttpServer::Bind(
       http,
       [self](const httplib::Request& req, httplib::Response& res) { self->Handle(req, res); });
@@ -169,6 +182,17 @@ void DirectoryHttpServer::Serve() {
 
 void DirectoryHttpServer::Stop() {
   if (http_) http_->Stop();
+}
+
+bool DirectoryHttpServer::AnswersWithoutWaiting(const httplib::Request& req) const {
+  const std::string r = MatchRoute(req.path).pattern;
+  if (r.empty()) return true;  // 404
+  if (!options_.store_in_process) return false;
+  // Heartbeats are kept in memory until the next flush; the others read.
+  return (r == "/api/v1/heartbeat" && req.method == "POST") ||
+         ((r == "/api/v1/search" || r == "/api/v1/verify" || r == "/api/v1/peers" ||
+           r == "/api/v1/peers/{id}/files" || r == "/healthz" || r == "/metrics") &&
+          (req.method == "GET" || req.method == "HEAD"));
 }
 
 void DirectoryHttpServer::Handle(const httplib::Request& req, httplib::Response& res) {

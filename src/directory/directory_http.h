@@ -27,7 +27,15 @@ struct DirectoryHttpOptions {
   std::string cert_file;  // PEM, required unless plain_http
   std::string key_file;
   size_t max_body = 16 << 20;
-  // Requests handled at once; idle connections hold none.
+  // The store is a library in this process (SQLite): reading it is CPU work
+  // here, never a wait on a server, so requests that only read are answered
+  // on `loops` event loops and the rest on `threads` threads. Otherwise
+  // every request may wait, and is answered on one of `threads` loops.
+  bool store_in_process = false;
+  // Event loops; 0: one per CPU this process may run on (store in process),
+  // or `threads`.
+  int loops = 0;
+  // Requests that may wait handled at once; idle connections hold none.
   int threads = 128;
   std::chrono::seconds idle_timeout{60};
 };
@@ -38,7 +46,8 @@ class DirectoryHttpServer {
   static Result<std::unique_ptr<DirectoryHttpServer>> Bind(DirectoryService* service,
                                                            const DirectoryHttpOptions& options);
   // A server with no socket whose Handle() answers requests (fuzzing, tests).
-  static std::unique_ptr<DirectoryHttpServer> Unbound(DirectoryService* service);
+  static std::unique_ptr<DirectoryHttpServer> Unbound(DirectoryService* service,
+                                                      DirectoryHttpOptions options = {});
   ~DirectoryHttpServer();
   DirectoryHttpServer(const DirectoryHttpServer&) = delete;
   DirectoryHttpServer& operator=(const DirectoryHttpServer&) = delete;
@@ -52,6 +61,10 @@ class DirectoryHttpServer {
   // Answers one request as the server would (routing, errors, metrics). The
   // fuzz target calls it without sockets.
   void Handle(const httplib::Request& request, httplib::Response& response);
+  // Whether Handle() answers `request` with CPU work alone: reads of a store
+  // in this process (searches, heartbeats, listings), or a refusal. Hashing a
+  // password, writing to the store, or asking a database server may wait.
+  bool AnswersWithoutWaiting(const httplib::Request& request) const;
 
   struct PassKey {
    private:

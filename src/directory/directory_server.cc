@@ -92,6 +92,9 @@ Status RunDirectory(const DirectoryServerOptions& o) {
   if (!(o.heartbeat_seconds >= 0.05 && o.heartbeat_seconds <= 3600)) {
     return Status::InvalidArgument("--heartbeat-seconds must be from 0.05 to 3600");
   }
+  if (o.loops < 0 || o.loops > 1024) {
+    return Status::InvalidArgument("--loops must be from 0 (one per CPU) to 1024");
+  }
   if (o.threads < 1 || o.threads > 4096) {
     return Status::InvalidArgument("--threads must be from 1 to 4096");
   }
@@ -117,6 +120,7 @@ Status RunDirectory(const DirectoryServerOptions& o) {
   http.host = host;
   http.port = port;
   http.plain_http = o.plain_http;
+  http.loops = o.loops;
   http.threads = o.threads;
   http.max_body = o.max_body;
   std::string fingerprint;
@@ -137,6 +141,7 @@ Status RunDirectory(const DirectoryServerOptions& o) {
   }
 
   std::string db = o.db.empty() ? "sqlite:" + o.data_dir + "/directory.db" : o.db;
+  http.store_in_process = db.starts_with("sqlite:");
   auto store = OpenDirectoryStore(db, o.db_connections);
   if (!store.ok()) return store.status();
   DirectoryOptions options;

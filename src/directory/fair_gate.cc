@@ -1,21 +1,8 @@
 #include "directory/fair_gate.h"
 
-#include <sched.h>
-
-#include <algorithm>
-#include <thread>
+#include "core/usable_cpus.h"
 
 namespace ferry {
-namespace {
-
-int UsableCpus() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
-  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-}
-
-}  // namespace
 
 FairGate::FairGate(int slots) : slots_(slots >= 1 ? slots : UsableCpus()) {}
 
