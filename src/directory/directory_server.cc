@@ -93,7 +93,7 @@ Status RunDirectory(const DirectoryServerOptions& o) {
     return Status::InvalidArgument("--heartbeat-seconds must be from 0.05 to 3600");
   }
   if (o.loops < 0 || o.loops > 1024) {
-    return Status::InvalidArgument("--loops must be from 0 (one per CPU) to 1024");
+    return Status::InvalidArgument("--loops must be from 0 (automatic) to 1024");
   }
   if (o.threads < 1 || o.threads > 4096) {
     return Status::InvalidArgument("--threads must be from 1 to 4096");

@@ -6,6 +6,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -444,6 +445,19 @@ TEST(DirectoryTlsTest, UnusableDatabaseIsAClearError) {
   EXPECT_NE(pg.exit_code, 0);
   EXPECT_NE(pg.err.find("cannot reach"), std::string::npos) << pg.err;
   EXPECT_EQ(pg.err.find("secret-pw"), std::string::npos) << pg.err;
+  fs::remove_all(dir);
+}
+
+TEST(DirectoryTlsTest, OutOfRangeLoopsAndThreadsAreAClearError) {
+  std::string dir = TempDir("tuning");
+  for (const auto& [flag, value, message] :
+       {std::tuple{"--loops", "-1", "--loops must be from 0 (automatic) to 1024"},
+        {"--loops", "2000", "--loops must be from 0 (automatic) to 1024"},
+        {"--threads", "0", "--threads must be from 1 to 4096"}}) {
+    RunResult r = RunFerry({"directory", "--listen", "127.0.0.1:0", "--data", dir, flag, value});
+    EXPECT_NE(r.exit_code, 0) << flag << " " << value;
+    EXPECT_NE(r.err.find(message), std::string::npos) << r.err;
+  }
   fs::remove_all(dir);
 }
 
