@@ -128,6 +128,15 @@ RouteMatch MatchRoute(const std::string& path) {
   return {"", ""};
 }
 
+// The one method a route takes (HEAD goes with GET): the GET routes only read.
+const char* AllowedMethod(const std::string& route) {
+  if (route == "/api/v1/verify" || route == "/api/v1/peers" || route == "/api/v1/search" ||
+      route == "/healthz" || route == "/metrics" || route == "/api/v1/peers/{id}/files") {
+    return "GET";
+  }
+  return route == "/api/v1/peers/{id}" ? "DELETE" : "POST";
+}
+
 }  // namespace
 
 DirectoryHttpServer::DirectoryHttpServer(PassKey, DirectoryService* service,
@@ -188,11 +197,10 @@ bool DirectoryHttpServer::AnswersWithoutWaiting(const httplib::Request& req) con
   const std::string r = MatchRoute(req.path).pattern;
   if (r.empty()) return true;  // 404
   if (!options_.store_in_process) return false;
-  // Heartbeats are kept in memory until the next flush; the others read.
-  return (r == "/api/v1/heartbeat" && req.method == "POST") ||
-         ((r == "/api/v1/search" || r == "/api/v1/verify" || r == "/api/v1/peers" ||
-           r == "/api/v1/peers/{id}/files" || r == "/healthz" || r == "/metrics") &&
-          (req.method == "GET" || req.method == "HEAD"));
+  // Heartbeats are kept in memory until the next flush; GET routes read.
+  if (r == "/api/v1/heartbeat") return req.method == "POST";
+  return std::string_view(AllowedMethod(r)) == "GET" &&
+         (req.method == "GET" || req.method == "HEAD");
 }
 
 void DirectoryHttpServer::Handle(const httplib::Request& req, httplib::Response& res) {
@@ -215,11 +223,7 @@ void DirectoryHttpServer::Dispatch(const httplib::Request& req, httplib::Respons
   const std::string& r = match.pattern;
   if (r.empty()) return SendError(res, 404, fmt::format("no route {}", req.path));
   std::string method = req.method == "HEAD" ? "GET" : req.method;
-  const char* allowed = (r == "/api/v1/verify" || r == "/api/v1/peers" || r == "/api/v1/search" ||
-                         r == "/healthz" || r == "/metrics" || r == "/api/v1/peers/{id}/files")
-                            ? "GET"
-                        : r == "/api/v1/peers/{id}" ? "DELETE"
-                                                    : "POST";
+  const char* allowed = AllowedMethod(r);
   if (method != allowed) {
     res.set_header("Allow", allowed);
     return SendError(res, 405, fmt::format("{} takes {}, not {}", r, allowed, req.method));
