@@ -19,7 +19,7 @@ OPS_BENCH=${OPS_BENCH:-$ROOT/build/ferry_ops_bench}
 BENCH_DIR=${BENCH_DIR:-/dev/shm/ferry-bench}
 SIZE_MB=${SIZE_MB:-1024}
 BIG_MB=${BIG_MB:-2048}
-REPS=${REPS:-3}
+REPS=${REPS:-5}
 OPS_SECONDS=${OPS_SECONDS:-5}
 OUT=${OUT:-$ROOT/docs/benchmarks.md}
 FERRY_PORT=${FERRY_PORT:-17070}
@@ -131,6 +131,18 @@ cp src/file.bin ferry/data/files/bench/file.bin
 CURL=(curl -sS --fail --cacert ngx/cert.pem)
 
 # ---- one timed transfer ---------------------------------------------------------
+# A virtual machine may hand memory that its guest freed back to the host, and
+# then the guest's first touch of such a page costs a fault on the host. On the
+# VM these figures come from, writing a new 1 GiB file to tmpfs took 0.6 to
+# 3.1 s from one run to the next, and overwriting one took 0.26 s. Every run
+# writes a new file, so before each one, twice the file's size is written and
+# freed again: every tool then starts with memory the guest still holds, and
+# the runs measure the tools rather than the host.
+warm_memory() {
+  head -c $((2 * SIZE_MB * 1048576)) /dev/zero > warm.bin
+  rm -f warm.bin
+}
+
 # run_one TOOL DIRECTION -> prints "seconds client_kb server_kb" and checks the result.
 run_one() {
   local tool=$1 dir=$2 t0 t1 server_kb=0 dst
@@ -140,6 +152,7 @@ run_one() {
     scp | sftp) start_sshd ;;
     nginx) start_nginx ;;
   esac
+  warm_memory
   t0=$(now)
   case "$tool/$dir" in
     ferry/upload) /usr/bin/time -f %M -o client.rss "$FERRY" put src/file.bin up.bin; dst=ferry/data/files/bench/up.bin ;;
@@ -163,17 +176,27 @@ run_one() {
   echo "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }') $(tail -n1 client.rss) $server_kb"
 }
 
-declare -A SECS CLIENT_KB SERVER_KB
-for tool in ferry scp sftp nginx; do
-  for dir in upload download; do
-    : > runs.txt
-    for rep in $(seq "$REPS"); do
-      run_one "$tool" "$dir" >> runs.txt
-      log "$tool $dir run $rep: $(tail -1 runs.txt)"
+# Every repeat runs each tool once, in turn, rather than all of one tool's
+# repeats before the next tool's: a machine whose speed drifts within minutes
+# would otherwise hand that drift to the ratios. Taken in turn, every tool
+# meets the same slow and fast spells.
+TOOLS=(ferry scp sftp nginx)
+declare -A SECS CLIENT_KB SERVER_KB RUNS
+for rep in $(seq "$REPS"); do
+  for tool in "${TOOLS[@]}"; do
+    for dir in upload download; do
+      run_one "$tool" "$dir" >> "runs-$tool-$dir.txt"
+      log "$tool $dir run $rep: $(tail -1 "runs-$tool-$dir.txt")"
     done
-    SECS[$tool/$dir]=$(cut -d' ' -f1 runs.txt | median)
-    CLIENT_KB[$tool/$dir]=$(cut -d' ' -f2 runs.txt | sort -n | tail -1)
-    SERVER_KB[$tool/$dir]=$(cut -d' ' -f3 runs.txt | sort -n | tail -1)
+  done
+done
+for tool in "${TOOLS[@]}"; do
+  for dir in upload download; do
+    runs=runs-$tool-$dir.txt
+    SECS[$tool/$dir]=$(cut -d' ' -f1 "$runs" | median)
+    RUNS[$tool/$dir]=$(cut -d' ' -f1 "$runs" | awk '{ printf "%s%.2f", (NR > 1 ? ", " : ""), $1 }')
+    CLIENT_KB[$tool/$dir]=$(cut -d' ' -f2 "$runs" | sort -n | tail -1)
+    SERVER_KB[$tool/$dir]=$(cut -d' ' -f3 "$runs" | sort -n | tail -1)
   done
 done
 
@@ -200,7 +223,7 @@ OPS_TABLE=$("$OPS_BENCH" --server "$FERRY_SERVER" --user bench --ca-cert ferry/d
 # ---- report ---------------------------------------------------------------------
 row() {
   local tool=$1 dir=$2
-  echo "| $tool | $dir | $(mbps "$SIZE_MB" "${SECS[$tool/$dir]}") | ${SECS[$tool/$dir]} | $(mib "${CLIENT_KB[$tool/$dir]}") | $(mib "${SERVER_KB[$tool/$dir]}") |"
+  echo "| $tool | $dir | $(mbps "$SIZE_MB" "${SECS[$tool/$dir]}") | ${SECS[$tool/$dir]} | ${RUNS[$tool/$dir]} | $(mib "${CLIENT_KB[$tool/$dir]}") | $(mib "${SERVER_KB[$tool/$dir]}") |"
 }
 ratio() { awk -v a="${SECS[$2]}" -v b="${SECS[$1]}" 'BEGIN { printf "%.2f", a / b }'; }
 verdict() { awk -v r="$1" -v t="$2" 'BEGIN { print (r >= t) ? "met" : "NOT met" }'; }
@@ -215,13 +238,16 @@ mkdir -p "$(dirname "$OUT")"
   echo
   echo "## File transfer, ${SIZE_MB} MiB of random data"
   echo
-  echo "Median of $REPS runs; MB/s is 10^6 bytes per second; peak RSS is the largest of the runs"
-  echo "(client: \`/usr/bin/time\`; ferry server and nginx worker: VmHWM; sshd: \`sshd -d\` under \`/usr/bin/time\`)."
-  echo "Every result file is checked against the source's SHA-256."
+  echo "Median of $REPS runs; every repeat ran each tool once, in the order of the table, so that"
+  echo "the machine's drift falls on all of them alike. MB/s is 10^6 bytes per second; peak RSS is the"
+  echo "largest of the runs (client: \`/usr/bin/time\`; ferry server and nginx worker: VmHWM; sshd:"
+  echo "\`sshd -d\` under \`/usr/bin/time\`). Every result file is checked against the source's SHA-256."
+  echo "Right before each run, twice the file's size was written to $BENCH_DIR and deleted, so that"
+  echo "every tool writes into memory the VM still holds (\`warm_memory\` in the script says why)."
   echo
-  echo "| tool | direction | MB/s | seconds | client peak RSS MiB | server peak RSS MiB |"
-  echo "|---|---|---|---|---|---|"
-  for tool in ferry scp sftp nginx; do for dir in upload download; do row $tool $dir; done; done
+  echo "| tool | direction | MB/s | seconds | every run, s | client peak RSS MiB | server peak RSS MiB |"
+  echo "|---|---|---|---|---|---|---|"
+  for tool in "${TOOLS[@]}"; do for dir in upload download; do row $tool $dir; done; done
   echo
   echo "Tools: ferry over gRPC + TLS 1.3 (it also SHA-256s both ends and fsyncs before the rename);"
   echo "$(ssh -V 2>&1) with default ciphers; nginx $(/usr/sbin/nginx -v 2>&1 | cut -d/ -f2) (HTTPS, PUT via the dav module) with $(curl -V | head -1 | cut -d' ' -f1-2)."
