@@ -24,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/usable_cpus.h"
 #include "jobs/job_control.h"
 
 namespace ferry::jobs::age {
@@ -669,7 +670,7 @@ Status CheckArguments(std::string_view passphrase, int threads) {
 }
 
 int Workers(int threads) {
-  int n = threads > 0 ? threads : static_cast<int>(std::thread::hardware_concurrency());
+  int n = threads > 0 ? threads : UsableCpus();
   return std::clamp(n, 1, kMaxThreads);
 }
 

@@ -21,13 +21,13 @@
 #include <map>
 #include <memory>
 #include <string>
-#include <thread>
 #include <utility>
 
 #include <fmt/format.h>
 
 #include "core/home_fs.h"
 #include "core/rel_path.h"
+#include "core/usable_cpus.h"
 #include "jobs/job_control.h"
 #include "jobs/zip_deflate_pipeline.h"
 #include "jobs/zip_fd_sink.h"
@@ -335,8 +335,7 @@ Status WriteZip(const HomeFs& home, const std::vector<RelPath>& paths, int out_f
   for (const Item& item : items) {
     if (!item.is_dir && item.size > 0) inputs.push_back({item.path, item.size});
   }
-  int threads =
-      options.threads > 0 ? options.threads : static_cast<int>(std::thread::hardware_concurrency());
+  int threads = options.threads > 0 ? options.threads : UsableCpus();
   DeflatePipeline pipeline(home.root_fd(), std::move(inputs), std::max(threads, 1), options.level);
   WriteState state{&pipeline, &control, Status::Ok()};
   std::vector<std::unique_ptr<EntrySource>> sources;  // outlive za, which calls them

@@ -22,6 +22,7 @@
 #include "core/stop_signals.h"
 #include "core/tls_cert.h"
 #include "core/transfer_limits.h"
+#include "core/usable_cpus.h"
 #include "jobs/redis_job_queue.h"
 #include "jobs/sqlite_job_queue.h"
 #include "jobs/worker_pool.h"
@@ -179,8 +180,7 @@ Status RunServer(const ServerOptions& o) {
   if (!queue.ok()) return queue.status();
   std::unique_ptr<jobs::WorkerPool> workers;
   if (o.queue == "embedded") {
-    int n = o.workers > 0 ? o.workers
-                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    int n = o.workers > 0 ? o.workers : UsableCpus();
     workers = std::make_unique<jobs::WorkerPool>(
         queue->get(), &*sealer,
         jobs::WorkerPoolOptions{n, data.files(), std::chrono::milliseconds(250), "worker",

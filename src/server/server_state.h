@@ -1,17 +1,16 @@
 // What the services of one running server share.
 #pragma once
 
-#include <algorithm>
 #include <memory>
 #include <mutex>
 #include <semaphore>
 #include <string>
-#include <thread>
 
 #include <spdlog/spdlog.h>
 
 #include "core/home_fs.h"
 #include "core/login_throttle.h"
+#include "core/usable_cpus.h"
 #include "server/accounts.h"
 #include "server/audit_log.h"
 #include "server/data_dir.h"
@@ -78,8 +77,7 @@ struct ServerState {
   AuditLog audit;
   UploadStore uploads;
   // At most this many password verifications at once (each takes 19 MiB).
-  std::counting_semaphore<1024> verify_slots{
-      static_cast<std::ptrdiff_t>(std::max(1u, std::thread::hardware_concurrency()))};
+  std::counting_semaphore<1024> verify_slots{static_cast<std::ptrdiff_t>(UsableCpus())};
 };
 
 }  // namespace ferry

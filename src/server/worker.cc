@@ -3,14 +3,13 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <thread>
-
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "core/logging.h"
 #include "core/secrets.h"
 #include "core/stop_signals.h"
+#include "core/usable_cpus.h"
 #include "jobs/redis_job_queue.h"
 #include "jobs/worker_pool.h"
 #include "server/data_dir.h"
@@ -47,8 +46,7 @@ Status RunWorker(const WorkerOptions& o) {
   if (Status ping = queue.Ping(); !ping.ok()) {
     spdlog::warn("{}; retrying until it is reachable", ping.message());
   }
-  int n = o.workers > 0 ? o.workers
-                        : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int n = o.workers > 0 ? o.workers : UsableCpus();
   {
     jobs::WorkerPool pool(&queue, &*sealer,
                           jobs::WorkerPoolOptions{n, data.files(), std::chrono::milliseconds(250),
