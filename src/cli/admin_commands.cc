@@ -85,7 +85,7 @@ void AddServerCommand(CLI::App& app, int* exit_code) {
                   "redis://HOST:PORT (for `ferry worker` processes)")
       ->capture_default_str();
   cmd->add_option("--workers", o->workers,
-                  "job worker threads for the embedded queue (0: one per core)")
+                  "job worker threads for the embedded queue (0: one per CPU it may use)")
       ->capture_default_str();
   auto job_rate = AddJobRateOption(cmd);
   cmd->add_flag("-v,--verbose", o->verbose, "debug logging");
@@ -103,7 +103,7 @@ void AddWorkerCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--queue", o->queue, "the server's queue, redis://HOST:PORT")->required();
   cmd->add_option("--data", o->data_dir, "the server's data directory (shared storage)")
       ->capture_default_str();
-  cmd->add_option("--workers", o->workers, "jobs run at once (0: one per core)")
+  cmd->add_option("--workers", o->workers, "jobs run at once (0: one per CPU it may use)")
       ->capture_default_str();
   cmd->add_option("--visibility-timeout", o->visibility_timeout_seconds,
                   "seconds after which a silent worker's job is taken over by another")

@@ -23,8 +23,8 @@ struct EncryptOptions {
   // log2 of scrypt's N. 18 is age's own default (~0.5-1 s, 256 MiB of memory);
   // 1..22 are accepted (age refuses to decrypt above 22).
   int scrypt_log_n = 18;
-  // Threads sealing chunks; 0 = UsableCpus(). At most 8
-  // are used (memory is 1 MiB per thread).
+  // Threads sealing chunks; 0 = UsableCpus(). At most 8 are used (memory is
+  // 1 MiB per thread).
   int threads = 0;
 };
 

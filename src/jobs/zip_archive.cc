@@ -336,7 +336,7 @@ Status WriteZip(const HomeFs& home, const std::vector<RelPath>& paths, int out_f
     if (!item.is_dir && item.size > 0) inputs.push_back({item.path, item.size});
   }
   int threads = options.threads > 0 ? options.threads : UsableCpus();
-  DeflatePipeline pipeline(home.root_fd(), std::move(inputs), std::max(threads, 1), options.level);
+  DeflatePipeline pipeline(home.root_fd(), std::move(inputs), threads, options.level);
   WriteState state{&pipeline, &control, Status::Ok()};
   std::vector<std::unique_ptr<EntrySource>> sources;  // outlive za, which calls them
 
