@@ -137,11 +137,12 @@ void AddDirectoryCommand(CLI::App& app, int* exit_code) {
       ->capture_default_str();
   cmd->add_option("--loops", o->loops,
                   "event loops, each handling its connections' requests in turn (0: one per "
-                  "CPU with SQLite, --threads with PostgreSQL)")
+                  "CPU)")
       ->capture_default_str();
   cmd->add_option("--threads", o->threads,
-                  "requests that may wait handled at once: password hashing and writes with "
-                  "SQLite, every request with PostgreSQL (idle connections hold none)")
+                  "requests that may wait handled at once: password hashing and writes; with "
+                  "PostgreSQL, every request not answered from memory (idle connections hold "
+                  "none)")
       ->capture_default_str();
   cmd->add_option("--max-body", o->max_body, "largest request body in bytes")
       ->capture_default_str();

@@ -64,7 +64,7 @@ struct AsyncHttpServer::State {
   // the loops, and the loops' connections use the TLS context.
   std::optional<asio::ssl::context> tls;
   std::vector<std::unique_ptr<EventLoop>> loops;
-  // Requests not run on the loops (with runs_on_loop only). Destroyed before
+  // Requests not answered on the loops (with answer_on_loop only). Destroyed before
   // the loops, to which it hands the requests back.
   std::optional<asio::thread_pool> waiting_pool;
   asio::io_context accept_loop{1};
@@ -226,9 +226,9 @@ asio::awaitable<void> ServeRequests(AsyncHttpServer::State& state, Stream& strea
     httplib::Request in = ToHttplib(parser.release(), remote_addr, remote_port);
     httplib::Response out;
     socket.expires_never();
-    if (!options.runs_on_loop || options.runs_on_loop(in)) {
+    if (!options.answer_on_loop) {
       state.handler(in, out);
-    } else {
+    } else if (!options.answer_on_loop(in, out)) {
       // Resumes here, on the loop, once a pool thread has handled it.
       co_await asio::co_spawn(
           state.waiting_pool->get_executor(),
@@ -346,7 +346,7 @@ Result<std::unique_ptr<AsyncHttpServer>> AsyncHttpServer::Bind(const AsyncHttpOp
   state->options = options;
   const int loops = options.loops > 0 ? options.loops : UsableCpus();
   for (int i = 0; i < loops; ++i) state->loops.push_back(std::make_unique<EventLoop>());
-  if (options.runs_on_loop) {
+  if (options.answer_on_loop) {
     state->waiting_pool.emplace(static_cast<size_t>(std::max(1, options.threads)));
   }
   state->handler = std::move(handler);

@@ -10,12 +10,12 @@
 //
 // A request is handled on its connection's loop, in turn with the loop's
 // other connections: it is read, handled and answered without a hand-over
-// between threads. When only some requests are pure CPU work
-// (`runs_on_loop` says which), one loop per CPU works through those in the
-// order they came, and the others, which may wait (a database server,
-// password hashing), are handled on one of `threads` threads, so that they
-// hold up nobody else. Without `runs_on_loop`, every request is handled on
-// its loop: then the loops are the requests handled at once.
+// between threads. When only some requests can be answered with CPU work
+// alone (`answer_on_loop` answers those), one loop per CPU works through
+// them in the order they came, and the others, which may wait (a database
+// server, password hashing), are handled on one of `threads` threads, so
+// that they hold up nobody else. Without `answer_on_loop`, every request is
+// handled on its loop: then the loops are the requests handled at once.
 #pragma once
 
 #include <chrono>
@@ -43,11 +43,13 @@ struct AsyncHttpOptions {
   size_t max_header = 16 << 10;
   // Event loops; 0: one per CPU this process may run on.
   int loops = 0;
-  // Whether a request is handled on its loop (it must not wait for anything
-  // but a CPU) or on one of `threads`; null: every request on its loop.
-  std::function<bool(const httplib::Request&)> runs_on_loop;
-  // Threads for the requests not run on the loops: how many of those are
-  // handled at once.
+  // Answers a request on its loop if it can without waiting for anything but
+  // a CPU, and returns true; false leaves the response untouched, and the
+  // handler answers the request on one of `threads`. Null: the handler
+  // answers every request on its loop.
+  std::function<bool(const httplib::Request&, httplib::Response&)> answer_on_loop;
+  // Threads for the requests not answered on the loops: how many of those
+  // are handled at once.
   int threads = 16;
   // From the end of a reply (or the connection) to the end of the next
   // request's headers.

@@ -176,24 +176,25 @@ TEST_F(AsyncHttpServerTest, RequestsThatMayWaitHoldUpNoLoop) {
   AsyncHttpOptions options;
   options.loops = 1;
   options.threads = 2;
-  options.runs_on_loop = [](const httplib::Request& req) { return req.path != "/slow"; };
   std::atomic<bool> slow_entered{false}, slow_done{false}, fast_saw_slow_running{true};
   std::mutex mu;
   std::set<std::thread::id> fast_threads, slow_threads;
+  options.answer_on_loop = [&](const httplib::Request& req, httplib::Response& res) {
+    if (req.path == "/slow") return false;
+    std::lock_guard lock(mu);
+    fast_threads.insert(std::this_thread::get_id());
+    if (slow_done) fast_saw_slow_running = false;
+    Echo(req, res);
+    return true;
+  };
   StartServer(options, [&](const httplib::Request& req, httplib::Response& res) {
-    if (req.path == "/slow") {
-      {
-        std::lock_guard lock(mu);
-        slow_threads.insert(std::this_thread::get_id());
-      }
-      slow_entered = true;
-      std::this_thread::sleep_for(1s);
-      slow_done = true;
-    } else {
+    {
       std::lock_guard lock(mu);
-      fast_threads.insert(std::this_thread::get_id());
-      if (slow_done) fast_saw_slow_running = false;
+      slow_threads.insert(std::this_thread::get_id());
     }
+    slow_entered = true;
+    std::this_thread::sleep_for(1s);
+    slow_done = true;
     Echo(req, res);
   });
   // Both waiting requests are in hand at once, on the pool's two threads.
@@ -330,7 +331,11 @@ TEST_F(AsyncHttpServerTest, StopAnswersRequestsInHandAndClosesIdleConnections) {
 
 TEST_F(AsyncHttpServerTest, StopAnswersRequestsInHandOnThePoolOfThreads) {
   AsyncHttpOptions options;
-  options.runs_on_loop = [](const httplib::Request& req) { return req.path != "/slow"; };
+  options.answer_on_loop = [](const httplib::Request& req, httplib::Response& res) {
+    if (req.path == "/slow") return false;
+    Echo(req, res);
+    return true;
+  };
   ExpectStopAnswersRequestsInHand(options);
 }
 

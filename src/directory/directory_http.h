@@ -29,11 +29,12 @@ struct DirectoryHttpOptions {
   size_t max_body = 16 << 20;
   // The store is a library in this process (SQLite): reading it is CPU work
   // here, never a wait on a server, so requests that only read are answered
-  // on `loops` event loops and the rest on `threads` threads. Otherwise
-  // every request may wait, and is answered on one of `threads` loops.
+  // on `loops` event loops and the rest on `threads` threads. Otherwise (a
+  // database server) the loops answer what the service holds in memory
+  // (cached search answers, heartbeats of cached peers), and the threads the
+  // rest.
   bool store_in_process = false;
-  // Event loops; 0: one per CPU this process may run on (store in process),
-  // or `threads`.
+  // Event loops; 0: one per CPU this process may run on.
   int loops = 0;
   // Requests that may wait handled at once; idle connections hold none.
   int threads = 128;
@@ -65,6 +66,10 @@ class DirectoryHttpServer {
   // in this process (searches, heartbeats, listings), or a refusal. Hashing a
   // password, writing to the store, or asking a database server may wait.
   bool AnswersWithoutWaiting(const httplib::Request& request) const;
+  // Answers `request` as an event loop does: if it can without waiting (with
+  // a database server, from what the service holds in memory), and returns
+  // true; false leaves `response` untouched, for Handle() on a thread.
+  bool AnswerOnLoop(const httplib::Request& request, httplib::Response& response);
 
   struct PassKey {
    private:
@@ -74,7 +79,20 @@ class DirectoryHttpServer {
   DirectoryHttpServer(PassKey, DirectoryService* service, DirectoryHttpOptions options);
 
  private:
-  void Dispatch(const httplib::Request& request, httplib::Response& response, std::string* route);
+  // Any way Handle() may answer, or from what the service holds in memory
+  // alone (an event loop's way when the store is a database server).
+  enum class Answering { kAnyWay, kFromMemory };
+  // Dispatch, with errors and metrics; false as Dispatch.
+  bool Answer(const httplib::Request& request, httplib::Response& response, Answering how);
+  // False, with `response` untouched, when `how` is kFromMemory and the
+  // answer needs the store.
+  bool Dispatch(const httplib::Request& request, httplib::Response& response, std::string* route,
+                Answering how);
+  bool DispatchFromMemory(const httplib::Request& request, httplib::Response& response,
+                          const std::string& route);
+  void DispatchAnyWay(const httplib::Request& request, httplib::Response& response,
+                      const std::string& route, const std::string& path_peer_id);
+  void ReplyMetrics(httplib::Response& response);
 
   DirectoryService* service_;
   DirectoryHttpOptions options_;

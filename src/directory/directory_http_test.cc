@@ -31,11 +31,23 @@ class DirectoryHttpTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
 
-  static httplib::Request Request(const std::string& method, const std::string& path) {
+  static httplib::Request Request(const std::string& method, const std::string& path,
+                                  const std::string& token = "") {
     httplib::Request req;
     req.method = method;
     req.path = path;
+    if (!token.empty()) req.headers.emplace("Authorization", "Bearer " + token);
     return req;
+  }
+  static httplib::Request Search(const std::string& text, const std::string& token) {
+    httplib::Request req = Request("GET", "/api/v1/search", token);
+    req.params.emplace("q", text);
+    return req;
+  }
+  std::string Login() {
+    auto login = service_->Login({"alice", "alice-password"}, "127.0.0.1");
+    EXPECT_TRUE(login.ok()) << login.status().ToString();
+    return login.ok() ? login->token : "";
   }
 
   std::string dir_;
@@ -73,6 +85,96 @@ TEST_F(DirectoryHttpTest, OnlyReadsOfAStoreInThisProcessRunOnTheEventLoops) {
   }
   // An unknown route is a 404 whatever the store.
   EXPECT_TRUE(server->AnswersWithoutWaiting(Request("GET", "/nowhere")));
+}
+
+// With a database server, an event loop answers from what the service holds
+// in memory and hands everything else, untouched, to a thread.
+TEST_F(DirectoryHttpTest, WithADatabaseServerTheLoopsAnswerFromMemoryAlone) {
+  auto server = DirectoryHttpServer::Unbound(service_.get());  // a PostgreSQL store's
+  ASSERT_TRUE(service_->Register({"alice", "alice-password"}).ok());
+  const std::string announcer = Login();
+  AnnounceRequest announce;
+  announce.address = "127.0.0.1:9000";
+  announce.cert_sha256 = std::string(64, 'a');
+  announce.files = std::vector<SharedFile>{{"a/song.ogg", 3, std::string(64, 'b'), 1}};
+  auto peer = service_->Announce(announcer, announce);
+  ASSERT_TRUE(peer.ok()) << peer.status().ToString();
+  const std::string token = Login();  // a session this instance has not looked up yet
+
+  auto declined = [&](const httplib::Request& req) {
+    httplib::Response res;
+    bool answered = server->AnswerOnLoop(req, res);
+    EXPECT_EQ(res.status, -1) << req.method << " " << req.path;
+    EXPECT_TRUE(res.body.empty()) << res.body;
+    return !answered;
+  };
+  auto on_loop = [&](const httplib::Request& req) {
+    httplib::Response res;
+    EXPECT_TRUE(server->AnswerOnLoop(req, res)) << req.method << " " << req.path;
+    return res;
+  };
+
+  // A search whose session or answer is not in memory goes to a thread; once
+  // Handle() has answered it there, the loop answers the same search alike.
+  EXPECT_TRUE(declined(Search("song", token)));
+  httplib::Response first;
+  server->Handle(Search("song", token), first);
+  ASSERT_EQ(first.status, 200) << first.body;
+  EXPECT_NE(first.body.find("\"song.ogg\""), std::string::npos) << first.body;
+  auto again = on_loop(Search("song", token));
+  EXPECT_EQ(again.status, 200);
+  EXPECT_EQ(again.body, first.body);
+  EXPECT_TRUE(declined(Search("other", token)));
+
+  // A heartbeat of a peer not looked up yet goes to a thread, then no more.
+  httplib::Request heartbeat = Request("POST", "/api/v1/heartbeat", announcer);
+  heartbeat.body = R"({"peer_id": ")" + peer->peer_id + R"("})";
+  EXPECT_TRUE(declined(heartbeat));
+  httplib::Response handled;
+  server->Handle(heartbeat, handled);
+  ASSERT_EQ(handled.status, 200) << handled.body;
+  auto beat = on_loop(heartbeat);
+  EXPECT_EQ(beat.status, 200);
+  EXPECT_NE(beat.body.find(peer->peer_id), std::string::npos) << beat.body;
+  // Another user's session, cached, still may not heartbeat alice's peer.
+  ASSERT_TRUE(service_->Register({"bob", "bob-password"}).ok());
+  auto bob = service_->Login({"bob", "bob-password"}, "127.0.0.1");
+  ASSERT_TRUE(bob.ok());
+  ASSERT_TRUE(service_->Verify(bob->token).ok());  // which caches bob's session
+  httplib::Request stolen = Request("POST", "/api/v1/heartbeat", bob->token);
+  stolen.body = heartbeat.body;
+  EXPECT_EQ(on_loop(stolen).status, 403);
+
+  // Refusals and bad input need no store.
+  EXPECT_EQ(on_loop(Search("song", "")).status, 401);
+  EXPECT_EQ(on_loop(Request("GET", "/api/v1/search", token)).status, 400);
+  httplib::Request garbled = Request("POST", "/api/v1/heartbeat", announcer);
+  garbled.body = "{not json";
+  EXPECT_EQ(on_loop(garbled).status, 400);
+  EXPECT_EQ(on_loop(Request("GET", "/nowhere")).status, 404);
+  EXPECT_EQ(on_loop(Request("PUT", "/api/v1/search")).status, 405);
+  EXPECT_EQ(on_loop(Request("GET", "/metrics")).status, 200);
+
+  // Everything else may wait for the database server.
+  for (const auto& [method, path] : {std::pair{"POST", "/api/v1/register"},
+                                     {"POST", "/api/v1/login"},
+                                     {"POST", "/api/v1/announce"},
+                                     {"GET", "/api/v1/verify"},
+                                     {"GET", "/api/v1/peers"},
+                                     {"GET", "/healthz"}}) {
+    EXPECT_TRUE(declined(Request(method, path, token))) << method << " " << path;
+  }
+
+  // With SQLite in this process, the loop answers every read, cached or not.
+  DirectoryHttpOptions in_process;
+  in_process.store_in_process = true;
+  auto sqlite = DirectoryHttpServer::Unbound(service_.get(), in_process);
+  httplib::Response read;
+  EXPECT_TRUE(sqlite->AnswerOnLoop(Search("ogg", Login()), read));
+  EXPECT_EQ(read.status, 200);
+  EXPECT_NE(read.body.find("\"song.ogg\""), std::string::npos) << read.body;
+  httplib::Response registered;
+  EXPECT_FALSE(sqlite->AnswerOnLoop(Request("POST", "/api/v1/register"), registered));
 }
 
 }  // namespace

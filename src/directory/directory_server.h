@@ -17,7 +17,7 @@ struct DirectoryServerOptions {
   bool plain_http = false;
   std::string tls_cert, tls_key;
   double heartbeat_seconds = 10;
-  int loops = 0;  // event loops; 0: one per usable CPU with SQLite, `threads` with PostgreSQL
+  int loops = 0;  // event loops; 0: one per usable CPU
   int threads = 128;
   size_t max_body = 16 << 20;
   int db_connections = 8;

@@ -147,31 +147,48 @@ Result<DirectorySession> DirectoryService::Authenticate(const std::string& token
   return **found;
 }
 
-Result<DirectorySession> DirectoryService::AuthenticateCached(const std::string& token) {
+std::optional<Result<DirectorySession>> DirectoryService::SessionInMemory(
+    const std::string& token) {
   if (token.empty()) return kNoSession;
   std::string id = SessionIdOf(token);
   int64_t now = clock_();
-  {
-    std::lock_guard lock(mu_);
-    auto it = sessions_.find(id);
-    if (it != sessions_.end() && now - it->second.checked_at < session_cache_ttl_.count() &&
-        it->second.session.expires_at > now) {
-      return it->second.session;
-    }
+  std::lock_guard lock(mu_);
+  auto it = sessions_.find(id);
+  if (it != sessions_.end() && now - it->second.checked_at < session_cache_ttl_.count() &&
+      it->second.session.expires_at > now) {
+    return it->second.session;
   }
+  return std::nullopt;
+}
+
+Result<DirectorySession> DirectoryService::AuthenticateCached(const std::string& token) {
+  if (auto known = SessionInMemory(token)) return std::move(*known);
   return Authenticate(token);
 }
 
-Result<PeerOwner> DirectoryService::OwnedOnlinePeer(const DirectorySession& session,
-                                                    const std::string& peer_id) {
+int64_t DirectoryService::NewestHeartbeat(const std::string& peer_id,
+                                          const PeerOwner& owner) const {
+  std::lock_guard lock(mu_);
+  auto it = local_seen_.find(peer_id);
+  return it == local_seen_.end() ? owner.last_seen : std::max(owner.last_seen, it->second);
+}
+
+Result<PeerOwner> DirectoryService::OwnedAndOnline(const DirectorySession& session,
+                                                   const std::string& peer_id,
+                                                   const PeerOwner& owner, int64_t now) {
+  if (owner.username != session.username) {
+    return Status::PermissionDenied(fmt::format("peer {} belongs to another user", peer_id));
+  }
+  if (NewestHeartbeat(peer_id, owner) < OnlineSince(now)) {
+    Forget(peer_id);
+    return PeerGone(peer_id);
+  }
+  return owner;
+}
+
+std::optional<Result<PeerOwner>> DirectoryService::OwnedOnlinePeerInMemory(
+    const DirectorySession& session, const std::string& peer_id) {
   int64_t now = clock_();
-  // Newest heartbeat known here: the cached time in the store or one this
-  // instance received since.
-  auto newest = [&](const PeerOwner& owner) {
-    std::lock_guard lock(mu_);
-    auto it = local_seen_.find(peer_id);
-    return it == local_seen_.end() ? owner.last_seen : std::max(owner.last_seen, it->second);
-  };
   std::optional<PeerOwner> owner;
   {
     std::lock_guard lock(mu_);
@@ -181,26 +198,26 @@ Result<PeerOwner> DirectoryService::OwnedOnlinePeer(const DirectorySession& sess
     }
   }
   // A miss, or a cached peer that looks expired (its heartbeats may have gone
-  // through another instance): ask the store.
-  if (!owner || newest(*owner) < OnlineSince(now)) {
-    auto found = store_->FindPeer(peer_id);
-    if (!found.ok()) return found.status();
-    if (!*found) {
-      Forget(peer_id);
-      return PeerGone(peer_id);
-    }
-    owner = **found;
-    std::lock_guard lock(mu_);
-    peers_[peer_id] = CachedPeer{*owner, now};
-  }
-  if (owner->username != session.username) {
-    return Status::PermissionDenied(fmt::format("peer {} belongs to another user", peer_id));
-  }
-  if (newest(*owner) < OnlineSince(now)) {
+  // through another instance): the store must be asked.
+  if (!owner || NewestHeartbeat(peer_id, *owner) < OnlineSince(now)) return std::nullopt;
+  return OwnedAndOnline(session, peer_id, *owner, now);
+}
+
+Result<PeerOwner> DirectoryService::OwnedOnlinePeer(const DirectorySession& session,
+                                                    const std::string& peer_id) {
+  if (auto known = OwnedOnlinePeerInMemory(session, peer_id)) return std::move(*known);
+  int64_t now = clock_();
+  auto found = store_->FindPeer(peer_id);
+  if (!found.ok()) return found.status();
+  if (!*found) {
     Forget(peer_id);
     return PeerGone(peer_id);
   }
-  return *owner;
+  {
+    std::lock_guard lock(mu_);
+    peers_[peer_id] = CachedPeer{**found, now};
+  }
+  return OwnedAndOnline(session, peer_id, **found, now);
 }
 
 void DirectoryService::Forget(const std::string& peer_id) {
@@ -258,6 +275,21 @@ Result<AnnounceReply> DirectoryService::Heartbeat(const std::string& token,
   if (!session.ok()) return session.status();
   auto owner = OwnedOnlinePeer(*session, peer_id);
   if (!owner.ok()) return owner.status();
+  return RecordHeartbeat(peer_id);
+}
+
+std::optional<Result<AnnounceReply>> DirectoryService::HeartbeatInMemory(
+    const std::string& token, const std::string& peer_id) {
+  auto session = SessionInMemory(token);
+  if (!session) return std::nullopt;
+  if (!session->ok()) return session->status();
+  auto owner = OwnedOnlinePeerInMemory(**session, peer_id);
+  if (!owner) return std::nullopt;
+  if (!owner->ok()) return owner->status();
+  return RecordHeartbeat(peer_id);
+}
+
+AnnounceReply DirectoryService::RecordHeartbeat(const std::string& peer_id) {
   int64_t now = clock_();
   std::lock_guard lock(mu_);
   local_seen_[peer_id] = now;
@@ -319,6 +351,17 @@ Result<SharedSearchAnswer> DirectoryService::Search(const std::string& token,
       return answer;
     }
   }
+  search_cache_.Count(true);
+  return cached;
+}
+
+std::optional<Result<SharedSearchAnswer>> DirectoryService::SearchInMemory(
+    const std::string& token, const SearchQuery& query) {
+  auto session = SessionInMemory(token);
+  if (!session) return std::nullopt;
+  if (!session->ok()) return session->status();
+  auto cached = search_cache_.Find(query, clock_());
+  if (!cached) return std::nullopt;
   search_cache_.Count(true);
   return cached;
 }

@@ -17,6 +17,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -101,6 +102,14 @@ class DirectoryService {
                                             Page page);
   Result<SharedSearchAnswer> Search(const std::string& token, const SearchQuery& query);
 
+  // The same answers from what this instance holds in memory alone (a cached
+  // session, peer or search answer), for a thread that must not wait for a
+  // database server; nullopt when the store would have to be asked.
+  std::optional<Result<AnnounceReply>> HeartbeatInMemory(const std::string& token,
+                                                         const std::string& peer_id);
+  std::optional<Result<SharedSearchAnswer>> SearchInMemory(const std::string& token,
+                                                           const SearchQuery& query);
+
   Status Health();
   // Counts as of the last maintenance pass (cheap; for /metrics).
   DirectoryCounts counts() const;
@@ -125,8 +134,20 @@ class DirectoryService {
   Result<DirectorySession> Authenticate(const std::string& token);
   // The same, answered from the cache when it is younger than cache_ttl.
   Result<DirectorySession> AuthenticateCached(const std::string& token);
+  // The cache's answer alone; nullopt when the store must be asked.
+  std::optional<Result<DirectorySession>> SessionInMemory(const std::string& token);
   // The caller's online peer, or NOT_FOUND / PERMISSION_DENIED.
   Result<PeerOwner> OwnedOnlinePeer(const DirectorySession& session, const std::string& peer_id);
+  // The same from the cached owner; nullopt when the store must be asked (a
+  // peer not cached, or one that looks expired).
+  std::optional<Result<PeerOwner>> OwnedOnlinePeerInMemory(const DirectorySession& session,
+                                                           const std::string& peer_id);
+  // `owner` if it is the session's user's and online at `now`.
+  Result<PeerOwner> OwnedAndOnline(const DirectorySession& session, const std::string& peer_id,
+                                   const PeerOwner& owner, int64_t now);
+  // The cached time in the store or one this instance received since.
+  int64_t NewestHeartbeat(const std::string& peer_id, const PeerOwner& owner) const;
+  AnnounceReply RecordHeartbeat(const std::string& peer_id);
   void Forget(const std::string& peer_id);
   void FlushHeartbeats();
   // Runs store index upkeep for a quarter flush interval at most.
