@@ -1,6 +1,7 @@
 #include "directory/postgres_directory_store.h"
 
 #include <algorithm>
+#include <chrono>
 #include <condition_variable>
 #include <limits>
 #include <map>
@@ -16,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "directory/file_row_cache.h"
 #include "directory/peer_book.h"
 #include "directory/postgres_name_feed.h"
 #include "directory/store_text.h"
@@ -783,11 +785,16 @@ class PostgresDirectoryStore final : public DirectoryStore {
   // Reads peers the book could not tell about from the database (and keeps
   // them there): the ones that still exist, online or not.
   PeerMap ReadPeers(pqxx::transaction_base& tx, std::vector<std::string> ids);
+  // Leaves hits without an online peer in place (see ForgetRowsOfPeerlessHits).
   void AttachBookedPeers(pqxx::transaction_base& tx, std::vector<SearchHit>& hits,
                          int64_t online_since, int max_peers);
+  void ForgetRowsOfPeerlessHits(const std::vector<SearchHit>& hits,
+                                const std::vector<std::pair<int64_t, SharedFileRow>>& remembered);
 
   ConnectionPool pool_;
-  PeerBook book_;                     // filled by indexed searches; on while names_ listens
+  PeerBook book_;  // filled by indexed searches; on while names_ listens
+  // Rows read by indexed searches: 128 Ki rows (about 45 MB) for 30 s.
+  FileRowCache rows_{128 << 10, std::chrono::seconds(30)};
   PostgresNameFeed names_;            // declared after book_, which it refers to
   bool ascii_folds_plainly_ = false;  // set once, by CreateSchema
 };
@@ -848,6 +855,12 @@ const BookedPeer* OnlinePeer(const PeerBook::Reader& book, const PeerMap& read,
 }
 
 std::string_view View(const pqxx::field& f) { return std::string_view(f.c_str(), f.size()); }
+
+int64_t SteadyMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 
 // Each hit's first online peers in peer_id order, in one statement.
 void ReadHitPeers(pqxx::transaction_base& tx, std::vector<SearchHit>& hits, int64_t online_since,
@@ -952,7 +965,8 @@ PeerMap PostgresDirectoryStore::ReadPeers(pqxx::transaction_base& tx,
 // the book. Each hit's rows are read up to a cap a little above `max_peers`
 // (a peer may share a file under two paths, and offline peers' rows linger
 // until expiry removes them); a hit that reaches the cap without enough online
-// peers has its peers read the other way.
+// peers has its peers read the other way. Hits left without an online peer
+// stay, for the caller to drop.
 void PostgresDirectoryStore::AttachBookedPeers(pqxx::transaction_base& tx,
                                                std::vector<SearchHit>& hits, int64_t online_since,
                                                int max_peers) {
@@ -1025,7 +1039,23 @@ void PostgresDirectoryStore::AttachBookedPeers(pqxx::transaction_base& tx,
       hits[short_index[k]].peers = std::move(short_hits[k].peers);
     }
   }
-  DropHitsWithoutPeers(hits);
+}
+
+// A remembered row whose hit has no peer left may have been deleted: read it
+// from the table next time (which also tells the name index).
+void PostgresDirectoryStore::ForgetRowsOfPeerlessHits(
+    const std::vector<SearchHit>& hits,
+    const std::vector<std::pair<int64_t, SharedFileRow>>& remembered) {
+  std::vector<int64_t> forget;
+  for (const auto& hit : hits) {
+    if (!hit.peers.empty()) continue;
+    for (const auto& [id, row] : remembered) {
+      if (row->size == hit.size && row->sha256 == hit.sha256 && row->name == hit.name) {
+        forget.push_back(id);
+      }
+    }
+  }
+  if (!forget.empty()) rows_.Forget(forget);
 }
 
 Result<std::vector<SearchHit>> PostgresDirectoryStore::SearchIndexed(NameIndex& index,
@@ -1043,37 +1073,56 @@ Result<std::vector<SearchHit>> PostgresDirectoryStore::SearchIndexed(NameIndex& 
     for (const auto& row : tx.exec_prepared("files_after", index.max_id())) {
       index.Put(row[0].as<int64_t>(), row[1].as<std::string>());
     }
+    // Rows this search took from memory rather than the table.
+    std::vector<std::pair<int64_t, SharedFileRow>> remembered;
     auto hits = CollectHits(query, [&](int64_t last_id, int64_t n) {
       auto ids = index.Find(folded, last_id, static_cast<size_t>(n));
       std::vector<MatchRow> out;
       if (!ids.empty()) {
-        const auto rows =
-            tx.exec_prepared("files_by_id", BigintArray(ids, [](int64_t id) { return id; }));
+        const int64_t now = SteadyMs();
+        std::vector<SharedFileRow> rows = rows_.Find(ids, now);
+        std::vector<int64_t> missing;
+        for (size_t i = 0; i < ids.size(); ++i) {
+          if (rows[i]) {
+            remembered.emplace_back(ids[i], rows[i]);
+          } else {
+            missing.push_back(ids[i]);
+          }
+        }
+        if (!missing.empty()) {
+          // Both in id order; ids the table no longer has stay null.
+          std::vector<std::pair<int64_t, SharedFileRow>> read;
+          for (const auto& row : tx.exec_prepared(
+                   "files_by_id", BigintArray(missing, [](int64_t id) { return id; }))) {
+            read.emplace_back(row[0].as<int64_t>(),
+                              std::make_shared<const FileRow>(
+                                  FileRow{row[1].as<std::string>(), row[2].as<int64_t>(),
+                                          row[3].as<std::string>(), row[4].as<std::string>()}));
+          }
+          size_t r = 0;
+          for (size_t i = 0; i < ids.size() && r < read.size(); ++i) {
+            if (ids[i] == read[r].first) rows[i] = read[r++].second;
+          }
+          rows_.Put(read, now);
+        }
         std::vector<std::string> unknown;
         {
           const auto book = book_.Read();
           for (const auto& row : rows) {
-            if (!book.Find(View(row[4]), online_since)) unknown.emplace_back(View(row[4]));
+            if (row && !book.Find(row->peer_id, online_since)) unknown.push_back(row->peer_id);
           }
         }
         const PeerMap read = unknown.empty() ? PeerMap() : ReadPeers(tx, std::move(unknown));
         const auto book = book_.Read();
-        for (const auto& row : rows) {
-          out.push_back(MatchRow{
-              row[0].as<int64_t>(),
-              SearchHit{
-                  row[1].as<std::string>(), row[2].as<int64_t>(), row[3].as<std::string>(), {}},
-              OnlinePeer(book, read, View(row[4]), online_since) != nullptr});
-        }
-      }
-      // Ids the database no longer has were deleted (perhaps through another
-      // instance): the index forgets them. Both lists are in id order.
-      size_t r = 0;
-      for (int64_t id : ids) {
-        if (r < out.size() && out[r].id == id) {
-          ++r;
-        } else {
-          index.Forget(id);
+        for (size_t i = 0; i < ids.size(); ++i) {
+          if (!rows[i]) {
+            // Deleted (perhaps through another instance): the index forgets it.
+            index.Forget(ids[i]);
+            continue;
+          }
+          const FileRow& row = *rows[i];
+          out.push_back(MatchRow{ids[i], SearchHit{row.name, row.size, row.sha256, {}},
+                                 OnlinePeer(book, read, row.peer_id, online_since) != nullptr});
         }
       }
       // The batch continues after the last id the index gave, found or not.
@@ -1084,6 +1133,8 @@ Result<std::vector<SearchHit>> PostgresDirectoryStore::SearchIndexed(NameIndex& 
     });
     if (!hits.empty() && query.max_peers_per_hit > 0) {
       AttachBookedPeers(tx, hits, online_since, query.max_peers_per_hit);
+      ForgetRowsOfPeerlessHits(hits, remembered);
+      DropHitsWithoutPeers(hits);
     }
     return hits;
   });
