@@ -330,29 +330,25 @@ Result<std::vector<SharedFile>> DirectoryService::PeerFiles(const std::string& t
 
 Result<SharedSearchAnswer> DirectoryService::Search(const std::string& token,
                                                     const SearchQuery& query) {
+  if (auto answered = SearchInMemory(token, query)) return std::move(*answered);
   auto session = AuthenticateCached(token);
   if (!session.ok()) return session.status();
+  auto pass = search_gate_.Enter();
+  // The same query may have been answered while this one queued.
   int64_t now = clock_();
-  auto cached = search_cache_.Find(query, now);
-  if (!cached) {
-    auto pass = search_gate_.Enter();
-    // The same query may have been answered while this one queued.
-    now = clock_();
-    cached = search_cache_.Find(query, now);
-    if (!cached) {
-      search_cache_.Count(false);
-      auto ticket = search_cache_.Begin();
-      auto hits = store_->Search(query, OnlineSince(now));
-      if (!hits.ok()) return hits.status();
-      // Encoded here, in the queue's turn, so that a burst of searches is
-      // answered in arrival order, body and all.
-      auto answer = EncodeSearchAnswer(std::move(*hits));
-      search_cache_.Store(query, ticket, now, answer);
-      return answer;
-    }
+  if (auto cached = search_cache_.Find(query, now)) {
+    search_cache_.Count(true);
+    return cached;
   }
-  search_cache_.Count(true);
-  return cached;
+  search_cache_.Count(false);
+  auto ticket = search_cache_.Begin();
+  auto hits = store_->Search(query, OnlineSince(now));
+  if (!hits.ok()) return hits.status();
+  // Encoded here, in the queue's turn, so that a burst of searches is
+  // answered in arrival order, body and all.
+  auto answer = EncodeSearchAnswer(std::move(*hits));
+  search_cache_.Store(query, ticket, now, answer);
+  return answer;
 }
 
 std::optional<Result<SharedSearchAnswer>> DirectoryService::SearchInMemory(

@@ -40,6 +40,8 @@ class FileRowCache {
   // Keeps rows read at `now`.
   void Put(const std::vector<std::pair<int64_t, SharedFileRow>>& rows, int64_t now);
   void Forget(const std::vector<int64_t>& ids);
+  // Entries held, at most max_rows (a row read again after it aged may be
+  // held twice until the older half goes).
   size_t size() const;
 
  private:
