@@ -67,6 +67,18 @@ void AddServerCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--data", o->data_dir, "data directory")->capture_default_str();
   cmd->add_option("--tls-cert", o->tls_cert, "certificate (PEM) instead of the self-signed one");
   cmd->add_option("--tls-key", o->tls_key, "private key (PEM) for --tls-cert");
+  cmd->add_option("--max-connections", o->max_connections,
+                  "most TCP connections at once, counted before the TLS handshake")
+      ->capture_default_str();
+  cmd->add_option("--max-connections-per-source", o->max_connections_per_source,
+                  "most TCP connections at once from one IPv4 address or IPv6 /64")
+      ->capture_default_str();
+  cmd->add_option("--handshake-timeout", o->handshake_timeout_seconds,
+                  "seconds a new connection has to finish its TLS and HTTP/2 handshake")
+      ->capture_default_str();
+  cmd->add_option("--max-streams-per-connection", o->max_streams_per_connection,
+                  "most calls at once on one connection (HTTP/2 streams)")
+      ->capture_default_str();
   cmd->add_option("--max-clients", o->max_clients, "most clients at once")->capture_default_str();
   cmd->add_option("--idle-timeout", o->idle_timeout_seconds,
                   "seconds before an idle client is disconnected")

@@ -10,4 +10,15 @@ namespace ferry {
 // Call once, first thing in main().
 void TuneAllocatorForStreaming();
 
+// Every open connection is a descriptor, and idle ones cost nothing else, so
+// the soft limit (often 1024) would be the number of clients that can stay
+// connected: raises it to the hard limit, as servers commonly do. Returns the
+// soft limit in force afterwards.
+long RaiseDescriptorLimit();
+
+// Gives the memory that freed allocations left in malloc's arenas back to the
+// system, so a burst (many calls at once, an attack) does not keep the
+// resident set at its peak. Cheap when there is little to return.
+void ReturnFreeMemory();
+
 }  // namespace ferry

@@ -17,9 +17,12 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "core/connection_gate.h"
 #include "core/logging.h"
+#include "core/process_tuning.h"
 #include "core/secrets.h"
 #include "core/stop_signals.h"
+#include "core/tcp_acceptor.h"
 #include "core/tls_cert.h"
 #include "core/transfer_limits.h"
 #include "core/usable_cpus.h"
@@ -28,8 +31,10 @@
 #include "jobs/worker_pool.h"
 #include "server/accounts.h"
 #include "server/auth_service.h"
+#include "server/call_guard.h"
 #include "server/file_service.h"
 #include "server/job_service.h"
+#include "server/stream_watch.h"
 
 namespace ferry {
 namespace {
@@ -75,6 +80,7 @@ class Housekeeper {
       }
       if (cv_.wait_for(lock, period_, [&] { return stop_; })) return;
       state_->sessions.Sweep();
+      ReturnFreeMemory();
     }
   }
   ServerState* state_;
@@ -91,6 +97,10 @@ Status ValidateOptions(const ServerOptions& o) {
                         : Status::InvalidArgument(fmt::format("{} must be at least {}", flag, min));
   };
   FERRY_RETURN_IF_ERROR(at_least(o.max_clients, 1, "--max-clients"));
+  FERRY_RETURN_IF_ERROR(at_least(o.max_connections, 1, "--max-connections"));
+  FERRY_RETURN_IF_ERROR(at_least(o.max_connections_per_source, 1, "--max-connections-per-source"));
+  FERRY_RETURN_IF_ERROR(at_least(o.handshake_timeout_seconds, 1, "--handshake-timeout"));
+  FERRY_RETURN_IF_ERROR(at_least(o.max_streams_per_connection, 1, "--max-streams-per-connection"));
   FERRY_RETURN_IF_ERROR(at_least(o.idle_timeout_seconds, 1, "--idle-timeout"));
   FERRY_RETURN_IF_ERROR(at_least(o.shutdown_grace_seconds, 0, "--shutdown-grace"));
   FERRY_RETURN_IF_ERROR(at_least(o.upload_retention_hours, 1, "--upload-retention"));
@@ -137,6 +147,24 @@ Result<std::unique_ptr<jobs::JobQueue>> OpenJobQueue(const ServerOptions& o, con
   if (!recovered.ok()) return recovered.status();
   if (*recovered > 0) spdlog::info("{} interrupted jobs are queued again", *recovered);
   return std::unique_ptr<jobs::JobQueue>(std::move(queue).value());
+}
+
+// The connection caps in force: --max-connections, lowered if the process
+// may not hold that many descriptors besides the files its calls open.
+ConnectionLimits ConnectionLimitsFor(const ServerOptions& o, const SessionLimits& sessions) {
+  const long descriptors = RaiseDescriptorLimit();
+  const long for_files = 256 + 2L * o.max_clients * sessions.max_calls_per_session;
+  const long fit = std::max(1L, descriptors - for_files);
+  ConnectionLimits limits;
+  limits.max_connections = o.max_connections;
+  if (limits.max_connections > fit) {
+    spdlog::warn(
+        "--max-connections {} does not fit in this process's open-file limit of {}: using {}",
+        o.max_connections, descriptors, fit);
+    limits.max_connections = static_cast<int>(fit);
+  }
+  limits.max_per_source = std::min(o.max_connections_per_source, limits.max_connections);
+  return limits;
 }
 
 }  // namespace
@@ -189,17 +217,42 @@ Status RunServer(const ServerOptions& o) {
   }
   JobService job_service(&state, queue->get(), &*sealer);
 
+  // ferry accepts connections itself, so that each is counted against the
+  // caps before gRPC spends a TLS handshake on it; gRPC then owns the socket.
+  std::atomic<bool> fatal{false};
+  std::string fatal_reason;
+  TcpAcceptor::Options acceptor_options;
+  acceptor_options.on_fatal = [&](const std::string& why) {
+    spdlog::critical("{}: stopping, so that a supervisor can start the server again", why);
+    fatal_reason = why;
+    fatal = true;
+    ::kill(::getpid(), SIGTERM);
+  };
+  auto acceptor = TcpAcceptor::Listen(o.listen, acceptor_options);
+  if (!acceptor.ok()) return acceptor.status();
+  ConnectionGate gate(ConnectionLimitsFor(o, limits));
+
   grpc::SslServerCredentialsOptions ssl;
   ssl.pem_key_cert_pairs.push_back({identity->key_pem, identity->cert_pem});
   grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort(o.listen, grpc::SslServerCredentials(ssl), &port);
+  auto handoff = builder.experimental().AddExternalConnectionAcceptor(
+      grpc::ServerBuilder::experimental_type::ExternalConnectionType::FROM_FD,
+      grpc::SslServerCredentials(ssl));
+  // A client can have max_streams_per_connection calls open; twice that in
+  // progress means it resets streams the server still serves.
+  CallsInProgress calls_in_progress(&gate, 2 * o.max_streams_per_connection);
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> guards;
+  guards.push_back(std::make_unique<CallGuardFactory>(&calls_in_progress));
+  builder.experimental().SetInterceptorCreators(std::move(guards));
   builder.RegisterService(&files);
   builder.RegisterService(&auth);
   builder.RegisterService(&job_service);
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
   builder.SetMaxSendMessageSize(kMaxMessageBytes);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, o.idle_timeout_seconds * 1000);
+  builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS,
+                             o.handshake_timeout_seconds * 1000);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, o.max_streams_per_connection);
   // Keepalive pings find clients that vanished without closing (power loss,
   // dropped NAT state), so their calls and sessions do not linger.
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 30'000);
@@ -208,14 +261,23 @@ Status RunServer(const ServerOptions& o) {
   builder.AddChannelArgument(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, kStreamWindowBytes);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_FRAME_SIZE, kMaxFrameBytes);
   grpc::ResourceQuota quota("ferry-server");
-  // Enough threads for every client's maximum of calls, plus some for logins.
-  quota.SetMaxThreads(o.max_clients * (limits.max_calls_per_session + 1) + 16);
+  // Enough threads for every client's maximum of calls, plus some for logins,
+  // plus room for the calls a connection cut for resetting streams still had
+  // under way: gRPC runs a handler for each, and without the room they would
+  // take the threads real calls need until they drain (about a second).
+  constexpr int kThreadsForCutConnections = 4096;
+  quota.SetMaxThreads(o.max_clients * (limits.max_calls_per_session + 1) + 16 +
+                      kThreadsForCutConnections);
   builder.SetResourceQuota(quota);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (!server || port == 0) {
-    return Status::Unavailable(
-        fmt::format("cannot listen on {}: the address is in use or not valid here", o.listen));
-  }
+  if (!server) return Status::Unavailable("cannot start the gRPC server");
+  const int port = (*acceptor)->port();
+  StreamWatch stream_watch(&gate, StreamLimits{});
+  (*acceptor)->Start(&gate, [&handoff](UniqueFd fd, const std::string&) {
+    grpc::experimental::ExternalConnectionAcceptor::NewConnectionParameters p;
+    p.fd = fd.Release();
+    handoff->HandleNewConnection(&p);
+  });
 
   std::string host = o.listen.substr(0, o.listen.rfind(':'));
   spdlog::info("ferry server listening on {}:{} (TLS; data in {})", host, port, o.data_dir);
@@ -237,6 +299,7 @@ Status RunServer(const ServerOptions& o) {
         "signal again to stop at once",
         sig == SIGINT ? "SIGINT" : "SIGTERM", o.shutdown_grace_seconds);
     std::thread shutdown([&] {
+      (*acceptor)->Stop();
       server->Shutdown(std::chrono::system_clock::now() +
                        std::chrono::seconds(o.shutdown_grace_seconds));
       stopped = true;
@@ -255,6 +318,7 @@ Status RunServer(const ServerOptions& o) {
   server->Wait();
   waiter.join();
   state.audit.Flush();
+  if (fatal) return Status::Unavailable(fatal_reason);
   spdlog::info("ferry server stopped");
   return Status::Ok();
 }

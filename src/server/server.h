@@ -13,6 +13,11 @@ struct ServerOptions {
   std::string data_dir = "./ferry-data";
   std::string tls_cert;  // empty: DATA/tls/server.crt, made on first start
   std::string tls_key;
+  // Connections are admitted before any TLS work (docs/security.md).
+  int max_connections = 1024;
+  int max_connections_per_source = 32;
+  int handshake_timeout_seconds = 10;
+  int max_streams_per_connection = 16;
   int max_clients = 64;
   int idle_timeout_seconds = 100;
   int shutdown_grace_seconds = 30;
