@@ -299,6 +299,8 @@ TEST_F(FullDiskTest, MutationsOnAFullDiskFailOrAreOnRecord) {
                 std::string::npos)
           << r.err;
       refused++;
+      // Refused before the change: nothing happened.
+      EXPECT_EQ(fs::exists(HomePath("alice", op.path.substr(1))), op.operation == "rm") << op.path;
       continue;
     }
     auto rows = AuditRows(
