@@ -1,6 +1,7 @@
 // `ferry server`, `ferry user ...` and `ferry log`: commands run on the server's machine.
 #include <unistd.h>
 
+#include <chrono>
 #include <ctime>
 #include <iostream>
 #include <memory>
@@ -91,6 +92,15 @@ void AddServerCommand(CLI::App& app, int* exit_code) {
       ->capture_default_str();
   cmd->add_option("--login-delay-ms", o->login_delay_ms,
                   "first delay after repeated failed logins (it doubles each time)")
+      ->capture_default_str();
+  cmd->add_option("--audit-retention-days", o->audit_retention_days,
+                  "days audit records are kept (0: forever)")
+      ->capture_default_str();
+  cmd->add_option("--audit-max-mb", o->audit_max_mb,
+                  "MiB the database may hold before the oldest audit records go (0: no limit)")
+      ->capture_default_str();
+  cmd->add_option("--audit-reserve-mb", o->audit_reserve_mb,
+                  "MiB kept free on the data disk for audit records when it fills (0: none)")
       ->capture_default_str();
   cmd->add_option("--queue", o->queue,
                   "background jobs: 'embedded' (worker threads in this process) or "
@@ -271,7 +281,7 @@ void AddUserCommands(CLI::App& app, int* exit_code) {
 
 void AddLogCommand(CLI::App& app, int* exit_code) {
   struct Args {
-    std::string data = "./ferry-data", user;
+    std::string data = "./ferry-data", user, since;
     int limit = 50;
   };
   auto a = std::make_shared<Args>();
@@ -279,6 +289,9 @@ void AddLogCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--data", a->data, "data directory")->capture_default_str();
   cmd->add_option("--user", a->user, "only this user's operations");
   cmd->add_option("--limit", a->limit, "how many records")->capture_default_str();
+  cmd->add_option("--since", a->since,
+                  "only records this recent: an age (30m, 2h, 7d) or a UTC time (2026-12-06, "
+                  "2026-12-06T15:04:05)");
   cmd->callback([a, exit_code] {
     // Reading the log must not create a data directory where there was none.
     if (::access(DataDir{a->data}.database().c_str(), F_OK) != 0) {
@@ -291,8 +304,20 @@ void AddLogCommand(CLI::App& app, int* exit_code) {
       *exit_code = Fail(db.status());
       return;
     }
-    auto records =
-        QueryAudit(*db, a->user.empty() ? std::nullopt : std::optional(a->user), a->limit);
+    AuditQuery query;
+    if (!a->user.empty()) query.user = a->user;
+    query.limit = a->limit;
+    if (!a->since.empty()) {
+      auto since = ParseSince(a->since, std::chrono::duration_cast<std::chrono::microseconds>(
+                                            std::chrono::system_clock::now().time_since_epoch())
+                                            .count());
+      if (!since.ok()) {
+        *exit_code = Fail(since.status());
+        return;
+      }
+      query.since_us = *since;
+    }
+    auto records = QueryAudit(*db, query);
     if (!records.ok()) {
       *exit_code = Fail(records.status());
       return;

@@ -60,7 +60,7 @@ grpc::Status AuthService::Logout(grpc::ServerContext* ctx, const v1::LogoutReque
     {
       auto call = state_->sessions.Begin(token);
       if (!call.ok()) return call.status();
-      audit.set_user(call->user());
+      audit.set_authenticated_user(call->user());
     }
     state_->sessions.Remove(token);
     return Status::Ok();

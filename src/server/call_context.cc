@@ -1,6 +1,8 @@
 #include "server/call_context.h"
 
+#include <algorithm>
 #include <functional>
+#include <iterator>
 
 #include <spdlog/spdlog.h>
 
@@ -39,12 +41,21 @@ Result<SessionTable::ActiveCall> BeginCall(SessionTable& sessions, grpc::ServerC
   std::function<void()> cancel;
   if (streaming) cancel = [ctx] { ctx->TryCancel(); };
   auto call = sessions.Begin(BearerToken(*ctx), std::move(cancel));
-  if (call.ok()) audit.set_user(call->user());
+  if (!call.ok()) return call;
+  audit.set_authenticated_user(call->user());
+  FERRY_RETURN_IF_ERROR(audit.CheckWritable());
   return call;
 }
 
+bool IsMutating(std::string_view operation) {
+  static constexpr std::string_view kMutating[] = {
+      "mkdir",   "touch",     "rm",          "rm-r",        "mv",        "upload",
+      "job-zip", "job-unzip", "job-encrypt", "job-decrypt", "job-cancel"};
+  return std::find(std::begin(kMutating), std::end(kMutating), operation) != std::end(kMutating);
+}
+
 AuditScope::AuditScope(AuditLog* log, grpc::ServerContext* ctx, std::string operation)
-    : log_(log), start_(std::chrono::steady_clock::now()) {
+    : log_(log), start_(std::chrono::steady_clock::now()), mutating_(IsMutating(operation)) {
   record_.operation = std::move(operation);
   record_.remote = PeerAddress(ctx->peer());
   record_.time_us = std::chrono::duration_cast<std::chrono::microseconds>(
@@ -52,20 +63,49 @@ AuditScope::AuditScope(AuditLog* log, grpc::ServerContext* ctx, std::string oper
                         .count();
 }
 
+Status AuditScope::CheckWritable() const {
+  if (!mutating_) return Status::Ok();
+  Status s = log_->Writable();
+  if (!s.ok()) {
+    spdlog::error("refused {} {} by '{}' from {}: the audit log cannot be written",
+                  record_.operation, record_.path, record_.user, record_.remote);
+  }
+  return s;
+}
+
 grpc::Status AuditScope::Finish(const Status& s) {
   record_.result = s.ToString();
+  record_.code = s.code();
+  record_.unauthenticated_failure = !s.ok() && !authenticated_;
   finished_ = true;
-  if (!s.ok() && s.code() != Code::kNotFound && s.code() != Code::kAlreadyExists) {
+  if (record_.unauthenticated_failure) {
+    // Counted by the audit log, which reports each source's minute.
+    spdlog::debug("{} by '{}' from {}: {}", record_.operation, record_.user, record_.remote,
+                  record_.result);
+  } else if (!s.ok() && s.code() != Code::kNotFound && s.code() != Code::kAlreadyExists) {
     spdlog::info("{} {} by '{}' from {}: {}", record_.operation, record_.path, record_.user,
                  record_.remote, record_.result);
   } else {
     spdlog::debug("{} {} by '{}' from {}: {}", record_.operation, record_.path, record_.user,
                   record_.remote, record_.result);
   }
+  if (!mutating_ || record_.unauthenticated_failure) return ToGrpc(s);
+  // What changed is on record before the caller hears it is done.
+  record_.duration_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                            std::chrono::steady_clock::now() - start_)
+                            .count();
+  recorded_ = true;
+  Status written = log_->RecordDurable(record_).get();
+  if (!written.ok()) {
+    spdlog::error("the outcome of {} by '{}' from {} is not in the audit log", record_.operation,
+                  record_.user, record_.remote);
+    if (s.ok()) return ToGrpc(written);
+  }
   return ToGrpc(s);
 }
 
 AuditScope::~AuditScope() {
+  if (recorded_) return;
   if (!finished_) record_.result = "INTERNAL: handler ended without a status";
   record_.duration_us = std::chrono::duration_cast<std::chrono::microseconds>(
                             std::chrono::steady_clock::now() - start_)

@@ -105,6 +105,9 @@ Status ValidateOptions(const ServerOptions& o) {
   FERRY_RETURN_IF_ERROR(at_least(o.shutdown_grace_seconds, 0, "--shutdown-grace"));
   FERRY_RETURN_IF_ERROR(at_least(o.upload_retention_hours, 1, "--upload-retention"));
   FERRY_RETURN_IF_ERROR(at_least(o.login_delay_ms, 0, "--login-delay-ms"));
+  FERRY_RETURN_IF_ERROR(at_least(o.audit_retention_days, 0, "--audit-retention-days"));
+  FERRY_RETURN_IF_ERROR(at_least(o.audit_max_mb, 0, "--audit-max-mb"));
+  FERRY_RETURN_IF_ERROR(at_least(o.audit_reserve_mb, 0, "--audit-reserve-mb"));
   FERRY_RETURN_IF_ERROR(at_least(o.workers, 0, "--workers"));
   if (o.queue != "embedded" && o.queue.rfind("redis://", 0) != 0) {
     return Status::InvalidArgument(
@@ -197,8 +200,13 @@ Status RunServer(const ServerOptions& o) {
                        std::chrono::hours(12)};
   ThrottlePolicy throttle;
   throttle.base_delay = std::chrono::milliseconds(o.login_delay_ms);
+  AuditOptions audit;
+  audit.retention = std::chrono::hours(24 * o.audit_retention_days);
+  audit.max_bytes = int64_t{o.audit_max_mb} << 20;
+  if (o.audit_reserve_mb > 0) audit.reserve_path = data.root + "/audit.reserve";
+  audit.reserve_bytes = int64_t{o.audit_reserve_mb} << 20;
   ServerState state(data, limits, throttle, std::move(db).value(), std::move(accounts_db).value(),
-                    std::chrono::hours(o.upload_retention_hours));
+                    std::chrono::hours(o.upload_retention_hours), std::move(audit));
   FileService files(&state);
   AuthService auth(&state);
 

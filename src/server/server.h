@@ -23,6 +23,12 @@ struct ServerOptions {
   int shutdown_grace_seconds = 30;
   int upload_retention_hours = 24;
   int login_delay_ms = 1000;  // first delay after repeated failed logins
+  // The audit log: records older than this are removed (0: kept), its
+  // database is kept within the size, and a reserve of the size is kept on
+  // the data disk so that records can still be written when it fills.
+  int audit_retention_days = 90;
+  int audit_max_mb = 1024;
+  int audit_reserve_mb = 8;
   bool verbose = false;
   // Background jobs: "embedded" runs them on `workers` threads in this process
   // (0 = one per core); "redis://HOST:PORT" queues them for `ferry worker`s.

@@ -22,7 +22,8 @@ namespace ferry {
 
 struct ServerState {
   ServerState(DataDir d, SessionLimits limits, ThrottlePolicy throttle_policy, Db audit_db,
-              Db accounts_db, std::chrono::seconds upload_retention)
+              Db accounts_db, std::chrono::seconds upload_retention,
+              AuditOptions audit_options = {})
       : data(std::move(d)),
         accounts_db_(std::move(accounts_db)),
         sessions(limits, RealSteadyClock(),
@@ -30,7 +31,7 @@ struct ServerState {
                    return AccountStillValid(user, credential);
                  }),
         throttle(throttle_policy),
-        audit(std::move(audit_db)),
+        audit(std::move(audit_db), std::move(audit_options)),
         uploads(data.uploads(), upload_retention) {}
 
   // The home of `user`. Not created here: `ferry user add` makes it, and a home
