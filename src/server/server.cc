@@ -91,6 +91,7 @@ Status ValidateOptions(const ServerOptions& o) {
                         : Status::InvalidArgument(fmt::format("{} must be at least {}", flag, min));
   };
   FERRY_RETURN_IF_ERROR(at_least(o.max_clients, 1, "--max-clients"));
+  FERRY_RETURN_IF_ERROR(at_least(o.max_sessions_per_user, 1, "--max-sessions-per-user"));
   FERRY_RETURN_IF_ERROR(at_least(o.idle_timeout_seconds, 1, "--idle-timeout"));
   FERRY_RETURN_IF_ERROR(at_least(o.shutdown_grace_seconds, 0, "--shutdown-grace"));
   FERRY_RETURN_IF_ERROR(at_least(o.upload_retention_hours, 1, "--upload-retention"));
@@ -101,6 +102,9 @@ Status ValidateOptions(const ServerOptions& o) {
         fmt::format("--queue '{}' is neither 'embedded' nor redis://HOST:PORT", o.queue));
   }
   if (o.queue != "embedded") FERRY_RETURN_IF_ERROR(jobs::RedisAddress::Parse(o.queue).status());
+  if (!o.reserve_space.empty()) {
+    FERRY_RETURN_IF_ERROR(SpaceReserve::Parse(o.reserve_space).status());
+  }
   return Status::Ok();
 }
 
@@ -167,10 +171,13 @@ Status RunServer(const ServerOptions& o) {
 
   SessionLimits limits{o.max_clients, std::chrono::seconds(o.idle_timeout_seconds),
                        std::chrono::hours(12)};
+  limits.max_sessions_per_user = o.max_sessions_per_user;
   ThrottlePolicy throttle;
   throttle.base_delay = std::chrono::milliseconds(o.login_delay_ms);
+  SpaceReserve reserve;
+  if (!o.reserve_space.empty()) reserve = *SpaceReserve::Parse(o.reserve_space);
   ServerState state(data, limits, throttle, std::move(db).value(), std::move(accounts_db).value(),
-                    std::chrono::hours(o.upload_retention_hours));
+                    std::chrono::hours(o.upload_retention_hours), reserve);
   FileService files(&state);
   AuthService auth(&state);
 

@@ -14,9 +14,13 @@ struct ServerOptions {
   std::string tls_cert;  // empty: DATA/tls/server.crt, made on first start
   std::string tls_key;
   int max_clients = 64;
+  int max_sessions_per_user = 8;
   int idle_timeout_seconds = 100;
   int shutdown_grace_seconds = 30;
   int upload_retention_hours = 24;
+  // Space uploads leave free on the data file system: "5%", "2G", "0"; empty:
+  // 5% or 1 GiB, whichever is smaller.
+  std::string reserve_space;
   int login_delay_ms = 1000;  // first delay after repeated failed logins
   bool verbose = false;
   // Background jobs: "embedded" runs them on `workers` threads in this process
