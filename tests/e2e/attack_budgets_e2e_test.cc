@@ -159,8 +159,7 @@ TEST_F(AttackBudgetsTest, FullDiskGivesAnHonestErrorAndKeepsNoPartial) {
   std::string err = ReadFile(Path("put.err"));
   ASSERT_TRUE(code.has_value()) << "the upload did not end";
   EXPECT_NE(*code, 0);
-  EXPECT_NE(err.find("RESOURCE_EXHAUSTED: no space left on the server"), std::string::npos)
-      << err;
+  EXPECT_NE(err.find("RESOURCE_EXHAUSTED: no space left on the server"), std::string::npos) << err;
   EXPECT_EQ(err.find("CANCELLED"), std::string::npos) << err;
   EXPECT_LT(std::chrono::steady_clock::now() - start, 30s);
   EXPECT_TRUE(PartialsOf("alice").empty()) << "a partial that met a full disk is removed";
@@ -211,6 +210,14 @@ TEST_F(AttackBudgetsTest, QuotaRefusesUploadsTouchAndMkdirPastIt) {
   ASSERT_OK(RunFerry({"user", "quota", "alice", "none", "--data", data_}));
   EXPECT_OK(Ferry({"put", Path("600k.bin"), "c.bin"}));
   EXPECT_EQ(Sha256File(HomePath("alice", "c.bin")), Sha256File(Path("600k.bin")));
+  // A quota given when the account is made.
+  ASSERT_OK(
+      RunFerry({"user", "add", "carol", "--quota", "500K", "--data", data_, "--password-stdin"}, {},
+               "carol-password\n"));
+  passwords_["carol"] = "carol-password";
+  auto list = RunFerry({"user", "list", "--data", data_});
+  EXPECT_NE(list.out.find("carol  (quota 500.0 KiB)"), std::string::npos) << list.out;
+  EXPECT_FAILS_WITH(Ferry({"put", Path("600k.bin"), "a.bin"}, "carol"), "quota of 500.0 KiB");
   ExpectBobUnharmed();
 }
 
