@@ -314,10 +314,11 @@ grpc::Status FileService::Upload(grpc::ServerContext* ctx,
           fmt::format("cannot resume at byte {}: the server holds {} bytes of this upload", offset,
                       static_cast<int64_t>(st.st_size)));
     }
-    // Uploads begun together are checked again as each one starts to write.
+    // Checked again now that this stream counts at its full size among the
+    // user's partials (UploadStore::PartialBytes): uploads begun together, or
+    // written at once, cannot together pass the quota.
     FERRY_RETURN_IF_ERROR(state_->quotas.CheckRoom(
-        caller->call.user(),
-        up.size - st.st_size - ReplacedBytes(caller->home, up.target, up.overwrite)));
+        caller->call.user(), -ReplacedBytes(caller->home, up.target, up.overwrite)));
     if (::ftruncate(fd, offset) != 0) return ErrnoStatus(errno, "cannot prepare the upload");
     Sha256 hash;
     FERRY_RETURN_IF_ERROR(HashFile(fd, offset, hash));

@@ -50,11 +50,12 @@ Status QuotaBook::CheckRoom(const std::string& user, int64_t more) {
   if (!*quota) return Status::Ok();
   auto used = UsedBytes(user);
   if (!used.ok()) return used.status();
-  if (*used + std::max<int64_t>(more, 0) > **quota) {
+  if (*used + more > **quota) {
     return Status::ResourceExhausted(fmt::format(
-        "this would exceed your quota of {}: you use {} (unfinished uploads included) and this "
-        "needs {} more; remove some files or ask the server's administrator",
-        FormatByteSize(**quota), FormatByteSize(*used), FormatByteSize(more)));
+        "this would exceed your quota of {}: you use {} (unfinished uploads included){}; "
+        "remove some files or ask the server's administrator",
+        FormatByteSize(**quota), FormatByteSize(*used),
+        more > 0 ? " and this needs " + FormatByteSize(more) + " more" : ""));
   }
   return Status::Ok();
 }

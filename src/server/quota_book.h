@@ -12,9 +12,10 @@
 // lookup and a small directory read, and a full walk at most once per
 // `max_age` per user who writes.
 //
-// Checks are made before a write; writes running at once for one user may
-// together go past the quota by what they add. Thread-safe; walks run outside
-// the lock.
+// Checks are made before a write. An upload being written counts at its full
+// size among the partials, so uploads running at once cannot together pass
+// the quota; other writes (touch, mkdir, jobs) are checked only against the
+// usage when they start. Thread-safe; walks run outside the lock.
 #pragma once
 
 #include <chrono>
@@ -46,8 +47,9 @@ class QuotaBook {
   // Bytes `user` may still store (0 when at or over the quota); nullopt when
   // the user has no quota.
   Result<std::optional<int64_t>> Remaining(const std::string& user);
-  // OK if `user` may store `more` bytes; RESOURCE_EXHAUSTED naming the quota
-  // and the usage otherwise.
+  // OK if `user` may store `more` bytes (negative: the call frees that many
+  // besides what the usage already counts); RESOURCE_EXHAUSTED naming the
+  // quota and the usage otherwise.
   Status CheckRoom(const std::string& user, int64_t more);
   // The file service changed the home of `user` by `delta` bytes.
   void Adjust(const std::string& user, int64_t delta);

@@ -69,6 +69,15 @@ Status UploadStore::CheckSpace(int64_t more) const {
 }
 
 int64_t UploadStore::PartialBytes(const std::string& user) const {
+  std::unordered_map<std::string, int64_t> writing;  // id -> announced size
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& id : writing_) {
+      if (auto it = pending_.find(id); it != pending_.end() && it->second.user == user) {
+        writing.emplace(id, it->second.size);
+      }
+    }
+  }
   int64_t total = 0;
   UniqueFd dirfd(::open((dir_ + "/" + user).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!dirfd.valid()) return 0;
@@ -81,9 +90,12 @@ int64_t UploadStore::PartialBytes(const std::string& user) const {
   }
   while (dirent* e = ::readdir(d)) {
     struct stat st {};
-    if (::fstatat(dirfd.get(), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode)) {
-      total += st.st_size;
+    if (::fstatat(dirfd.get(), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) {
+      continue;
     }
+    std::string name = e->d_name;
+    auto running = writing.find(name.substr(0, name.find('.')));
+    total += running != writing.end() ? std::max<int64_t>(running->second, st.st_size) : st.st_size;
   }
   ::closedir(d);
   return total;

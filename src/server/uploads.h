@@ -69,7 +69,9 @@ class UploadStore {
   // or if the bytes still to come would leave less than the reserve free.
   Result<std::pair<std::string, int64_t>> Begin(PendingUpload upload, const std::string& key);
 
-  // Bytes in `user`'s partial files (registered or left from before a restart).
+  // Bytes `user`'s partial uploads take: what each partial file holds, except
+  // that an upload a stream is writing counts at its full announced size (what
+  // it will hold), so uploads running at once are all counted in full.
   int64_t PartialBytes(const std::string& user) const;
 
   // Exclusive use of one upload's partial file while a stream writes it.
@@ -126,7 +128,7 @@ class UploadStore {
   const std::chrono::seconds retention_;
   const SpaceReserve reserve_;
   const SpaceProbe probe_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::unordered_map<std::string, PendingUpload> pending_;  // GUARDED_BY(mu_)
   std::set<std::string> writing_;                           // GUARDED_BY(mu_)
 };

@@ -62,6 +62,10 @@ TEST_F(UploadStoreTest, CountsPartialBytesPerUser) {
   }
   EXPECT_EQ(store.PartialBytes("alice"), 7);
   EXPECT_EQ(store.PartialBytes("bob"), 0);
+  // While a stream writes it, an upload counts at its full size.
+  auto writer = store.Open("alice", begun->first);
+  ASSERT_TRUE(writer.ok());
+  EXPECT_EQ(store.PartialBytes("alice"), 10);
 }
 
 }  // namespace

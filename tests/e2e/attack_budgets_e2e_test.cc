@@ -221,6 +221,36 @@ TEST_F(AttackBudgetsTest, QuotaRefusesUploadsTouchAndMkdirPastIt) {
   ExpectBobUnharmed();
 }
 
+TEST_F(AttackBudgetsTest, ConcurrentUploadsCannotTogetherPassTheQuota) {
+  ASSERT_OK(RunFerry({"user", "quota", "alice", "10M", "--data", data_}));
+  ASSERT_OK(Ferry({"ls"}));  // pins the server's certificate
+  // Paced so that the three run at once (the first 1 MiB chunk goes at once).
+  std::vector<Child> puts;
+  for (int i = 0; i < 3; ++i) {
+    WriteRandomFile(Path("part" + std::to_string(i)), 6'000'000, 20 + i);
+    puts.push_back(Child::Spawn({"put", "--limit-rate", "2M", Path("part" + std::to_string(i)),
+                                 "p" + std::to_string(i), "--trust-new-server"},
+                                ClientEnv("alice"), Path("p" + std::to_string(i) + ".out"),
+                                Path("p" + std::to_string(i) + ".err")));
+  }
+  int stored = 0;
+  for (int i = 0; i < 3; ++i) {
+    auto code = puts[i].Wait(30s);
+    ASSERT_TRUE(code.has_value());
+    std::string err = ReadFile(Path("p" + std::to_string(i) + ".err"));
+    if (*code == 0) {
+      stored++;
+      EXPECT_EQ(Sha256File(HomePath("alice", "p" + std::to_string(i))),
+                Sha256File(Path("part" + std::to_string(i))));
+    } else {
+      EXPECT_NE(err.find("RESOURCE_EXHAUSTED: this would exceed your quota"), std::string::npos)
+          << err;
+    }
+  }
+  EXPECT_LE(stored, 1) << "6 MB uploads running at once under a 10 MiB quota";
+  ExpectBobUnharmed();
+}
+
 // Row 13: names that hide characters or reverse what is shown.
 TEST_F(AttackBudgetsTest, InvisibleAndBidiCharactersAreShownEscaped) {
   const std::string zwsp = std::string("in") + kZwsp + "voice.pdf";
