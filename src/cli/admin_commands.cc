@@ -12,6 +12,8 @@
 #include "cli/commands.h"
 #include "cli/file_commands.h"
 #include "cli/prompt.h"
+#include "core/byte_size.h"
+#include "core/display_text.h"
 #include "core/home_fs.h"
 #include "core/rel_path.h"
 #include "core/secrets.h"
@@ -50,6 +52,14 @@ std::string FormatMicros(int64_t time_us) {
   return fmt::format("{}.{:03}Z", buf, (time_us / 1000) % 1000);
 }
 
+// A quota as `ferry user` takes it: a size like 10G, or "none" (nullopt).
+Result<std::optional<int64_t>> ParseQuota(const std::string& text) {
+  if (text == "none") return std::optional<int64_t>();
+  auto bytes = ParseByteSize(text);
+  if (!bytes.ok()) return bytes.status();
+  return std::optional<int64_t>(*bytes);
+}
+
 // --job-rate-limit, for the server's embedded workers and for `ferry worker`.
 std::shared_ptr<std::string> AddJobRateOption(CLI::App* cmd) {
   auto rate = std::make_shared<std::string>();
@@ -81,6 +91,9 @@ void AddServerCommand(CLI::App& app, int* exit_code) {
                   "most calls at once on one connection (HTTP/2 streams)")
       ->capture_default_str();
   cmd->add_option("--max-clients", o->max_clients, "most clients at once")->capture_default_str();
+  cmd->add_option("--max-sessions-per-user", o->max_sessions_per_user,
+                  "most sessions one user may have open at once")
+      ->capture_default_str();
   cmd->add_option("--idle-timeout", o->idle_timeout_seconds,
                   "seconds before an idle client is disconnected")
       ->capture_default_str();
@@ -90,6 +103,9 @@ void AddServerCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--upload-retention", o->upload_retention_hours,
                   "hours an interrupted upload is kept for resuming")
       ->capture_default_str();
+  cmd->add_option("--reserve-space", o->reserve_space,
+                  "space uploads leave free on the data file system, like 5%, 2G or 0 "
+                  "(default: 5% or 1G, whichever is smaller)");
   cmd->add_option("--login-delay-ms", o->login_delay_ms,
                   "first delay after repeated failed logins (it doubles each time)")
       ->capture_default_str();
@@ -187,7 +203,7 @@ void AddDirectoryCommand(CLI::App& app, int* exit_code) {
 
 void AddUserCommands(CLI::App& app, int* exit_code) {
   struct Args {
-    std::string data = "./ferry-data", name;
+    std::string data = "./ferry-data", name, quota;
     bool password_stdin = false, remove_home = false;
   };
   auto a = std::make_shared<Args>();
@@ -216,14 +232,18 @@ void AddUserCommands(CLI::App& app, int* exit_code) {
   auto* add = user->add_subcommand("add", "create an account and its home");
   add_common(add, true);
   add->add_flag("--password-stdin", a->password_stdin, "read the password from standard input");
+  add->add_option("--quota", a->quota, "storage quota, like 10G or none (default: none)");
   add->callback([a, with_db] {
     with_db([&](AccountStore& accounts, const DataDir& data) -> Status {
       FERRY_RETURN_IF_ERROR(ValidateUserName(a->name));
+      auto quota = ParseQuota(a->quota.empty() ? "none" : a->quota);
+      if (!quota.ok()) return quota.status();
       auto pw = NewPassword(a->password_stdin, a->name);
       if (!pw.ok()) return pw.status();
       Status s = accounts.Add(a->name, *pw);
       Wipe(*pw);
       FERRY_RETURN_IF_ERROR(s);
+      if (*quota) FERRY_RETURN_IF_ERROR(accounts.SetQuota(a->name, *quota));
       auto home = HomeFs::Open(data.home(a->name), true);
       if (!home.ok()) return home.status();
       std::cout << fmt::format("added user '{}' (home {})\n", a->name, data.home(a->name));
@@ -267,13 +287,32 @@ void AddUserCommands(CLI::App& app, int* exit_code) {
     });
   });
 
+  auto* quota = user->add_subcommand("quota", "set or remove a user's storage quota");
+  add_common(quota, true);
+  quota->add_option("size", a->quota, "the quota, like 10G, or none")->required();
+  quota->callback([a, with_db] {
+    with_db([&](AccountStore& accounts, const DataDir&) -> Status {
+      auto bytes = ParseQuota(a->quota);
+      if (!bytes.ok()) return bytes.status();
+      FERRY_RETURN_IF_ERROR(accounts.SetQuota(a->name, *bytes));
+      std::cout << (*bytes
+                        ? fmt::format("quota of '{}' set to {}\n", a->name, FormatByteSize(**bytes))
+                        : fmt::format("'{}' has no quota now\n", a->name));
+      return Status::Ok();
+    });
+  });
+
   auto* list = user->add_subcommand("list", "list accounts");
   add_common(list, false);
   list->callback([with_db] {
     with_db([&](AccountStore& accounts, const DataDir&) -> Status {
       auto all = accounts.List();
       if (!all.ok()) return all.status();
-      for (const auto& u : *all) std::cout << u.name << "\n";
+      for (const auto& u : *all) {
+        std::cout << u.name
+                  << (u.quota_bytes ? "  (quota " + FormatByteSize(*u.quota_bytes) + ")" : "")
+                  << "\n";
+      }
       return Status::Ok();
     });
   });
@@ -322,11 +361,13 @@ void AddLogCommand(CLI::App& app, int* exit_code) {
       *exit_code = Fail(records.status());
       return;
     }
+    // Records hold names and messages from clients: printed through ForDisplay.
     for (const auto& r : *records) {
-      std::cout << fmt::format("{}  {:<12} {:<15} {:<12} {}{}  {}  {} B  {:.1f} ms\n",
-                               FormatMicros(r.time_us), r.user, r.remote, r.operation, r.path,
-                               r.path2.empty() ? "" : " -> " + r.path2, r.result, r.bytes,
-                               static_cast<double>(r.duration_us) / 1000.0);
+      std::cout << fmt::format(
+          "{}  {:<12} {:<15} {:<12} {}{}  {}  {} B  {:.1f} ms\n", FormatMicros(r.time_us),
+          ForDisplay(r.user), ForDisplay(r.remote), ForDisplay(r.operation), ForDisplay(r.path),
+          r.path2.empty() ? "" : " -> " + ForDisplay(r.path2), ForDisplay(r.result), r.bytes,
+          static_cast<double>(r.duration_us) / 1000.0);
     }
     *exit_code = 0;
   });

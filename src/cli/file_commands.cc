@@ -13,6 +13,7 @@
 #include "cli/prompt.h"
 #include "client/file_client.h"
 #include "client/progress.h"
+#include "core/display_text.h"
 #include "core/rel_path.h"
 
 namespace ferry {
@@ -68,7 +69,7 @@ Result<TransferOptions> MakeTransferOptions(bool force, const std::string& limit
   o.overwrite = force;
   o.limit_bytes_per_second = *rate;
   o.notify = [](const std::string& message) {
-    std::cerr << "ferry: " << EscapeControl(message) << std::endl;  // may hold remote names
+    std::cerr << "ferry: " << ForDisplay(message) << std::endl;  // may hold remote names
   };
   if (StdoutIsTerminal()) {
     o.progress = [](const std::string& label, int64_t total) {
@@ -118,15 +119,16 @@ Result<int64_t> ParseRate(const std::string& text) {
 }
 
 int Fail(const Status& s) {
-  // Messages carry the server's words and names from it: escape control
-  // characters so none can drive the terminal. Line breaks stay, line by line,
-  // for ferry's own multi-line messages (the changed-certificate warning);
-  // FromGrpc already escaped any in the server's text.
+  // Messages carry the server's words and names from it: escape what could
+  // drive the terminal or hide and reorder text (ForDisplay). Line breaks
+  // stay, line by line, for ferry's own multi-line messages (the
+  // changed-certificate warning); FromGrpc already escaped any in the
+  // server's text.
   std::string text = s.ToString();
   std::string out;
   for (size_t start = 0;;) {
     size_t nl = text.find('\n', start);
-    out += EscapeControl(std::string_view(text).substr(start, nl - start));
+    out += ForDisplay(std::string_view(text).substr(start, nl - start));
     if (nl == std::string::npos) break;
     out += '\n';
     start = nl + 1;
@@ -175,15 +177,15 @@ void AddFileCommands(CLI::App& app, FileCommandEnv& env) {
       for (const auto& p : a->paths) {
         auto entries = ListRemote(c, env.Remote(p));
         if (!entries.ok()) return entries.status();
-        if (a->paths.size() > 1) std::cout << p << ":\n";
+        if (a->paths.size() > 1) std::cout << ForDisplay(p) << ":\n";
         for (const auto& e : *entries) {
           bool dir = e.type() == v1::FILE_TYPE_DIRECTORY;
           if (a->long_format) {
             std::cout << fmt::format("{}{:04o} {:>14} {} {}{}\n", TypeChar(e.type()), e.mode(),
-                                     e.size(), FormatTime(e.mtime_ns()), EscapeControl(e.name()),
+                                     e.size(), FormatTime(e.mtime_ns()), ForDisplay(e.name()),
                                      dir ? "/" : "");
           } else {
-            std::cout << EscapeControl(e.name()) << (dir ? "/" : "") << "\n";
+            std::cout << ForDisplay(e.name()) << (dir ? "/" : "") << "\n";
           }
         }
       }
@@ -200,8 +202,9 @@ void AddFileCommands(CLI::App& app, FileCommandEnv& env) {
         auto st = StatRemote(c, env.Remote(p), a->sha256);
         if (!st.ok()) return st.status();
         const auto& e = st->entry();
-        std::cout << fmt::format("path:  {}\ntype:  {}\nsize:  {}\nmtime: {}\nmode:  {:04o}\n", p,
-                                 TypeWord(e.type()), e.size(), FormatTime(e.mtime_ns()), e.mode());
+        std::cout << fmt::format("path:  {}\ntype:  {}\nsize:  {}\nmtime: {}\nmode:  {:04o}\n",
+                                 ForDisplay(p), TypeWord(e.type()), e.size(),
+                                 FormatTime(e.mtime_ns()), e.mode());
         if (!st->sha256().empty()) std::cout << "sha256: " << st->sha256() << "\n";
       }
       return Status::Ok();

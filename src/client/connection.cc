@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-#include "core/rel_path.h"
+#include "core/display_text.h"
 #include "core/transfer_limits.h"
 
 namespace ferry {
@@ -17,10 +17,9 @@ Status FromGrpc(const grpc::Status& s) {
   if (s.error_code() == grpc::StatusCode::UNAVAILABLE && s.error_message().empty()) {
     return Status::Unavailable("the server is not reachable");
   }
-  // The server's words are untrusted text: no control characters, not even a
-  // line break that could pass for a line of ferry's own.
-  return Status(static_cast<Code>(static_cast<int>(s.error_code())),
-                EscapeControl(s.error_message()));
+  // The server's words are untrusted text (ForDisplay): no control characters,
+  // not even a line break that could pass for a line of ferry's own.
+  return Status(static_cast<Code>(static_cast<int>(s.error_code())), ForDisplay(s.error_message()));
 }
 
 Result<std::unique_ptr<Connection>> Connection::Open(const ClientOptions& options) {

@@ -228,6 +228,7 @@ Status UploadFile(Connection& conn, const std::string& local, const std::string&
   const int64_t size = st.st_size;
   // Send one message; the last carries the whole file's hash and half-closes.
   // A failed write means the server ended the call: Finish says why.
+  bool server_ended = false;
   auto send = [&](std::string data, bool last) -> Status {
     chunk.set_data(std::move(data));
     grpc::WriteOptions wo;
@@ -235,7 +236,10 @@ Status UploadFile(Connection& conn, const std::string& local, const std::string&
       chunk.set_sha256(hash.FinishHex());
       wo.set_last_message();
     }
-    if (!writer->Write(chunk, wo)) return Status::Aborted("the server ended the upload");
+    if (!writer->Write(chunk, wo)) {
+      server_ended = true;
+      return Status::Aborted("the server ended the upload");
+    }
     chunk.clear_upload_id();
     chunk.clear_offset();
     return Status::Ok();
@@ -269,6 +273,13 @@ Status UploadFile(Connection& conn, const std::string& local, const std::string&
           limiter.Consume(static_cast<int64_t>(chunk.data().size()));
           return Status::Ok();
         });
+  }
+  if (!sent.ok() && !server_ended) {
+    // A local failure (the file shrank, a read error): the server still waits
+    // for data, so end the call rather than wait for its deadline.
+    ctx->TryCancel();
+    (void)writer->Finish();
+    return sent;
   }
   Status finished = FromGrpc(writer->Finish());
   if (!finished.ok()) return finished;  // the server's reason beats "ended the upload"

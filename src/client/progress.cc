@@ -6,7 +6,7 @@
 
 #include <fmt/format.h>
 
-#include "core/rel_path.h"
+#include "core/display_text.h"
 
 namespace ferry {
 
@@ -22,7 +22,7 @@ std::string HumanBytes(double bytes) {
 }
 
 Progress::Progress(std::string label, int64_t total, bool enabled)
-    : label_(EscapeControl(label)),  // a remote path; names in a tree come from the server
+    : label_(ForDisplay(label)),  // a remote path; names in a tree come from the server
       total_(total),
       enabled_(enabled),
       start_(std::chrono::steady_clock::now()) {}

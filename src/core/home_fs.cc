@@ -13,6 +13,8 @@
 
 #include <fmt/format.h>
 
+#include "core/display_text.h"
+
 namespace ferry {
 namespace {
 
@@ -77,6 +79,116 @@ Status RemoveContents(int dirfd, const std::string& display, int depth = 0) {
   return Status::Ok();
 }
 
+// Adds the bytes of the regular files and symlinks inside `dirfd` to *total.
+Status AddUsage(int dirfd, const std::string& display, int64_t* total, int depth = 0) {
+  if (depth > kMaxRemoveDepth) {
+    return Status::FailedPrecondition(fmt::format("'{}' is nested too deeply to measure", display));
+  }
+  int dup_fd = ::dup(dirfd);
+  if (dup_fd < 0) return ErrnoStatus(errno, "dup");
+  DIR* dir = ::fdopendir(dup_fd);
+  if (dir == nullptr) {
+    ::close(dup_fd);
+    return PathError(errno, display);
+  }
+  std::vector<std::string> subdirs;
+  while (dirent* e = ::readdir(dir)) {
+    std::string name = e->d_name;
+    if (name == "." || name == "..") continue;
+    struct stat st {};
+    if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+    if (S_ISDIR(st.st_mode)) {
+      subdirs.push_back(name);
+    } else if (S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)) {
+      *total += st.st_size;
+    }
+  }
+  ::closedir(dir);
+  for (const auto& name : subdirs) {
+    int fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) continue;  // removed or replaced meanwhile
+    UniqueFd sub(fd);
+    FERRY_RETURN_IF_ERROR(
+        AddUsage(sub.get(), display == "/" ? "/" + name : display + "/" + name, total, depth + 1));
+  }
+  return Status::Ok();
+}
+
+// True if symlink text `target`, read in a directory `depth` levels below the
+// root, names something beneath the root: it is relative and its ".." never
+// climb above the root. Purely lexical; what the link resolves to today does
+// not matter.
+bool LinkStaysBeneath(std::string_view target, size_t depth) {
+  if (target.empty() || target.front() == '/') return false;
+  int64_t level = static_cast<int64_t>(depth);
+  for (size_t start = 0; start <= target.size();) {
+    size_t end = target.find('/', start);
+    if (end == std::string_view::npos) end = target.size();
+    std::string_view part = target.substr(start, end - start);
+    start = end + 1;
+    if (part.empty() || part == ".") continue;
+    level += part == ".." ? -1 : 1;
+    if (level < 0) return false;
+  }
+  return true;
+}
+
+// The text of symlink `name` in `dirfd`.
+Result<std::string> ReadLink(int dirfd, const char* name, const std::string& display) {
+  std::string buf(4096, '\0');
+  ssize_t n = ::readlinkat(dirfd, name, buf.data(), buf.size());
+  if (n < 0) return PathError(errno, display);
+  buf.resize(static_cast<size_t>(n));
+  return buf;
+}
+
+Status LinkEscapes(const std::string& link, const std::string& target, const std::string& where) {
+  return Status::PermissionDenied(
+      fmt::format("'{}' is a symbolic link to '{}', which would point outside your home from '{}'; "
+                  "ferry does not move such links there",
+                  link, ForDisplay(target), where));
+}
+
+// Checks every symlink inside directory `dirfd` (shown as `display`, to be
+// moved to `new_display`, `depth` levels below the root) the way
+// LinkStaysBeneath does for its place after the move.
+Status CheckLinksForMove(int dirfd, const std::string& display, const std::string& new_display,
+                         size_t depth, int nesting = 0) {
+  if (nesting > kMaxRemoveDepth) {
+    return Status::FailedPrecondition(fmt::format("'{}' is nested too deeply to move", display));
+  }
+  int dup_fd = ::dup(dirfd);
+  if (dup_fd < 0) return ErrnoStatus(errno, "dup");
+  DIR* dir = ::fdopendir(dup_fd);
+  if (dir == nullptr) {
+    ::close(dup_fd);
+    return PathError(errno, display);
+  }
+  std::vector<std::pair<std::string, bool>> entries;  // name, is a directory
+  while (dirent* e = ::readdir(dir)) {
+    std::string name = e->d_name;
+    if (name == "." || name == "..") continue;
+    struct stat st {};
+    if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+    if (S_ISDIR(st.st_mode) || S_ISLNK(st.st_mode)) entries.emplace_back(name, S_ISDIR(st.st_mode));
+  }
+  ::closedir(dir);
+  for (const auto& [name, is_dir] : entries) {
+    std::string child = display + "/" + name, new_child = new_display + "/" + name;
+    if (!is_dir) {
+      auto target = ReadLink(dirfd, name.c_str(), child);
+      if (!target.ok()) return target.status();
+      if (!LinkStaysBeneath(*target, depth)) return LinkEscapes(child, *target, new_child);
+      continue;
+    }
+    int fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return PathError(errno, child);
+    UniqueFd sub(fd);
+    FERRY_RETURN_IF_ERROR(CheckLinksForMove(sub.get(), child, new_child, depth + 1, nesting + 1));
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 const char* FileTypeName(FileType t) {
@@ -117,6 +229,12 @@ Status PathError(int err, const std::string& display) {
     case EACCES:
     case EPERM:
       return Status::PermissionDenied(fmt::format("'{}': permission denied", display));
+    case ENOSPC:
+    case EDQUOT:
+      return Status::ResourceExhausted(
+          fmt::format("no space left on the server for '{}'; free some space or ask the server's "
+                      "administrator",
+                      display));
     default:
       return ErrnoStatus(err, fmt::format("'{}'", display));
   }
@@ -290,6 +408,24 @@ Status HomeFs::Rename(const RelPath& from, const RelPath& to, bool overwrite) co
   if (::fstatat(src->dir.get(), src->leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
     return PathError(errno, from.Display());
   }
+  // A relative link means something else from another place: none may come
+  // to point outside the home. Moving a directory deeper keeps its links'
+  // ".." within reach, so only a move that is not deeper walks the tree.
+  size_t new_depth = to.parts().size() - 1;
+  if (S_ISLNK(st.st_mode)) {
+    auto target = ReadLink(src->dir.get(), src->leaf.c_str(), from.Display());
+    if (!target.ok()) return target.status();
+    if (!LinkStaysBeneath(*target, new_depth)) {
+      return LinkEscapes(from.Display(), *target, to.Display());
+    }
+  } else if (S_ISDIR(st.st_mode) && new_depth <= from.parts().size() - 1) {
+    int fd = ::openat(src->dir.get(), src->leaf.c_str(),
+                      O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return PathError(errno, from.Display());
+    UniqueFd moved(fd);
+    FERRY_RETURN_IF_ERROR(
+        CheckLinksForMove(moved.get(), from.Display(), to.Display(), new_depth + 1));
+  }
   unsigned flags = overwrite ? 0 : RENAME_NOREPLACE;
   if (::renameat2(src->dir.get(), src->leaf.c_str(), dst->dir.get(), dst->leaf.c_str(), flags) !=
       0) {
@@ -302,6 +438,19 @@ Status HomeFs::Rename(const RelPath& from, const RelPath& to, bool overwrite) co
     return PathError(err, err == ENOENT ? to.Parent().Display() : to.Display());
   }
   return Status::Ok();
+}
+
+Result<int64_t> HomeFs::DiskUsage(const RelPath& path) const {
+  auto info = Stat(path);
+  if (!info.ok()) return info.status();
+  if (info->type != FileType::kDirectory) {
+    return info->type == FileType::kOther ? 0 : info->size;
+  }
+  auto dir = OpenDirectory(path);
+  if (!dir.ok()) return dir.status();
+  int64_t total = 0;
+  FERRY_RETURN_IF_ERROR(AddUsage(dir->get(), path.Display(), &total));
+  return total;
 }
 
 Result<OpenFile> HomeFs::OpenForRead(const RelPath& path) const {

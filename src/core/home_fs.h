@@ -63,6 +63,10 @@ class HomeFs {
   // Removes a file or an empty directory, or a whole tree when `recursive`.
   Status Remove(const RelPath& path, bool recursive) const;
   // Renames; without `overwrite` an existing destination gives ALREADY_EXISTS.
+  // PERMISSION_DENIED if a symlink would point outside the home from its new
+  // place, judged on the link's text alone: an absolute target, or ".." that
+  // climb above the root. This covers the symlink moved itself and, when a
+  // directory moves to a level no deeper than before, every symlink inside it.
   Status Rename(const RelPath& from, const RelPath& to, bool overwrite) const;
   // Opens a regular file for reading (FAILED_PRECONDITION for a directory).
   Result<OpenFile> OpenForRead(const RelPath& path) const;
@@ -70,6 +74,10 @@ class HomeFs {
   Result<DirEntry> OpenParent(const RelPath& path) const;
   // Opens a directory beneath the root.
   Result<UniqueFd> OpenDirectory(const RelPath& path) const;
+  // Bytes (st_size) of the regular files and symlinks at or beneath `path`,
+  // found by one walk that follows no symlink; entries that vanish during the
+  // walk are skipped. FAILED_PRECONDITION past 512 levels of directories.
+  Result<int64_t> DiskUsage(const RelPath& path) const;
 
  private:
   HomeFs(std::string root_path, UniqueFd root)
@@ -83,7 +91,8 @@ class HomeFs {
 Result<UniqueFd> OpenBeneath(int dirfd, const std::string& relative, int flags, mode_t mode,
                              const std::string& display);
 
-// Maps an errno from an operation on `display` to a Status a person understands.
+// Maps an errno from an operation on `display` to a Status a person understands;
+// ENOSPC and EDQUOT give RESOURCE_EXHAUSTED "no space left on the server ...".
 Status PathError(int err, const std::string& display);
 
 // fsync on a directory, so a rename or create in it survives a crash.

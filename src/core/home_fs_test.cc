@@ -98,5 +98,41 @@ TEST_F(HomeFsTest, OpenForReadRefusesDirectoriesAndFifos) {
   EXPECT_EQ(home_->OpenForRead(P("fifo")).status().code(), Code::kFailedPrecondition);
 }
 
+TEST_F(HomeFsTest, DiskUsageCountsFilesAndLinksButFollowsNothing) {
+  fs::create_directories(base_ / "home" / "a" / "b");
+  Write(base_ / "home" / "one.txt", "12345");
+  Write(base_ / "home" / "a" / "b" / "two.txt", "1234567890");
+  fs::create_symlink("../../outside", base_ / "home" / "a" / "out");  // 13 bytes of link text
+  auto total = home_->DiskUsage(RelPath());
+  ASSERT_TRUE(total.ok()) << total.status().ToString();
+  EXPECT_EQ(*total, 5 + 10 + 13);
+  EXPECT_EQ(*home_->DiskUsage(P("a/b")), 10);
+  EXPECT_EQ(*home_->DiskUsage(P("one.txt")), 5);
+}
+
+TEST_F(HomeFsTest, RenameRefusesToMoveALinkThatWouldPointOutside) {
+  fs::create_directories(base_ / "home" / "x" / "y");
+  Write(base_ / "home" / "x" / "file", "data");
+  // Inside the home where it is: x/y/up -> ../file is x/file.
+  fs::create_symlink("../file", base_ / "home" / "x" / "y" / "up");
+  fs::create_symlink("/etc/passwd", base_ / "home" / "x" / "abs");
+  fs::create_symlink("../../../outside/secret.txt", base_ / "home" / "x" / "y" / "deep");
+
+  // From the root, "../file" climbs above the home.
+  auto moved = home_->Rename(P("x/y/up"), P("up"), false);
+  EXPECT_EQ(moved.code(), Code::kPermissionDenied) << moved.ToString();
+  EXPECT_NE(moved.message().find("outside your home"), std::string::npos);
+  EXPECT_TRUE(fs::is_symlink(base_ / "home" / "x" / "y" / "up"));
+  EXPECT_EQ(home_->Rename(P("x/abs"), P("x/y/abs"), false).code(), Code::kPermissionDenied);
+  // Deeper or level is fine for a link that stays inside.
+  EXPECT_TRUE(home_->Rename(P("x/y/up"), P("x/y/up2"), false).ok());
+  fs::create_directories(base_ / "home" / "z");
+  // A directory moved up carries links that would now escape.
+  EXPECT_EQ(home_->Rename(P("x/y"), P("y"), false).code(), Code::kPermissionDenied);
+  fs::remove(base_ / "home" / "x" / "y" / "deep");
+  EXPECT_TRUE(home_->Rename(P("x/y"), P("z/y"), false).ok());  // same depth: x/file -> z/file
+  EXPECT_TRUE(fs::is_symlink(base_ / "home" / "z" / "y" / "up2"));
+}
+
 }  // namespace
 }  // namespace ferry

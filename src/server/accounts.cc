@@ -44,14 +44,15 @@ Status AccountStore::SetPassword(const std::string& name, std::string_view passw
 }
 
 Result<std::vector<Account>> AccountStore::List() {
-  auto stmt = db_->Prepare("SELECT name, created_unix FROM users ORDER BY name");
+  auto stmt = db_->Prepare("SELECT name, created_unix, quota_bytes FROM users ORDER BY name");
   if (!stmt.ok()) return stmt.status();
   std::vector<Account> out;
   for (;;) {
     auto row = stmt->Step();
     if (!row.ok()) return row.status();
     if (!*row) break;
-    out.push_back({stmt->Text(0), stmt->Int(1)});
+    out.push_back({stmt->Text(0), stmt->Int(1),
+                   stmt->IsNull(2) ? std::nullopt : std::optional(stmt->Int(2))});
   }
   return out;
 }
@@ -64,6 +65,30 @@ Result<std::optional<std::string>> AccountStore::StoredHash(const std::string& n
   if (!row.ok()) return row.status();
   if (!*row) return std::optional<std::string>();
   return std::optional<std::string>(stmt->Text(0));
+}
+
+Status AccountStore::SetQuota(const std::string& name, std::optional<int64_t> bytes) {
+  if (bytes && *bytes < 0) return Status::InvalidArgument("a quota cannot be negative");
+  auto stmt = db_->Prepare("UPDATE users SET quota_bytes = ? WHERE name = ?");
+  if (!stmt.ok()) return stmt.status();
+  if (bytes) {
+    stmt->Bind(1, *bytes);
+  } else {
+    stmt->BindNull(1);
+  }
+  FERRY_RETURN_IF_ERROR(stmt->Bind(2, name).Run());
+  if (db_->Changes() == 0) return Status::NotFound(fmt::format("no user named '{}'", name));
+  return Status::Ok();
+}
+
+Result<std::optional<int64_t>> AccountStore::Quota(const std::string& name) {
+  auto stmt = db_->Prepare("SELECT quota_bytes FROM users WHERE name = ?");
+  if (!stmt.ok()) return stmt.status();
+  stmt->Bind(1, name);
+  auto row = stmt->Step();
+  if (!row.ok()) return row.status();
+  if (!*row || stmt->IsNull(0)) return std::optional<int64_t>();
+  return std::optional<int64_t>(stmt->Int(0));
 }
 
 }  // namespace ferry

@@ -1,4 +1,4 @@
-// User accounts in ferry.db: names and Argon2id password hashes.
+// User accounts in ferry.db: names, Argon2id password hashes and storage quotas.
 // Not thread-safe: each thread or process uses its own Db.
 #pragma once
 
@@ -17,6 +17,7 @@ namespace ferry {
 struct Account {
   std::string name;
   int64_t created_unix = 0;
+  std::optional<int64_t> quota_bytes;  // nullopt: no quota
 };
 
 class AccountStore {
@@ -29,6 +30,11 @@ class AccountStore {
   Result<std::vector<Account>> List();
   // The stored password hash of `name`, or nullopt if there is no such user.
   Result<std::optional<std::string>> StoredHash(const std::string& name);
+  // Sets (or with nullopt removes) the storage quota of `name`; NOT_FOUND if
+  // there is no such user, INVALID_ARGUMENT for a negative size.
+  Status SetQuota(const std::string& name, std::optional<int64_t> bytes);
+  // The quota of `name` in bytes; nullopt if none is set or there is no such user.
+  Result<std::optional<int64_t>> Quota(const std::string& name);
 
  private:
   Db* db_;

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "core/secrets.h"
+#include "server/data_dir.h"
 
 namespace ferry {
 namespace {
@@ -42,6 +43,36 @@ TEST(AccountsTest, StoredHashAndCheckPassword) {
   ASSERT_TRUE(accounts.Delete("alice").ok());
   EXPECT_FALSE(accounts.StoredHash("alice")->has_value());
   std::filesystem::remove(path);
+}
+
+TEST(AccountsTest, QuotasAndTheirMigration) {
+  ASSERT_TRUE(InitCrypto().ok());
+  auto dir = std::filesystem::temp_directory_path() / ("ferry-quota-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  {
+    // A ferry.db from before quotas existed.
+    auto old = Db::Open((dir / "ferry.db").string());
+    ASSERT_TRUE(old.ok());
+    ASSERT_TRUE(old->Exec("CREATE TABLE users (name TEXT PRIMARY KEY, password_hash TEXT NOT "
+                          "NULL, created_unix INTEGER NOT NULL)")
+                    .ok());
+    ASSERT_TRUE(AccountStore(&*old).Add("alice", "correct horse").ok());
+  }
+  DataDir data{dir.string()};
+  auto db = data.OpenDatabase();
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  ASSERT_TRUE(data.OpenDatabase().ok());  // migrating twice is harmless
+  AccountStore accounts(&*db);
+  EXPECT_FALSE(accounts.Quota("alice")->has_value());
+  ASSERT_TRUE(accounts.SetQuota("alice", int64_t{10} << 30).ok());
+  EXPECT_EQ(**accounts.Quota("alice"), int64_t{10} << 30);
+  EXPECT_EQ(accounts.List()->at(0).quota_bytes, std::optional(int64_t{10} << 30));
+  ASSERT_TRUE(accounts.SetQuota("alice", std::nullopt).ok());
+  EXPECT_FALSE(accounts.Quota("alice")->has_value());
+  EXPECT_EQ(accounts.SetQuota("nobody", 1).code(), Code::kNotFound);
+  EXPECT_EQ(accounts.SetQuota("alice", -1).code(), Code::kInvalidArgument);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

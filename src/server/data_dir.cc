@@ -13,7 +13,8 @@ constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS users (
   name          TEXT PRIMARY KEY,
   password_hash TEXT NOT NULL,
-  created_unix  INTEGER NOT NULL
+  created_unix  INTEGER NOT NULL,
+  quota_bytes   INTEGER
 );
 CREATE TABLE IF NOT EXISTS audit (
   id          INTEGER PRIMARY KEY,
@@ -37,6 +38,27 @@ Status MakeDir(const std::string& path) {
   return Status::Ok();
 }
 
+bool HasColumn(Db& db, const char* table, const char* column) {
+  auto stmt = db.Prepare(fmt::format("PRAGMA table_info({})", table));
+  if (!stmt.ok()) return false;
+  for (;;) {
+    auto row = stmt->Step();
+    if (!row.ok() || !*row) return false;
+    if (stmt->Text(1) == column) return true;
+  }
+}
+
+// Brings a ferry.db made by an earlier version up to kSchema. Each step is
+// safe to race with another process doing the same.
+Status Migrate(Db& db) {
+  // users.quota_bytes: NULL is no quota.
+  if (!HasColumn(db, "users", "quota_bytes")) {
+    Status added = db.Exec("ALTER TABLE users ADD COLUMN quota_bytes INTEGER");
+    if (!added.ok() && !HasColumn(db, "users", "quota_bytes")) return added;
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status DataDir::Prepare() const {
@@ -51,6 +73,7 @@ Result<Db> DataDir::OpenDatabase() const {
   auto db = Db::Open(database());
   if (!db.ok()) return db.status();
   FERRY_RETURN_IF_ERROR(db->Exec(kSchema));
+  FERRY_RETURN_IF_ERROR(Migrate(*db));
   return db;
 }
 

@@ -26,7 +26,8 @@ struct DataDir {
 
   // Creates the directories (mode 0700) that are missing.
   Status Prepare() const;
-  // Opens ferry.db and creates its tables if they are missing.
+  // Opens ferry.db, creates its tables if they are missing and adds the
+  // columns a database from an earlier version lacks (users.quota_bytes).
   Result<Db> OpenDatabase() const;
 };
 

@@ -78,6 +78,22 @@ v1::FileType ToWireType(FileType t) {
   return v1::FILE_TYPE_OTHER;
 }
 
+// An upload that met a full disk (ENOSPC, EDQUOT); its partial is discarded.
+Status NoSpaceForUpload(const PendingUpload& up, int64_t written) {
+  return Status::ResourceExhausted(fmt::format(
+      "no space left on the server: the upload of '{}' stopped after {} of {} bytes and "
+      "was discarded; free some space or ask the server's administrator",
+      up.target.Display(), written, up.size));
+}
+
+// Bytes a write to `path` frees by replacing what is there: the size of an
+// existing file when `overwrite`, else 0.
+int64_t ReplacedBytes(const HomeFs& home, const RelPath& path, bool overwrite) {
+  if (!overwrite) return 0;
+  auto info = home.Stat(path);
+  return info.ok() && info->type == FileType::kFile ? info->size : 0;
+}
+
 // Work that waited for a lock must not go on for a client that gave up.
 Status CheckNotCancelled(grpc::ServerContext* ctx) {
   if (ctx->IsCancelled()) return Status::Cancelled("the client cancelled the call");
@@ -161,6 +177,8 @@ grpc::Status FileService::MakeDirectory(grpc::ServerContext* ctx,
                                         const v1::MakeDirectoryRequest* req, v1::Empty*) {
   return Serve(state_, ctx, "mkdir", req->path(), /*streaming=*/false,
                [&](Caller& caller, const RelPath& path, AuditScope&) -> Status {
+                 // A new entry takes some space: refused once the quota is reached.
+                 FERRY_RETURN_IF_ERROR(state_->quotas.CheckRoom(caller.call.user(), 1));
                  auto lock = state_->locks.Write(caller.call.user(), path);
                  return caller.home.MakeDirectory(path, req->parents());
                });
@@ -170,6 +188,7 @@ grpc::Status FileService::Touch(grpc::ServerContext* ctx, const v1::TouchRequest
   return Serve(state_, ctx, "touch", req->path(), /*streaming=*/false,
                [&](Caller& caller, const RelPath& path, AuditScope&) -> Status {
                  if (path.IsRoot()) return Status::AlreadyExists("'/' already exists");
+                 FERRY_RETURN_IF_ERROR(state_->quotas.CheckRoom(caller.call.user(), 1));
                  auto lock = state_->locks.Write(caller.call.user(), path);
                  return caller.home.Touch(path);
                });
@@ -181,7 +200,14 @@ grpc::Status FileService::Remove(grpc::ServerContext* ctx, const v1::RemoveReque
                [&](Caller& caller, const RelPath& path, AuditScope&) -> Status {
                  auto lock = state_->locks.Write(caller.call.user(), path);
                  FERRY_RETURN_IF_ERROR(CheckNotCancelled(ctx));
-                 return caller.home.Remove(path, req->recursive());
+                 auto info = caller.home.Stat(path);
+                 FERRY_RETURN_IF_ERROR(caller.home.Remove(path, req->recursive()));
+                 if (info.ok() && info->type != FileType::kDirectory) {
+                   state_->quotas.Adjust(caller.call.user(), -info->size);
+                 } else {
+                   state_->quotas.Forget(caller.call.user());
+                 }
+                 return Status::Ok();
                });
 }
 
@@ -194,7 +220,10 @@ grpc::Status FileService::Rename(grpc::ServerContext* ctx, const v1::RenameReque
                  if (!to.ok()) return to.status();
                  auto lock = state_->locks.Lock(caller.call.user(), {{from, true}, {*to, true}});
                  FERRY_RETURN_IF_ERROR(CheckNotCancelled(ctx));
-                 return caller.home.Rename(from, *to, req->overwrite());
+                 FERRY_RETURN_IF_ERROR(caller.home.Rename(from, *to, req->overwrite()));
+                 // What a replacing rename freed is not known here.
+                 if (req->overwrite()) state_->quotas.Forget(caller.call.user());
+                 return Status::Ok();
                });
 }
 
@@ -252,6 +281,9 @@ grpc::Status FileService::BeginUpload(grpc::ServerContext* ctx, const v1::BeginU
         auto begun = state_->uploads.Begin(
             {caller.call.user(), path, req->size(), req->overwrite()}, req->resume_key());
         if (!begun.ok()) return begun.status();
+        int64_t replaced = info.ok() && info->type == FileType::kFile ? info->size : 0;
+        FERRY_RETURN_IF_ERROR(
+            state_->quotas.CheckRoom(caller.call.user(), req->size() - begun->second - replaced));
         resp->set_upload_id(begun->first);
         resp->set_offset(begun->second);
         return Status::Ok();
@@ -282,6 +314,11 @@ grpc::Status FileService::Upload(grpc::ServerContext* ctx,
           fmt::format("cannot resume at byte {}: the server holds {} bytes of this upload", offset,
                       static_cast<int64_t>(st.st_size)));
     }
+    // Checked again now that this stream counts at its full size among the
+    // user's partials (UploadStore::PartialBytes): uploads begun together, or
+    // written at once, cannot together pass the quota.
+    FERRY_RETURN_IF_ERROR(state_->quotas.CheckRoom(
+        caller->call.user(), -ReplacedBytes(caller->home, up.target, up.overwrite)));
     if (::ftruncate(fd, offset) != 0) return ErrnoStatus(errno, "cannot prepare the upload");
     Sha256 hash;
     FERRY_RETURN_IF_ERROR(HashFile(fd, offset, hash));
@@ -310,18 +347,22 @@ grpc::Status FileService::Upload(grpc::ServerContext* ctx,
           return Status::Ok();
         },
         [&](std::string& data) -> Status {
-          if (Status written =
-                  WriteFullAt(fd, data.data(), data.size(), offset, "cannot store the upload");
-              !written.ok()) {
-            ctx->TryCancel();  // wakes the reader, which may be waiting on the network
-            return written;
-          }
+          // No TryCancel on failure: it would replace this status with CANCELLED
+          // at the client. The reader stops at the client's next chunk, or when
+          // the session's stall watchdog cancels a client that sends nothing.
+          FERRY_RETURN_IF_ERROR(
+              WriteFullAt(fd, data.data(), data.size(), offset, "cannot store the upload"));
           hash.Update(data.data(), data.size());
           offset += static_cast<int64_t>(data.size());
           audit.add_bytes(static_cast<int64_t>(data.size()));
           return Status::Ok();
         });
     if (!piped.ok()) {
+      if (piped.code() == Code::kResourceExhausted) {
+        // A full disk: holding the bytes would only keep it full for everyone.
+        writer->Discard();
+        return NoSpaceForUpload(up, offset);
+      }
       if (piped.code() == Code::kInvalidArgument) writer->Discard();
       return piped;
     }
@@ -340,6 +381,10 @@ grpc::Status FileService::Upload(grpc::ServerContext* ctx,
           up.target.Display()));
     }
     if (::fchmod(fd, 0644) != 0 || ::fsync(fd) != 0) {
+      if (errno == ENOSPC || errno == EDQUOT) {
+        writer->Discard();
+        return NoSpaceForUpload(up, offset);
+      }
       return ErrnoStatus(errno, "cannot make the upload durable");
     }
 
@@ -351,6 +396,7 @@ grpc::Status FileService::Upload(grpc::ServerContext* ctx,
     std::string part_name = writer->part_path().substr(part_dir.size() + 1);
     UniqueFd part_dir_fd(::open(part_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!part_dir_fd.valid()) return ErrnoStatus(errno, "cannot open the upload area");
+    int64_t replaced = ReplacedBytes(caller->home, up.target, up.overwrite);
     unsigned flags = up.overwrite ? 0 : RENAME_NOREPLACE;
     if (::renameat2(part_dir_fd.get(), part_name.c_str(), parent->dir.get(), parent->leaf.c_str(),
                     flags) != 0) {
@@ -364,6 +410,7 @@ grpc::Status FileService::Upload(grpc::ServerContext* ctx,
       return PathError(err, up.target.Display());
     }
     writer->Complete();
+    state_->quotas.Adjust(caller->call.user(), up.size - replaced);
     // The file is in place; failing the call now would only make a retry see
     // ALREADY_EXISTS. Durability of the name is what is at stake: log it.
     if (Status synced = SyncDirectory(parent->dir.get()); !synced.ok()) {

@@ -101,6 +101,7 @@ Status ValidateOptions(const ServerOptions& o) {
   FERRY_RETURN_IF_ERROR(at_least(o.max_connections_per_source, 1, "--max-connections-per-source"));
   FERRY_RETURN_IF_ERROR(at_least(o.handshake_timeout_seconds, 1, "--handshake-timeout"));
   FERRY_RETURN_IF_ERROR(at_least(o.max_streams_per_connection, 1, "--max-streams-per-connection"));
+  FERRY_RETURN_IF_ERROR(at_least(o.max_sessions_per_user, 1, "--max-sessions-per-user"));
   FERRY_RETURN_IF_ERROR(at_least(o.idle_timeout_seconds, 1, "--idle-timeout"));
   FERRY_RETURN_IF_ERROR(at_least(o.shutdown_grace_seconds, 0, "--shutdown-grace"));
   FERRY_RETURN_IF_ERROR(at_least(o.upload_retention_hours, 1, "--upload-retention"));
@@ -114,6 +115,9 @@ Status ValidateOptions(const ServerOptions& o) {
         fmt::format("--queue '{}' is neither 'embedded' nor redis://HOST:PORT", o.queue));
   }
   if (o.queue != "embedded") FERRY_RETURN_IF_ERROR(jobs::RedisAddress::Parse(o.queue).status());
+  if (!o.reserve_space.empty()) {
+    FERRY_RETURN_IF_ERROR(SpaceReserve::Parse(o.reserve_space).status());
+  }
   return Status::Ok();
 }
 
@@ -198,6 +202,7 @@ Status RunServer(const ServerOptions& o) {
 
   SessionLimits limits{o.max_clients, std::chrono::seconds(o.idle_timeout_seconds),
                        std::chrono::hours(12)};
+  limits.max_sessions_per_user = o.max_sessions_per_user;
   ThrottlePolicy throttle;
   throttle.base_delay = std::chrono::milliseconds(o.login_delay_ms);
   AuditOptions audit;
@@ -205,8 +210,10 @@ Status RunServer(const ServerOptions& o) {
   audit.max_bytes = int64_t{o.audit_max_mb} << 20;
   if (o.audit_reserve_mb > 0) audit.reserve_path = data.root + "/audit.reserve";
   audit.reserve_bytes = int64_t{o.audit_reserve_mb} << 20;
+  SpaceReserve reserve;
+  if (!o.reserve_space.empty()) reserve = *SpaceReserve::Parse(o.reserve_space);
   ServerState state(data, limits, throttle, std::move(db).value(), std::move(accounts_db).value(),
-                    std::chrono::hours(o.upload_retention_hours), std::move(audit));
+                    std::chrono::hours(o.upload_retention_hours), reserve, std::move(audit));
   FileService files(&state);
   AuthService auth(&state);
 

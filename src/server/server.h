@@ -19,9 +19,13 @@ struct ServerOptions {
   int handshake_timeout_seconds = 10;
   int max_streams_per_connection = 16;
   int max_clients = 64;
+  int max_sessions_per_user = 8;
   int idle_timeout_seconds = 100;
   int shutdown_grace_seconds = 30;
   int upload_retention_hours = 24;
+  // Space uploads leave free on the data file system: "5%", "2G", "0"; empty:
+  // 5% or 1 GiB, whichever is smaller.
+  std::string reserve_space;
   int login_delay_ms = 1000;  // first delay after repeated failed logins
   // The audit log: records older than this are removed (0: kept), its
   // database is kept within the size, and a reserve of the size is kept on

@@ -15,6 +15,7 @@
 #include "server/audit_log.h"
 #include "server/data_dir.h"
 #include "server/path_locks.h"
+#include "server/quota_book.h"
 #include "server/sessions.h"
 #include "server/uploads.h"
 
@@ -22,7 +23,7 @@ namespace ferry {
 
 struct ServerState {
   ServerState(DataDir d, SessionLimits limits, ThrottlePolicy throttle_policy, Db audit_db,
-              Db accounts_db, std::chrono::seconds upload_retention,
+              Db accounts_db, std::chrono::seconds upload_retention, SpaceReserve reserve = {},
               AuditOptions audit_options = {})
       : data(std::move(d)),
         accounts_db_(std::move(accounts_db)),
@@ -32,7 +33,14 @@ struct ServerState {
                  }),
         throttle(throttle_policy),
         audit(std::move(audit_db), std::move(audit_options)),
-        uploads(data.uploads(), upload_retention) {}
+        uploads(data.uploads(), upload_retention, reserve),
+        quotas([this](const std::string& user) { return StoredQuota(user); },
+               [this](const std::string& user) -> Result<int64_t> {
+                 auto home = Home(user);
+                 if (!home.ok()) return home.status();
+                 return home->DiskUsage(RelPath());
+               },
+               [this](const std::string& user) { return uploads.PartialBytes(user); }) {}
 
   // The home of `user`. Not created here: `ferry user add` makes it, and a home
   // removed with the account must not come back.
@@ -52,6 +60,20 @@ struct ServerState {
   Result<std::optional<std::string>> StoredHash(const std::string& user) {
     std::lock_guard lock(accounts_mu_);
     return AccountStore(&accounts_db_).StoredHash(user);
+  }
+
+  // The storage quota of `user` in bytes (nullopt: none), read over the
+  // server's own accounts connection.
+  Result<std::optional<int64_t>> StoredQuota(const std::string& user) {
+    std::lock_guard lock(accounts_mu_);
+    return AccountStore(&accounts_db_).Quota(user);
+  }
+
+  // Bytes `user` may still store before reaching their quota (home and
+  // partial uploads counted); nullopt when they have no quota. For callers
+  // outside the file service, such as jobs sizing their output.
+  Result<std::optional<int64_t>> RemainingQuota(const std::string& user) {
+    return quotas.Remaining(user);
   }
 
   // Sessions ask this every few seconds; a database error keeps them alive
@@ -77,6 +99,7 @@ struct ServerState {
   PathLocks locks;
   AuditLog audit;
   UploadStore uploads;
+  QuotaBook quotas;
   // At most this many password verifications at once (each takes 19 MiB).
   std::counting_semaphore<1024> verify_slots{static_cast<std::ptrdiff_t>(UsableCpus())};
 };

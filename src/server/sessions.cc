@@ -41,24 +41,46 @@ void SessionTable::SweepLocked(std::chrono::steady_clock::time_point now) {
         ended_.erase(ended_order_.front());
         ended_order_.pop_front();
       }
-      it = sessions_.erase(it);
+      it = EraseLocked(it);
     } else {
       ++it;
     }
   }
 }
 
+std::unordered_map<std::string, SessionTable::Session>::iterator SessionTable::EraseLocked(
+    std::unordered_map<std::string, Session>::iterator it) {
+  if (auto count = per_user_.find(it->second.user);
+      count != per_user_.end() && --count->second <= 0) {
+    per_user_.erase(count);
+  }
+  return sessions_.erase(it);
+}
+
 Result<std::string> SessionTable::Create(const std::string& user, const std::string& credential) {
   std::string token = RandomHex(32);
   auto now = clock_();
   std::lock_guard lock(mu_);
-  if (sessions_.size() >= static_cast<size_t>(limits_.max_clients)) SweepLocked(now);
+  auto user_full = [&] {
+    auto count = per_user_.find(user);
+    return count != per_user_.end() && count->second >= limits_.max_sessions_per_user;
+  };
+  if (sessions_.size() >= static_cast<size_t>(limits_.max_clients) || user_full()) {
+    SweepLocked(now);
+  }
+  if (user_full()) {
+    return Status::ResourceExhausted(fmt::format(
+        "you have {} sessions open, the most one user may have; log out of one (or let it go "
+        "idle for {} s) and try again",
+        limits_.max_sessions_per_user, limits_.idle_timeout.count()));
+  }
   if (sessions_.size() >= static_cast<size_t>(limits_.max_clients)) {
     return Status::ResourceExhausted(fmt::format(
         "the server is full: it already serves its maximum of {} clients; try again later",
         limits_.max_clients));
   }
   sessions_.emplace(Sha256::HexOf(token), Session{user, credential, now, now, now, {}});
+  per_user_[user]++;
   return token;
 }
 
@@ -77,7 +99,7 @@ Result<SessionTable::ActiveCall> SessionTable::Begin(const std::string& token,
     return Status::Unauthenticated("invalid or logged-out session token; log in again");
   }
   if (std::string why = ExpiryReason(it->second, now); !why.empty()) {
-    sessions_.erase(it);
+    EraseLocked(it);
     return Status::Unauthenticated(why);
   }
   if (account_check_ && now - it->second.last_checked >= limits_.recheck_interval) {
@@ -89,7 +111,7 @@ Result<SessionTable::ActiveCall> SessionTable::Begin(const std::string& token,
     it = sessions_.find(key);
     if (it == sessions_.end()) return Status::Unauthenticated("session ended; log in again");
     if (!valid) {
-      sessions_.erase(it);
+      EraseLocked(it);
       return Status::Unauthenticated(
           "your account was removed or its password changed; log in again");
     }
@@ -129,7 +151,10 @@ void SessionTable::TouchCall(const std::string& key, uint64_t id) {
 
 bool SessionTable::Remove(const std::string& token) {
   std::lock_guard lock(mu_);
-  return sessions_.erase(Sha256::HexOf(token)) > 0;
+  auto it = sessions_.find(Sha256::HexOf(token));
+  if (it == sessions_.end()) return false;
+  EraseLocked(it);
+  return true;
 }
 
 size_t SessionTable::Sweep() {

@@ -1,7 +1,8 @@
 // Logged-in sessions: bearer tokens, the client cap and the idle timeout.
 //
-// A session is one connected client. The table holds at most `max_clients`;
-// a session with no call in progress for `idle_timeout` is closed, as is any
+// A session is one connected client. The table holds at most `max_clients`,
+// and at most `max_sessions_per_user` of one user, so one user cannot fill the
+// server; a session with no call in progress for `idle_timeout` is closed, as is any
 // session older than `lifetime`. A session has at most `max_calls_per_session`
 // calls in progress, so one client cannot occupy the server's threads, and a
 // watched (streaming) call that makes no progress for `idle_timeout` is
@@ -31,6 +32,7 @@ struct SessionLimits {
   std::chrono::seconds lifetime{12 * 3600};
   int max_calls_per_session = 4;
   std::chrono::seconds recheck_interval{5};
+  int max_sessions_per_user = 8;
 };
 
 // True if `user` still exists with the credential (password hash) it logged in with.
@@ -68,7 +70,8 @@ class SessionTable {
   };
 
   // A new session for `user`, who logged in with `credential` (their password
-  // hash); RESOURCE_EXHAUSTED when the server is full.
+  // hash); RESOURCE_EXHAUSTED when the server is full or `user` already has
+  // `max_sessions_per_user` sessions.
   Result<std::string> Create(const std::string& user, const std::string& credential = "");
   // Checks a token and marks a call in progress; UNAUTHENTICATED if the token is
   // unknown, logged out or expired, RESOURCE_EXHAUSTED if the session already
@@ -99,12 +102,16 @@ class SessionTable {
   // Why `s` is expired at `now`, or "" if it is live. REQUIRES: mu_ held.
   std::string ExpiryReason(const Session& s, std::chrono::steady_clock::time_point now) const;
   void SweepLocked(std::chrono::steady_clock::time_point now);
+  // Erases a session and its count in per_user_. REQUIRES: mu_ held.
+  std::unordered_map<std::string, Session>::iterator EraseLocked(
+      std::unordered_map<std::string, Session>::iterator it);
 
   const SessionLimits limits_;
   const SteadyClock clock_;
   const AccountCheck account_check_;
   std::mutex mu_;
   std::unordered_map<std::string, Session> sessions_;  // GUARDED_BY(mu_), keyed by SHA-256(token)
+  std::unordered_map<std::string, int> per_user_;      // GUARDED_BY(mu_), sessions of each user
   // Why recently swept sessions ended, so their client is told the real reason.
   std::unordered_map<std::string, std::string> ended_;  // GUARDED_BY(mu_)
   std::deque<std::string> ended_order_;                 // GUARDED_BY(mu_), oldest first

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
 namespace ferry {
 namespace {
 
@@ -41,6 +44,26 @@ TEST(SessionTableTest, CapsClientsAndFreesSlotsOfExpiredSessions) {
   EXPECT_NE(third.status().message().find("full"), std::string::npos);
   clock.now += 11s;
   EXPECT_TRUE(t.Create("c").ok());
+}
+
+TEST(SessionTableTest, OneUserCannotFillTheServer) {
+  FakeClock clock;
+  SessionLimits limits{64, 10s, 1h};
+  limits.max_sessions_per_user = 3;
+  SessionTable t(limits, clock.fn());
+  std::vector<std::string> mallory;
+  for (int i = 0; i < 3; ++i) mallory.push_back(*t.Create("mallory"));
+  auto fourth = t.Create("mallory");
+  EXPECT_EQ(fourth.status().code(), Code::kResourceExhausted);
+  EXPECT_NE(fourth.status().message().find("you have 3 sessions open"), std::string::npos)
+      << fourth.status().message();
+  EXPECT_TRUE(t.Create("alice").ok());
+  // Logging out, and expiring, give the user's slots back.
+  EXPECT_TRUE(t.Remove(mallory[0]));
+  EXPECT_TRUE(t.Create("mallory").ok());
+  EXPECT_EQ(t.Create("mallory").status().code(), Code::kResourceExhausted);
+  clock.now += 11s;
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(t.Create("mallory").ok());
 }
 
 TEST(SessionTableTest, IdleSessionsExpireButBusyOnesDoNot) {

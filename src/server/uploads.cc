@@ -3,21 +3,103 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
+#include <cstdlib>
 #include <ctime>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "core/byte_size.h"
 #include "core/sha256.h"
+#include "core/unique_fd.h"
 
 namespace ferry {
 
-UploadStore::UploadStore(std::string dir, std::chrono::seconds retention)
-    : dir_(std::move(dir)), retention_(retention) {}
+int64_t SpaceReserve::For(int64_t total_bytes) const {
+  return std::min(bytes, static_cast<int64_t>(fraction * static_cast<double>(total_bytes)));
+}
+
+Result<SpaceReserve> SpaceReserve::Parse(std::string_view text) {
+  if (text.ends_with('%')) {
+    std::string number(text.substr(0, text.size() - 1));
+    char* end = nullptr;
+    double percent = std::strtod(number.c_str(), &end);
+    if (number.empty() || end != number.c_str() + number.size() || percent < 0 || percent > 100) {
+      return Status::InvalidArgument(
+          fmt::format("'{}' is not a percentage between 0% and 100%", text));
+    }
+    return SpaceReserve{INT64_MAX, percent / 100};
+  }
+  auto bytes = ParseByteSize(text);
+  if (!bytes.ok()) return bytes.status();
+  return SpaceReserve{*bytes, 1.0};
+}
+
+Result<FsSpace> StatFsSpace(const std::string& dir) {
+  struct statvfs vfs {};
+  if (::statvfs(dir.c_str(), &vfs) != 0) {
+    return ErrnoStatus(errno, "cannot measure the free space of the upload area");
+  }
+  return FsSpace{static_cast<int64_t>(vfs.f_blocks) * static_cast<int64_t>(vfs.f_frsize),
+                 static_cast<int64_t>(vfs.f_bavail) * static_cast<int64_t>(vfs.f_frsize)};
+}
+
+UploadStore::UploadStore(std::string dir, std::chrono::seconds retention, SpaceReserve reserve,
+                         SpaceProbe probe)
+    : dir_(std::move(dir)), retention_(retention), reserve_(reserve), probe_(std::move(probe)) {}
+
+Status UploadStore::CheckSpace(int64_t more) const {
+  if (more <= 0) return Status::Ok();
+  auto space = probe_(dir_);
+  if (!space.ok()) return space.status();
+  int64_t reserve = reserve_.For(space->total);
+  if (space->available - more < reserve) {
+    return Status::ResourceExhausted(fmt::format(
+        "not enough space left on the server for {} more: {} is free and {} is kept free for "
+        "everyone; free some space or ask the server's administrator",
+        FormatByteSize(more), FormatByteSize(space->available), FormatByteSize(reserve)));
+  }
+  return Status::Ok();
+}
+
+int64_t UploadStore::PartialBytes(const std::string& user) const {
+  std::unordered_map<std::string, int64_t> writing;  // id -> announced size
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& id : writing_) {
+      if (auto it = pending_.find(id); it != pending_.end() && it->second.user == user) {
+        writing.emplace(id, it->second.size);
+      }
+    }
+  }
+  int64_t total = 0;
+  UniqueFd dirfd(::open((dir_ + "/" + user).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dirfd.valid()) return 0;
+  int dup_fd = ::dup(dirfd.get());
+  if (dup_fd < 0) return 0;
+  DIR* d = ::fdopendir(dup_fd);
+  if (d == nullptr) {
+    ::close(dup_fd);
+    return 0;
+  }
+  while (dirent* e = ::readdir(d)) {
+    struct stat st {};
+    if (::fstatat(dirfd.get(), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) {
+      continue;
+    }
+    std::string name = e->d_name;
+    auto running = writing.find(name.substr(0, name.find('.')));
+    total += running != writing.end() ? std::max<int64_t>(running->second, st.st_size) : st.st_size;
+  }
+  ::closedir(d);
+  return total;
+}
 
 Result<std::pair<std::string, int64_t>> UploadStore::Begin(PendingUpload upload,
                                                            const std::string& key) {
@@ -42,6 +124,7 @@ Result<std::pair<std::string, int64_t>> UploadStore::Begin(PendingUpload upload,
       held = 0;
     }
   }
+  FERRY_RETURN_IF_ERROR(CheckSpace(upload.size - held));
   std::lock_guard lock(mu_);
   if (!pending_.contains(id)) {
     size_t mine =

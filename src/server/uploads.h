@@ -6,12 +6,21 @@
 // size and the client's resume key, so the same upload retried (even after a
 // server crash) finds the bytes already held. Partials unused for `retention`
 // are deleted. Thread-safe.
+//
+// An upload is begun only if its bytes still to come leave the file system
+// holding the partials at least its reserve free (SpaceReserve), so one
+// upload cannot fill the disk that every user shares. The check is made at
+// Begin against what statvfs says then; uploads running at once can still
+// meet ENOSPC, which the file service reports and answers by discarding the
+// partial.
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include "core/rel_path.h"
@@ -31,13 +40,39 @@ struct PendingUpload {
 // How many uploads one user may have begun and not finished at once.
 inline constexpr size_t kMaxPendingUploadsPerUser = 1000;
 
+// How much of the data file system uploads leave free: `bytes`, or `fraction`
+// of the file system's size, whichever is smaller.
+struct SpaceReserve {
+  int64_t bytes = int64_t{1} << 30;
+  double fraction = 0.05;
+  int64_t For(int64_t total_bytes) const;
+  // "5%", "2G", "0" (a size as ParseByteSize reads it, or a percentage).
+  static Result<SpaceReserve> Parse(std::string_view text);
+};
+
+// Size and free space (for unprivileged writers) of a file system.
+struct FsSpace {
+  int64_t total = 0;
+  int64_t available = 0;
+};
+// Measures the file system holding a directory; a seam for tests.
+using SpaceProbe = std::function<Result<FsSpace>(const std::string& dir)>;
+Result<FsSpace> StatFsSpace(const std::string& dir);
+
 class UploadStore {
  public:
-  UploadStore(std::string dir, std::chrono::seconds retention);
+  UploadStore(std::string dir, std::chrono::seconds retention, SpaceReserve reserve = {},
+              SpaceProbe probe = StatFsSpace);
 
   // Registers an upload and returns its id and the bytes already held;
-  // RESOURCE_EXHAUSTED if the user already has too many unfinished uploads.
+  // RESOURCE_EXHAUSTED if the user already has too many unfinished uploads,
+  // or if the bytes still to come would leave less than the reserve free.
   Result<std::pair<std::string, int64_t>> Begin(PendingUpload upload, const std::string& key);
+
+  // Bytes `user`'s partial uploads take: what each partial file holds, except
+  // that an upload a stream is writing counts at its full announced size (what
+  // it will hold), so uploads running at once are all counted in full.
+  int64_t PartialBytes(const std::string& user) const;
 
   // Exclusive use of one upload's partial file while a stream writes it.
   class Writer {
@@ -86,9 +121,14 @@ class UploadStore {
  private:
   void Release(const std::string& id, bool forget);
 
+  // OK if `more` bytes still fit above the reserve.
+  Status CheckSpace(int64_t more) const;
+
   const std::string dir_;
   const std::chrono::seconds retention_;
-  std::mutex mu_;
+  const SpaceReserve reserve_;
+  const SpaceProbe probe_;
+  mutable std::mutex mu_;
   std::unordered_map<std::string, PendingUpload> pending_;  // GUARDED_BY(mu_)
   std::set<std::string> writing_;                           // GUARDED_BY(mu_)
 };

@@ -75,6 +75,23 @@ TEST_F(TransferTest, KillDashNineMidUploadLeavesNothingAndTheRetryResumes) {
   EXPECT_EQ(PartialUploadBytes(data_), 0);  // the partial became the file
 }
 
+TEST_F(TransferTest, LocalFileShrinkingMidUploadEndsTheUploadAtOnce) {
+  WriteRandomFile(Path("big.bin"), 12 * 1024 * 1024, 12);
+  ASSERT_OK(Ferry({"ls"}));  // pin the certificate before the slow upload
+  Child put = SpawnClient({"put", "--limit-rate", "3M", Path("big.bin"), "big.bin"}, "shrink");
+  ASSERT_TRUE(WaitFor([&] { return PartialUploadBytes(data_) > 1024 * 1024; }, 30s))
+      << ReadFile(Path("shrink.err"));
+  fs::resize_file(Path("big.bin"), 1024 * 1024);
+  // The client gives up on its own call instead of waiting for the server's
+  // stall timeout (100 s) with the stream still open.
+  auto code = put.Wait(15s);
+  ASSERT_TRUE(code.has_value()) << "the upload hung after the local file shrank";
+  EXPECT_NE(*code, 0);
+  std::string err = ReadFile(Path("shrink.err"));
+  EXPECT_NE(err.find("shrank while uploading"), std::string::npos) << err;
+  EXPECT_FALSE(fs::exists(HomePath("alice", "big.bin")));
+}
+
 TEST_F(TransferTest, OverwritingUploadKilledMidwayKeepsTheOldVersion) {
   WriteFile(Path("v1"), "version one");
   ASSERT_OK(Ferry({"put", Path("v1"), "doc"}));
