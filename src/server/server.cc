@@ -96,6 +96,8 @@ Status ValidateOptions(const ServerOptions& o) {
   FERRY_RETURN_IF_ERROR(at_least(o.upload_retention_hours, 1, "--upload-retention"));
   FERRY_RETURN_IF_ERROR(at_least(o.login_delay_ms, 0, "--login-delay-ms"));
   FERRY_RETURN_IF_ERROR(at_least(o.workers, 0, "--workers"));
+  FERRY_RETURN_IF_ERROR(at_least(o.max_jobs_per_user, 1, "--max-jobs-per-user"));
+  FERRY_RETURN_IF_ERROR(o.job_limits.Validate());
   if (o.queue != "embedded" && o.queue.rfind("redis://", 0) != 0) {
     return Status::InvalidArgument(
         fmt::format("--queue '{}' is neither 'embedded' nor redis://HOST:PORT", o.queue));
@@ -181,13 +183,16 @@ Status RunServer(const ServerOptions& o) {
   std::unique_ptr<jobs::WorkerPool> workers;
   if (o.queue == "embedded") {
     int n = o.workers > 0 ? o.workers : UsableCpus();
-    workers = std::make_unique<jobs::WorkerPool>(
-        queue->get(), &*sealer,
-        jobs::WorkerPoolOptions{n, data.files(), std::chrono::milliseconds(250), "worker",
-                                o.job_bytes_per_second});
+    jobs::WorkerPoolOptions pool_options;
+    pool_options.workers = n;
+    pool_options.homes_root = data.files();
+    pool_options.name = "worker";
+    pool_options.max_bytes_per_second = o.job_bytes_per_second;
+    o.job_limits.ApplyTo(pool_options);
+    workers = std::make_unique<jobs::WorkerPool>(queue->get(), &*sealer, std::move(pool_options));
     spdlog::info("background jobs: embedded queue, {} workers", n);
   }
-  JobService job_service(&state, queue->get(), &*sealer);
+  JobService job_service(&state, queue->get(), &*sealer, o.max_jobs_per_user);
 
   grpc::SslServerCredentialsOptions ssl;
   ssl.pem_key_cert_pairs.push_back({identity->key_pem, identity->cert_pem});
