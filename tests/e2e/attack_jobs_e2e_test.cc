@@ -213,6 +213,9 @@ TEST_F(AttackJobsE2eTest, Row10OneUsersQueueDoesNotStarveAnother) {
   ASSERT_OK(tiny);
   EXPECT_EQ(WaitUntilFinal(IdOf(tiny), "bob", std::chrono::seconds(30)), "done");
   auto waited = Clock::now() - started;
+  RecordProperty(
+      "tiny_job_wait_ms",
+      static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(waited).count()));
   // Behind at most the one job running when it came, not all four.
   EXPECT_NE(StateOf(alice[3], "alice"), "done");
   EXPECT_NE(StateOf(alice[2], "alice"), "done");
