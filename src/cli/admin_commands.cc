@@ -68,6 +68,21 @@ std::shared_ptr<std::string> AddJobRateOption(CLI::App* cmd) {
   return rate;
 }
 
+// What one job may cost, for the server's embedded workers and for `ferry worker`.
+void AddJobLimitOptions(CLI::App* cmd, JobLimitOptions* o) {
+  cmd->add_option("--max-scrypt-work-factor", o->max_scrypt_work_factor,
+                  "decrypt refuses age files asking for a higher scrypt work factor (log2 N, "
+                  "at most 22)")
+      ->capture_default_str();
+  cmd->add_option("--scrypt-memory-mib", o->scrypt_memory_mib,
+                  "memory all scrypt derivations share at once (256 MiB each at 2^18)")
+      ->capture_default_str();
+  cmd->add_option("--unzip-max-ratio", o->unzip_max_ratio,
+                  "unzip refuses archives declaring more than this many times their size "
+                  "(0: no limit)")
+      ->capture_default_str();
+}
+
 }  // namespace
 
 void AddServerCommand(CLI::App& app, int* exit_code) {
@@ -126,6 +141,10 @@ void AddServerCommand(CLI::App& app, int* exit_code) {
                   "job worker threads for the embedded queue (0: one per CPU it may use)")
       ->capture_default_str();
   auto job_rate = AddJobRateOption(cmd);
+  AddJobLimitOptions(cmd, &o->job_limits);
+  cmd->add_option("--max-jobs-per-user", o->max_jobs_per_user,
+                  "queued and running jobs one user may have")
+      ->capture_default_str();
   cmd->add_flag("-v,--verbose", o->verbose, "debug logging");
   cmd->callback([o, job_rate, exit_code] {
     auto rate = ParseRate(*job_rate);
@@ -147,6 +166,7 @@ void AddWorkerCommand(CLI::App& app, int* exit_code) {
                   "seconds after which a silent worker's job is taken over by another")
       ->capture_default_str();
   auto job_rate = AddJobRateOption(cmd);
+  AddJobLimitOptions(cmd, &o->job_limits);
   cmd->add_flag("-v,--verbose", o->verbose, "debug logging");
   cmd->callback([o, job_rate, exit_code] {
     auto rate = ParseRate(*job_rate);

@@ -26,6 +26,7 @@
 
 #include "core/usable_cpus.h"
 #include "jobs/job_control.h"
+#include "jobs/memory_budget.h"
 
 namespace ferry::jobs::age {
 namespace {
@@ -46,7 +47,7 @@ constexpr size_t kChunksPerBatch = 8;
 // Each worker holds two batch buffers (~1 MiB). 8 threads seal far faster than
 // storage delivers (~2 GB/s each), and the cap keeps memory at a few MiB.
 constexpr int kMaxThreads = 8;
-constexpr int kMaxLogN = 22;  // age's own default limit when decrypting
+constexpr int kMaxLogN = kMaxScryptLogN;
 constexpr size_t kColumnsPerLine = 64;
 constexpr size_t kMaxHeaderLine = 64 * 1024;
 constexpr size_t kMaxHeaderBytes = 1024 * 1024;
@@ -220,8 +221,17 @@ Status HeaderMac(const Secret<kFileKeyBytes>& file_key, std::string_view header,
   return Status::Ok();
 }
 
-// The scrypt stanza's wrapping key: scrypt(passphrase, label || salt, N, r=8, p=1).
-Status ScryptKey(std::string_view passphrase, Bytes salt, int log_n, Secret<kKeyBytes>& key) {
+// The scrypt stanza's wrapping key: scrypt(passphrase, label || salt, N, r=8, p=1),
+// run once `budget` (if any) grants its memory.
+Status ScryptKey(std::string_view passphrase, Bytes salt, int log_n, MemoryBudget* budget,
+                 const JobControl& control, Secret<kKeyBytes>& key) {
+  MemoryBudget::Lease lease;
+  if (budget != nullptr) {
+    auto granted = budget->Acquire(ScryptMemoryBytes(log_n),
+                                   "scrypt with work factor 2^" + std::to_string(log_n), control);
+    if (!granted.ok()) return granted.status();
+    lease = std::move(granted).value();
+  }
   std::array<uint8_t, kScryptLabel.size() + kSaltBytes> full_salt{};
   std::memcpy(full_salt.data(), kScryptLabel.data(), kScryptLabel.size());
   std::memcpy(full_salt.data() + kScryptLabel.size(), salt.data(), kSaltBytes);
@@ -625,8 +635,9 @@ struct ScryptStanza {
   std::vector<uint8_t> body;
 };
 
-// The header's one scrypt stanza, checked as age checks it.
-Result<ScryptStanza> FindScryptStanza(const Header& header) {
+// The header's one scrypt stanza, checked as age checks it, and its work
+// factor against `max_log_n`.
+Result<ScryptStanza> FindScryptStanza(const Header& header, int max_log_n) {
   if (header.stanzas.empty()) return NotAge("the header has no recipient stanzas");
   auto found = std::find_if(header.stanzas.begin(), header.stanzas.end(),
                             [](const Stanza& s) { return s.args[0] == "scrypt"; });
@@ -655,6 +666,15 @@ Result<ScryptStanza> FindScryptStanza(const Header& header) {
                                    ", is above 2^22, the most age itself accepts");
   }
   scrypt.log_n = std::stoi(log_n);
+  if (scrypt.log_n > max_log_n) {
+    return Status::ResourceExhausted(
+        "the file asks for scrypt work factor 2^" + log_n + " (" +
+        std::to_string(ScryptMemoryBytes(scrypt.log_n) >> 20) +
+        " MiB of memory), above this server's limit of 2^" + std::to_string(max_log_n) +
+        "; re-encrypt it with a lower work factor (age and ferry write 2^" +
+        std::to_string(kScryptLogN) +
+        "), or ask the administrator to raise --max-scrypt-work-factor");
+  }
   if (stanza.body.size() != kFileKeyBytes + kTagBytes) return NotAge("malformed scrypt stanza");
   scrypt.body = stanza.body;
   return scrypt;
@@ -687,6 +707,8 @@ Status PayloadKey(const Secret<kFileKeyBytes>& file_key, Bytes nonce, Secret<kKe
 
 }  // namespace
 
+uint64_t ScryptMemoryBytes(int log_n) { return (uint64_t{128} * 8) << log_n; }
+
 Status Encrypt(int in_fd, int out_fd, std::string_view passphrase, JobControl& control,
                const EncryptOptions& options) {
   FERRY_RETURN_IF_ERROR(CheckArguments(passphrase, options.threads));
@@ -703,7 +725,8 @@ Status Encrypt(int in_fd, int out_fd, std::string_view passphrase, JobControl& c
   std::array<uint8_t, kFileKeyBytes + kTagBytes> wrapped{};
   {
     Secret<kKeyBytes> wrap_key;
-    FERRY_RETURN_IF_ERROR(ScryptKey(passphrase, salt, options.scrypt_log_n, wrap_key));
+    FERRY_RETURN_IF_ERROR(ScryptKey(passphrase, salt, options.scrypt_log_n, options.scrypt_memory,
+                                    control, wrap_key));
     Aead aead(wrap_key.data(), /*encrypt=*/true);
     if (!aead.ok() ||
         !aead.Seal(kZeroNonce.data(), file_key.data(), kFileKeyBytes, wrapped.data())) {
@@ -732,20 +755,24 @@ Status Encrypt(int in_fd, int out_fd, std::string_view passphrase, JobControl& c
 }
 
 Status Decrypt(int in_fd, int out_fd, std::string_view passphrase, JobControl& control,
-               int threads) {
-  FERRY_RETURN_IF_ERROR(CheckArguments(passphrase, threads));
+               const DecryptOptions& options) {
+  FERRY_RETURN_IF_ERROR(CheckArguments(passphrase, options.threads));
+  if (options.max_scrypt_log_n < 1 || options.max_scrypt_log_n > kMaxLogN) {
+    return Status::InvalidArgument("the highest scrypt work factor (log2 N) must be from 1 to 22");
+  }
   ReportInputSize(in_fd, control);
   Input input(in_fd, "cannot read the age file");
   auto header = ReadHeader(input);
   if (!header.ok()) return header.status();
-  auto stanza = FindScryptStanza(*header);
+  auto stanza = FindScryptStanza(*header, options.max_scrypt_log_n);
   if (!stanza.ok()) return stanza.status();
   FERRY_RETURN_IF_ERROR(CheckStop(control));
 
   Secret<kFileKeyBytes> file_key;
   {
     Secret<kKeyBytes> wrap_key;
-    FERRY_RETURN_IF_ERROR(ScryptKey(passphrase, stanza->salt, stanza->log_n, wrap_key));
+    FERRY_RETURN_IF_ERROR(ScryptKey(passphrase, stanza->salt, stanza->log_n, options.scrypt_memory,
+                                    control, wrap_key));
     Aead aead(wrap_key.data(), /*encrypt=*/false);
     if (!aead.ok()) return CryptoFailure("set up ChaCha20-Poly1305");
     if (!aead.Open(kZeroNonce.data(), stanza->body.data(), kFileKeyBytes, file_key.data())) {
@@ -766,7 +793,8 @@ Status Decrypt(int in_fd, int out_fd, std::string_view passphrase, JobControl& c
   Secret<kKeyBytes> payload_key;
   FERRY_RETURN_IF_ERROR(PayloadKey(file_key, nonce, payload_key));
   FERRY_RETURN_IF_ERROR(CheckStop(control));
-  return Stream(input, out_fd, control, payload_key, /*encrypt=*/false).Run(Workers(threads));
+  return Stream(input, out_fd, control, payload_key, /*encrypt=*/false)
+      .Run(Workers(options.threads));
 }
 
 }  // namespace ferry::jobs::age

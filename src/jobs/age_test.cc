@@ -25,6 +25,7 @@
 
 #include "core/unique_fd.h"
 #include "jobs/job_control.h"
+#include "jobs/memory_budget.h"
 #include "tests/support/pty.h"
 
 namespace ferry::jobs::age {
@@ -111,7 +112,7 @@ class AgeTest : public ::testing::Test {
     UniqueFd in_fd(::open(in.c_str(), O_RDONLY | O_CLOEXEC));
     UniqueFd out_fd(::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
     if (!in_fd.valid() || !out_fd.valid()) return Status::Internal("cannot open test files");
-    return Decrypt(in_fd.get(), out_fd.get(), pass, control, threads);
+    return Decrypt(in_fd.get(), out_fd.get(), pass, control, {.threads = threads});
   }
 
   // `plaintext` as an age file.
@@ -204,7 +205,7 @@ TEST_F(AgeTest, StreamsThroughPipesWithShortReads) {
   {
     UniqueFd out_write(out_fds[1]);
     CountingJobControl dec;
-    s = Decrypt(in.get(), out_write.get(), kPass, dec, 3);
+    s = Decrypt(in.get(), out_write.get(), kPass, dec, {.threads = 3});
   }
   writer.join();
   reader.join();
@@ -535,6 +536,92 @@ TEST_F(AgeForgedTest, MalformedHeadersAreInvalidArgument) {
     EXPECT_EQ(s.code(), Code::kInvalidArgument) << c.stanzas << s.ToString();
     EXPECT_NE(s.message().find(c.says), std::string::npos) << c.stanzas << s.message();
   }
+}
+
+// ---- work factor and memory limits -------------------------------------------------
+
+class AgeLimitsTest : public AgeTest {
+ protected:
+  Status OpenWith(std::string_view file, const DecryptOptions& options,
+                  JobControl* control = nullptr) {
+    WriteFile(Path("limits.age"), file);
+    UniqueFd in_fd(::open(Path("limits.age").c_str(), O_RDONLY | O_CLOEXEC));
+    UniqueFd out_fd(
+        ::open(Path("limits.out").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    CountingJobControl counting;
+    return Decrypt(in_fd.get(), out_fd.get(), kPass, control ? *control : counting, options);
+  }
+};
+
+TEST_F(AgeLimitsTest, WorkFactorAboveTheLimitIsRefusedBeforeScrypt) {
+  Forger f;
+  std::string salt = Forger::Base64(RandomBytes(16, 7));
+  std::string body = Forger::Base64(RandomBytes(32, 8));
+  // 2^22 would take 4 GiB and seconds; the refusal comes from the header alone.
+  std::string file = f.File("-> scrypt " + salt + " 22\n" + body + "\n", {{"x", 0, true}});
+  MemoryBudget budget(1, "--unused");  // scrypt reaching it would fail differently
+  auto started = std::chrono::steady_clock::now();
+  Status s = OpenWith(file, {.threads = 1, .scrypt_memory = &budget});
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(1));
+  EXPECT_EQ(s.code(), Code::kResourceExhausted) << s.ToString();
+  EXPECT_NE(s.message().find("work factor 2^22 (4096 MiB"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("limit of 2^18"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("--max-scrypt-work-factor"), std::string::npos) << s.message();
+  EXPECT_EQ(ReadFile(Path("limits.out")), "");
+}
+
+TEST_F(AgeLimitsTest, TheLimitIsWhatTheAdministratorSets) {
+  Forger f;
+  std::string file = f.File(f.ScryptStanza(kPass, 12), {{"hello", 0, true}});
+  Status low = OpenWith(file, {.threads = 1, .max_scrypt_log_n = 11});
+  EXPECT_EQ(low.code(), Code::kResourceExhausted) << low.ToString();
+  EXPECT_NE(low.message().find("2^12"), std::string::npos) << low.message();
+  EXPECT_NE(low.message().find("limit of 2^11"), std::string::npos) << low.message();
+  ASSERT_OK(OpenWith(file, {.threads = 1, .max_scrypt_log_n = 12}));
+  EXPECT_EQ(ReadFile(Path("limits.out")), "hello");
+  EXPECT_EQ(OpenWith(file, {.threads = 1, .max_scrypt_log_n = 23}).code(), Code::kInvalidArgument);
+}
+
+TEST_F(AgeLimitsTest, ScryptLargerThanTheWholeBudgetIsRefused) {
+  Forger f;
+  std::string file = f.File(f.ScryptStanza(kPass, 12), {{"hello", 0, true}});
+  EXPECT_EQ(ScryptMemoryBytes(12), 4u << 20);
+  MemoryBudget budget(ScryptMemoryBytes(12) - 1, "--scrypt-memory-mib");
+  Status s = OpenWith(file, {.threads = 1, .max_scrypt_log_n = 12, .scrypt_memory = &budget});
+  EXPECT_EQ(s.code(), Code::kResourceExhausted) << s.ToString();
+  EXPECT_NE(s.message().find("scrypt with work factor 2^12 needs 4 MiB"), std::string::npos)
+      << s.message();
+  EXPECT_NE(s.message().find("--scrypt-memory-mib"), std::string::npos) << s.message();
+}
+
+TEST_F(AgeLimitsTest, ScryptWaitsForTheBudgetAndCanBeCancelledWhileWaiting) {
+  Forger f;
+  std::string file = f.File(f.ScryptStanza(kPass, 12), {{"hello", 0, true}});
+  MemoryBudget budget(ScryptMemoryBytes(12), "--scrypt-memory-mib");
+  CountingJobControl holder;
+  auto held = budget.Acquire(budget.capacity(), "the test", holder);
+  ASSERT_TRUE(held.ok());
+  std::atomic<bool> finished{false};
+  Status s;
+  std::thread decrypt([&] {
+    s = OpenWith(file, {.threads = 1, .max_scrypt_log_n = 12, .scrypt_memory = &budget});
+    finished = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_FALSE(finished) << "scrypt ran although the budget was spent";
+  *held = MemoryBudget::Lease();  // give it back
+  decrypt.join();
+  ASSERT_OK(s);
+  EXPECT_EQ(ReadFile(Path("limits.out")), "hello");
+  EXPECT_EQ(budget.in_use(), 0u);
+
+  held = budget.Acquire(budget.capacity(), "the test", holder);
+  ASSERT_TRUE(held.ok());
+  CountingJobControl stopped;
+  stopped.RequestStop();
+  Status cancelled =
+      OpenWith(file, {.threads = 1, .max_scrypt_log_n = 12, .scrypt_memory = &budget}, &stopped);
+  EXPECT_EQ(cancelled.code(), Code::kCancelled) << cancelled.ToString();
 }
 
 // ---- interoperability with the real age ------------------------------------------

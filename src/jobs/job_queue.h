@@ -7,6 +7,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -34,6 +35,8 @@ class JobQueue {
   virtual Result<Job> Get(const std::string& user, const std::string& id) = 0;
   // The user's jobs, newest first.
   virtual Result<std::vector<Job>> List(const std::string& user, int limit) = 0;
+  // How many of the user's jobs are queued or running.
+  virtual Result<int64_t> CountActive(const std::string& user) = 0;
   // A queued job is cancelled at once; a running one is asked to stop (its
   // worker finishes it as cancelled shortly); a finished one is left as it is.
   virtual Result<Job> Cancel(const std::string& user, const std::string& id) = 0;

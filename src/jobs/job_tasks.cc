@@ -298,7 +298,8 @@ Result<RelPath> CheckJobArgs(JobKind kind, const JobArgs& args) {
 }
 
 Result<std::string> RunJob(const Job& job, std::string_view passphrase,
-                           const std::string& homes_root, JobControl& control) {
+                           const std::string& homes_root, JobControl& control,
+                           const JobLimits& limits) {
   auto output = CheckJobArgs(job.kind, job.args);
   if (!output.ok()) return output.status();
   auto home = HomeFs::Open(homes_root + "/" + job.user, false);
@@ -327,7 +328,7 @@ Result<std::string> RunJob(const Job& job, std::string_view passphrase,
       if (!archive.ok()) return archive.status();
       auto staged = StagedOutput::Create(*home, *output, job.id, force, true);
       if (!staged.ok()) return staged.status();
-      FERRY_RETURN_IF_ERROR(ExtractZip(archive->fd.get(), staged->fd(), control));
+      FERRY_RETURN_IF_ERROR(ExtractZip(archive->fd.get(), staged->fd(), control, limits.unzip));
       FERRY_RETURN_IF_ERROR(CheckStop(control));
       FERRY_RETURN_IF_ERROR(staged->CommitTree(force));
       break;
@@ -339,9 +340,12 @@ Result<std::string> RunJob(const Job& job, std::string_view passphrase,
       auto staged = StagedOutput::Create(*home, *output, job.id, force, false);
       if (!staged.ok()) return staged.status();
       if (job.kind == JobKind::kEncrypt) {
-        FERRY_RETURN_IF_ERROR(age::Encrypt(input->fd.get(), staged->fd(), passphrase, control));
+        FERRY_RETURN_IF_ERROR(age::Encrypt(input->fd.get(), staged->fd(), passphrase, control,
+                                           {.scrypt_memory = limits.scrypt_memory}));
       } else {
-        FERRY_RETURN_IF_ERROR(age::Decrypt(input->fd.get(), staged->fd(), passphrase, control));
+        FERRY_RETURN_IF_ERROR(age::Decrypt(
+            input->fd.get(), staged->fd(), passphrase, control,
+            {.max_scrypt_log_n = limits.max_scrypt_log_n, .scrypt_memory = limits.scrypt_memory}));
       }
       FERRY_RETURN_IF_ERROR(CheckStop(control));
       FERRY_RETURN_IF_ERROR(staged->CommitFile(force));

@@ -9,6 +9,9 @@ namespace {
 
 constexpr const char* kStream = "ferry:jobs";
 constexpr const char* kGroup = "ferry-workers";
+// CountActive looks at this many of a user's newest jobs: the cap on active
+// jobs keeps older ones finished, and the count stays cheap.
+constexpr int kCountActiveWindow = 1000;
 
 std::string JobKey(const std::string& id) { return "ferry:job:" + id; }
 std::string UserKey(const std::string& user) { return "ferry:user:" + user + ":jobs"; }
@@ -18,6 +21,17 @@ constexpr const char* kSubmitScript = R"lua(
 redis.call('HSET', KEYS[1], unpack(ARGV, 2))
 redis.call('ZADD', KEYS[2], ARGV[1], redis.call('HGET', KEYS[1], 'id'))
 return redis.call('XADD', KEYS[3], '*', 'job', redis.call('HGET', KEYS[1], 'id'))
+)lua";
+
+// KEYS: the user's sorted set of jobs. ARGV: how many of the newest to look at,
+// the job hash key prefix. How many of them are queued or running.
+constexpr const char* kCountActiveScript = R"lua(
+local n = 0
+for _, id in ipairs(redis.call('ZREVRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)) do
+  local state = redis.call('HGET', ARGV[2] .. id, 'state')
+  if state == 'queued' or state == 'running' then n = n + 1 end
+end
+return n
 )lua";
 
 // KEYS: job hash. ARGV: now_ms, stream entry id. The job's fields, or 0 when
@@ -208,6 +222,13 @@ Result<std::vector<Job>> RedisJobQueue::List(const std::string& user, int limit)
     }
   }
   return jobs;
+}
+
+Result<int64_t> RedisJobQueue::CountActive(const std::string& user) {
+  auto count = pool_.Run({"EVAL", kCountActiveScript, "1", UserKey(user),
+                          std::to_string(kCountActiveWindow), JobKey("")});
+  if (!count.ok()) return count.status();
+  return static_cast<int64_t>(count->integer);
 }
 
 Result<Job> RedisJobQueue::Cancel(const std::string& user, const std::string& id) {

@@ -12,6 +12,10 @@
 // idle for the visibility timeout (its worker died) is reclaimed with
 // XAUTOCLAIM by another worker, which bumps the attempt, so the dead worker's
 // claim can no longer finish the job. State changes are Lua scripts, atomic.
+//
+// Workers take jobs in stream order (first in, first out across users); the
+// per-user cap on queued and running jobs (JobService) bounds how far one user
+// can push another's job back.
 #pragma once
 
 #include <atomic>
@@ -39,6 +43,7 @@ class RedisJobQueue final : public JobQueue {
   Status Submit(const Job& job, const std::string& sealed_secret) override;
   Result<Job> Get(const std::string& user, const std::string& id) override;
   Result<std::vector<Job>> List(const std::string& user, int limit) override;
+  Result<int64_t> CountActive(const std::string& user) override;
   Result<Job> Cancel(const std::string& user, const std::string& id) override;
   Result<std::optional<Claim>> Take(std::chrono::milliseconds wait) override;
   Result<bool> Heartbeat(const Claim& claim, uint64_t done, uint64_t total) override;

@@ -29,6 +29,14 @@ CREATE INDEX IF NOT EXISTS jobs_by_user ON jobs(user, seq);
 CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs(state, seq);
 )sql";
 
+// Per user with queued jobs: the oldest one, and how many of the user's jobs run.
+constexpr const char* kQueueHeads = R"sql(
+WITH heads AS (SELECT user, MIN(seq) AS seq FROM jobs WHERE state = 'queued' GROUP BY user),
+     running AS (SELECT user, COUNT(*) AS n FROM jobs WHERE state = 'running' GROUP BY user)
+SELECT heads.user, heads.seq, COALESCE(running.n, 0) FROM heads
+LEFT JOIN running ON running.user = heads.user
+)sql";
+
 constexpr const char* kColumns =
     "id, user, kind, args, state, done_bytes, total_bytes, result, error_code, error, "
     "created_ms, started_ms, finished_ms, attempts, cancel_requested";
@@ -136,6 +144,17 @@ Result<std::vector<Job>> SqliteJobQueue::List(const std::string& user, int limit
   return jobs;
 }
 
+Result<int64_t> SqliteJobQueue::CountActive(const std::string& user) {
+  std::lock_guard lock(mu_);
+  auto count =
+      db_.Prepare("SELECT COUNT(*) FROM jobs WHERE state IN ('queued', 'running') AND user = ?");
+  if (!count.ok()) return count.status();
+  count->Bind(1, user);
+  auto row = count->Step();
+  if (!row.ok()) return row.status();
+  return *row ? count->Int(0) : 0;
+}
+
 Result<Job> SqliteJobQueue::Cancel(const std::string& user, const std::string& id) {
   std::lock_guard lock(mu_);
   auto queued = db_.Prepare(
@@ -155,15 +174,39 @@ Result<Job> SqliteJobQueue::Cancel(const std::string& user, const std::string& i
   return GetLocked(user, id);
 }
 
+Result<std::optional<int64_t>> SqliteJobQueue::NextSeqLocked() {
+  auto heads = db_.Prepare(kQueueHeads);
+  if (!heads.ok()) return heads.status();
+  struct Pick {
+    int64_t running;
+    uint64_t last_take;
+    int64_t seq;
+    auto operator<=>(const Pick&) const = default;
+  };
+  std::optional<Pick> best;
+  for (;;) {
+    auto row = heads->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    auto last = last_take_.find(heads->Text(0));
+    Pick pick{heads->Int(2), last == last_take_.end() ? 0 : last->second, heads->Int(1)};
+    if (!best || pick < *best) best = pick;
+  }
+  if (!best) return std::optional<int64_t>();
+  return std::optional<int64_t>(best->seq);
+}
+
 Result<std::optional<Claim>> SqliteJobQueue::TakeLocked() {
+  auto next = NextSeqLocked();
+  if (!next.ok()) return next.status();
+  if (!next->has_value()) return std::optional<Claim>();
   auto take = db_.Prepare(
       fmt::format("UPDATE jobs SET state = 'running', attempts = attempts + 1, started_ms = ?, "
                   "done_bytes = 0, total_bytes = 0 "
-                  "WHERE seq = (SELECT seq FROM jobs WHERE state = 'queued' ORDER BY seq LIMIT 1) "
-                  "RETURNING {}, secret",
+                  "WHERE seq = ? AND state = 'queued' RETURNING {}, secret",
                   kColumns));
   if (!take.ok()) return take.status();
-  take->Bind(1, NowUnixMs());
+  take->Bind(1, NowUnixMs()).Bind(2, **next);
   auto row = take->Step();
   if (!row.ok()) return row.status();
   if (!*row) return std::optional<Claim>();
@@ -171,6 +214,7 @@ Result<std::optional<Claim>> SqliteJobQueue::TakeLocked() {
   if (!job.ok()) return job.status();
   Claim claim{std::move(job).value(), take->Text(15), ""};
   claim.receipt = std::to_string(claim.job.attempts);
+  last_take_[claim.job.user] = ++takes_;
   // RETURNING rows are produced as the statement steps; finish it.
   auto rest = take->Step();
   if (!rest.ok()) return rest.status();

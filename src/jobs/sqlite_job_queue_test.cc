@@ -229,6 +229,63 @@ TEST_F(SqliteJobQueueTest, EachJobIsTakenByOneWorkerOnly) {
   EXPECT_EQ(duplicates, 0);
 }
 
+TEST_F(SqliteJobQueueTest, CountActiveCountsQueuedAndRunningJobsOfOneUser) {
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(queue_->Submit(NewJob("alice"), "").ok());
+  ASSERT_TRUE(queue_->Submit(NewJob("bob"), "").ok());
+  Claim running = MustTake();
+  ASSERT_EQ(running.job.user, "alice");
+  EXPECT_EQ(*queue_->CountActive("alice"), 3);
+  Job done = running.job;
+  done.state = JobState::kDone;
+  ASSERT_TRUE(queue_->Finish(running, done).ok());
+  EXPECT_EQ(*queue_->CountActive("alice"), 2);
+  EXPECT_EQ(*queue_->CountActive("bob"), 1);
+  EXPECT_EQ(*queue_->CountActive("carol"), 0);
+}
+
+// Regression: one user's queue of jobs made another user's job wait behind all
+// of them (first in, first out across users).
+TEST_F(SqliteJobQueueTest, TakeIsFairAcrossUsers) {
+  std::vector<std::string> alice;
+  for (int i = 0; i < 4; ++i) {
+    Job job = NewJob("alice");
+    alice.push_back(job.id);
+    ASSERT_TRUE(queue_->Submit(job, "").ok());
+  }
+  Job bob = NewJob("bob");
+  ASSERT_TRUE(queue_->Submit(bob, "").ok());
+  Job carol = NewJob("carol");
+  ASSERT_TRUE(queue_->Submit(carol, "").ok());
+
+  // Two workers: alice's first job, then the oldest job of a user running none.
+  Claim first = MustTake();
+  EXPECT_EQ(first.job.id, alice[0]);
+  Claim second = MustTake();
+  EXPECT_EQ(second.job.id, bob.id);
+  // alice and bob each run one; carol runs none.
+  Claim third = MustTake();
+  EXPECT_EQ(third.job.id, carol.id);
+  // One worker, jobs finishing before the next take: round robin by who was
+  // served longest ago, so alice's next job comes before her others.
+  for (const Claim* c : {&first, &second, &third}) {
+    Job done = c->job;
+    done.state = JobState::kDone;
+    ASSERT_TRUE(queue_->Finish(*c, done).ok());
+  }
+  Job bob2 = NewJob("bob");
+  ASSERT_TRUE(queue_->Submit(bob2, "").ok());
+  // alice was served before bob, so she goes first; then bob, then alice.
+  std::vector<std::string> order;
+  for (int i = 0; i < 4; ++i) {
+    Claim c = MustTake();
+    order.push_back(c.job.id);
+    Job done = c.job;
+    done.state = JobState::kDone;
+    ASSERT_TRUE(queue_->Finish(c, done).ok());
+  }
+  EXPECT_EQ(order, (std::vector<std::string>{alice[1], bob2.id, alice[2], alice[3]}));
+}
+
 TEST(SecretSealerTest, SealsAndOpensAndRefusesOtherKeys) {
   ASSERT_TRUE(InitCrypto().ok());
   char tmpl[] = "/tmp/ferry-seal-XXXXXX";

@@ -51,7 +51,10 @@ class RunControl final : public JobControl {
 }  // namespace
 
 WorkerPool::WorkerPool(JobQueue* queue, const SecretSealer* sealer, WorkerPoolOptions options)
-    : queue_(queue), sealer_(sealer), options_(std::move(options)) {
+    : queue_(queue),
+      sealer_(sealer),
+      options_(std::move(options)),
+      scrypt_memory_(options_.scrypt_memory_bytes, "--scrypt-memory-mib") {
   for (int i = 0; i < options_.workers; ++i) threads_.emplace_back([this, i] { Work(i); });
 }
 
@@ -76,6 +79,17 @@ void WorkerPool::Work(int index) {
   }
 }
 
+JobLimits WorkerPool::LimitsFor(const Job& job) {
+  JobLimits limits;
+  limits.max_scrypt_log_n = options_.max_scrypt_log_n;
+  limits.scrypt_memory = &scrypt_memory_;
+  limits.unzip.max_ratio = options_.unzip_max_ratio;
+  if (options_.output_budget) {
+    if (auto budget = options_.output_budget(job.user)) limits.unzip.max_output_bytes = *budget;
+  }
+  return limits;
+}
+
 void WorkerPool::Run(const Claim& claim) {
   const Job& job = claim.job;
   Job outcome = job;
@@ -96,8 +110,10 @@ void WorkerPool::Run(const Claim& claim) {
   if (!passphrase.ok()) {
     result = passphrase.status();
   } else {
-    auto task = std::async(std::launch::async,
-                           [&] { return RunJob(job, *passphrase, options_.homes_root, control); });
+    const JobLimits limits = LimitsFor(job);
+    auto task = std::async(std::launch::async, [&] {
+      return RunJob(job, *passphrase, options_.homes_root, control, limits);
+    });
     while (task.wait_for(options_.heartbeat) != std::future_status::ready) {
       auto stop = queue_->Heartbeat(claim, control.done(), control.total());
       if (stop.ok()) {

@@ -65,6 +65,15 @@ struct UnzipLimits {
   // Sum of the uncompressed sizes that the entries declare.
   uint64_t max_total_bytes = 64ull << 30;
   uint64_t max_entries = 200000;
+  // The sum of the declared sizes may be at most this many times the
+  // archive's size. Deflate cannot expand more than ~1032:1, so 1000:1 is
+  // about the most any honest archive reaches; 0: no limit.
+  uint64_t max_ratio = 1000;
+  // The job's output budget (e.g. what is left of the user's quota); 0: none.
+  uint64_t max_output_bytes = 0;
+  // Whether the declared output must fit in the free space of the file system
+  // holding the destination (statvfs, space available to unprivileged users).
+  bool check_free_space = true;
 };
 
 // Extracts the ZIP read from `archive_fd` into `dest_dir_fd`, an empty directory
@@ -81,7 +90,12 @@ struct UnzipLimits {
 // included) and entries beneath a file or symlink entry; encrypted entries;
 // compression methods other than stored and deflate; more entries or more
 // declared bytes than `limits` allow; symlink entries whose target is absolute
-// or leads outside the destination.
+// or has a ".." component (such a link could point outside the user's home
+// once moved). FAILED_PRECONDITION: entries whose local header and data share
+// bytes of the archive with another entry's (jobs/zip_layout.h).
+// RESOURCE_EXHAUSTED: the declared sizes add up to more than `max_ratio` times
+// the archive's size (unless 1 MiB or less), more than `max_output_bytes`, or
+// more than the destination file system has free.
 //
 // Entries are created only relative to `dest_dir_fd` (openat2 with
 // RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS, mkdirat, O_CREAT | O_EXCL, symlinkat);

@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 #include <zip.h>
 
@@ -26,11 +27,15 @@
 #include "core/unique_fd.h"
 #include "jobs/job_control.h"
 #include "jobs/zip_format.h"
+#include "jobs/zip_layout.h"
 
 namespace ferry::jobs {
 namespace {
 
 constexpr size_t kChunkBytes = 256 << 10;
+// Archives declaring at most this much output are not held to the expansion
+// ratio: headers dominate tiny archives, and their output costs nothing.
+constexpr uint64_t kRatioExemptBytes = 1 << 20;
 
 enum class Kind { kFile, kDirectory, kSymlink };
 
@@ -161,51 +166,43 @@ Status ReadEntry(zip_t* za, const Planned& entry, const JobControl& control,
   return Status::Ok();
 }
 
-// Checks a symlink target: relative, clean, and resolving beneath the
-// destination when followed from the link's directory. ".." may only lead the
-// target: after a name it could climb out of a directory reached through
-// another symlink, which a lexical check cannot see.
+// Checks a symlink target: relative, clean, and without "..". A target that
+// never climbs resolves beneath the link's own directory wherever in the home
+// the link is later moved, so it cannot come to name another user's file; a
+// target with ".." can, whatever it resolves to at extraction time.
 Status CheckSymlinkTarget(const Planned& link) {
   const std::string& target = link.target;
-  auto outside = [&] {
-    return Status::InvalidArgument(
-        fmt::format("symlink entry '{}' points outside the destination ('{}')", link.shown,
-                    EscapeControl(target)));
-  };
   if (target.empty()) {
     return Status::InvalidArgument(fmt::format("symlink entry '{}' has no target", link.shown));
   }
-  if (target.front() == '/') return outside();
+  if (target.front() == '/') {
+    return Status::InvalidArgument(
+        fmt::format("symlink entry '{}' points outside the destination ('{}')", link.shown,
+                    EscapeControl(target)));
+  }
   if (target.find('\\') != std::string::npos) {
     return Status::InvalidArgument(
         fmt::format("symlink entry '{}' has a target with a backslash ('{}')", link.shown,
                     EscapeControl(target)));
   }
-  size_t ups = 0;
-  bool named = false;
   for (size_t start = 0; start <= target.size();) {
     size_t end = std::min(target.find('/', start), target.size());
     std::string_view part = std::string_view(target).substr(start, end - start);
     start = end + 1;
     if (part.empty() || part == ".") continue;
     if (part == "..") {
-      if (named) {
-        return Status::InvalidArgument(fmt::format(
-            "symlink entry '{}' has '..' after a name in its target ('{}'), which ferry does "
-            "not unpack",
-            link.shown, EscapeControl(target)));
-      }
-      ++ups;
-      continue;
+      return Status::InvalidArgument(fmt::format(
+          "symlink entry '{}' has '..' in its target ('{}'): moved elsewhere, such a link could "
+          "point outside your home, so ferry unpacks only links that point down from where "
+          "they are",
+          link.shown, EscapeControl(target)));
     }
     Status valid = ValidateName(part);
     if (!valid.ok()) {
       return Status::InvalidArgument(
           fmt::format("symlink entry '{}' has a bad target: {}", link.shown, valid.message()));
     }
-    named = true;
   }
-  if (ups > link.path.parts().size() - 1) return outside();
   return Status::Ok();
 }
 
@@ -401,6 +398,38 @@ class Extractor {
     return Status::Ok();
   }
 
+  // Refuses output out of proportion to the archive (`archive_bytes` long),
+  // above the job's budget, or above the destination's free space.
+  Status CheckCost(const UnzipLimits& limits, uint64_t archive_bytes) const {
+    if (limits.max_ratio > 0 && total_ > kRatioExemptBytes &&
+        total_ / limits.max_ratio >= std::max<uint64_t>(archive_bytes, 1)) {
+      return Status::ResourceExhausted(fmt::format(
+          "the archive declares {} bytes of output from {} bytes, more than {} times its size "
+          "(a zip bomb?); ferry does not unpack it (the limit is --unzip-max-ratio)",
+          total_, archive_bytes, limits.max_ratio));
+    }
+    if (limits.max_output_bytes > 0 && total_ > limits.max_output_bytes) {
+      return Status::ResourceExhausted(
+          fmt::format("the archive unpacks to {} bytes, more than the {} bytes this job may write "
+                      "(what is left of your storage quota)",
+                      total_, limits.max_output_bytes));
+    }
+    if (limits.check_free_space) {
+      struct statvfs fs {};
+      if (::fstatvfs(dest_fd_, &fs) != 0) {
+        return ErrnoStatus(errno, "cannot check the free space for the archive");
+      }
+      uint64_t free_bytes = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
+      if (total_ > free_bytes) {
+        return Status::ResourceExhausted(
+            fmt::format("the archive unpacks to {} bytes, more than the {} bytes free on the "
+                        "server's disk",
+                        total_, free_bytes));
+      }
+    }
+    return Status::Ok();
+  }
+
   Status Create() {
     control_.SetTotal(total_);
     for (const Planned& e : plan_) {
@@ -529,8 +558,14 @@ Status ExtractZip(int archive_fd, int dest_dir_fd, JobControl& control, const Un
     return OpenError(code);
   }
   ZipPtr za(raw);
+  // libzip reads entries where the central directory says, even when several
+  // share bytes; the layout check refuses that before anything is planned.
+  auto layout =
+      ReadZipLayout(FdZipBytes(archive_fd, static_cast<uint64_t>(st.st_size)), limits.max_entries);
+  if (!layout.ok()) return layout.status();
   Extractor extractor(za.get(), dest_dir_fd, control);
   FERRY_RETURN_IF_ERROR(extractor.Plan(limits));
+  FERRY_RETURN_IF_ERROR(extractor.CheckCost(limits, static_cast<uint64_t>(st.st_size)));
   return extractor.Create();
 }
 

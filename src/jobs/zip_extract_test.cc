@@ -1,6 +1,7 @@
 // ExtractZip against hostile and broken archives: nothing may be written
 // outside the destination, and an unsafe archive writes nothing at all.
 #include <fcntl.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -8,9 +9,11 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "jobs/zip_archive.h"
+#include "jobs/zip_bomb_test_util.h"
 #include "jobs/zip_test_util.h"
 
 namespace ferry::jobs {
@@ -79,14 +82,24 @@ TEST_F(ZipExtractTest, RefusesPathsLeavingTheDestination) {
 
 TEST_F(ZipExtractTest, RefusesSymlinksLeavingTheDestination) {
   ExpectRefused({{"link", "../../outside", Crafted::kSymlink}}, Code::kInvalidArgument,
-                "symlink entry 'link' points outside the destination");
+                "symlink entry 'link' has '..' in its target ('../../outside')");
   ExpectRefused({{"link", "/etc", Crafted::kSymlink}}, Code::kInvalidArgument,
                 "symlink entry 'link' points outside the destination");
   ExpectRefused({{"a/b/link", "../../../x", Crafted::kSymlink}}, Code::kInvalidArgument,
-                "points outside the destination");
+                "'..' in its target");
   // Lexically inside, but "s/.." climbs out of wherever the link "s" leads.
   ExpectRefused({{"s", ".", Crafted::kSymlink}, {"t", "s/../outside", Crafted::kSymlink}},
-                Code::kInvalidArgument, "'..' after a name");
+                Code::kInvalidArgument, "'..' in its target");
+}
+
+// Regression: a link resolving inside the archive ("a/link" -> "../b") was
+// unpacked; moved to the top of the home, the same target names a sibling of
+// the home, another user's.
+TEST_F(ZipExtractTest, RefusesSymlinksThatClimbEvenWhenTheyResolveInside) {
+  ExpectRefused({{"b", "data"}, {"a/link", "../b", Crafted::kSymlink}}, Code::kInvalidArgument,
+                "could point outside your home");
+  ExpectRefused({{"a/b/link", "x/../../y", Crafted::kSymlink}}, Code::kInvalidArgument,
+                "'..' in its target");
 }
 
 TEST_F(ZipExtractTest, RefusesEntriesThroughSymlinks) {
@@ -94,7 +107,7 @@ TEST_F(ZipExtractTest, RefusesEntriesThroughSymlinks) {
                  {"link", "sub", Crafted::kSymlink},
                  {"link/file", "through the link"}},
                 Code::kInvalidArgument, "'link/file' lies beneath 'link'");
-  ExpectRefused({{"d/up", "..", Crafted::kSymlink}, {"d/up/up/evil", "x"}}, Code::kInvalidArgument,
+  ExpectRefused({{"d/up", ".", Crafted::kSymlink}, {"d/up/up/evil", "x"}}, Code::kInvalidArgument,
                 "'d/up/up/evil' lies beneath 'd/up'");
   // Entries beneath a file, in either order.
   ExpectRefused({{"f", "file"}, {"f/x", "x"}}, Code::kInvalidArgument, "lies beneath 'f'");
@@ -104,7 +117,8 @@ TEST_F(ZipExtractTest, RefusesEntriesThroughSymlinks) {
 TEST_F(ZipExtractTest, CreatesInTreeSymlinksWithoutFollowingThem) {
   CraftZip(base_ / "evil.zip", {{"sub/", "", Crafted::kDir},
                                 {"sub/f.txt", "data"},
-                                {"sub/deep/link", "../f.txt", Crafted::kSymlink},
+                                {"sub/deep/f.txt", "deep data"},
+                                {"sub/link", "deep/./f.txt", Crafted::kSymlink},
                                 {"top", "sub", Crafted::kSymlink}});
   Status s = Extract(base_ / "evil.zip");
   ASSERT_TRUE(s.ok()) << s.ToString();
@@ -112,7 +126,8 @@ TEST_F(ZipExtractTest, CreatesInTreeSymlinksWithoutFollowingThem) {
                                                 {"sub", "D"},
                                                 {"sub/f.txt", "F:data"},
                                                 {"sub/deep", "D"},
-                                                {"sub/deep/link", "L:../f.txt"},
+                                                {"sub/deep/f.txt", "F:deep data"},
+                                                {"sub/link", "L:deep/./f.txt"},
                                                 {"top", "L:sub"},
                                             }));
 }
@@ -163,6 +178,71 @@ TEST_F(ZipExtractTest, EnforcesLimits) {
   EXPECT_NE(s.message().find("'c'"), std::string::npos) << s.ToString();
   ExpectNothingWritten();
   EXPECT_TRUE(Extract(base_ / "evil.zip", control, {.max_total_bytes = 11, .max_entries = 3}).ok());
+}
+
+// Regression: 200 central directory entries pointing at one deflated member
+// were unpacked one after the other, gigabytes from a few hundred KB.
+TEST_F(ZipExtractTest, RefusesOverlappingEntriesBeforeWritingAnything) {
+  WriteAll(base_ / "evil.zip", OverlappingZip(10 << 20, 200));
+  CountingJobControl control;
+  Status s = Extract(base_ / "evil.zip", control, {.check_free_space = false});
+  EXPECT_EQ(s.code(), Code::kFailedPrecondition) << s.ToString();
+  EXPECT_NE(s.message().find("entries 'bomb-0' and 'bomb-1' share bytes of the archive"),
+            std::string::npos)
+      << s.ToString();
+  EXPECT_EQ(control.done(), 0u);
+  ExpectNothingWritten();
+  // One entry alone is a fair archive (and within the ratio).
+  WriteAll(base_ / "evil.zip", OverlappingZip(1 << 20, 1));
+  ASSERT_TRUE(Extract(base_ / "evil.zip").ok());
+  EXPECT_EQ(fs::file_size(base_ / "stage/dest/bomb-0"), 1u << 20);
+}
+
+TEST_F(ZipExtractTest, RefusesExpansionBeyondTheRatio) {
+  // 8 MiB of zeros deflate to ~8 KB: about 1000:1, deflate's best.
+  WriteAll(base_ / "evil.zip", OverlappingZip(8 << 20, 1));
+  const uint64_t archive = fs::file_size(base_ / "evil.zip");
+  CountingJobControl control;
+  Status s = Extract(base_ / "evil.zip", control, {.max_ratio = 100});
+  EXPECT_EQ(s.code(), Code::kResourceExhausted) << s.ToString();
+  EXPECT_NE(s.message().find(fmt::format("declares 8388608 bytes of output from {} bytes, more "
+                                         "than 100 times its size",
+                                         archive)),
+            std::string::npos)
+      << s.ToString();
+  EXPECT_NE(s.message().find("--unzip-max-ratio"), std::string::npos) << s.ToString();
+  ExpectNothingWritten();
+  EXPECT_TRUE(Extract(base_ / "evil.zip", control, {.max_ratio = 0}).ok());
+}
+
+TEST_F(ZipExtractTest, RefusesOutputAboveTheBudgetOrTheFreeSpace) {
+  CraftZip(base_ / "evil.zip", {{"a", TextBytes(3000, 1)}, {"b", TextBytes(3000, 2)}});
+  CountingJobControl control;
+  Status s = Extract(base_ / "evil.zip", control, {.max_output_bytes = 5999});
+  EXPECT_EQ(s.code(), Code::kResourceExhausted) << s.ToString();
+  EXPECT_NE(s.message().find("unpacks to 6000 bytes, more than the 5999 bytes this job may write"),
+            std::string::npos)
+      << s.ToString();
+  ExpectNothingWritten();
+  // Declared sizes beyond the free space: 40 entries of 4 GiB - 16 bytes
+  // (160 GiB), checked only where less is free.
+  std::vector<Crafted> big;
+  for (int i = 0; i < 40; ++i) big.push_back({"f" + std::to_string(i), "x"});
+  std::string zip = Bytes(big);
+  for (int i = 0; i < 40; ++i) {
+    ASSERT_EQ(PatchHeaders(zip, "f" + std::to_string(i), kUncompressedSizeField, 0xfffffff0), 2);
+  }
+  WriteAll(base_ / "evil.zip", zip);
+  struct statvfs vfs {};
+  ASSERT_EQ(::statvfs(base_.c_str(), &vfs), 0);
+  if (static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize < 40 * uint64_t{0xfffffff0}) {
+    s = Extract(base_ / "evil.zip", control,
+                {.max_total_bytes = uint64_t{1} << 40, .max_ratio = 0});
+    EXPECT_EQ(s.code(), Code::kResourceExhausted) << s.ToString();
+    EXPECT_NE(s.message().find("bytes free on the server's disk"), std::string::npos)
+        << s.ToString();
+    ExpectNothingWritten();
+  }
 }
 
 TEST_F(ZipExtractTest, StopsAtDataLargerThanDeclared) {

@@ -144,6 +144,15 @@ grpc::Status JobService::Submit(grpc::ServerContext* ctx, const v1::SubmitJobReq
             fmt::format("'{}' is not a regular file", RelPath::Parse(raw)->Display()));
       }
     }
+    std::lock_guard cap_lock(submit_mu_);
+    auto active = queue_->CountActive(job.user);
+    if (!active.ok()) return active.status();
+    if (*active >= max_jobs_per_user_) {
+      return Status::ResourceExhausted(fmt::format(
+          "you have {} jobs queued or running, the most one user may have; wait for some to "
+          "finish or cancel some (ferry jobs; ferry job cancel ID)",
+          *active));
+    }
     job.created_ms = jobs::NowUnixMs();
     FERRY_RETURN_IF_ERROR(queue_->Submit(job, sealer_->Seal(passphrase)));
     spdlog::info("job {} ({}) submitted by '{}'", job.id, jobs::KindName(job.kind), job.user);

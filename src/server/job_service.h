@@ -3,6 +3,8 @@
 // on whatever workers the queue feeds (see jobs/job_queue.h).
 #pragma once
 
+#include <mutex>
+
 #include "ferry/v1/jobs.grpc.pb.h"
 #include "jobs/job_queue.h"
 #include "jobs/sealed_secret.h"
@@ -12,8 +14,11 @@ namespace ferry {
 
 class JobService final : public ferry::v1::Jobs::Service {
  public:
-  JobService(ServerState* state, jobs::JobQueue* queue, const jobs::SecretSealer* sealer)
-      : state_(state), queue_(queue), sealer_(sealer) {}
+  // A user may have at most `max_jobs_per_user` jobs queued or running; Submit
+  // refuses more with RESOURCE_EXHAUSTED.
+  JobService(ServerState* state, jobs::JobQueue* queue, const jobs::SecretSealer* sealer,
+             int max_jobs_per_user)
+      : state_(state), queue_(queue), sealer_(sealer), max_jobs_per_user_(max_jobs_per_user) {}
 
   grpc::Status Submit(grpc::ServerContext* ctx, const v1::SubmitJobRequest* req,
                       v1::Job* resp) override;
@@ -29,6 +34,10 @@ class JobService final : public ferry::v1::Jobs::Service {
   ServerState* state_;
   jobs::JobQueue* queue_;
   const jobs::SecretSealer* sealer_;
+  const int max_jobs_per_user_;
+  // Held from counting a user's active jobs to queueing the new one, so
+  // concurrent submissions cannot pass the cap together.
+  std::mutex submit_mu_;
 };
 
 // Job -> wire message.

@@ -110,6 +110,8 @@ Status ValidateOptions(const ServerOptions& o) {
   FERRY_RETURN_IF_ERROR(at_least(o.audit_max_mb, 0, "--audit-max-mb"));
   FERRY_RETURN_IF_ERROR(at_least(o.audit_reserve_mb, 0, "--audit-reserve-mb"));
   FERRY_RETURN_IF_ERROR(at_least(o.workers, 0, "--workers"));
+  FERRY_RETURN_IF_ERROR(at_least(o.max_jobs_per_user, 1, "--max-jobs-per-user"));
+  FERRY_RETURN_IF_ERROR(o.job_limits.Validate());
   if (o.queue != "embedded" && o.queue.rfind("redis://", 0) != 0) {
     return Status::InvalidArgument(
         fmt::format("--queue '{}' is neither 'embedded' nor redis://HOST:PORT", o.queue));
@@ -224,13 +226,16 @@ Status RunServer(const ServerOptions& o) {
   std::unique_ptr<jobs::WorkerPool> workers;
   if (o.queue == "embedded") {
     int n = o.workers > 0 ? o.workers : UsableCpus();
-    workers = std::make_unique<jobs::WorkerPool>(
-        queue->get(), &*sealer,
-        jobs::WorkerPoolOptions{n, data.files(), std::chrono::milliseconds(250), "worker",
-                                o.job_bytes_per_second});
+    jobs::WorkerPoolOptions pool_options;
+    pool_options.workers = n;
+    pool_options.homes_root = data.files();
+    pool_options.name = "worker";
+    pool_options.max_bytes_per_second = o.job_bytes_per_second;
+    o.job_limits.ApplyTo(pool_options);
+    workers = std::make_unique<jobs::WorkerPool>(queue->get(), &*sealer, std::move(pool_options));
     spdlog::info("background jobs: embedded queue, {} workers", n);
   }
-  JobService job_service(&state, queue->get(), &*sealer);
+  JobService job_service(&state, queue->get(), &*sealer, o.max_jobs_per_user);
 
   // ferry accepts connections itself, so that each is counted against the
   // caps before gRPC spends a TLS handshake on it; gRPC then owns the socket.

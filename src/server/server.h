@@ -5,6 +5,7 @@
 #include <string>
 
 #include "core/status.h"
+#include "server/worker.h"
 
 namespace ferry {
 
@@ -39,6 +40,8 @@ struct ServerOptions {
   std::string queue = "embedded";
   int workers = 0;
   int64_t job_bytes_per_second = 0;  // per job; 0 = no limit
+  JobLimitOptions job_limits;        // what one job may cost (embedded workers)
+  int max_jobs_per_user = 16;        // queued + running jobs of one user, any queue
 };
 
 // Runs the server; returns when it has shut down (OK) or failed to start.

@@ -16,6 +16,24 @@
 
 namespace ferry {
 
+Status JobLimitOptions::Validate() const {
+  if (max_scrypt_work_factor < 1 || max_scrypt_work_factor > jobs::age::kMaxScryptLogN) {
+    return Status::InvalidArgument(
+        fmt::format("--max-scrypt-work-factor must be from 1 to {}", jobs::age::kMaxScryptLogN));
+  }
+  if (scrypt_memory_mib < 1 || scrypt_memory_mib > (int64_t{1} << 20)) {
+    return Status::InvalidArgument("--scrypt-memory-mib must be from 1 to 1048576");
+  }
+  if (unzip_max_ratio < 0) return Status::InvalidArgument("--unzip-max-ratio must be at least 0");
+  return Status::Ok();
+}
+
+void JobLimitOptions::ApplyTo(jobs::WorkerPoolOptions& pool) const {
+  pool.max_scrypt_log_n = max_scrypt_work_factor;
+  pool.scrypt_memory_bytes = static_cast<uint64_t>(scrypt_memory_mib) << 20;
+  pool.unzip_max_ratio = static_cast<uint64_t>(unzip_max_ratio);
+}
+
 Status RunWorker(const WorkerOptions& o) {
   sigset_t signals = BlockStopSignals();
 
@@ -23,6 +41,7 @@ Status RunWorker(const WorkerOptions& o) {
   if (o.visibility_timeout_seconds < 1) {
     return Status::InvalidArgument("--visibility-timeout must be at least 1");
   }
+  FERRY_RETURN_IF_ERROR(o.job_limits.Validate());
   auto address = jobs::RedisAddress::Parse(o.queue);
   if (!address.ok()) return address.status();
   FERRY_RETURN_IF_ERROR(InitCrypto());
@@ -48,9 +67,13 @@ Status RunWorker(const WorkerOptions& o) {
   }
   int n = o.workers > 0 ? o.workers : UsableCpus();
   {
-    jobs::WorkerPool pool(&queue, &*sealer,
-                          jobs::WorkerPoolOptions{n, data.files(), std::chrono::milliseconds(250),
-                                                  queue_options.consumer, o.job_bytes_per_second});
+    jobs::WorkerPoolOptions pool_options;
+    pool_options.workers = n;
+    pool_options.homes_root = data.files();
+    pool_options.name = queue_options.consumer;
+    pool_options.max_bytes_per_second = o.job_bytes_per_second;
+    o.job_limits.ApplyTo(pool_options);
+    jobs::WorkerPool pool(&queue, &*sealer, std::move(pool_options));
     spdlog::info("ferry worker {} taking jobs from {} with {} threads (data in {})",
                  queue_options.consumer, address->ToString(), n, o.data_dir);
     int sig = 0;

@@ -428,6 +428,29 @@ TEST_F(RedisJobsE2eTest, SmallJobsRoundTripThroughTwoWorkers) {
   EXPECT_EQ(Sha256File(Home("f7.bin")), Sha256File(Home("f.bin")));
 }
 
+// The per-user cap is the server's, so it holds for the Redis queue too.
+TEST_F(RedisJobsE2eTest, EachUsersQueuedJobsAreCapped) {
+  server_.Stop();
+  server_flags_.insert(server_flags_.end(), {"--max-jobs-per-user", "2"});
+  server_.Start(data_, server_flags_);
+  AddUser("bob", "bob-password");
+  WriteRandomFile(Home("f.bin"), 1024, 6);
+  WriteRandomFile(HomePath("bob", "g.bin"), 1024, 7);
+  Env pass = {{"FERRY_PASSPHRASE", kPassphrase}};
+  // No worker runs: jobs stay queued.
+  std::vector<std::string> ids;
+  for (int i = 0; i < 2; ++i) {
+    auto r = Job({"encrypt", "f.bin", "--to", "f" + std::to_string(i) + ".age"}, "alice", pass);
+    ASSERT_OK(r);
+    ids.push_back(IdOf(r));
+  }
+  auto third = Job({"encrypt", "f.bin", "--to", "f2.age"}, "alice", pass);
+  EXPECT_FAILS_WITH(third, "RESOURCE_EXHAUSTED: you have 2 jobs queued or running");
+  EXPECT_OK(Job({"encrypt", "g.bin"}, "bob", pass));
+  ASSERT_OK(Job({"job", "cancel", ids[0]}));
+  EXPECT_OK(Job({"encrypt", "f.bin", "--to", "f2.age"}, "alice", pass));
+}
+
 TEST_F(JobsE2eTest, RedisDownRefusesJobsButFilesStillWork) {
   server_.Stop(SIGKILL);
   int port = RedisServer::FreePort();  // nothing listens there
