@@ -53,6 +53,10 @@ struct DirectoryOptions {
   // Searches the store runs at once, the others queued in arrival order;
   // 0: one per CPU this process may run on.
   int search_concurrency = 0;
+  // Password hashes (Argon2id, 19 MiB each, for register and login) computed
+  // at once, the others queued in arrival order; 0: one per CPU this process
+  // may run on, at most 4. Bounds the memory that password hashing takes.
+  int hash_concurrency = 0;
   ThrottlePolicy throttle;
 };
 
@@ -162,6 +166,7 @@ class DirectoryService {
   LoginThrottle throttle_;
   SearchCache search_cache_;
   FairGate search_gate_;
+  FairGate hash_gate_;
 
   mutable std::mutex mu_;
   std::unordered_map<std::string, CachedSession> sessions_;  // by session id; GUARDED_BY(mu_)
