@@ -25,6 +25,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
@@ -430,6 +431,29 @@ TEST_F(AttackDirectoryE2eTest, FloodsOfRegistersAndLoginsAreRateLimitedPerAddres
   EXPECT_NE(refused.body.find("too many register requests from 127.0.0.1"), std::string::npos)
       << refused.body;
   ExpectALegitimateUserIsServed("bob", "127.0.0.2");
+}
+
+TEST(AttackDirectoryFlagsTest, LimitsOutOfRangeAreRefusedWithTheirRange) {
+  std::string pattern = (fs::temp_directory_path() / "ferry-attack-flags-XXXXXX").string();
+  ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--max-small-body", "10"}, "--max-small-body must be from 256 to 1048576 bytes"},
+      {{"--max-body", "100"}, "--max-body must be from 1024 to 1073741824 bytes"},
+      {{"--max-json-depth", "2"}, "--max-json-depth must be from 3 to 1024"},
+      {{"--register-per-minute", "-1"}, "--register-per-minute must be from 0 (no limit)"},
+      {{"--login-per-minute", "100001"}, "--login-per-minute must be from 0 (no limit)"},
+      {{"--rate-limit-addresses", "0"}, "--rate-limit-addresses must be from 1 to 16777216"},
+      {{"--hash-concurrency", "-2"}, "--hash-concurrency must be from 0 (automatic) to 1024"},
+  };
+  for (const auto& [flags, message] : cases) {
+    std::vector<std::string> args = {"directory",   "--plain-http", "--listen",
+                                     "127.0.0.1:0", "--data",       pattern};
+    args.insert(args.end(), flags.begin(), flags.end());
+    RunResult run = RunFerry(args, {}, "", std::chrono::seconds(30));
+    EXPECT_NE(run.exit_code, 0) << flags[0];
+    EXPECT_NE(run.err.find(message), std::string::npos) << flags[0] << ": " << run.err;
+  }
+  fs::remove_all(pattern);
 }
 
 }  // namespace
