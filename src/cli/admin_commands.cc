@@ -169,6 +169,9 @@ void AddDirectoryCommand(CLI::App& app, int* exit_code) {
                   "password hashes (Argon2id, 19 MiB each) computed at once, the rest queued "
                   "(0: one per CPU, at most 4)")
       ->capture_default_str();
+  cmd->add_option("--hash-queue", o->hash_queue,
+                  "registers and logins that may wait for a password hash; beyond, 429")
+      ->capture_default_str();
   cmd->add_option("--db-connections", o->db_connections, "PostgreSQL connections")
       ->capture_default_str();
   cmd->add_option("--search-concurrency", o->search_concurrency,

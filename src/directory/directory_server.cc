@@ -88,6 +88,9 @@ Status ValidateLimits(const DirectoryServerOptions& o) {
   if (o.hash_concurrency < 0 || o.hash_concurrency > 1024) {
     return Status::InvalidArgument("--hash-concurrency must be from 0 (automatic) to 1024");
   }
+  if (o.hash_queue < 0 || o.hash_queue > 4096) {
+    return Status::InvalidArgument("--hash-queue must be from 0 to 4096");
+  }
   return Status::Ok();
 }
 
@@ -184,6 +187,7 @@ Status RunDirectory(const DirectoryServerOptions& o) {
   options.search_cache_bytes = static_cast<size_t>(o.search_cache_mib) << 20;
   options.search_concurrency = o.search_concurrency;
   options.hash_concurrency = o.hash_concurrency;
+  options.hash_queue = o.hash_queue;
   if (options.search_concurrency == 0 && !db.starts_with("sqlite:")) {
     options.search_concurrency = o.db_connections;
   }

@@ -444,6 +444,7 @@ TEST(AttackDirectoryFlagsTest, LimitsOutOfRangeAreRefusedWithTheirRange) {
       {{"--login-per-minute", "100001"}, "--login-per-minute must be from 0 (no limit)"},
       {{"--rate-limit-addresses", "0"}, "--rate-limit-addresses must be from 1 to 16777216"},
       {{"--hash-concurrency", "-2"}, "--hash-concurrency must be from 0 (automatic) to 1024"},
+      {{"--hash-queue", "5000"}, "--hash-queue must be from 0 to 4096"},
   };
   for (const auto& [flags, message] : cases) {
     std::vector<std::string> args = {"directory",   "--plain-http", "--listen",
