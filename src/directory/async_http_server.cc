@@ -1,6 +1,7 @@
 #include "directory/async_http_server.h"
 
 #include <httplib.h>
+#include <malloc.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -70,6 +71,9 @@ struct AsyncHttpServer::State {
   asio::io_context accept_loop{1};
   tcp::acceptor acceptor{accept_loop};
   int port = 0;
+  // A trim of the heap pending on the accept loop (see ReleaseFreedMemory).
+  asio::steady_timer trim_timer{accept_loop};
+  std::atomic<bool> trim_pending{false};
 
   std::mutex mu;
   std::condition_variable changed;
@@ -99,6 +103,24 @@ struct AsyncHttpServer::State {
 namespace {
 
 using Refused = std::pair<int, std::string>;
+
+// Bodies from this size on are released to the system once handled.
+constexpr size_t kLargeBody = 1 << 20;
+
+// glibc keeps freed blocks below its mmap threshold (16 MiB in ferry) in the
+// heap, so the memory of large bodies handled at once stays resident after
+// them. Trims the heap a second after a large body is freed: once for all
+// the large bodies freed meanwhile, and at most once a second.
+void ReleaseFreedMemory(AsyncHttpServer::State& state) {
+  if (state.trim_pending.exchange(true)) return;
+  asio::post(state.accept_loop, [&state] {
+    state.trim_timer.expires_after(std::chrono::seconds(1));
+    state.trim_timer.async_wait([&state](const error_code& ec) {
+      state.trim_pending = false;
+      if (!ec) malloc_trim(0);
+    });
+  });
+}
 
 std::string TooLarge(size_t limit) {
   return fmt::format("the request body is larger than {} bytes, this request's limit", limit);
@@ -286,6 +308,10 @@ asio::awaitable<void> ServeRequests(AsyncHttpServer::State& state, Stream& strea
             co_return;
           },
           asio::use_awaitable);
+    }
+    if (in.body.size() >= kLargeBody) {
+      std::string().swap(in.body);
+      ReleaseFreedMemory(state);
     }
     auto reply = FromHttplib(std::move(out), version, keep_alive, head);
     socket.expires_after(options.io_timeout);
