@@ -7,6 +7,7 @@
 
 #include "core/status.h"
 #include "directory/directory_store.h"
+#include "directory/strict_json.h"
 
 namespace ferry {
 
@@ -21,7 +22,7 @@ struct DirectoryServerOptions {
   int threads = 128;
   size_t max_body = 16 << 20;    // an announce with a token
   size_t max_small_body = 4096;  // every other request
-  int max_json_depth = 32;
+  int max_json_depth = kDefaultMaxJsonDepth;
   int register_per_minute = 10;  // per source address (IPv6: /64); 0: no limit
   int login_per_minute = 30;
   size_t rate_limit_addresses = 65536;
