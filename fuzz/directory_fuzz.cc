@@ -3,10 +3,14 @@
 //
 // Input: byte 0 picks a route and method, byte 1 the credentials, then the
 // query string (or the peer id in the path) up to the first '\n', then the body.
-// Any answer is fine except a crash, a 500, or a body that is not JSON.
+// Any answer is fine except a crash, a 500, or a body that is not JSON. Every
+// body also goes through ParseStrictJson at a small and the default depth
+// limit: what it accepts must be what nlohmann::json::parse builds, no deeper
+// than the limit.
 #include <httplib.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -22,6 +26,7 @@
 #include "directory/directory_requests.h"
 #include "directory/directory_service.h"
 #include "directory/sqlite_directory_store.h"
+#include "directory/strict_json.h"
 
 namespace {
 
@@ -73,6 +78,25 @@ World& TheWorld() {
   return *world;
 }
 
+// Levels of arrays and objects in `value` (a scalar is 0).
+int Depth(const nlohmann::json& value) {
+  if (!value.is_structured()) return 0;
+  int deepest = 0;
+  for (const auto& item : value) deepest = std::max(deepest, Depth(item));
+  return deepest + 1;
+}
+
+void CheckStrictJson(std::string_view body, int max_depth) {
+  auto strict = ferry::ParseStrictJson(body, max_depth);
+  if (!strict.ok()) return;
+  if (Depth(*strict) > max_depth || !nlohmann::json::accept(body) ||
+      *strict != nlohmann::json::parse(body)) {
+    std::fprintf(stderr, "ParseStrictJson accepted %s as %s\n", std::string(body).c_str(),
+                 strict->dump().c_str());
+    std::abort();
+  }
+}
+
 void ParseQuery(std::string_view query, httplib::Params* params) {
   while (!query.empty()) {
     auto amp = query.find('&');
@@ -95,6 +119,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto newline = rest.find('\n');
   std::string_view query = rest.substr(0, newline);
   std::string_view body = newline == std::string_view::npos ? "" : rest.substr(newline + 1);
+  CheckStrictJson(body, 3);
+  CheckStrictJson(body, ferry::kDefaultMaxJsonDepth);
 
   // Register and login spend ~50 ms in Argon2id per valid input, which would
   // starve the fuzzer; their bodies go through the same parser directly.

@@ -202,7 +202,33 @@ void AddDirectoryCommand(CLI::App& app, int* exit_code) {
                   "PostgreSQL, every request not answered from memory (idle connections hold "
                   "none)")
       ->capture_default_str();
-  cmd->add_option("--max-body", o->max_body, "largest request body in bytes")
+  cmd->add_option("--max-body", o->max_body,
+                  "largest body of an announce with a token, in bytes (refused with 413 beyond)")
+      ->capture_default_str();
+  cmd->add_option("--max-small-body", o->max_small_body,
+                  "largest body of any other request (register, login, heartbeat), in bytes")
+      ->capture_default_str();
+  cmd->add_option("--max-json-depth", o->max_json_depth,
+                  "deepest nesting of arrays and objects in a request body")
+      ->capture_default_str();
+  cmd->add_option("--register-per-minute", o->register_per_minute,
+                  "registrations each source address (IPv6: /64) may make a minute, all at "
+                  "once if it likes (429 beyond; 0: no limit)")
+      ->capture_default_str();
+  cmd->add_option("--login-per-minute", o->login_per_minute,
+                  "logins each source address (IPv6: /64) may try a minute (429 beyond; 0: no "
+                  "limit)")
+      ->capture_default_str();
+  cmd->add_option("--rate-limit-addresses", o->rate_limit_addresses,
+                  "source addresses remembered for each rate limit; beyond, new ones share one "
+                  "limit")
+      ->capture_default_str();
+  cmd->add_option("--hash-concurrency", o->hash_concurrency,
+                  "password hashes (Argon2id, 19 MiB each) computed at once, the rest queued "
+                  "(0: one per CPU, at most 4)")
+      ->capture_default_str();
+  cmd->add_option("--hash-queue", o->hash_queue,
+                  "registers and logins that may wait for a password hash; beyond, 429")
       ->capture_default_str();
   cmd->add_option("--db-connections", o->db_connections, "PostgreSQL connections")
       ->capture_default_str();

@@ -1,6 +1,7 @@
 #include "directory/async_http_server.h"
 
 #include <httplib.h>
+#include <malloc.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -70,6 +71,9 @@ struct AsyncHttpServer::State {
   asio::io_context accept_loop{1};
   tcp::acceptor acceptor{accept_loop};
   int port = 0;
+  // A trim of the heap pending on the accept loop (see ReleaseFreedMemory).
+  asio::steady_timer trim_timer{accept_loop};
+  std::atomic<bool> trim_pending{false};
 
   std::mutex mu;
   std::condition_variable changed;
@@ -98,19 +102,82 @@ struct AsyncHttpServer::State {
 
 namespace {
 
+using Refused = std::pair<int, std::string>;
+
+// Bodies from this size on are released to the system once handled.
+constexpr size_t kLargeBody = 1 << 20;
+
+// glibc keeps freed blocks below its mmap threshold (16 MiB in ferry) in the
+// heap, so the memory of large bodies handled at once stays resident after
+// them. Trims the heap a second after a large body is freed: once for all
+// the large bodies freed meanwhile, and at most once a second.
+void ReleaseFreedMemory(AsyncHttpServer::State& state) {
+  if (state.trim_pending.exchange(true)) return;
+  asio::post(state.accept_loop, [&state] {
+    state.trim_timer.expires_after(std::chrono::seconds(1));
+    state.trim_timer.async_wait([&state](const error_code& ec) {
+      state.trim_pending = false;
+      if (!ec) malloc_trim(0);
+    });
+  });
+}
+
+std::string TooLarge(size_t limit) {
+  return fmt::format("the request body is larger than {} bytes, this request's limit", limit);
+}
+
+std::string NotImplementedCoding(std::string_view coding) {
+  return fmt::format(
+      "Transfer-Encoding '{}' is not implemented; send Content-Length, or Transfer-Encoding: "
+      "chunked alone",
+      coding.substr(0, 64));
+}
+
 // The reply to a request that could not be read, or none: a connection that
 // closed, timed out or failed (the socket's errors) has nobody to answer,
-// and neither has one that closed halfway through a request.
-std::optional<std::pair<int, std::string>> RefusalFor(const error_code& ec) {
+// and neither has one that closed halfway through a request. `body_limit` is
+// the limit the request's body was read under.
+std::optional<Refused> RefusalFor(const error_code& ec, size_t body_limit) {
   if (ec == http::error::end_of_stream || ec == http::error::partial_message) return std::nullopt;
-  if (ec == http::error::body_limit) {
-    return std::pair(413, std::string("the request body is larger than the limit"));
-  }
+  if (ec == http::error::body_limit) return Refused(413, TooLarge(body_limit));
   if (ec == http::error::header_limit) {
-    return std::pair(431, std::string("the request headers are larger than the limit"));
+    return Refused(431, "the request headers are larger than the limit");
+  }
+  if (ec == http::error::bad_transfer_encoding) {
+    return Refused(501,
+                   "Transfer-Encoding is implemented as `chunked` alone, given once and without "
+                   "Content-Length");
   }
   if (ec.category() == http::make_error_code(http::error::bad_method).category()) {
-    return std::pair(400, fmt::format("malformed HTTP request ({})", ec.message()));
+    return Refused(400, fmt::format("malformed HTTP request ({})", ec.message()));
+  }
+  return std::nullopt;
+}
+
+// Checks a request whose headers are read before its body is: its transfer
+// coding must be `chunked` alone (anything else would leave its body
+// unframed: 501), and its body within the limit for its head (413). Sets
+// that limit on `parser` and in `body_limit`.
+std::optional<Refused> RefusalBeforeBody(const AsyncHttpOptions& options,
+                                         http::request_parser<http::string_body>& parser,
+                                         size_t* body_limit) {
+  const auto& request = parser.get();
+  auto codings = request.equal_range(http::field::transfer_encoding);
+  if (codings.first != codings.second) {
+    std::string_view coding = codings.first->value();
+    if (std::next(codings.first) != codings.second || !beast::iequals(coding, "chunked")) {
+      return Refused(501, NotImplementedCoding(coding));
+    }
+  }
+  *body_limit = options.max_body;
+  if (options.body_limit) {
+    AsyncHttpOptions::RequestHead head{request.method_string(), request.target(),
+                                       request[http::field::authorization]};
+    *body_limit = std::min(options.max_body, options.body_limit(head));
+  }
+  parser.body_limit(*body_limit);
+  if (auto length = parser.content_length(); length && *length > *body_limit) {
+    return Refused(413, TooLarge(*body_limit));
   }
   return std::nullopt;
 }
@@ -185,7 +252,8 @@ asio::awaitable<void> ServeRequests(AsyncHttpServer::State& state, Stream& strea
   beast::flat_buffer buffer;
   for (;;) {
     http::request_parser<http::string_body> parser;
-    parser.body_limit(options.max_body);
+    // The body's limit depends on the head, and is set once that is read.
+    parser.body_limit(boost::none);
     parser.header_limit(static_cast<uint32_t>(options.max_header));
     if (control.closing) co_return;
     control.idle = true;
@@ -194,18 +262,21 @@ asio::awaitable<void> ServeRequests(AsyncHttpServer::State& state, Stream& strea
         co_await http::async_read_header(stream, buffer, parser, kTuple);
     control.idle = false;
     unsigned version = parser.is_header_done() ? parser.get().version() : 11;
-    auto refuse = [&](const error_code& ec) -> asio::awaitable<void> {
-      if (auto refusal = RefusalFor(ec)) {
-        auto reply = Refusal(refusal->first, refusal->second, version);
-        socket.expires_after(options.io_timeout);
-        co_await http::async_write(stream, reply, kTuple);
-      }
+    size_t body_limit = options.max_body;
+    auto refuse = [&](const Refused& refusal) -> asio::awaitable<void> {
+      auto reply = Refusal(refusal.first, refusal.second, version);
+      socket.expires_after(options.io_timeout);
+      co_await http::async_write(stream, reply, kTuple);
     };
     if (header_error) {
-      co_await refuse(header_error);
+      if (auto refusal = RefusalFor(header_error, body_limit)) co_await refuse(*refusal);
       co_return;
     }
     auto& request = parser.get();
+    if (auto refusal = RefusalBeforeBody(options, parser, &body_limit)) {
+      co_await refuse(*refusal);
+      co_return;
+    }
     if (beast::iequals(request[http::field::expect], "100-continue")) {
       http::response<http::empty_body> go_on{http::status::continue_, request.version()};
       socket.expires_after(options.io_timeout);
@@ -216,7 +287,7 @@ asio::awaitable<void> ServeRequests(AsyncHttpServer::State& state, Stream& strea
       socket.expires_after(options.io_timeout);
       auto [body_error, body_bytes] = co_await http::async_read(stream, buffer, parser, kTuple);
       if (body_error) {
-        co_await refuse(body_error);
+        if (auto refusal = RefusalFor(body_error, body_limit)) co_await refuse(*refusal);
         co_return;
       }
     }
@@ -237,6 +308,10 @@ asio::awaitable<void> ServeRequests(AsyncHttpServer::State& state, Stream& strea
             co_return;
           },
           asio::use_awaitable);
+    }
+    if (in.body.size() >= kLargeBody) {
+      std::string().swap(in.body);
+      ReleaseFreedMemory(state);
     }
     auto reply = FromHttplib(std::move(out), version, keep_alive, head);
     socket.expires_after(options.io_timeout);

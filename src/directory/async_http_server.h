@@ -23,6 +23,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "core/status.h"
 
@@ -39,8 +40,21 @@ struct AsyncHttpOptions {
   // Both empty: plain HTTP. Otherwise PEM files for TLS.
   std::string cert_file;
   std::string key_file;
+  // The largest body of any request; `body_limit` may lower it per request.
   size_t max_body = 16 << 20;
   size_t max_header = 16 << 10;
+  // What a request's body limit may depend on, read from its headers.
+  struct RequestHead {
+    std::string_view method;
+    std::string_view target;  // path and query as sent
+    std::string_view authorization;
+  };
+  // The largest body a request may have, from its head (at most max_body);
+  // null: max_body for every request. Called on the loop once the headers are
+  // read. A longer body is refused with 413 while it is read, before it is
+  // buffered: at once when Content-Length says so, or as a chunked body
+  // crosses the limit.
+  std::function<size_t(const RequestHead&)> body_limit;
   // Event loops; 0: one per CPU this process may run on.
   int loops = 0;
   // Answers a request on its loop if it can without waiting for anything but
@@ -60,6 +74,10 @@ struct AsyncHttpOptions {
   std::chrono::milliseconds stop_grace{std::chrono::seconds(10)};
 };
 
+// Requests are refused with {"error": ...} and the connection closed when
+// they cannot be read: 400 (malformed), 413 (body over its limit), 431
+// (headers over max_header), 501 (a Transfer-Encoding other than `chunked`
+// alone, whose body the server could not frame).
 class AsyncHttpServer {
  public:
   // The request as cpp-httplib parses it (path decoded, query in params), so

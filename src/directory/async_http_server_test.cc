@@ -245,7 +245,7 @@ TEST_F(AsyncHttpServerTest, BadRequestsGetAClearRefusal) {
     ASSERT_TRUE(raw.Send("POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n"));
     std::string reply = raw.ReadUntil("}");
     EXPECT_NE(reply.find("HTTP/1.1 413"), std::string::npos) << reply;
-    EXPECT_NE(reply.find(R"({"error":"the request body is larger than the limit"})"),
+    EXPECT_NE(reply.find("the request body is larger than 1000 bytes, this request's limit"),
               std::string::npos)
         << reply;
     EXPECT_TRUE(raw.ClosedByServer());
@@ -271,6 +271,62 @@ TEST_F(AsyncHttpServerTest, BadRequestsGetAClearRefusal) {
   auto ok = client.Get("/still");
   ASSERT_TRUE(ok);
   EXPECT_EQ(ok->status, 200);
+}
+
+TEST_F(AsyncHttpServerTest, EachRequestHasTheBodyLimitOfItsHead) {
+  AsyncHttpOptions options;
+  options.max_body = 1 << 20;
+  options.body_limit = [](const AsyncHttpOptions::RequestHead& head) -> size_t {
+    return head.target == "/big" && head.authorization == "yes" ? 1 << 20 : 100;
+  };
+  StartServer(options, Echo);
+  // Refused on its Content-Length alone, before any of the body is sent.
+  {
+    RawConnection raw(port());
+    ASSERT_TRUE(raw.Send("POST /small HTTP/1.1\r\nHost: x\r\nContent-Length: 16777216\r\n\r\n"));
+    std::string reply = raw.ReadUntil("}");
+    EXPECT_NE(reply.find("HTTP/1.1 413"), std::string::npos) << reply;
+    EXPECT_NE(reply.find("larger than 100 bytes"), std::string::npos) << reply;
+    EXPECT_TRUE(raw.ClosedByServer());
+  }
+  // A chunked body is refused as it crosses the limit.
+  {
+    RawConnection raw(port());
+    ASSERT_TRUE(
+        raw.Send("POST /big HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n64\r\n" +
+                 std::string(100, 'a') + "\r\n1\r\nb\r\n"));
+    std::string reply = raw.ReadUntil("}");
+    EXPECT_NE(reply.find("HTTP/1.1 413"), std::string::npos) << reply;
+    EXPECT_TRUE(raw.ClosedByServer());
+  }
+  httplib::Client client("127.0.0.1", port());
+  auto big = client.Post("/big", {{"Authorization", "yes"}}, std::string(5000, 'z'), "text/plain");
+  ASSERT_TRUE(big);
+  EXPECT_EQ(big->status, 200);
+  auto small = client.Post("/small", std::string(100, 'z'), "text/plain");
+  ASSERT_TRUE(small);
+  EXPECT_EQ(small->status, 200);
+}
+
+TEST_F(AsyncHttpServerTest, TransferCodingsOtherThanChunkedAloneAreNotImplemented) {
+  StartServer(AsyncHttpOptions{}, Echo);
+  for (const char* codings : {"Transfer-Encoding: gzip\r\n", "Transfer-Encoding: gzip, chunked\r\n",
+                              "Transfer-Encoding: chunked, gzip\r\n",
+                              "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n",
+                              "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n",
+                              "Content-Length: 3\r\nTransfer-Encoding: chunked\r\n"}) {
+    RawConnection raw(port());
+    ASSERT_TRUE(raw.Send(std::string("POST /p HTTP/1.1\r\nHost: x\r\n") + codings +
+                         "\r\n3\r\nabc\r\n0\r\n\r\n"));
+    std::string reply = raw.ReadUntil("}");
+    EXPECT_NE(reply.find("HTTP/1.1 501"), std::string::npos) << codings << reply;
+    EXPECT_NE(reply.find("Transfer-Encoding"), std::string::npos) << reply;
+    EXPECT_TRUE(raw.ClosedByServer()) << codings;
+  }
+  RawConnection raw(port());
+  ASSERT_TRUE(raw.Send(
+      "POST /p HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"));
+  EXPECT_NE(raw.ReadUntil("from 127.0.0.1").find("POST /p  abc"), std::string::npos);
 }
 
 TEST_F(AsyncHttpServerTest, ExpectContinueGetsTheGoAhead) {

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "directory/search_json.h"
+#include "directory/strict_json.h"
 
 namespace ferry {
 namespace {
@@ -169,7 +170,10 @@ bool RefuseBadRoute(const httplib::Request& req, httplib::Response& res, const R
 
 DirectoryHttpServer::DirectoryHttpServer(PassKey, DirectoryService* service,
                                          DirectoryHttpOptions options)
-    : service_(service), options_(std::move(options)) {}
+    : service_(service),
+      options_(std::move(options)),
+      register_limiter_(options_.register_per_minute, options_.rate_limit_addresses),
+      login_limiter_(options_.login_per_minute, options_.rate_limit_addresses) {}
 
 DirectoryHttpServer::~DirectoryHttpServer() { Stop(); }
 
@@ -188,9 +192,12 @@ Result<std::unique_ptr<DirectoryHttpServer>> DirectoryHttpServer::Bind(
     http.cert_file = options.cert_file;
     http.key_file = options.key_file;
   }
-  http.max_body = options.max_body;
   http.idle_timeout = options.idle_timeout;
   DirectoryHttpServer* self = server.get();
+  http.max_body = std::max(options.max_body, options.max_small_body);
+  http.body_limit = [self](const AsyncHttpOptions::RequestHead& head) {
+    return self->BodyLimit(head);
+  };
   // One loop per CPU answers what needs no waiting, in the order it came;
   // the rest goes to `threads` threads. With a database server, that is what
   // the instance holds in memory: cached answers and heartbeats. (Handing
@@ -209,6 +216,17 @@ Result<std::unique_ptr<DirectoryHttpServer>> DirectoryHttpServer::Bind(
   server->http_ = std::move(bound).value();
   server->port_ = server->http_->port();
   return server;
+}
+
+size_t DirectoryHttpServer::BodyLimit(const AsyncHttpOptions::RequestHead& head) const {
+  // Only an announce carries much; the token it needs is checked once the
+  // body is read, but without one it may not send more than anyone else.
+  std::string_view path = head.target.substr(0, head.target.find('?'));
+  if (head.method == "POST" && path == "/api/v1/announce" &&
+      head.authorization.starts_with("Bearer ")) {
+    return options_.max_body;
+  }
+  return options_.max_small_body;
 }
 
 void DirectoryHttpServer::Serve() {
@@ -273,7 +291,7 @@ bool DirectoryHttpServer::DispatchFromMemory(const httplib::Request& req, httpli
     return true;
   }
   if (r == "/api/v1/heartbeat") {
-    auto peer_id = ParseHeartbeat(req.body);
+    auto peer_id = ParseHeartbeat(req.body, options_.max_json_depth);
     if (!peer_id.ok()) {
       SendStatus(res, peer_id.status());
       return true;
@@ -316,10 +334,15 @@ void DirectoryHttpServer::DispatchAnyWay(const httplib::Request& req, httplib::R
   }
   if (r == "/metrics") return ReplyMetrics(res);
   if (r == "/api/v1/register" || r == "/api/v1/login") {
-    auto credentials = ParseCredentials(
-        req.body, r == "/api/v1/register" ? CredentialUse::kRegister : CredentialUse::kLogin);
+    const bool registering = r == "/api/v1/register";
+    Status admitted = registering ? register_limiter_.Take(req.remote_addr, "register")
+                                  : login_limiter_.Take(req.remote_addr, "login");
+    if (!admitted.ok()) return SendStatus(res, admitted);
+    auto credentials =
+        ParseCredentials(req.body, registering ? CredentialUse::kRegister : CredentialUse::kLogin,
+                         options_.max_json_depth);
     if (!credentials.ok()) return SendStatus(res, credentials.status());
-    if (r == "/api/v1/register") {
+    if (registering) {
       Status s = svc.Register(*credentials);
       if (!s.ok()) return SendStatus(res, s);
       return SendJson(res, 201, json{{"username", credentials->username}});
@@ -337,12 +360,12 @@ void DirectoryHttpServer::DispatchAnyWay(const httplib::Request& req, httplib::R
     });
   }
   if (r == "/api/v1/announce") {
-    auto request = ParseAnnounce(req.body);
+    auto request = ParseAnnounce(req.body, options_.max_json_depth);
     if (!request.ok()) return SendStatus(res, request.status());
     return Reply(res, svc.Announce(token, *request), AnnounceJson);
   }
   if (r == "/api/v1/heartbeat") {
-    auto peer_id = ParseHeartbeat(req.body);
+    auto peer_id = ParseHeartbeat(req.body, options_.max_json_depth);
     if (!peer_id.ok()) return SendStatus(res, peer_id.status());
     return Reply(res, svc.Heartbeat(token, *peer_id), AnnounceJson);
   }

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "core/status.h"
+#include "directory/address_rate_limiter.h"
 #include "directory/async_http_server.h"
 #include "directory/directory_metrics.h"
 #include "directory/directory_service.h"
@@ -26,7 +27,20 @@ struct DirectoryHttpOptions {
   bool plain_http = false;
   std::string cert_file;  // PEM, required unless plain_http
   std::string key_file;
+  // The largest body of an announce that carries a token; every other body
+  // (register, login, heartbeat, an announce without a token) may have
+  // max_small_body bytes at most. Longer ones are refused with 413 as they
+  // are read.
   size_t max_body = 16 << 20;
+  size_t max_small_body = 4096;
+  // Deepest nesting of arrays and objects in a request body (400 beyond).
+  int max_json_depth = kDefaultMaxJsonDepth;
+  // Registers and logins each source address (IPv6: /64) may send a minute,
+  // all of them at once if it likes (429 with Retry-After beyond); 0: no
+  // limit. `rate_limit_addresses` bounds the addresses remembered for each.
+  int register_per_minute = 10;
+  int login_per_minute = 30;
+  size_t rate_limit_addresses = 65536;
   // The store is a library in this process (SQLite): reading it is CPU work
   // here, never a wait on a server, so requests that only read are answered
   // on `loops` event loops and the rest on `threads` threads. Otherwise (a
@@ -93,10 +107,14 @@ class DirectoryHttpServer {
   void DispatchAnyWay(const httplib::Request& request, httplib::Response& response,
                       const std::string& route, const std::string& path_peer_id);
   void ReplyMetrics(httplib::Response& response);
+  // The body limit of a request with this head (AsyncHttpOptions::body_limit).
+  size_t BodyLimit(const AsyncHttpOptions::RequestHead& head) const;
 
   DirectoryService* service_;
   DirectoryHttpOptions options_;
   DirectoryMetrics metrics_;
+  AddressRateLimiter register_limiter_;
+  AddressRateLimiter login_limiter_;
   std::unique_ptr<AsyncHttpServer> http_;
   int port_ = 0;
 };

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -175,6 +176,89 @@ TEST_F(DirectoryHttpTest, WithADatabaseServerTheLoopsAnswerFromMemoryAlone) {
   EXPECT_NE(read.body.find("\"song.ogg\""), std::string::npos) << read.body;
   httplib::Response registered;
   EXPECT_FALSE(sqlite->AnswerOnLoop(Request("POST", "/api/v1/register"), registered));
+}
+
+TEST_F(DirectoryHttpTest, RegisterAndLoginAreRateLimitedPerAddress) {
+  DirectoryHttpOptions options;
+  options.register_per_minute = 2;
+  options.login_per_minute = 3;
+  auto server = DirectoryHttpServer::Unbound(service_.get(), options);
+  auto post = [&](const std::string& path, const std::string& body, const std::string& from) {
+    httplib::Request req = Request("POST", path);
+    req.body = body;
+    req.remote_addr = from;
+    httplib::Response res;
+    server->Handle(req, res);
+    return res;
+  };
+  auto credentials = [](const std::string& user) {
+    return R"({"username":")" + user + R"(","password":")" + user + R"(-password"})";
+  };
+  EXPECT_EQ(post("/api/v1/register", credentials("alice"), "10.0.0.1").status, 201);
+  EXPECT_EQ(post("/api/v1/register", "{not json", "10.0.0.1").status, 400);  // counts too
+  httplib::Response refused = post("/api/v1/register", credentials("bob"), "10.0.0.1");
+  EXPECT_EQ(refused.status, 429) << refused.body;
+  EXPECT_EQ(refused.get_header_value("Retry-After"), "30");
+  EXPECT_NE(refused.body.find("too many register requests from 10.0.0.1"), std::string::npos)
+      << refused.body;
+  EXPECT_EQ(post("/api/v1/register", credentials("bob"), "10.0.0.2").status, 201);
+
+  // Logins have a bucket of their own.
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(post("/api/v1/login", credentials("alice"), "10.0.0.1").status, 200) << i;
+  }
+  httplib::Response slow = post("/api/v1/login", credentials("alice"), "10.0.0.1");
+  EXPECT_EQ(slow.status, 429) << slow.body;
+  EXPECT_EQ(slow.get_header_value("Retry-After"), "20");
+  EXPECT_EQ(post("/api/v1/login", credentials("alice"), "10.0.0.3").status, 200);
+}
+
+TEST_F(DirectoryHttpTest, DeepOrDuplicateKeyBodiesAreRefusedWithAReason) {
+  DirectoryHttpOptions options;
+  options.max_json_depth = 4;
+  auto server = DirectoryHttpServer::Unbound(service_.get(), options);
+  auto post = [&](const std::string& path, const std::string& body) {
+    httplib::Request req = Request("POST", path);
+    req.body = body;
+    httplib::Response res;
+    server->Handle(req, res);
+    return res;
+  };
+  auto deep = post("/api/v1/register", R"({"username":[[[["x"]]]]})");
+  EXPECT_EQ(deep.status, 400);
+  EXPECT_EQ(deep.body, R"({"error":"the JSON nests deeper than 4 levels"})");
+  auto twice = post("/api/v1/login", R"({"username":"alice","password":"x","username":"root"})");
+  EXPECT_EQ(twice.status, 400);
+  EXPECT_EQ(twice.body, R"({"error":"the key 'username' appears twice in one object"})");
+}
+
+// Only an announce that carries a token may send a large body, and the
+// limits hold while the body is read.
+TEST_F(DirectoryHttpTest, OnlyAnAnnounceWithATokenMaySendALargeBody) {
+  DirectoryHttpOptions options;
+  options.port = 0;
+  options.plain_http = true;
+  options.max_body = 64 << 10;
+  options.max_small_body = 1024;
+  auto bound = DirectoryHttpServer::Bind(service_.get(), options);
+  ASSERT_TRUE(bound.ok()) << bound.status().ToString();
+  auto& server = *bound;
+  std::thread serving([&] { server->Serve(); });
+  httplib::Client client("127.0.0.1", server->port());
+  const std::string big = R"({"username":")" + std::string(2000, 'a') + R"("})";
+  auto reg = client.Post("/api/v1/register", big, "application/json");
+  ASSERT_TRUE(reg);
+  EXPECT_EQ(reg->status, 413);
+  EXPECT_NE(reg->body.find("larger than 1024 bytes"), std::string::npos) << reg->body;
+  auto anonymous = client.Post("/api/v1/announce", big, "application/json");
+  ASSERT_TRUE(anonymous);
+  EXPECT_EQ(anonymous->status, 413);
+  auto with_token = client.Post("/api/v1/announce", {{"Authorization", "Bearer nobody"}}, big,
+                                "application/json");
+  ASSERT_TRUE(with_token);
+  EXPECT_EQ(with_token->status, 400);  // read, then refused for what it says
+  server->Stop();
+  serving.join();
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include "core/credentials.h"
 #include "core/rel_path.h"
 #include "core/sha256.h"
+#include "directory/strict_json.h"
 
 namespace ferry {
 namespace {
@@ -25,12 +26,10 @@ std::string LowerHex(std::string hex) {
   return hex;
 }
 
-Result<json> ParseObject(std::string_view body) {
-  // Without exceptions: nlohmann reports a discarded value for bad JSON
-  // (including invalid UTF-8 in strings), which we turn into 400.
-  json doc = json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded()) return Status::InvalidArgument("the body is not valid JSON");
-  if (!doc.is_object()) return Status::InvalidArgument("the body must be a JSON object");
+Result<json> ParseObject(std::string_view body, int max_json_depth) {
+  auto doc = ParseStrictJson(body, max_json_depth);
+  if (!doc.ok()) return doc.status();
+  if (!doc->is_object()) return Status::InvalidArgument("the body must be a JSON object");
   return doc;
 }
 
@@ -166,8 +165,8 @@ Result<int> IntParam(const std::multimap<std::string, std::string>& params, cons
 
 }  // namespace
 
-Result<Credentials> ParseCredentials(std::string_view body, CredentialUse use) {
-  auto doc = ParseObject(body);
+Result<Credentials> ParseCredentials(std::string_view body, CredentialUse use, int max_json_depth) {
+  auto doc = ParseObject(body, max_json_depth);
   if (!doc.ok()) return doc.status();
   auto user = StringField(*doc, "username");
   if (!user.ok()) return user.status();
@@ -182,8 +181,8 @@ Result<Credentials> ParseCredentials(std::string_view body, CredentialUse use) {
   return Credentials{std::move(*user), std::move(*password)};
 }
 
-Result<AnnounceRequest> ParseAnnounce(std::string_view body) {
-  auto doc = ParseObject(body);
+Result<AnnounceRequest> ParseAnnounce(std::string_view body, int max_json_depth) {
+  auto doc = ParseObject(body, max_json_depth);
   if (!doc.ok()) return doc.status();
   AnnounceRequest req;
   if (Field(*doc, "peer_id") != nullptr) {
@@ -241,8 +240,8 @@ Result<AnnounceRequest> ParseAnnounce(std::string_view body) {
   return req;
 }
 
-Result<std::string> ParseHeartbeat(std::string_view body) {
-  auto doc = ParseObject(body);
+Result<std::string> ParseHeartbeat(std::string_view body, int max_json_depth) {
+  auto doc = ParseObject(body, max_json_depth);
   if (!doc.ok()) return doc.status();
   auto id = StringField(*doc, "peer_id");
   if (!id.ok()) return id.status();

@@ -1,6 +1,8 @@
 // The directory's request bodies and query parameters: parsed from untrusted
 // bytes into checked values, or INVALID_ARGUMENT naming the field at fault.
-// Pure functions with no I/O, so the fuzz target drives them directly.
+// Pure functions with no I/O, so the fuzz target drives them directly. Bodies
+// are parsed by ParseStrictJson: deeper than `max_json_depth`, or with a key
+// twice in one object, they are refused unbuilt.
 #pragma once
 
 #include <cstdint>
@@ -12,6 +14,7 @@
 
 #include "core/status.h"
 #include "directory/directory_store.h"
+#include "directory/strict_json.h"
 
 namespace ferry {
 
@@ -46,10 +49,13 @@ struct Page {
 // only checks it against the hash, so any wrong one gets the same 401.
 enum class CredentialUse { kRegister, kLogin };
 Result<Credentials> ParseCredentials(std::string_view body,
-                                     CredentialUse use = CredentialUse::kRegister);
-Result<AnnounceRequest> ParseAnnounce(std::string_view body);
+                                     CredentialUse use = CredentialUse::kRegister,
+                                     int max_json_depth = kDefaultMaxJsonDepth);
+Result<AnnounceRequest> ParseAnnounce(std::string_view body,
+                                      int max_json_depth = kDefaultMaxJsonDepth);
 // {"peer_id": "..."}: the peer id.
-Result<std::string> ParseHeartbeat(std::string_view body);
+Result<std::string> ParseHeartbeat(std::string_view body,
+                                   int max_json_depth = kDefaultMaxJsonDepth);
 
 // limit (default `default_limit`, 1..max_limit) and offset (>= 0) from a query.
 Result<Page> ParsePage(const std::multimap<std::string, std::string>& params, int default_limit,

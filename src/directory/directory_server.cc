@@ -64,6 +64,36 @@ void RaiseDescriptorLimit() {
   }
 }
 
+// The limits on what clients may send or make the directory do.
+Status ValidateLimits(const DirectoryServerOptions& o) {
+  if (o.max_body < 1024 || o.max_body > (size_t{1} << 30)) {
+    return Status::InvalidArgument("--max-body must be from 1024 to 1073741824 bytes");
+  }
+  if (o.max_small_body < 256 || o.max_small_body > (size_t{1} << 20)) {
+    return Status::InvalidArgument("--max-small-body must be from 256 to 1048576 bytes");
+  }
+  // An announce nests an object in an array in the body's object.
+  if (o.max_json_depth < 3 || o.max_json_depth > 1024) {
+    return Status::InvalidArgument("--max-json-depth must be from 3 to 1024");
+  }
+  if (o.register_per_minute < 0 || o.register_per_minute > 100'000) {
+    return Status::InvalidArgument("--register-per-minute must be from 0 (no limit) to 100000");
+  }
+  if (o.login_per_minute < 0 || o.login_per_minute > 100'000) {
+    return Status::InvalidArgument("--login-per-minute must be from 0 (no limit) to 100000");
+  }
+  if (o.rate_limit_addresses < 1 || o.rate_limit_addresses > (size_t{1} << 24)) {
+    return Status::InvalidArgument("--rate-limit-addresses must be from 1 to 16777216");
+  }
+  if (o.hash_concurrency < 0 || o.hash_concurrency > 1024) {
+    return Status::InvalidArgument("--hash-concurrency must be from 0 (automatic) to 1024");
+  }
+  if (o.hash_queue < 0 || o.hash_queue > 4096) {
+    return Status::InvalidArgument("--hash-queue must be from 0 to 4096");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<std::unique_ptr<DirectoryStore>> OpenDirectoryStore(const std::string& url,
@@ -104,6 +134,7 @@ Status RunDirectory(const DirectoryServerOptions& o) {
   if (o.search_cache_mib < 0 || o.search_cache_mib > 4096) {
     return Status::InvalidArgument("--search-cache-mib must be from 0 (off) to 4096");
   }
+  FERRY_RETURN_IF_ERROR(ValidateLimits(o));
   FERRY_RETURN_IF_ERROR(InitCrypto());
   RaiseDescriptorLimit();
   std::error_code ec;
@@ -123,6 +154,11 @@ Status RunDirectory(const DirectoryServerOptions& o) {
   http.loops = o.loops;
   http.threads = o.threads;
   http.max_body = o.max_body;
+  http.max_small_body = o.max_small_body;
+  http.max_json_depth = o.max_json_depth;
+  http.register_per_minute = o.register_per_minute;
+  http.login_per_minute = o.login_per_minute;
+  http.rate_limit_addresses = o.rate_limit_addresses;
   std::string fingerprint;
   if (!o.plain_http) {
     if (o.tls_cert.empty() != o.tls_key.empty()) {
@@ -150,6 +186,8 @@ Status RunDirectory(const DirectoryServerOptions& o) {
   if (o.search_cache_mib == 0) options.search_cache_ttl = std::chrono::milliseconds(0);
   options.search_cache_bytes = static_cast<size_t>(o.search_cache_mib) << 20;
   options.search_concurrency = o.search_concurrency;
+  options.hash_concurrency = o.hash_concurrency;
+  options.hash_queue = o.hash_queue;
   if (options.search_concurrency == 0 && !db.starts_with("sqlite:")) {
     options.search_concurrency = o.db_connections;
   }

@@ -7,6 +7,7 @@
 
 #include "core/status.h"
 #include "directory/directory_store.h"
+#include "directory/strict_json.h"
 
 namespace ferry {
 
@@ -19,7 +20,14 @@ struct DirectoryServerOptions {
   double heartbeat_seconds = 10;
   int loops = 0;  // event loops; 0: one per usable CPU
   int threads = 128;
-  size_t max_body = 16 << 20;
+  size_t max_body = 16 << 20;    // an announce with a token
+  size_t max_small_body = 4096;  // every other request
+  int max_json_depth = kDefaultMaxJsonDepth;
+  int register_per_minute = 10;  // per source address (IPv6: /64); 0: no limit
+  int login_per_minute = 30;
+  size_t rate_limit_addresses = 65536;
+  int hash_concurrency = 0;  // password hashes at once; 0: one per usable CPU, at most 4
+  int hash_queue = 64;       // registers and logins waiting for a hash; beyond, 429
   int db_connections = 8;
   int search_cache_mib = 32;  // 0: every search asks the store
   // Searches the store runs at once; 0: one per usable CPU with SQLite, and

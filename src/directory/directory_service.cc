@@ -8,6 +8,7 @@
 #include "core/credentials.h"
 #include "core/secrets.h"
 #include "core/sha256.h"
+#include "core/usable_cpus.h"
 
 namespace ferry {
 namespace {
@@ -44,7 +45,9 @@ DirectoryService::DirectoryService(std::unique_ptr<DirectoryStore> store, Direct
       throttle_(options.throttle),
       search_cache_(std::min(options.search_cache_ttl, flush_interval_),
                     options.search_cache_bytes),
-      search_gate_(options.search_concurrency) {}
+      search_gate_(options.search_concurrency),
+      hash_gate_(options.hash_concurrency > 0 ? options.hash_concurrency
+                                              : std::min(UsableCpus(), 4)) {}
 
 DirectoryService::~DirectoryService() {
   Stop();
@@ -74,8 +77,20 @@ int64_t DirectoryService::OnlineSince(int64_t now) const {
   return now - options_.missed_heartbeats * options_.heartbeat_interval.count();
 }
 
+Result<std::string> DirectoryService::WithHashSlot(
+    const std::function<Result<std::string>()>& hash) {
+  // Checked before queueing, so callers arriving at the same moment may pass
+  // the bound by a few.
+  if (hash_gate_.waiting() >= options_.hash_queue) {
+    return Status::ResourceExhausted(
+        "the directory has too many passwords to check; wait 1 s before trying again");
+  }
+  auto pass = hash_gate_.Enter();
+  return hash();
+}
+
 Status DirectoryService::Register(const Credentials& credentials) {
-  auto hash = HashPassword(credentials.password);
+  auto hash = WithHashSlot([&] { return HashPassword(credentials.password); });
   if (!hash.ok()) return hash.status();
   FERRY_RETURN_IF_ERROR(store_->AddAccount(credentials.username, *hash, clock_()));
   spdlog::info("directory: registered user '{}'", credentials.username);
@@ -91,7 +106,11 @@ Result<LoginReply> DirectoryService::Login(const Credentials& credentials,
     throttle_.Abandoned(user, address);
     return stored.status();
   }
-  auto checked = CheckPassword(*stored, credentials.password);
+  auto checked = WithHashSlot([&] { return CheckPassword(*stored, credentials.password); });
+  if (!checked.ok() && checked.status().code() == Code::kResourceExhausted) {
+    throttle_.Abandoned(user, address);  // not checked, so neither right nor wrong
+    return checked.status();
+  }
   if (!checked.ok()) {
     int failures = throttle_.Failed(user, address);
     spdlog::warn("directory: failed login for '{}' from {} ({} in a row)", user, address, failures);

@@ -53,6 +53,13 @@ struct DirectoryOptions {
   // Searches the store runs at once, the others queued in arrival order;
   // 0: one per CPU this process may run on.
   int search_concurrency = 0;
+  // Password hashes (Argon2id, 19 MiB each, for register and login) computed
+  // at once, the others queued in arrival order; 0: one per CPU this process
+  // may run on, at most 4. Bounds the memory that password hashing takes.
+  int hash_concurrency = 0;
+  // Registers and logins that may wait for a hash slot; beyond, they are
+  // refused (RESOURCE_EXHAUSTED) instead of holding a thread each.
+  int hash_queue = 64;
   ThrottlePolicy throttle;
 };
 
@@ -85,6 +92,8 @@ class DirectoryService {
   // Stops it after a last flush. Idempotent.
   void Stop();
 
+  // Both hash a password: RESOURCE_EXHAUSTED when hash_queue others already
+  // wait for a hash slot.
   Status Register(const Credentials& credentials);
   // RESOURCE_EXHAUSTED while `address` or the user is throttled.
   Result<LoginReply> Login(const Credentials& credentials, const std::string& address);
@@ -130,6 +139,10 @@ class DirectoryService {
   };
 
   int64_t OnlineSince(int64_t now) const;
+  // Runs `hash` (a password hash or check) in a hash slot, waiting for one;
+  // RESOURCE_EXHAUSTED without running it when hash_queue callers already
+  // wait.
+  Result<std::string> WithHashSlot(const std::function<Result<std::string>()>& hash);
   // The session behind `token` from the store (UNAUTHENTICATED if none).
   Result<DirectorySession> Authenticate(const std::string& token);
   // The same, answered from the cache when it is younger than cache_ttl.
@@ -162,6 +175,7 @@ class DirectoryService {
   LoginThrottle throttle_;
   SearchCache search_cache_;
   FairGate search_gate_;
+  FairGate hash_gate_;
 
   mutable std::mutex mu_;
   std::unordered_map<std::string, CachedSession> sessions_;  // by session id; GUARDED_BY(mu_)

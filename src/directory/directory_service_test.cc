@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/secrets.h"
@@ -178,6 +179,34 @@ TEST_F(DirectoryServiceTest, ExpiredPeersLeaveCachedAnswersWithinAQuarterInterva
   EXPECT_EQ(Names(a_->Search(token_, song)), std::vector<std::string>{"song.ogg"});
   now_ += 1;
   EXPECT_EQ(Names(a_->Search(token_, song)), std::vector<std::string>{});
+}
+
+// Registers beyond one hashing and one waiting are refused at once, and a
+// login refused so is not counted as a wrong password.
+TEST_F(DirectoryServiceTest, PasswordHashingBeyondItsQueueIsRefused) {
+  options_.hash_concurrency = 1;
+  options_.hash_queue = 1;
+  auto service = Open();
+  std::atomic<int> ok{0}, refused{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&, i] {
+      Status s = service->Register({"user" + std::to_string(i), "a-long-password"});
+      if (s.ok()) ++ok;
+      if (s.code() == Code::kResourceExhausted) {
+        EXPECT_NE(s.message().find("too many passwords to check; wait 1 s"), std::string::npos);
+        ++refused;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_GE(ok.load(), 1);
+  EXPECT_GE(refused.load(), 1);
+  EXPECT_EQ(ok.load() + refused.load(), 8);
+  // Nobody waits now: logins go through, and the refusals above were no failures.
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_TRUE(service->Login({"alice", "alice-password"}, "10.0.0.1").ok()) << i;
+  }
 }
 
 TEST_F(DirectoryServiceTest, AnotherUsersPeerIsRefused) {

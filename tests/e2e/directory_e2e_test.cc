@@ -248,7 +248,14 @@ TEST_P(DirectoryE2eTest, BadInputGetsClearErrors) {
       400, "sha256");
   expect_error(Call(port, "POST", "/api/v1/announce", AnnounceBody("h:1", {}), ""), 401, "token");
   expect_error(Call(port, "POST", "/api/v1/announce", std::string(70000, ' '), token), 413,
-               "larger than the limit");
+               "larger than 65536 bytes");
+  expect_error(Call(port, "POST", "/api/v1/login", std::string(5000, ' ')), 413,
+               "larger than 4096 bytes");
+  expect_error(
+      Call(port, "POST", "/api/v1/announce", std::string(40, '[') + std::string(40, ']'), token),
+      400, "nests deeper than 32 levels");
+  expect_error(Call(port, "POST", "/api/v1/heartbeat", R"({"peer_id":"a","peer_id":"b"})", token),
+               400, "the key 'peer_id' appears twice");
   expect_error(Call(port, "POST", "/api/v1/heartbeat", "{\"peer_id\":\"abc\"}", token), 400,
                "peer_id");
   expect_error(
@@ -298,7 +305,8 @@ TEST_P(DirectoryE2eTest, SilentPeersExpire) {
 }
 
 TEST_P(DirectoryE2eTest, ConcurrentAnnouncesAndSearches) {
-  int port = StartDirectory().port();
+  // Its 12 users all register from 127.0.0.1.
+  int port = StartDirectory({"--register-per-minute", "100"}).port();
   constexpr int kClients = 12;
   constexpr int kPeersEach = 5;
   std::vector<std::string> tokens;
