@@ -14,6 +14,7 @@
 #include "cli/file_commands.h"
 #include "cli/prompt.h"
 #include "client/progress.h"
+#include "core/display_text.h"
 #include "core/rel_path.h"
 #include "core/secrets.h"
 #include "core/sha256.h"
@@ -125,12 +126,12 @@ void PrintHits(const std::vector<SearchHit>& hits) {
   for (const auto& h : hits) {
     std::string addresses;
     for (size_t i = 0; i < h.peers.size() && i < kAddressesShown; ++i) {
-      addresses += (i == 0 ? "" : ", ") + EscapeControl(h.peers[i].address);
+      addresses += (i == 0 ? "" : ", ") + ForDisplay(h.peers[i].address);
     }
     if (h.peers.size() > kAddressesShown) {
       addresses += fmt::format(" (+{} more)", h.peers.size() - kAddressesShown);
     }
-    rows.push_back({EscapeControl(h.name), Size(h.size), h.sha256.substr(0, 12),
+    rows.push_back({ForDisplay(h.name), Size(h.size), h.sha256.substr(0, 12),
                     std::to_string(h.peers.size()), addresses});
   }
   PrintTable(rows, {false, true, false, true, false});
@@ -192,7 +193,7 @@ Status Peers(DirectoryClient& client, const Args& a) {
   }
   std::vector<std::vector<std::string>> rows = {{"PEER", "USER", "ADDRESS", "FILES", "LAST SEEN"}};
   for (const auto& p : shown) {
-    rows.push_back({p.peer_id, EscapeControl(p.username), EscapeControl(p.address),
+    rows.push_back({p.peer_id, ForDisplay(p.username), ForDisplay(p.address),
                     std::to_string(p.files), Ago(p.last_seen)});
   }
   if (!a.files) {
@@ -206,7 +207,7 @@ Status Peers(DirectoryClient& client, const Args& a) {
     std::cout << lines[i + 1] << "\n";
     std::vector<std::vector<std::string>> file_rows;
     for (const auto& f : files[shown[i].peer_id]) {
-      file_rows.push_back({EscapeControl(f.path), Size(f.size), f.sha256.substr(0, 12)});
+      file_rows.push_back({ForDisplay(f.path), Size(f.size), f.sha256.substr(0, 12)});
     }
     PrintTable(file_rows, {false, true, false}, "    ");
   }
@@ -293,7 +294,7 @@ void AddDirectoryClientCommands(CLI::App& app, ClientFlags& flags, int* exit_cod
       if (!client.ok()) return client.status();
       auto name = (*client)->Register(login.user, login.password);
       if (!name.ok()) return name.status();
-      std::cout << fmt::format("registered '{}' at {}\n", EscapeControl(*name),
+      std::cout << fmt::format("registered '{}' at {}\n", ForDisplay(*name),
                                (*client)->endpoint().Url());
       return Status::Ok();
     });
@@ -319,7 +320,7 @@ void AddDirectoryClientCommands(CLI::App& app, ClientFlags& flags, int* exit_cod
     }
     if (!a->sha256.empty() && !IsSha256Hex(a->sha256)) {
       *exit_code = Fail(Status::InvalidArgument(
-          fmt::format("'{}' is not a SHA-256 (64 hex digits)", EscapeControl(a->sha256))));
+          fmt::format("'{}' is not a SHA-256 (64 hex digits)", ForDisplay(a->sha256))));
       return;
     }
     run(false, [a](const DirectoryLogin& login) {

@@ -12,6 +12,7 @@
 #include "cli/prompt.h"
 #include "client/job_client.h"
 #include "client/progress.h"
+#include "core/display_text.h"
 #include "core/rel_path.h"
 #include "core/secrets.h"
 
@@ -65,7 +66,7 @@ Status Outcome(const v1::Job& job) {
       return Status::Cancelled(fmt::format("job {} was cancelled", job.id()));
     default:
       return Status(static_cast<Code>(job.error_code() == 0 ? 2 : job.error_code()),
-                    fmt::format("job {} failed: {}", job.id(), EscapeControl(job.error())));
+                    fmt::format("job {} failed: {}", job.id(), ForDisplay(job.error())));
   }
 }
 
@@ -85,7 +86,7 @@ Status Follow(Connection& c, const std::string& id) {
   if (bar && job.ok() && job->state() == v1::JOB_STATE_DONE) bar->Finish();
   if (!job.ok()) return job.status();
   FERRY_RETURN_IF_ERROR(Outcome(*job));
-  std::cout << EscapeControl(job->result()) << "\n";
+  std::cout << ForDisplay(job->result()) << "\n";
   return Status::Ok();
 }
 
@@ -136,16 +137,16 @@ void AddSubmitCommand(CLI::App& app, FileCommandEnv& env, v1::JobKind kind, cons
 
 void PrintJob(const v1::Job& j) {
   std::string paths;
-  for (const auto& p : j.paths()) paths += (paths.empty() ? "" : ", ") + EscapeControl(p);
+  for (const auto& p : j.paths()) paths += (paths.empty() ? "" : ", ") + ForDisplay(p);
   std::cout << fmt::format("id:        {}\n", j.id());
   std::cout << fmt::format("kind:      {}\n", KindWord(j.kind()));
   std::cout << fmt::format("state:     {}{}\n", StateWord(j.state()),
                            j.cancel_requested() && !IsFinal(j.state()) ? " (cancelling)" : "");
   std::cout << fmt::format("input:     {}\n", paths);
   if (!j.result().empty()) {
-    std::cout << fmt::format("result:    {}\n", EscapeControl(j.result()));
+    std::cout << fmt::format("result:    {}\n", ForDisplay(j.result()));
   } else if (!j.to().empty()) {
-    std::cout << fmt::format("output:    {}\n", EscapeControl(j.to()));
+    std::cout << fmt::format("output:    {}\n", ForDisplay(j.to()));
   }
   std::cout << fmt::format("progress:  {} ({} of {})\n", FormatProgress(j),
                            HumanBytes(static_cast<double>(j.done_bytes())),
@@ -154,7 +155,7 @@ void PrintJob(const v1::Job& j) {
   std::cout << fmt::format("started:   {}\n", FormatUnixMs(j.started_unix_ms()));
   std::cout << fmt::format("finished:  {}\n", FormatUnixMs(j.finished_unix_ms()));
   std::cout << fmt::format("attempts:  {}\n", j.attempts());
-  if (!j.error().empty()) std::cout << fmt::format("error:     {}\n", EscapeControl(j.error()));
+  if (!j.error().empty()) std::cout << fmt::format("error:     {}\n", ForDisplay(j.error()));
 }
 
 }  // namespace
@@ -243,7 +244,7 @@ void AddJobCommands(CLI::App& app, FileCommandEnv& env) {
       if (args.size() == 2) {
         if (args[0] != "cancel") {
           return Status::InvalidArgument(fmt::format(
-              "unknown job action '{}': use `job ID` or `job cancel ID`", EscapeControl(args[0])));
+              "unknown job action '{}': use `job ID` or `job cancel ID`", ForDisplay(args[0])));
         }
         auto cancelled = CancelJob(c, args[1]);
         if (!cancelled.ok()) return cancelled.status();

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "client/directory_reply.h"
+#include "core/display_text.h"
 #include "core/rel_path.h"
 #include "core/sha256.h"
 
@@ -65,7 +66,7 @@ Status CheckPage(int limit, int offset) {
 Status CheckPeerId(const std::string& peer_id) {
   if (!IsPeerId(peer_id)) {
     return Status::InvalidArgument(
-        fmt::format("'{}' is not a peer id (hex digits)", EscapeControl(peer_id)));
+        fmt::format("'{}' is not a peer id (hex digits)", ForDisplay(peer_id)));
   }
   return Status::Ok();
 }
@@ -168,7 +169,7 @@ Result<DirectoryEndpoint> ParseDirectoryUrl(const std::string& url) {
   auto bad = [&](const std::string& why) {
     return Status::InvalidArgument(
         fmt::format("directory URL '{}' {}; expected https://HOST:PORT or http://HOST:PORT",
-                    EscapeControl(url), why));
+                    ForDisplay(url), why));
   };
   DirectoryEndpoint ep;
   std::string rest = url;
@@ -379,7 +380,7 @@ Result<std::string> DirectoryClient::Call(const std::string& method, const std::
   // a terminal, and cut short.
   std::string message = ParseErrorMessage(reply);
   if (message.size() > 1024) message = message.substr(0, 1024) + "...";
-  message = EscapeControl(message);
+  message = ForDisplay(message);
   if (message.empty()) {
     message = fmt::format("the directory at {} answered HTTP {}", endpoint_.Url(), status);
   }
@@ -512,7 +513,7 @@ Result<std::vector<SearchHit>> DirectoryClient::Search(const SearchQuery& q) {
   }
   if (!q.sha256.empty() && !IsSha256Hex(q.sha256)) {
     return Status::InvalidArgument(
-        fmt::format("'{}' is not a SHA-256 (64 hex digits)", EscapeControl(q.sha256)));
+        fmt::format("'{}' is not a SHA-256 (64 hex digits)", ForDisplay(q.sha256)));
   }
   FERRY_RETURN_IF_ERROR(CheckPage(q.limit, q.offset));
   std::string query = q.text.empty() ? "sha256=" + Lower(q.sha256) : "q=" + QueryEscape(q.text);

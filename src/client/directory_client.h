@@ -5,7 +5,7 @@
 // Every reply is checked against the API's shapes before it becomes one of the
 // structs below: a malformed, oversized or unexpected reply is an error Status,
 // never a crash, and strings a person may see are left for the caller to
-// escape (EscapeControl) before printing.
+// escape (ForDisplay) before printing.
 #pragma once
 
 #include <chrono>

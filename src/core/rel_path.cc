@@ -1,4 +1,5 @@
 #include "core/rel_path.h"
+#include "core/display_text.h"
 
 #include <fmt/format.h>
 
@@ -29,15 +30,6 @@ bool IsC1Control(std::string_view s, size_t i) {
          static_cast<unsigned char>(s[i + 1]) <= 0x9f;
 }
 
-// True for the bidirectional overrides and isolates U+202A..U+202E and
-// U+2066..U+2069, which can make text display in an order other than its own.
-bool IsBidiControl(std::string_view s, size_t i) {
-  if (i + 2 >= s.size() || static_cast<unsigned char>(s[i]) != 0xe2) return false;
-  unsigned char b1 = static_cast<unsigned char>(s[i + 1]);
-  unsigned char b2 = static_cast<unsigned char>(s[i + 2]);
-  return (b1 == 0x80 && b2 >= 0xaa && b2 <= 0xae) || (b1 == 0x81 && b2 >= 0xa6 && b2 <= 0xa9);
-}
-
 }  // namespace
 
 bool IsValidUtf8(std::string_view s) {
@@ -49,28 +41,6 @@ bool IsValidUtf8(std::string_view s) {
   return true;
 }
 
-std::string EscapeControl(std::string_view s) {
-  // Never let text from elsewhere drive a terminal or reorder a log line.
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c < 0x20 || c == 0x7f) {
-      out += fmt::format("\\x{:02x}", c);
-    } else if (IsC1Control(s, i)) {
-      out += fmt::format("\\u{:04x}", static_cast<unsigned char>(s[i + 1]));
-      i += 1;
-    } else if (IsBidiControl(s, i)) {
-      unsigned cp = ((static_cast<unsigned>(s[i + 1]) & 0x3f) << 6) |
-                    (static_cast<unsigned>(s[i + 2]) & 0x3f);
-      out += fmt::format("\\u{:04x}", 0x2000 + cp);
-      i += 2;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out;
-}
-
 Status ValidateName(std::string_view name) {
   if (name.empty()) return Status::InvalidArgument("empty file name");
   if (name == "." || name == "..") {
@@ -79,7 +49,7 @@ Status ValidateName(std::string_view name) {
   if (name.size() > kMaxNameBytes) {
     return Status::InvalidArgument(
         fmt::format("name '{}...' is too long ({} bytes; the limit is {})",
-                    EscapeControl(name.substr(0, 32)), name.size(), kMaxNameBytes));
+                    ForDisplay(name.substr(0, 32)), name.size(), kMaxNameBytes));
   }
   for (size_t i = 0; i < name.size();) {
     unsigned char c = static_cast<unsigned char>(name[i]);
@@ -87,7 +57,7 @@ Status ValidateName(std::string_view name) {
     if (c == 0) return Status::InvalidArgument("name contains a NUL byte");
     if (c < 0x20 || c == 0x7f || IsC1Control(name, i)) {
       return Status::InvalidArgument(
-          fmt::format("name '{}' contains a control character", EscapeControl(name)));
+          fmt::format("name '{}' contains a control character", ForDisplay(name)));
     }
     size_t len = Utf8SequenceLength(name, i);
     if (len == 0) return Status::InvalidArgument("name is not valid UTF-8");
@@ -106,7 +76,7 @@ Result<RelPath> RelPath::Parse(std::string_view raw) {
   }
   if (!raw.empty() && raw.front() == '/') {
     return Status::InvalidArgument(fmt::format(
-        "absolute path '{}' is not allowed: paths are relative to your home", EscapeControl(raw)));
+        "absolute path '{}' is not allowed: paths are relative to your home", ForDisplay(raw)));
   }
   RelPath path;
   size_t start = 0;
@@ -118,7 +88,7 @@ Result<RelPath> RelPath::Parse(std::string_view raw) {
     if (part.empty() || part == ".") continue;
     if (part == "..") {
       return Status::InvalidArgument(
-          fmt::format("'..' is not allowed in paths ('{}')", EscapeControl(raw)));
+          fmt::format("'..' is not allowed in paths ('{}')", ForDisplay(raw)));
     }
     FERRY_RETURN_IF_ERROR(ValidateName(part));
     if (path.parts_.size() == kMaxComponents) {

@@ -50,9 +50,6 @@ class RelPath {
 // points past U+10FFFF).
 bool IsValidUtf8(std::string_view s);
 
-// `s` with control characters shown as \xNN: safe to print or log.
-std::string EscapeControl(std::string_view s);
-
 // Checks one file name (no '/'); the rules RelPath::Parse applies per component.
 Status ValidateName(std::string_view name);
 

@@ -1,4 +1,5 @@
 #include "core/rel_path.h"
+#include "core/display_text.h"
 
 #include <random>
 
@@ -44,7 +45,7 @@ TEST(RelPathTest, RefusesNulAndControlCharacters) {
   // The message never echoes the raw control character.
   auto s = RelPath::Parse("bad\x07name").status();
   EXPECT_EQ(s.message().find('\x07'), std::string::npos);
-  EXPECT_NE(s.message().find("\\x07"), std::string::npos);
+  EXPECT_NE(s.message().find("\\x{07}"), std::string::npos);
 }
 
 TEST(RelPathTest, RefusesC1ControlsAndEscapesDisplayTricks) {
@@ -54,14 +55,14 @@ TEST(RelPathTest, RefusesC1ControlsAndEscapesDisplayTricks) {
                 .code(),
             Code::kInvalidArgument);
   EXPECT_TRUE(RelPath::Parse("caf\xc3\xa9").ok());  // U+00E9 is a letter, not C1
-  EXPECT_EQ(EscapeControl("a\xc2\x9b"
-                          "b"),
-            "a\\u009b"
+  EXPECT_EQ(ForDisplay("a\xc2\x9b"
+                       "b"),
+            "a\\u{9b}"
             "b");
   // A right-to-left override would let "evil\u202Etxt.exe" display as "evilexe.txt".
-  EXPECT_EQ(EscapeControl("evil\xe2\x80\xaetxt.exe"), "evil\\u202etxt.exe");
-  EXPECT_EQ(EscapeControl("x\xe2\x81\xa6y"), "x\\u2066y");
-  EXPECT_EQ(EscapeControl("plain \xe2\x82\xac"), "plain \xe2\x82\xac");  // the euro sign stays
+  EXPECT_EQ(ForDisplay("evil\xe2\x80\xaetxt.exe"), "evil\\u{202e}txt.exe");
+  EXPECT_EQ(ForDisplay("x\xe2\x81\xa6y"), "x\\u{2066}y");
+  EXPECT_EQ(ForDisplay("plain \xe2\x82\xac"), "plain \xe2\x82\xac");  // the euro sign stays
 }
 
 TEST(RelPathTest, RefusesOverlongNamesAndPaths) {
@@ -123,7 +124,7 @@ TEST(RelPathTest, RandomInputsNeverYieldAnEscapingPath) {
       ASSERT_NE(part, "..");
       ASSERT_EQ(part.find('/'), std::string::npos);
       ASSERT_TRUE(ValidateName(part).ok());
-      for (unsigned char c : part) ASSERT_FALSE(c < 0x20 || c == 0x7f) << EscapeControl(raw);
+      for (unsigned char c : part) ASSERT_FALSE(c < 0x20 || c == 0x7f) << ForDisplay(raw);
     }
     auto again = RelPath::Parse(p->Relative() == "." ? "" : p->Relative());
     ASSERT_TRUE(again.ok());

@@ -39,7 +39,7 @@ struct DirectoryHttpOptions {
   // all of them at once if it likes (429 with Retry-After beyond); 0: no
   // limit. `rate_limit_addresses` bounds the addresses remembered for each.
   int register_per_minute = 10;
-  int login_per_minute = 30;
+  int login_per_minute = 120;
   size_t rate_limit_addresses = 65536;
   // The store is a library in this process (SQLite): reading it is CPU work
   // here, never a wait on a server, so requests that only read are answered

@@ -1,7 +1,6 @@
 #include "directory/directory_server.h"
 
 #include <signal.h>
-#include <sys/resource.h>
 
 #include <atomic>
 #include <filesystem>
@@ -11,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/logging.h"
+#include "core/process_tuning.h"
 #include "core/secrets.h"
 #include "core/stop_signals.h"
 #include "core/tls_cert.h"
@@ -49,19 +49,6 @@ std::string Redacted(const std::string& url) {
   auto colon = url.find(':', scheme + 3);
   if (colon == std::string::npos || colon > at) return url;
   return url.substr(0, colon) + ":***" + url.substr(at);
-}
-
-// Every open connection is a descriptor, and idle ones cost nothing else, so
-// the soft limit (often 1024) would be the number of peers that can stay
-// connected: raise it to the hard limit, as servers commonly do.
-void RaiseDescriptorLimit() {
-  rlimit limit{};
-  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
-  rlim_t was = limit.rlim_cur;
-  limit.rlim_cur = limit.rlim_max;
-  if (setrlimit(RLIMIT_NOFILE, &limit) != 0) {
-    spdlog::warn("directory: cannot raise the open-file limit from {}", was);
-  }
 }
 
 // The limits on what clients may send or make the directory do.

@@ -24,7 +24,7 @@ struct DirectoryServerOptions {
   size_t max_small_body = 4096;  // every other request
   int max_json_depth = kDefaultMaxJsonDepth;
   int register_per_minute = 10;  // per source address (IPv6: /64); 0: no limit
-  int login_per_minute = 30;
+  int login_per_minute = 120;
   size_t rate_limit_addresses = 65536;
   int hash_concurrency = 0;  // password hashes at once; 0: one per usable CPU, at most 4
   int hash_queue = 64;       // registers and logins waiting for a hash; beyond, 429

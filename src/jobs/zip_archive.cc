@@ -25,6 +25,7 @@
 
 #include <fmt/format.h>
 
+#include "core/display_text.h"
 #include "core/home_fs.h"
 #include "core/rel_path.h"
 #include "core/usable_cpus.h"
@@ -128,13 +129,13 @@ class Walker {
       Status valid = ValidateName(child);
       if (!valid.ok()) {
         return Status::FailedPrecondition(fmt::format("cannot zip '{}/{}': {}; rename it first",
-                                                      path.Display(), EscapeControl(child),
+                                                      path.Display(), ForDisplay(child),
                                                       valid.message()));
       }
       if (path.parts().size() + 1 > kMaxComponents ||
           path.Relative().size() + 1 + child.size() > kMaxPathBytes) {
         return Status::FailedPrecondition(fmt::format("cannot zip '{}/{}': it is nested too deeply",
-                                                      path.Display(), EscapeControl(child)));
+                                                      path.Display(), ForDisplay(child)));
       }
       RelPath child_path = path.Child(child);
       if (S_ISDIR(cst.st_mode)) {

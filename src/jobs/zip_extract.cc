@@ -21,6 +21,7 @@
 
 #include <fmt/format.h>
 
+#include "core/display_text.h"
 #include "core/file_io.h"
 #include "core/home_fs.h"
 #include "core/rel_path.h"
@@ -129,7 +130,7 @@ Status DuplicateNameError(int archive_fd) {
     const char* name = zip_get_name(za.get(), static_cast<zip_uint64_t>(i), ZIP_FL_ENC_RAW);
     if (name != nullptr && !seen.insert(name).second) {
       return Status::InvalidArgument(
-          fmt::format("the archive has more than one entry named '{}'", EscapeControl(name)));
+          fmt::format("the archive has more than one entry named '{}'", ForDisplay(name)));
     }
   }
   return generic;
@@ -178,12 +179,11 @@ Status CheckSymlinkTarget(const Planned& link) {
   if (target.front() == '/') {
     return Status::InvalidArgument(
         fmt::format("symlink entry '{}' points outside the destination ('{}')", link.shown,
-                    EscapeControl(target)));
+                    ForDisplay(target)));
   }
   if (target.find('\\') != std::string::npos) {
-    return Status::InvalidArgument(
-        fmt::format("symlink entry '{}' has a target with a backslash ('{}')", link.shown,
-                    EscapeControl(target)));
+    return Status::InvalidArgument(fmt::format(
+        "symlink entry '{}' has a target with a backslash ('{}')", link.shown, ForDisplay(target)));
   }
   for (size_t start = 0; start <= target.size();) {
     size_t end = std::min(target.find('/', start), target.size());
@@ -195,7 +195,7 @@ Status CheckSymlinkTarget(const Planned& link) {
           "symlink entry '{}' has '..' in its target ('{}'): moved elsewhere, such a link could "
           "point outside your home, so ferry unpacks only links that point down from where "
           "they are",
-          link.shown, EscapeControl(target)));
+          link.shown, ForDisplay(target)));
     }
     Status valid = ValidateName(part);
     if (!valid.ok()) {
@@ -217,7 +217,7 @@ Result<Planned> PlanEntry(zip_t* za, zip_uint64_t index) {
   Planned e;
   e.index = index;
   std::string name = st.name;
-  e.shown = EscapeControl(name);
+  e.shown = ForDisplay(name);
   // Names without the UTF-8 flag that are not UTF-8 either are taken as CP437,
   // as the format says, and libzip converts them; it would also turn control
   // characters into CP437 glyphs, which ferry refuses instead.
@@ -225,7 +225,7 @@ Result<Planned> PlanEntry(zip_t* za, zip_uint64_t index) {
     for (const char* c = raw; *c != '\0'; ++c) {
       if (static_cast<unsigned char>(*c) < 0x20 || *c == 0x7f) {
         return Status::InvalidArgument(
-            fmt::format("entry '{}' contains a control character", EscapeControl(raw)));
+            fmt::format("entry '{}' contains a control character", ForDisplay(raw)));
       }
     }
   }
@@ -306,9 +306,9 @@ class NameTree {
       key += parts[i];
       auto [it, fresh] = nodes_.emplace(key, Node{Kind::kDirectory, false});
       if (!fresh && it->second.kind != Kind::kDirectory) {
-        return Status::InvalidArgument(fmt::format(
-            "entry '{}' lies beneath '{}', which the archive has as a {}", e.shown,
-            EscapeControl(key), it->second.kind == Kind::kSymlink ? "symlink" : "file"));
+        return Status::InvalidArgument(
+            fmt::format("entry '{}' lies beneath '{}', which the archive has as a {}", e.shown,
+                        ForDisplay(key), it->second.kind == Kind::kSymlink ? "symlink" : "file"));
       }
     }
     if (!key.empty()) key += '/';
@@ -320,7 +320,7 @@ class NameTree {
       return Status::Ok();
     }
     return Status::InvalidArgument(
-        fmt::format("the archive has more than one entry named '{}'", EscapeControl(key)));
+        fmt::format("the archive has more than one entry named '{}'", ForDisplay(key)));
   }
 
  private:

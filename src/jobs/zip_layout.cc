@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "core/display_text.h"
 #include "core/file_io.h"
 #include "core/rel_path.h"
 
@@ -164,7 +165,7 @@ Result<std::vector<ZipEntrySpan>> ReadCentralDirectory(const ZipBytes& in, const
     FERRY_RETURN_IF_ERROR(
         ApplyZip64(std::string_view(h + kCentralHeaderBytes + name_len, extra_len), span,
                    span.uncompressed_size == 0xffffffff, span.compressed_size == 0xffffffff,
-                   span.local_offset == 0xffffffff, EscapeControl(span.name)));
+                   span.local_offset == 0xffffffff, ForDisplay(span.name)));
     spans.push_back(std::move(span));
     p += total;
   }
@@ -174,7 +175,7 @@ Result<std::vector<ZipEntrySpan>> ReadCentralDirectory(const ZipBytes& in, const
 // Sets `span.data_end` from its local header, which must lie before the
 // central directory with its data.
 Status ReadLocalHeader(const ZipBytes& in, uint64_t cd_offset, ZipEntrySpan& span) {
-  std::string shown = EscapeControl(span.name);
+  std::string shown = ForDisplay(span.name);
   if (span.local_offset > cd_offset || cd_offset - span.local_offset < kLocalHeaderBytes) {
     return Malformed(fmt::format("entry '{}' has its local header outside the entries", shown));
   }
@@ -229,7 +230,7 @@ Result<ZipLayout> ReadZipLayout(const ZipBytes& in, uint64_t max_entries) {
       return Status::FailedPrecondition(fmt::format(
           "entries '{}' and '{}' share bytes of the archive (overlapping entries, a zip bomb "
           "technique); ferry does not unpack such archives",
-          EscapeControl(before.name), EscapeControl(after.name)));
+          ForDisplay(before.name), ForDisplay(after.name)));
     }
   }
   ZipLayout layout;

@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/display_text.h"
 #include "core/rel_path.h"
 #include "server/accounts.h"
 #include "server/call_context.h"
@@ -13,7 +14,7 @@ namespace ferry {
 grpc::Status AuthService::Login(grpc::ServerContext* ctx, const v1::LoginRequest* req,
                                 v1::LoginResponse* resp) {
   AuditScope audit(&state_->audit, ctx, "login");
-  std::string user = EscapeControl(req->user().substr(0, 64));
+  std::string user = ForDisplay(req->user().substr(0, 64));
   audit.set_user(user);
   return audit.Finish([&]() -> Status {
     FERRY_RETURN_IF_ERROR(state_->throttle.Begin(user, audit.remote()));

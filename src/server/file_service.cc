@@ -14,6 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/chunk_pipeline.h"
+#include "core/display_text.h"
 #include "core/file_io.h"
 #include "core/hash_cache.h"
 #include "core/sha256.h"
@@ -45,7 +46,7 @@ Result<Caller> Authenticate(ServerState* state, grpc::ServerContext* ctx, AuditS
 
 Result<RelPath> ParsePath(const std::string& raw, AuditScope& audit) {
   auto path = RelPath::Parse(raw);
-  audit.set_path(path.ok() ? path->Display() : EscapeControl(raw.substr(0, 256)));
+  audit.set_path(path.ok() ? path->Display() : ForDisplay(raw.substr(0, 256)));
   return path;
 }
 
@@ -216,7 +217,7 @@ grpc::Status FileService::Rename(grpc::ServerContext* ctx, const v1::RenameReque
   return Serve(state_, ctx, "mv", req->from(), /*streaming=*/false,
                [&](Caller& caller, const RelPath& from, AuditScope& audit) -> Status {
                  auto to = RelPath::Parse(req->to());
-                 audit.set_path2(to.ok() ? to->Display() : EscapeControl(req->to().substr(0, 256)));
+                 audit.set_path2(to.ok() ? to->Display() : ForDisplay(req->to().substr(0, 256)));
                  if (!to.ok()) return to.status();
                  auto lock = state_->locks.Lock(caller.call.user(), {{from, true}, {*to, true}});
                  FERRY_RETURN_IF_ERROR(CheckNotCancelled(ctx));

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "core/display_text.h"
 #include "core/secrets.h"
 #include "jobs/job_tasks.h"
 #include "server/call_context.h"
@@ -109,7 +110,7 @@ grpc::Status JobService::Submit(grpc::ServerContext* ctx, const v1::SubmitJobReq
     auto call = BeginCall(state_->sessions, ctx, audit, /*streaming=*/false);
     if (!call.ok()) return call.status();
     if (!kind) return Status::InvalidArgument("unknown job kind");
-    if (req->paths_size() > 0) audit.set_path(EscapeControl(req->paths(0).substr(0, 256)));
+    if (req->paths_size() > 0) audit.set_path(ForDisplay(req->paths(0).substr(0, 256)));
     if (static_cast<size_t>(req->paths_size()) > kMaxPaths) {
       return Status::InvalidArgument(fmt::format("a job takes at most {} paths", kMaxPaths));
     }
@@ -166,7 +167,7 @@ grpc::Status JobService::Submit(grpc::ServerContext* ctx, const v1::SubmitJobReq
 grpc::Status JobService::Get(grpc::ServerContext* ctx, const v1::GetJobRequest* req,
                              v1::Job* resp) {
   AuditScope audit(&state_->audit, ctx, "job-get");
-  audit.set_path(EscapeControl(req->id().substr(0, 64)));
+  audit.set_path(ForDisplay(req->id().substr(0, 64)));
   return audit.Finish([&]() -> Status {
     auto call = BeginCall(state_->sessions, ctx, audit, /*streaming=*/false);
     if (!call.ok()) return call.status();
@@ -196,7 +197,7 @@ grpc::Status JobService::List(grpc::ServerContext* ctx, const v1::ListJobsReques
 grpc::Status JobService::Cancel(grpc::ServerContext* ctx, const v1::CancelJobRequest* req,
                                 v1::Job* resp) {
   AuditScope audit(&state_->audit, ctx, "job-cancel");
-  audit.set_path(EscapeControl(req->id().substr(0, 64)));
+  audit.set_path(ForDisplay(req->id().substr(0, 64)));
   return audit.Finish([&]() -> Status {
     auto call = BeginCall(state_->sessions, ctx, audit, /*streaming=*/false);
     if (!call.ok()) return call.status();
@@ -211,7 +212,7 @@ grpc::Status JobService::Cancel(grpc::ServerContext* ctx, const v1::CancelJobReq
 grpc::Status JobService::Watch(grpc::ServerContext* ctx, const v1::GetJobRequest* req,
                                grpc::ServerWriter<v1::Job>* writer) {
   AuditScope audit(&state_->audit, ctx, "job-watch");
-  audit.set_path(EscapeControl(req->id().substr(0, 64)));
+  audit.set_path(ForDisplay(req->id().substr(0, 64)));
   return audit.Finish([&]() -> Status {
     auto call = BeginCall(state_->sessions, ctx, audit, /*streaming=*/true);
     if (!call.ok()) return call.status();

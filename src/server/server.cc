@@ -31,7 +31,6 @@
 #include "jobs/worker_pool.h"
 #include "server/accounts.h"
 #include "server/auth_service.h"
-#include "server/call_guard.h"
 #include "server/file_service.h"
 #include "server/job_service.h"
 #include "server/stream_watch.h"
@@ -232,6 +231,16 @@ Status RunServer(const ServerOptions& o) {
     pool_options.name = "worker";
     pool_options.max_bytes_per_second = o.job_bytes_per_second;
     o.job_limits.ApplyTo(pool_options);
+    // An archive is unpacked only if what it declares fits the user's quota.
+    pool_options.output_budget = [&state](const std::string& user) -> std::optional<uint64_t> {
+      auto remaining = state.RemainingQuota(user);
+      if (!remaining.ok()) {
+        spdlog::warn("cannot read the quota of '{}': {}", user, remaining.status().ToString());
+        return std::nullopt;
+      }
+      if (!remaining->has_value()) return std::nullopt;
+      return static_cast<uint64_t>(std::max<int64_t>(0, **remaining));
+    };
     workers = std::make_unique<jobs::WorkerPool>(queue->get(), &*sealer, std::move(pool_options));
     spdlog::info("background jobs: embedded queue, {} workers", n);
   }
@@ -258,12 +267,6 @@ Status RunServer(const ServerOptions& o) {
   auto handoff = builder.experimental().AddExternalConnectionAcceptor(
       grpc::ServerBuilder::experimental_type::ExternalConnectionType::FROM_FD,
       grpc::SslServerCredentials(ssl));
-  // A client can have max_streams_per_connection calls open; twice that in
-  // progress means it resets streams the server still serves.
-  CallsInProgress calls_in_progress(&gate, 2 * o.max_streams_per_connection);
-  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> guards;
-  guards.push_back(std::make_unique<CallGuardFactory>(&calls_in_progress));
-  builder.experimental().SetInterceptorCreators(std::move(guards));
   builder.RegisterService(&files);
   builder.RegisterService(&auth);
   builder.RegisterService(&job_service);
@@ -292,7 +295,9 @@ Status RunServer(const ServerOptions& o) {
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server) return Status::Unavailable("cannot start the gRPC server");
   const int port = (*acceptor)->port();
-  StreamWatch stream_watch(&gate, StreamLimits{});
+  StreamLimits stream_limits;
+  stream_limits.max_open = 2 * int64_t{o.max_streams_per_connection};
+  StreamWatch stream_watch(&gate, stream_limits);
   (*acceptor)->Start(&gate, [&handoff](UniqueFd fd, const std::string&) {
     grpc::experimental::ExternalConnectionAcceptor::NewConnectionParameters p;
     p.fd = fd.Release();

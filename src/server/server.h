@@ -16,9 +16,9 @@ struct ServerOptions {
   std::string tls_key;
   // Connections are admitted before any TLS work (docs/security.md).
   int max_connections = 1024;
-  int max_connections_per_source = 32;
+  int max_connections_per_source = 128;
   int handshake_timeout_seconds = 10;
-  int max_streams_per_connection = 16;
+  int max_streams_per_connection = 100;
   int max_clients = 64;
   int max_sessions_per_user = 8;
   int idle_timeout_seconds = 100;

@@ -95,18 +95,19 @@ int StreamWatch::CheckOnce() {
         const int64_t id = Int(ref, "socketId");
         start = std::max(start, id + 1);
         const json data = Field(Field(Channelz(grpc_channelz_get_socket(id)), "socket"), "data");
-        Seen next{Int(data, "streamsStarted"), Int(data, "streamsFailed"), now, pass_};
+        Seen next{Int(data, "streamsFailed"), now, pass_};
+        // Streams the client opened that the server has not ended yet.
+        const int64_t open =
+            Int(data, "streamsStarted") - Int(data, "streamsSucceeded") - next.failed;
         // A connection is first seen within a period of its start, so its
         // counts then are what it did in about one period.
-        Seen before{0, 0, now - limits_.period, pass_};
+        Seen before{0, now - limits_.period, pass_};
         auto it = seen_.try_emplace(id, before).first;
         const double seconds = std::chrono::duration<double>(now - it->second.at).count();
-        const double started = (next.started - it->second.started) / seconds;
         const double failed = (next.failed - it->second.failed) / seconds;
         next.cut = it->second.cut;
         it->second = next;
-        if (next.cut || (failed <= limits_.max_failed_per_second &&
-                         started <= limits_.max_started_per_second)) {
+        if (next.cut || (failed <= limits_.max_failed_per_second && open <= limits_.max_open)) {
           continue;
         }
         it->second.cut = true;
@@ -116,9 +117,10 @@ int StreamWatch::CheckOnce() {
         if (gate_->CutSource(endpoint) > 0) {
           ++cut;
           spdlog::warn(
-              "connection {} opened {:.0f} and reset {:.0f} HTTP/2 streams a second: cut with "
-              "every connection from its source, which is refused for {} s",
-              endpoint, started, failed, gate_->limits().penalty.count());
+              "connection {} has {} HTTP/2 streams open and ended {:.0f} a second without an "
+              "answer: it resets streams; cut with every connection from its source, which is "
+              "refused for {} s",
+              endpoint, open, failed, gate_->limits().penalty.count());
         }
       }
       const auto end = page.is_object() ? page.find("end") : page.end();

@@ -4,10 +4,14 @@
 // reset at once, and frees it only later: a storm on two connections grows the
 // server by hundreds of MB a second while no handler ever sees a call. So the
 // watch reads each connection's stream counters from gRPC's channelz every
-// `period`, and cuts through the ConnectionGate (which then refuses the source
-// for its penalty time) a connection that, within one period, had more than
-// `max_failed_per_second` streams end in a reset or error, or opened more than
-// `max_started_per_second` streams.
+// `period`, and cuts through the ConnectionGate (which then cuts every
+// connection from the same source and refuses it for its penalty time) a
+// connection that has more than `max_open` streams open (started and not yet
+// ended: a client may have only the advertised maximum open, so more means it
+// reset streams the server still holds), or that within one period had more
+// than `max_failed_per_second` streams end without the server's end of stream
+// (resets, or streams refused as over the maximum). The rate of calls alone
+// is no reason to cut: an honest client may be busy.
 #pragma once
 
 #include <chrono>
@@ -24,8 +28,8 @@ namespace ferry {
 
 struct StreamLimits {
   std::chrono::milliseconds period{100};
-  int64_t max_failed_per_second = 200;
-  int64_t max_started_per_second = 5000;
+  int64_t max_failed_per_second = 1000;
+  int64_t max_open = 200;  // twice the default --max-streams-per-connection
 };
 
 class StreamWatch {
@@ -41,7 +45,6 @@ class StreamWatch {
 
  private:
   struct Seen {
-    int64_t started = 0;
     int64_t failed = 0;
     std::chrono::steady_clock::time_point at;
     uint64_t pass = 0;

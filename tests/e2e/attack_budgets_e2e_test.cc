@@ -135,7 +135,7 @@ TEST_F(SessionFloodTest, OneUserCannotFillTheServer) {
 // Row 12: the data file system fills up while an upload runs (another upload,
 // another program); the uploader is told why and the partial does not stay.
 TEST_F(AttackBudgetsTest, FullDiskGivesAnHonestErrorAndKeepsNoPartial) {
-  if (!RestartOnSmallDisk("32m", {"--reserve-space", "0"})) {
+  if (!RestartOnSmallDisk("32m", {"--reserve-space", "0", "--audit-reserve-mb", "0"})) {
     GTEST_SKIP() << "cannot mount a tmpfs here: " << std::strerror(errno);
   }
   WriteRandomFile(Path("huge.bin"), 24 << 20, 3);
