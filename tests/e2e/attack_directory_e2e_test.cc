@@ -297,7 +297,9 @@ TEST_F(AttackDirectoryE2eTest, NestedMegabytesToRegisterAreRefusedUnread) {
   }
   Report("8 x 16 MiB nested to register", idle_, peak, ResidentBytes(directory_.child().pid()));
   EXPECT_LT(took, 5s);
-  EXPECT_LT(peak, idle_ + 32 * kMiB) << "idle " << (idle_ >> 20) << " MiB";
+  if (kFootprintIsMeaningful) {
+    EXPECT_LT(peak, idle_ + 32 * kMiB) << "idle " << (idle_ >> 20) << " MiB";
+  }
 
   // Sent chunked, so that no Content-Length gives it away: refused as it
   // crosses the limit.
@@ -342,11 +344,15 @@ TEST_F(AttackDirectoryE2eTest, NestedMegabytesInAnAnnounceAreRefusedUnbuilt) {
     }
     EXPECT_LT(took, 5s);
     // The bodies themselves (8 of them) are read, and nothing built from them.
-    EXPECT_LT(peak, before + 8 * 40 * kMiB) << "before " << (before >> 20) << " MiB";
+    if (kFootprintIsMeaningful) {
+      EXPECT_LT(peak, before + 8 * 40 * kMiB) << "before " << (before >> 20) << " MiB";
+    }
     size_t after = SettledResidentBytes(before + 32 * kMiB, 20s);
     Report(fmt::format("8 x {} KiB nested to announce", size >> 10), before, peak, after);
-    EXPECT_LT(after, before + 32 * kMiB)
-        << "before " << (before >> 20) << " MiB, peak " << (peak >> 20) << " MiB";
+    if (kFootprintIsMeaningful) {
+      EXPECT_LT(after, before + 32 * kMiB)
+          << "before " << (before >> 20) << " MiB, peak " << (peak >> 20) << " MiB";
+    }
   }
 
   ExpectALegitimateUserIsServed("alice", "127.0.0.1");
@@ -428,7 +434,9 @@ TEST_F(AttackDirectoryE2eTest, FloodsOfRegistersAndLoginsAreRateLimitedPerAddres
   EXPECT_EQ(other.load(), 0);
   EXPECT_TRUE(retry_after_ok.load());
   // At most 4 Argon2id hashes of 19 MiB at once.
-  EXPECT_LT(peak, idle_ + 128 * kMiB) << "idle " << (idle_ >> 20) << " MiB";
+  if (kFootprintIsMeaningful) {
+    EXPECT_LT(peak, idle_ + 128 * kMiB) << "idle " << (idle_ >> 20) << " MiB";
+  }
 
   EXPECT_EQ(refused.status, 429);
   EXPECT_NE(refused.body.find("too many register requests from 127.0.0.1"), std::string::npos)
