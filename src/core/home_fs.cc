@@ -42,12 +42,11 @@ FileInfo InfoFrom(const std::string& name, const struct stat& st) {
 // Deeper trees are refused rather than risk running out of stack or fds.
 constexpr int kMaxRemoveDepth = 512;
 
-// Removes every entry inside the open directory `dirfd`, depth first.
-Status RemoveContents(int dirfd, const std::string& display, int depth = 0) {
-  if (depth > kMaxRemoveDepth) {
-    return Status::FailedPrecondition(
-        fmt::format("'{}' is nested too deeply to remove in one go", display));
-  }
+// The entries of directory `dirfd` other than "." and "..", each with what
+// lstat says of it; an entry removed while the directory is read drops out.
+// Reads through a duplicate of the descriptor, so `dirfd` stays usable.
+Result<std::vector<std::pair<std::string, struct stat>>> ReadEntries(int dirfd,
+                                                                     const std::string& display) {
   int dup_fd = ::dup(dirfd);
   if (dup_fd < 0) return ErrnoStatus(errno, "dup");
   DIR* dir = ::fdopendir(dup_fd);
@@ -55,16 +54,28 @@ Status RemoveContents(int dirfd, const std::string& display, int depth = 0) {
     ::close(dup_fd);
     return PathError(errno, display);
   }
-  std::vector<std::pair<std::string, bool>> entries;
+  std::vector<std::pair<std::string, struct stat>> entries;
   while (dirent* e = ::readdir(dir)) {
     std::string name = e->d_name;
     if (name == "." || name == "..") continue;
     struct stat st {};
     if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
-    entries.emplace_back(name, S_ISDIR(st.st_mode));
+    entries.emplace_back(std::move(name), st);
   }
   ::closedir(dir);
-  for (const auto& [name, is_dir] : entries) {
+  return entries;
+}
+
+// Removes every entry inside the open directory `dirfd`, depth first.
+Status RemoveContents(int dirfd, const std::string& display, int depth = 0) {
+  if (depth > kMaxRemoveDepth) {
+    return Status::FailedPrecondition(
+        fmt::format("'{}' is nested too deeply to remove in one go", display));
+  }
+  auto entries = ReadEntries(dirfd, display);
+  if (!entries.ok()) return entries.status();
+  for (const auto& [name, st] : *entries) {
+    const bool is_dir = S_ISDIR(st.st_mode);
     std::string child = display == "/" ? "/" + name : display + "/" + name;
     if (is_dir) {
       int fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -84,26 +95,16 @@ Status AddUsage(int dirfd, const std::string& display, int64_t* total, int depth
   if (depth > kMaxRemoveDepth) {
     return Status::FailedPrecondition(fmt::format("'{}' is nested too deeply to measure", display));
   }
-  int dup_fd = ::dup(dirfd);
-  if (dup_fd < 0) return ErrnoStatus(errno, "dup");
-  DIR* dir = ::fdopendir(dup_fd);
-  if (dir == nullptr) {
-    ::close(dup_fd);
-    return PathError(errno, display);
-  }
+  auto entries = ReadEntries(dirfd, display);
+  if (!entries.ok()) return entries.status();
   std::vector<std::string> subdirs;
-  while (dirent* e = ::readdir(dir)) {
-    std::string name = e->d_name;
-    if (name == "." || name == "..") continue;
-    struct stat st {};
-    if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+  for (const auto& [name, st] : *entries) {
     if (S_ISDIR(st.st_mode)) {
       subdirs.push_back(name);
     } else if (S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)) {
       *total += st.st_size;
     }
   }
-  ::closedir(dir);
   for (const auto& name : subdirs) {
     int fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) continue;  // removed or replaced meanwhile
@@ -157,25 +158,12 @@ Status CheckLinksForMove(int dirfd, const std::string& display, const std::strin
   if (nesting > kMaxRemoveDepth) {
     return Status::FailedPrecondition(fmt::format("'{}' is nested too deeply to move", display));
   }
-  int dup_fd = ::dup(dirfd);
-  if (dup_fd < 0) return ErrnoStatus(errno, "dup");
-  DIR* dir = ::fdopendir(dup_fd);
-  if (dir == nullptr) {
-    ::close(dup_fd);
-    return PathError(errno, display);
-  }
-  std::vector<std::pair<std::string, bool>> entries;  // name, is a directory
-  while (dirent* e = ::readdir(dir)) {
-    std::string name = e->d_name;
-    if (name == "." || name == "..") continue;
-    struct stat st {};
-    if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
-    if (S_ISDIR(st.st_mode) || S_ISLNK(st.st_mode)) entries.emplace_back(name, S_ISDIR(st.st_mode));
-  }
-  ::closedir(dir);
-  for (const auto& [name, is_dir] : entries) {
+  auto entries = ReadEntries(dirfd, display);
+  if (!entries.ok()) return entries.status();
+  for (const auto& [name, st] : *entries) {
+    if (!S_ISDIR(st.st_mode) && !S_ISLNK(st.st_mode)) continue;
     std::string child = display + "/" + name, new_child = new_display + "/" + name;
-    if (!is_dir) {
+    if (!S_ISDIR(st.st_mode)) {
       auto target = ReadLink(dirfd, name.c_str(), child);
       if (!target.ok()) return target.status();
       if (!LinkStaysBeneath(*target, depth)) return LinkEscapes(child, *target, new_child);
@@ -302,23 +290,12 @@ Result<FileInfo> HomeFs::Stat(const RelPath& path) const {
 Result<std::vector<FileInfo>> HomeFs::List(const RelPath& path) const {
   auto dirfd = OpenDirectory(path);
   if (!dirfd.ok()) return dirfd.status();
-  int dup_fd = ::dup(dirfd->get());
-  if (dup_fd < 0) return ErrnoStatus(errno, "dup");
-  DIR* dir = ::fdopendir(dup_fd);
-  if (dir == nullptr) {
-    ::close(dup_fd);
-    return PathError(errno, path.Display());
-  }
+  // An entry removed while the directory is read simply drops out of the listing.
+  auto entries = ReadEntries(dirfd->get(), path.Display());
+  if (!entries.ok()) return entries.status();
   std::vector<FileInfo> out;
-  while (dirent* e = ::readdir(dir)) {
-    std::string name = e->d_name;
-    if (name == "." || name == "..") continue;
-    struct stat st {};
-    // An entry removed between readdir and fstatat simply drops out of the listing.
-    if (::fstatat(dirfd->get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
-    out.push_back(InfoFrom(name, st));
-  }
-  ::closedir(dir);
+  out.reserve(entries->size());
+  for (const auto& [name, st] : *entries) out.push_back(InfoFrom(name, st));
   std::sort(out.begin(), out.end(),
             [](const FileInfo& a, const FileInfo& b) { return a.name < b.name; });
   return out;

@@ -26,16 +26,6 @@ namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using Clock = std::chrono::steady_clock;
 
-// Every file under `root`: relative path -> SHA-256 ("dir" for directories).
-std::map<std::string, std::string> TreeDigest(const std::string& root) {
-  std::map<std::string, std::string> out;
-  for (const auto& e : fs::recursive_directory_iterator(root)) {
-    std::string rel = fs::relative(e.path(), root).string();
-    out[rel] = e.is_regular_file() ? Sha256File(e.path().string()) : "dir";
-  }
-  return out;
-}
-
 // The peak resident memory of process `pid` (VmHWM), in bytes.
 uint64_t PeakRss(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");

@@ -73,6 +73,15 @@ void WriteRandomFile(const std::string& path, size_t size, unsigned seed) {
   }
 }
 
+std::map<std::string, std::string> TreeDigest(const std::string& root) {
+  std::map<std::string, std::string> out;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(root)) {
+    std::string rel = std::filesystem::relative(e.path(), root).string();
+    out[rel] = e.is_regular_file() ? Sha256File(e.path().string()) : "dir";
+  }
+  return out;
+}
+
 std::string Sha256File(const std::string& path) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) return "missing";

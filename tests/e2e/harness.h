@@ -65,6 +65,8 @@ void WriteFile(const std::string& path, const std::string& data);
 // A file of `size` pseudo-random bytes from `seed`.
 void WriteRandomFile(const std::string& path, size_t size, unsigned seed);
 std::string Sha256File(const std::string& path);
+// Everything under `root`: relative path -> SHA-256, or "dir" for a directory.
+std::map<std::string, std::string> TreeDigest(const std::string& root);
 
 // A gRPC channel straight to a test server, trusting the certificate in its
 // data directory: for checks below what the CLI lets a user send.

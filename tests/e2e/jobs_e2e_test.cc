@@ -27,16 +27,6 @@ using ::testing::Not;
 constexpr const char* kAge = "/usr/bin/age";
 constexpr const char* kPassphrase = "correct horse battery staple";
 
-// Every regular file under `root`, relative path -> SHA-256.
-std::map<std::string, std::string> TreeDigest(const std::string& root) {
-  std::map<std::string, std::string> out;
-  for (const auto& e : fs::recursive_directory_iterator(root)) {
-    std::string rel = fs::relative(e.path(), root).string();
-    out[rel] = e.is_regular_file() ? Sha256File(e.path().string()) : "dir";
-  }
-  return out;
-}
-
 // Names in `dir` that a job works under before its output appears.
 std::vector<std::string> StagingLeftovers(const std::string& dir) {
   std::vector<std::string> found;
