@@ -133,12 +133,6 @@ void ConnectionGate::ShutDown(const Connection& c) {
   ::shutdown(c.fd, SHUT_RDWR);
 }
 
-std::string ConnectionGate::SourceOfEndpoint(const std::string& endpoint) const {
-  std::lock_guard lock(mu_);
-  auto it = connections_.find(endpoint);
-  return it == connections_.end() ? "" : it->second.source;
-}
-
 ConnectionGate::Counts ConnectionGate::counts() const {
   std::lock_guard lock(mu_);
   return {static_cast<int>(connections_.size()), static_cast<int>(per_source_.size()), refused_,

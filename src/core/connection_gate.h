@@ -55,8 +55,6 @@ class ConnectionGate {
   // read yet and shuts it down both ways. Returns how many were cut (0: no
   // such connection).
   int CutSource(const std::string& endpoint);
-  // The source of a counted connection, or "" if it is not counted.
-  std::string SourceOfEndpoint(const std::string& endpoint) const;
 
   struct Counts {
     int open = 0;
