@@ -60,6 +60,9 @@ bool AllowDescriptors(rlim_t n) {
 // address. The server keeps serving others during the flood and everyone
 // after it.
 TEST_F(ConnectionAttackTest, BareConnectionFloodNeitherStopsNorStarvesTheServer) {
+  if (kSanitizerBuild) {
+    GTEST_SKIP() << "11,000 connections are a load test; the normal build runs it";
+  }
   if (!AllowDescriptors(8000)) GTEST_SKIP() << "needs 8000 descriptors in this process";
   // A server that may hold 4096 descriptors, as if the machine's limit were lower.
   rlimit server_limit{4096, 4096};
@@ -115,12 +118,12 @@ TEST_P(ResetStormTest, NeitherStarvesCallsNorKeepsMemory) {
   EXPECT_GT(storm.streams, 1000);
   EXPECT_GT(ok, 0);
   EXPECT_EQ(failed, 0) << failures_;
-  if (kFootprintIsMeaningful) {
+  if (!kSanitizerBuild) {
     EXPECT_LT(peak_rss, idle_rss + (256L << 20)) << "idle " << idle_rss;
   }
 
   // Memory comes back to near its idle size within a minute.
-  if (kFootprintIsMeaningful) {
+  if (!kSanitizerBuild) {
     auto deadline = std::chrono::steady_clock::now() + 60s;
     long rss = ResidentBytes(pid);
     while (rss > idle_rss + (48L << 20) && std::chrono::steady_clock::now() < deadline) {
