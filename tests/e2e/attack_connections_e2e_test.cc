@@ -99,10 +99,10 @@ class ResetStormTest : public ConnectionAttackTest,
 // keep working, and the server's memory comes back afterwards.
 TEST_P(ResetStormTest, NeitherStarvesCallsNorKeepsMemory) {
   const int pid = server_.child().pid();
-  const long idle_rss = ResidentBytes(pid);
+  const size_t idle_rss = ResidentBytes(pid);
   std::atomic<bool> stop{false};
   int ok = 0, failed = 0;
-  long peak_rss = idle_rss;
+  size_t peak_rss = idle_rss;
   std::thread lister([&] { ListUntil(stop, &ok, &failed); });
   std::thread watcher([&] {
     while (!stop) {
@@ -119,18 +119,18 @@ TEST_P(ResetStormTest, NeitherStarvesCallsNorKeepsMemory) {
   EXPECT_GT(ok, 0);
   EXPECT_EQ(failed, 0) << failures_;
   if (!kSanitizerBuild) {
-    EXPECT_LT(peak_rss, idle_rss + (256L << 20)) << "idle " << idle_rss;
+    EXPECT_LT(peak_rss, idle_rss + (size_t{256} << 20)) << "idle " << idle_rss;
   }
 
   // Memory comes back to near its idle size within a minute.
   if (!kSanitizerBuild) {
     auto deadline = std::chrono::steady_clock::now() + 60s;
-    long rss = ResidentBytes(pid);
-    while (rss > idle_rss + (48L << 20) && std::chrono::steady_clock::now() < deadline) {
+    size_t rss = ResidentBytes(pid);
+    while (rss > idle_rss + (size_t{48} << 20) && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(1s);
       rss = ResidentBytes(pid);
     }
-    EXPECT_LT(rss, idle_rss + (48L << 20)) << "idle " << idle_rss << ", peak " << peak_rss;
+    EXPECT_LT(rss, idle_rss + (size_t{48} << 20)) << "idle " << idle_rss << ", peak " << peak_rss;
   }
   ExpectServerServes();
 }

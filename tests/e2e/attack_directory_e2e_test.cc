@@ -43,20 +43,6 @@ using namespace std::chrono_literals;
 
 constexpr size_t kMiB = 1 << 20;
 
-// VmRSS of `pid` in bytes; 0 if it cannot be read.
-size_t ResidentBytes(pid_t pid) {
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  std::string key;
-  while (status >> key) {
-    if (key == "VmRSS:") {
-      size_t kib = 0;
-      status >> kib;
-      return kib * 1024;
-    }
-  }
-  return 0;
-}
-
 // Samples a process's resident memory every 10 ms until destroyed, keeping
 // the peak, and kills the process with SIGKILL if it passes `kill_above`.
 class RssWatch {

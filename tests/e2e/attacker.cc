@@ -270,13 +270,4 @@ BadTokenResult BadTokenCalls(const std::string& address, const std::string& ca_c
   return {calls.load(), unauthenticated.load(), other.load()};
 }
 
-long ResidentBytes(int pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6)) * 1024;
-  }
-  return -1;
-}
-
 }  // namespace ferry::e2e

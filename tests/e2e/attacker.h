@@ -44,7 +44,4 @@ struct BadTokenResult {
 BadTokenResult BadTokenCalls(const std::string& address, const std::string& ca_cert_file,
                              int in_flight, std::chrono::milliseconds duration);
 
-// The resident set of process `pid` in bytes (VmRSS), or -1.
-long ResidentBytes(int pid);
-
 }  // namespace ferry::e2e

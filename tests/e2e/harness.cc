@@ -73,6 +73,19 @@ void WriteRandomFile(const std::string& path, size_t size, unsigned seed) {
   }
 }
 
+size_t ResidentBytes(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string key;
+  while (status >> key) {
+    if (key == "VmRSS:") {
+      size_t kib = 0;
+      status >> kib;
+      return kib * 1024;
+    }
+  }
+  return 0;
+}
+
 std::map<std::string, std::string> TreeDigest(const std::string& root) {
   std::map<std::string, std::string> out;
   for (const auto& e : std::filesystem::recursive_directory_iterator(root)) {

@@ -65,6 +65,8 @@ void WriteFile(const std::string& path, const std::string& data);
 // A file of `size` pseudo-random bytes from `seed`.
 void WriteRandomFile(const std::string& path, size_t size, unsigned seed);
 std::string Sha256File(const std::string& path);
+// The resident set of process `pid` in bytes (VmRSS); 0 if it cannot be read.
+size_t ResidentBytes(pid_t pid);
 // Everything under `root`: relative path -> SHA-256, or "dir" for a directory.
 std::map<std::string, std::string> TreeDigest(const std::string& root);
 
