@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "cli/fail.h"
 #include "cli/file_commands.h"
 #include "cli/prompt.h"
 #include "client/progress.h"

@@ -10,9 +10,11 @@
 
 #include <fmt/format.h>
 
+#include "cli/fail.h"
 #include "cli/prompt.h"
 #include "client/file_client.h"
 #include "client/progress.h"
+#include "core/byte_size.h"
 #include "core/display_text.h"
 #include "core/rel_path.h"
 
@@ -94,47 +96,6 @@ void Run(FileCommandEnv& env, const std::function<Status(Connection&)>& body) {
   }
   Status s = body(**conn);
   env.exit_code = s.ok() ? 0 : Fail(s);
-}
-
-Result<int64_t> ParseRate(const std::string& text) {
-  if (text.empty()) return int64_t{0};
-  size_t used = 0;
-  double value = 0;
-  try {
-    value = std::stod(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  std::string unit = text.substr(used);
-  double scale = unit.empty()                 ? 1
-                 : unit == "K" || unit == "k" ? 1024
-                 : unit == "M" || unit == "m" ? 1024.0 * 1024
-                 : unit == "G" || unit == "g" ? 1024.0 * 1024 * 1024
-                                              : -1;
-  if (used == 0 || scale < 0 || value <= 0) {
-    return Status::InvalidArgument(
-        fmt::format("'{}' is not a rate like 500K, 10M or 1G (bytes per second)", text));
-  }
-  return static_cast<int64_t>(value * scale);
-}
-
-int Fail(const Status& s) {
-  // Messages carry the server's words and names from it: escape what could
-  // drive the terminal or hide and reorder text (ForDisplay). Line breaks
-  // stay, line by line, for ferry's own multi-line messages (the
-  // changed-certificate warning); FromGrpc already escaped any in the
-  // server's text.
-  std::string text = s.ToString();
-  std::string out;
-  for (size_t start = 0;;) {
-    size_t nl = text.find('\n', start);
-    out += ForDisplay(std::string_view(text).substr(start, nl - start));
-    if (nl == std::string::npos) break;
-    out += '\n';
-    start = nl + 1;
-  }
-  std::cerr << "ferry: " << out << std::endl;
-  return 1;
 }
 
 std::string ShellPath(const std::string& cwd, const std::string& arg) {

@@ -29,12 +29,6 @@ void AddFileCommands(CLI::App& app, FileCommandEnv& env);
 // Runs `body` with the connection and records its outcome as env.exit_code.
 void Run(FileCommandEnv& env, const std::function<Status(Connection&)>& body);
 
-// "500K", "10M", "1G" or plain bytes per second ("" = 0, no limit).
-Result<int64_t> ParseRate(const std::string& text);
-
-// Prints "ferry: <message>" on stderr and returns 1.
-int Fail(const Status& s);
-
 // Lexically joins `cwd` and `arg` for the shell; ".." past the home is kept, so
 // the server refuses it.
 std::string ShellPath(const std::string& cwd, const std::string& arg);

@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "cli/fail.h"
 #include "cli/prompt.h"
 #include "client/job_client.h"
 #include "client/progress.h"

@@ -6,6 +6,7 @@
 #include "cli/client_settings.h"
 #include "cli/commands.h"
 #include "cli/directory_commands.h"
+#include "cli/fail.h"
 #include "cli/file_commands.h"
 #include "cli/job_commands.h"
 #include "core/process_tuning.h"

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "cli/commands.h"
+#include "cli/fail.h"
 #include "cli/file_commands.h"
 #include "cli/prompt.h"
 #include "client/file_client.h"

@@ -40,6 +40,16 @@ Result<int64_t> ParseByteSize(std::string_view text) {
   return static_cast<int64_t>(bytes);
 }
 
+Result<int64_t> ParseRate(std::string_view text) {
+  if (text.empty()) return int64_t{0};
+  Result<int64_t> bytes = ParseByteSize(text);
+  if (!bytes.ok() || *bytes == 0) {
+    return Status::InvalidArgument(
+        fmt::format("'{}' is not a rate like 500K, 10M or 1G (bytes per second)", text));
+  }
+  return bytes;
+}
+
 std::string FormatByteSize(int64_t bytes) {
   static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
   double value = static_cast<double>(bytes);

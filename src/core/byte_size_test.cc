@@ -24,6 +24,19 @@ TEST(ByteSizeTest, RefusesWhatIsNotASize) {
   }
 }
 
+TEST(ByteSizeTest, ParsesRates) {
+  EXPECT_EQ(*ParseRate(""), 0) << "no limit";
+  EXPECT_EQ(*ParseRate("500K"), 500 * 1024);
+  EXPECT_EQ(*ParseRate("4m"), 4 << 20);
+  EXPECT_EQ(*ParseRate("1.5M"), 3 << 19);
+  for (const char* bad : {"0", "-1M", "fast", "10 M"}) {
+    auto r = ParseRate(bad);
+    EXPECT_EQ(r.status().code(), Code::kInvalidArgument) << bad;
+    EXPECT_EQ(r.status().message(),
+              std::string("'") + bad + "' is not a rate like 500K, 10M or 1G (bytes per second)");
+  }
+}
+
 TEST(ByteSizeTest, Formats) {
   EXPECT_EQ(FormatByteSize(812), "812 B");
   EXPECT_EQ(FormatByteSize(int64_t{10} << 30), "10.0 GiB");

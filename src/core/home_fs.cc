@@ -179,20 +179,6 @@ Status CheckLinksForMove(int dirfd, const std::string& display, const std::strin
 
 }  // namespace
 
-const char* FileTypeName(FileType t) {
-  switch (t) {
-    case FileType::kFile:
-      return "file";
-    case FileType::kDirectory:
-      return "directory";
-    case FileType::kSymlink:
-      return "symlink";
-    case FileType::kOther:
-      return "other";
-  }
-  return "other";
-}
-
 Status PathError(int err, const std::string& display) {
   switch (err) {
     case ENOENT:

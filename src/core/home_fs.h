@@ -23,7 +23,6 @@
 namespace ferry {
 
 enum class FileType { kFile, kDirectory, kSymlink, kOther };
-const char* FileTypeName(FileType t);
 
 struct FileInfo {
   std::string name;

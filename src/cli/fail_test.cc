@@ -1,6 +1,9 @@
-#include "cli/file_commands.h"
+#include "cli/fail.h"
 
+#include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
+
+#include "client/connection.h"
 
 namespace ferry {
 namespace {
@@ -32,8 +35,8 @@ TEST(FailTest, ServerTextCannotAddLines) {
 }
 
 TEST(FailTest, EscapesInvisibleAndBidiCharacters) {
-  Status s = FromGrpc(grpc::Status(grpc::StatusCode::NOT_FOUND,
-                                   "'/in\u200bvoice\u202etxt.exe' does not exist"));
+  Status s = FromGrpc(
+      grpc::Status(grpc::StatusCode::NOT_FOUND, "'/in\u200bvoice\u202etxt.exe' does not exist"));
   std::string out = FailOutput(s);
   EXPECT_EQ(out, "ferry: NOT_FOUND: '/in\\u{200b}voice\\u{202e}txt.exe' does not exist\n");
 }
