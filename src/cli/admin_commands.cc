@@ -11,7 +11,6 @@
 
 #include "cli/commands.h"
 #include "cli/fail.h"
-#include "cli/file_commands.h"
 #include "cli/prompt.h"
 #include "core/byte_size.h"
 #include "core/display_text.h"

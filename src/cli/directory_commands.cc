@@ -12,7 +12,6 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/fail.h"
-#include "cli/file_commands.h"
 #include "cli/prompt.h"
 #include "client/progress.h"
 #include "core/display_text.h"
