@@ -3,9 +3,9 @@
 //
 // Why: a substring search over a million names costs a database several ms
 // whatever its index does. PostgreSQL's trigram index drops separators, so
-// "museum.museum" makes it recheck every "museum" (35 ms); a common text read
-// in id order still filters thousands of index entries, and each query is
-// planned. Here a common text costs a few thousand comparisons in one array
+// "museum.museum" makes it recheck every "museum"; a common text read in id
+// order still filters thousands of index entries, and each query is planned
+// (docs/benchmarks.md has the figures). Here a common text costs a few thousand comparisons in one array
 // and a rare one a few words of bitmap per 256 names (see below).
 //
 // Each name carries a 128-bit signature: one bit per trigram (bytes, separators

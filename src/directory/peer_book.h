@@ -2,10 +2,9 @@
 // a time they were seen), so that a search's peers are not read from a shared
 // PostgreSQL database every time.
 //
-// Why: a search answer can name hundreds of peers (up to 50 per hit), and
-// each was a primary-key lookup in the peers table. On the benchmark's million
-// files that was half of PostgreSQL's CPU per search (2.25 ms -> 1.11 ms
-// without). Peers' addresses hardly ever change, and whether a peer is online
+// Why: a search answer can name hundreds of peers (up to 50 per hit), and a
+// primary-key lookup in the peers table for each is half of PostgreSQL's CPU
+// per search (docs/benchmarks.md). Peers' addresses hardly ever change, and whether a peer is online
 // can be told from a time it was seen, so most searches need none of them.
 //
 // How it stays true with several instances writing:

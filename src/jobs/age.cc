@@ -45,7 +45,7 @@ constexpr size_t kSealedChunkBytes = kChunkBytes + kTagBytes;
 // batch cost nothing next to the cipher, small enough for prompt stops.
 constexpr size_t kChunksPerBatch = 8;
 // Each worker holds two batch buffers (~1 MiB). 8 threads seal far faster than
-// storage delivers (~2 GB/s each), and the cap keeps memory at a few MiB.
+// storage delivers, and the cap keeps memory at a few MiB.
 constexpr int kMaxThreads = 8;
 constexpr int kMaxLogN = kMaxScryptLogN;
 constexpr size_t kColumnsPerLine = 64;
@@ -350,9 +350,8 @@ class Input {
 
 // A page-aligned byte buffer, wiped when freed. Alignment matters for speed:
 // read(2) from a file at a page-aligned offset into a buffer a few bytes past a
-// page boundary (as malloc returns them) hits 4K aliasing in the kernel's copy;
-// on the AMD EPYC used for benchmarks that made reading 1 GiB cost 1.05 s of
-// system time instead of 0.65 s.
+// page boundary (as malloc returns them) hits 4K aliasing in the kernel's copy,
+// which costs a large share of the system time of a read (docs/benchmarks.md).
 class PageBuffer {
  public:
   explicit PageBuffer(size_t size) : storage_(size + kPage), size_(size) {
