@@ -65,7 +65,7 @@ World& TheWorld() {
     auto login = w->service->Login({"fuzz", "fuzz-password"}, "127.0.0.1");
     if (!login.ok()) std::abort();
     w->token = login->token;
-    ferry::AnnounceRequest announce;
+    ferry::Announcement announce;
     announce.address = "127.0.0.1:7443";
     announce.cert_sha256 = std::string(64, 'a');
     announce.files = std::vector<ferry::SharedFile>{{"music/song.ogg", 5, std::string(64, 'b'), 1}};

@@ -18,16 +18,17 @@
 #include "core/rel_path.h"
 #include "core/secrets.h"
 #include "core/sha256.h"
+#include "directory_api/wire_json.h"
 
 namespace ferry {
 namespace {
 
 using json = nlohmann::json;
+using dirapi::PeerInfo;
+using dirapi::SearchHit;
+using dirapi::SharedFile;
 using dirclient::DirectoryClient;
-using dirclient::PeerInfo;
-using dirclient::SearchHit;
 using dirclient::SearchQuery;
-using dirclient::SharedFile;
 
 // How many of a hit's peer addresses the table shows; --json has them all.
 constexpr size_t kAddressesShown = 3;
@@ -97,24 +98,6 @@ void PrintTable(const std::vector<std::vector<std::string>>& rows, const std::ve
   for (const auto& line : FormatTable(rows, right, indent)) std::cout << line << "\n";
 }
 
-json FileJson(const SharedFile& f) {
-  return {{"path", f.path}, {"size", f.size}, {"sha256", f.sha256}, {"mtime", f.mtime}};
-}
-
-json PeerJson(const PeerInfo& p) {
-  return {{"peer_id", p.peer_id},         {"username", p.username}, {"address", p.address},
-          {"cert_sha256", p.cert_sha256}, {"files", p.files},       {"last_seen", p.last_seen}};
-}
-
-json HitJson(const SearchHit& h) {
-  json peers = json::array();
-  for (const auto& p : h.peers) {
-    peers.push_back(
-        {{"peer_id", p.peer_id}, {"address", p.address}, {"cert_sha256", p.cert_sha256}});
-  }
-  return {{"name", h.name}, {"size", h.size}, {"sha256", h.sha256}, {"peers", peers}};
-}
-
 void PrintJson(const json& j) {
   std::cout << j.dump(2, ' ', false, json::error_handler_t::replace) << std::endl;
 }
@@ -147,7 +130,7 @@ Status Search(DirectoryClient& client, const Args& a) {
   if (!hits.ok()) return hits.status();
   if (a.json) {
     json out = json::array();
-    for (const auto& h : *hits) out.push_back(HitJson(h));
+    for (const auto& h : *hits) out.push_back(dirapi::ToJson(h));
     PrintJson(out);
   } else if (hits->empty()) {
     std::cerr << "ferry: no online peer shares a matching file" << std::endl;
@@ -176,10 +159,10 @@ Status Peers(DirectoryClient& client, const Args& a) {
   if (a.json) {
     json out = json::array();
     for (const auto& p : shown) {
-      json j = PeerJson(p);
+      json j = dirapi::ToJson(p);
       if (a.files) {
         json list = json::array();
-        for (const auto& f : files[p.peer_id]) list.push_back(FileJson(f));
+        for (const auto& f : files[p.peer_id]) list.push_back(dirapi::ToJson(f));
         j["shared"] = std::move(list);
       }
       out.push_back(std::move(j));

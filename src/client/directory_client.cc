@@ -17,6 +17,8 @@
 #include "core/display_text.h"
 #include "core/rel_path.h"
 #include "core/sha256.h"
+#include "directory_api/wire_json.h"
+#include "directory_api/wire_rules.h"
 
 namespace ferry::dirclient {
 namespace {
@@ -46,10 +48,6 @@ std::string QueryEscape(std::string_view s) {
   return out;
 }
 
-json FileJson(const SharedFile& file) {
-  return {{"path", file.path}, {"size", file.size}, {"sha256", file.sha256}, {"mtime", file.mtime}};
-}
-
 // Requests carry what callers gave; invalid UTF-8 is replaced, not thrown.
 std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
@@ -63,10 +61,11 @@ Status CheckPage(int limit, int offset) {
   return Status::Ok();
 }
 
+// Ids go into URL paths; the wire rule keeps them to plain hex.
 Status CheckPeerId(const std::string& peer_id) {
-  if (!IsPeerId(peer_id)) {
-    return Status::InvalidArgument(
-        fmt::format("'{}' is not a peer id (hex digits)", ForDisplay(peer_id)));
+  if (!dirapi::IsPeerId(peer_id)) {
+    return Status::InvalidArgument(fmt::format("'{}' is not a peer id ({} lower-case hex digits)",
+                                               ForDisplay(peer_id), dirapi::kPeerIdHexDigits));
   }
   return Status::Ok();
 }
@@ -396,14 +395,15 @@ Result<std::string> DirectoryClient::Call(const std::string& method, const std::
 
 Result<std::string> DirectoryClient::Register(const std::string& username,
                                               const std::string& password) {
-  json req = {{"username", username}, {"password", password}};
+  json req = dirapi::ToJson(dirapi::Credentials{username, password});
   auto body = Call("POST", "/api/v1/register", Dump(req), false);
   if (!body.ok()) return body.status();
   return ParseRegistered(*body);
 }
 
-Result<LoginInfo> DirectoryClient::Login(const std::string& username, const std::string& password) {
-  json req = {{"username", username}, {"password", password}};
+Result<dirapi::LoginInfo> DirectoryClient::Login(const std::string& username,
+                                                 const std::string& password) {
+  json req = dirapi::ToJson(dirapi::Credentials{username, password});
   auto body = Call("POST", "/api/v1/login", Dump(req), false);
   if (!body.ok()) return body.status();
   auto info = ParseLogin(*body);
@@ -418,39 +418,28 @@ Status DirectoryClient::Logout() {
   return Status::Ok();
 }
 
-Result<TokenInfo> DirectoryClient::Verify() {
+Result<dirapi::TokenInfo> DirectoryClient::Verify() {
   auto body = Call("GET", "/api/v1/verify", "", true);
   if (!body.ok()) return body.status();
   return ParseTokenInfo(*body);
 }
 
-Result<PeerLease> DirectoryClient::Announce(const Announcement& a) {
-  json req = json::object();
-  if (!a.peer_id.empty()) {
-    FERRY_RETURN_IF_ERROR(CheckPeerId(a.peer_id));
-    req["peer_id"] = a.peer_id;
-  } else if (!a.address || !a.cert_sha256) {
-    return Status::InvalidArgument("a new peer needs an address and a certificate fingerprint");
+Result<dirapi::PeerLease> DirectoryClient::Announce(const dirapi::Announcement& a) {
+  if (a.peer_id) FERRY_RETURN_IF_ERROR(CheckPeerId(*a.peer_id));
+  json req = dirapi::ToJson(a);
+  // The directory's own rules, checked before anything is sent: a bad
+  // announce gets the message the directory would give, without the trip.
+  if (auto checked = dirapi::DecodeAnnouncement(req, CheckPeerAddress); !checked.ok()) {
+    return checked.status();
   }
-  if (a.address) req["address"] = *a.address;
-  if (a.cert_sha256) req["cert_sha256"] = *a.cert_sha256;
-  auto files_json = [](const std::vector<SharedFile>& files) {
-    json out = json::array();
-    for (const auto& f : files) out.push_back(FileJson(f));
-    return out;
-  };
-  if (a.files) req["files"] = files_json(*a.files);
-  if (!a.added.empty()) req["added"] = files_json(a.added);
-  if (!a.removed.empty()) req["removed"] = a.removed;
   auto body = Call("POST", "/api/v1/announce", Dump(req), true);
   if (!body.ok()) return body.status();
   return ParseLease(*body);
 }
 
-Result<PeerLease> DirectoryClient::Heartbeat(const std::string& peer_id) {
+Result<dirapi::PeerLease> DirectoryClient::Heartbeat(const std::string& peer_id) {
   FERRY_RETURN_IF_ERROR(CheckPeerId(peer_id));
-  json req = {{"peer_id", peer_id}};
-  auto body = Call("POST", "/api/v1/heartbeat", Dump(req), true);
+  auto body = Call("POST", "/api/v1/heartbeat", Dump(dirapi::HeartbeatJson(peer_id)), true);
   if (!body.ok()) return body.status();
   return ParseLease(*body);
 }
@@ -461,15 +450,15 @@ Status DirectoryClient::RemovePeer(const std::string& peer_id) {
   return body.status();
 }
 
-Result<std::vector<PeerInfo>> DirectoryClient::Peers(int limit, int offset) {
+Result<std::vector<dirapi::PeerInfo>> DirectoryClient::Peers(int limit, int offset) {
   FERRY_RETURN_IF_ERROR(CheckPage(limit, offset));
   auto body = Call("GET", fmt::format("/api/v1/peers?limit={}&offset={}", limit, offset), "", true);
   if (!body.ok()) return body.status();
   return ParsePeers(*body);
 }
 
-Result<std::vector<PeerInfo>> DirectoryClient::AllPeers(size_t max_peers) {
-  std::vector<PeerInfo> all;
+Result<std::vector<dirapi::PeerInfo>> DirectoryClient::AllPeers(size_t max_peers) {
+  std::vector<dirapi::PeerInfo> all;
   while (all.size() < max_peers) {
     auto page = Peers(kPeersPage, static_cast<int>(all.size()));
     if (!page.ok()) return page.status();
@@ -482,8 +471,8 @@ Result<std::vector<PeerInfo>> DirectoryClient::AllPeers(size_t max_peers) {
   return all;
 }
 
-Result<std::vector<SharedFile>> DirectoryClient::PeerFiles(const std::string& peer_id, int limit,
-                                                           int offset) {
+Result<std::vector<dirapi::SharedFile>> DirectoryClient::PeerFiles(const std::string& peer_id,
+                                                                   int limit, int offset) {
   FERRY_RETURN_IF_ERROR(CheckPeerId(peer_id));
   FERRY_RETURN_IF_ERROR(CheckPage(limit, offset));
   auto body =
@@ -493,8 +482,8 @@ Result<std::vector<SharedFile>> DirectoryClient::PeerFiles(const std::string& pe
   return ParseFiles(*body);
 }
 
-Result<std::vector<SharedFile>> DirectoryClient::AllPeerFiles(const std::string& peer_id) {
-  std::vector<SharedFile> all;
+Result<std::vector<dirapi::SharedFile>> DirectoryClient::AllPeerFiles(const std::string& peer_id) {
+  std::vector<dirapi::SharedFile> all;
   // The directory keeps at most kMaxFilesPerPeer per peer; a directory that
   // pages on forever is cut off there.
   while (all.size() < kMaxFilesPerPeer) {
@@ -507,7 +496,7 @@ Result<std::vector<SharedFile>> DirectoryClient::AllPeerFiles(const std::string&
   return all;
 }
 
-Result<std::vector<SearchHit>> DirectoryClient::Search(const SearchQuery& q) {
+Result<std::vector<dirapi::SearchHit>> DirectoryClient::Search(const SearchQuery& q) {
   if (q.text.empty() == q.sha256.empty()) {
     return Status::InvalidArgument("search for either a text or a SHA-256, not both or neither");
   }

@@ -17,13 +17,14 @@
 
 #include "client/trust.h"
 #include "core/status.h"
+#include "directory_api/wire_types.h"
 
 namespace httplib {
 class ClientImpl;
 }
 
-// A namespace of its own: the directory server has its own PeerInfo,
-// SearchHit, ... for the same ideas, and both are linked into one binary.
+// What travels to and from the directory is directory_api's (wire_types.h);
+// this namespace holds the client itself.
 namespace ferry::dirclient {
 
 inline constexpr int kDefaultDirectoryPort = 7080;
@@ -53,52 +54,6 @@ struct DirectoryClientOptions {
   std::chrono::milliseconds timeout{std::chrono::seconds(15)};
 };
 
-// A file a peer shares.
-struct SharedFile {
-  std::string path;  // relative, '/'-separated
-  int64_t size = 0;
-  std::string sha256;  // 64 lower-case hex digits
-  int64_t mtime = 0;   // Unix seconds
-};
-
-struct LoginInfo {
-  std::string token;
-  std::string username;
-  int64_t expires_at = 0;
-};
-
-struct TokenInfo {
-  std::string username;
-  int64_t expires_at = 0;
-};
-
-// What a peer tells the directory. With an empty peer_id it announces a new
-// peer (address and cert_sha256 required, files is the whole list); with a
-// peer_id it updates that peer: any of address, cert_sha256 and files (a whole
-// new list) may be given, and added/removed carry what changed.
-struct Announcement {
-  std::string peer_id;
-  std::optional<std::string> address;      // "host:port"
-  std::optional<std::string> cert_sha256;  // of the peer's TLS certificate (DER)
-  std::optional<std::vector<SharedFile>> files;
-  std::vector<SharedFile> added;
-  std::vector<std::string> removed;  // paths
-};
-
-struct PeerLease {
-  std::string peer_id;
-  int heartbeat_seconds = 0;  // announce or heartbeat again within this
-};
-
-struct PeerInfo {
-  std::string peer_id;
-  std::string username;
-  std::string address;
-  std::string cert_sha256;
-  int64_t files = 0;
-  int64_t last_seen = 0;  // Unix seconds
-};
-
 struct SearchQuery {
   std::string text;    // a substring of file names, ignoring case; or
   std::string sha256;  // one content (exactly one of the two is set)
@@ -106,23 +61,14 @@ struct SearchQuery {
   int offset = 0;
 };
 
-struct PeerAddress {
-  std::string peer_id;
-  std::string address;
-  std::string cert_sha256;
-};
-
-struct SearchHit {
-  std::string name;  // the last path component
-  int64_t size = 0;
-  std::string sha256;
-  std::vector<PeerAddress> peers;  // online peers that share it (up to 50)
-};
-
 // One directory, one optional session. Not thread-safe: give each thread its
-// own client. Errors map HTTP statuses to codes and keep the directory's
-// {"error"} message: 400 INVALID_ARGUMENT, 401 UNAUTHENTICATED, 403
-// PERMISSION_DENIED, 404 NOT_FOUND, 405 UNIMPLEMENTED, 409 ALREADY_EXISTS, 413 and 429
+// own client. Requests are checked with directory_api's rules before they
+// are sent (INVALID_ARGUMENT), and replies are decoded by directory_api's
+// JSON: a reply that breaks a rule, such as a peer id that is not 32
+// lower-case hex digits, is INTERNAL naming the field. Errors map HTTP
+// statuses to codes and keep the directory's {"error"} message: 400
+// INVALID_ARGUMENT, 401 UNAUTHENTICATED, 403 PERMISSION_DENIED, 404
+// NOT_FOUND, 405 UNIMPLEMENTED, 409 ALREADY_EXISTS, 413 and 429
 // RESOURCE_EXHAUSTED, 5xx UNAVAILABLE; a directory that cannot be reached (or
 // does not answer within the timeout, or fails TLS verification) is
 // UNAVAILABLE "cannot reach the directory at URL: why".
@@ -154,25 +100,25 @@ class DirectoryClient {
   // Creates an account; the name the directory registered.
   Result<std::string> Register(const std::string& username, const std::string& password);
   // Starts a session; later calls carry its token.
-  Result<LoginInfo> Login(const std::string& username, const std::string& password);
+  Result<dirapi::LoginInfo> Login(const std::string& username, const std::string& password);
   // Ends the session (the directory drops every peer announced with it).
   Status Logout();
-  Result<TokenInfo> Verify();
+  Result<dirapi::TokenInfo> Verify();
 
-  Result<PeerLease> Announce(const Announcement& announcement);
-  Result<PeerLease> Heartbeat(const std::string& peer_id);
+  Result<dirapi::PeerLease> Announce(const dirapi::Announcement& announcement);
+  Result<dirapi::PeerLease> Heartbeat(const std::string& peer_id);
   Status RemovePeer(const std::string& peer_id);
 
   // One page of online peers, ordered by id.
-  Result<std::vector<PeerInfo>> Peers(int limit = 100, int offset = 0);
+  Result<std::vector<dirapi::PeerInfo>> Peers(int limit = 100, int offset = 0);
   // Every online peer, page by page (at most `max_peers`).
-  Result<std::vector<PeerInfo>> AllPeers(size_t max_peers = 1'000'000);
+  Result<std::vector<dirapi::PeerInfo>> AllPeers(size_t max_peers = 1'000'000);
   // One page of a peer's files, ordered by path; NOT_FOUND when it is offline.
-  Result<std::vector<SharedFile>> PeerFiles(const std::string& peer_id, int limit = 1000,
-                                            int offset = 0);
+  Result<std::vector<dirapi::SharedFile>> PeerFiles(const std::string& peer_id, int limit = 1000,
+                                                    int offset = 0);
   // All of a peer's files, page by page.
-  Result<std::vector<SharedFile>> AllPeerFiles(const std::string& peer_id);
-  Result<std::vector<SearchHit>> Search(const SearchQuery& query);
+  Result<std::vector<dirapi::SharedFile>> AllPeerFiles(const std::string& peer_id);
+  Result<std::vector<dirapi::SearchHit>> Search(const SearchQuery& query);
 
   // Internal: the verifier's record of why a TLS handshake failed.
   struct TlsState {

@@ -22,6 +22,8 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
+using dirapi::Announcement;
+using dirapi::SharedFile;
 
 const std::string kSha(64, 'a');
 const std::string kPeerId(32, 'b');
@@ -296,6 +298,10 @@ TEST_F(DirectoryClientTest, MalformedRepliesAreErrorsNotCrashes) {
       peer_with("last_seen", "null"),
       peer_with("peer_id", "\"../../admin\""),
       peer_with("peer_id", "\"\""),
+      // The directory's one rule: exactly 32 lower-case hex digits.
+      peer_with("peer_id", "\"" + std::string(64, 'b') + "\""),
+      peer_with("peer_id", "\"" + std::string(32, 'B') + "\""),
+      peer_with("peer_id", "\"" + std::string(31, 'b') + "\""),
       peer_with("cert_sha256", "\"abc\""),
       peer_with("address", "\"no-port\""),
       peer_with("address", "\"h:99999\""),
@@ -406,9 +412,52 @@ TEST_F(DirectoryClientTest, AnnounceSendsWhatChanged) {
   EXPECT_FALSE(seen.contains("address"));
 
   EXPECT_EQ(c->Announce(Announcement{}).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(c->Announce(Announcement{}).status().message(), "'address' is missing");
   EXPECT_EQ(c->Heartbeat(kPeerId).status().code(), Code::kNotFound);
   EXPECT_EQ(c->RemovePeer(kPeerId).code(), Code::kPermissionDenied);
   EXPECT_EQ(c->RemovePeer(kPeerId).message(), "another user's peer");
+}
+
+TEST_F(DirectoryClientTest, ALeaseWithAnIdTheDirectoryCannotMakeIsAnError) {
+  std::string reply;
+  server_->http().Post("/api/v1/heartbeat", [&](const httplib::Request&, httplib::Response& res) {
+    Reply(res, 200, reply);
+  });
+  auto c = LoggedIn();
+  reply = R"({"peer_id": ")" + kPeerId + R"(", "heartbeat_seconds": 10})";
+  ASSERT_TRUE(c->Heartbeat(kPeerId).ok());
+  for (const std::string& id : {std::string(64, 'b'), std::string(32, 'B'), std::string("b")}) {
+    reply = R"({"peer_id": ")" + id + R"(", "heartbeat_seconds": 10})";
+    auto lease = c->Heartbeat(kPeerId);
+    EXPECT_EQ(lease.status().code(), Code::kInternal) << id;
+    EXPECT_EQ(lease.status().message(),
+              "the directory's reply is malformed: 'peer_id' must be 32 lower-case hex digits")
+        << id;
+  }
+}
+
+TEST_F(DirectoryClientTest, AnnouncesBreakingTheWireRulesAreNotSent) {
+  std::atomic<int> requests = 0;
+  server_->http().Post("/api/v1/announce", [&](const httplib::Request&, httplib::Response& res) {
+    ++requests;
+    Reply(res, 200, R"({"peer_id": ")" + kPeerId + R"(", "heartbeat_seconds": 10})");
+  });
+  auto c = LoggedIn();
+  Announcement twice;
+  twice.address = "127.0.0.1:7443";
+  twice.cert_sha256 = kSha;
+  twice.files = std::vector<SharedFile>{{"a", 1, kSha, 0}, {"a", 2, kSha, 0}};
+  auto r = c->Announce(twice);
+  EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(r.status().message(), "files: the path 'a' appears twice");
+  Announcement upper_id;
+  upper_id.peer_id = std::string(32, 'B');
+  EXPECT_EQ(c->Announce(upper_id).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(c->Heartbeat(std::string(64, 'b')).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(requests.load(), 0);
+  twice.files->pop_back();
+  EXPECT_TRUE(c->Announce(twice).ok());
+  EXPECT_EQ(requests.load(), 1);
 }
 
 TEST_F(DirectoryClientTest, ASilentDirectoryTimesOut) {

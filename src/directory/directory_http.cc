@@ -12,6 +12,7 @@
 
 #include "directory/search_json.h"
 #include "directory/strict_json.h"
+#include "directory_api/wire_json.h"
 
 namespace ferry {
 namespace {
@@ -82,13 +83,7 @@ std::string BearerToken(const httplib::Request& req) {
   return header.substr(kPrefix.size());
 }
 
-json FileJson(const SharedFile& f) {
-  return json{{"path", f.path}, {"size", f.size}, {"sha256", f.sha256}, {"mtime", f.mtime}};
-}
-
-json AnnounceJson(const AnnounceReply& r) {
-  return json{{"peer_id", r.peer_id}, {"heartbeat_seconds", r.heartbeat_seconds}};
-}
+json AnnounceJson(const PeerLease& r) { return dirapi::ToJson(r); }
 
 template <typename T, typename Fn>
 void Reply(httplib::Response& res, const Result<T>& result, Fn to_json, int status = 200) {
@@ -347,9 +342,8 @@ void DirectoryHttpServer::DispatchAnyWay(const httplib::Request& req, httplib::R
       if (!s.ok()) return SendStatus(res, s);
       return SendJson(res, 201, json{{"username", credentials->username}});
     }
-    return Reply(res, svc.Login(*credentials, req.remote_addr), [](const LoginReply& l) {
-      return json{{"token", l.token}, {"username", l.username}, {"expires_at", l.expires_at}};
-    });
+    return Reply(res, svc.Login(*credentials, req.remote_addr),
+                 [](const LoginInfo& l) { return dirapi::ToJson(l); });
   }
 
   std::string token = BearerToken(req);
@@ -373,28 +367,14 @@ void DirectoryHttpServer::DispatchAnyWay(const httplib::Request& req, httplib::R
   if (r == "/api/v1/peers") {
     auto page = ParsePage(req.params, 100, 1000);
     if (!page.ok()) return SendStatus(res, page.status());
-    return Reply(res, svc.Peers(token, *page), [](const std::vector<PeerInfo>& peers) {
-      json out = json::array();
-      for (const auto& p : peers) {
-        out.push_back({{"peer_id", p.peer_id},
-                       {"username", p.username},
-                       {"address", p.address},
-                       {"cert_sha256", p.cert_sha256},
-                       {"files", p.file_count},
-                       {"last_seen", p.last_seen / 1000}});
-      }
-      return out;
-    });
+    return Reply(res, svc.Peers(token, *page),
+                 [](const std::vector<dirapi::PeerInfo>& peers) { return dirapi::ToJson(peers); });
   }
   if (r == "/api/v1/peers/{id}/files") {
     auto page = ParsePage(req.params, 1000, 10'000);
     if (!page.ok()) return SendStatus(res, page.status());
     return Reply(res, svc.PeerFiles(token, path_peer_id, *page),
-                 [](const std::vector<SharedFile>& files) {
-                   json out = json::array();
-                   for (const auto& f : files) out.push_back(FileJson(f));
-                   return out;
-                 });
+                 [](const std::vector<SharedFile>& files) { return dirapi::ToJson(files); });
   }
   if (r == "/api/v1/search") {
     auto query = ParseSearch(req.params);

@@ -94,7 +94,7 @@ TEST_F(DirectoryHttpTest, WithADatabaseServerTheLoopsAnswerFromMemoryAlone) {
   auto server = DirectoryHttpServer::Unbound(service_.get());  // a PostgreSQL store's
   ASSERT_TRUE(service_->Register({"alice", "alice-password"}).ok());
   const std::string announcer = Login();
-  AnnounceRequest announce;
+  Announcement announce;
   announce.address = "127.0.0.1:9000";
   announce.cert_sha256 = std::string(64, 'a');
   announce.files = std::vector<SharedFile>{{"a/song.ogg", 3, std::string(64, 'b'), 1}};

@@ -97,19 +97,9 @@ TEST(DirectoryRequestsTest, BadAnnouncesNameTheField) {
 
 TEST(DirectoryRequestsTest, TooManyFilesRefused) {
   std::string many = R"({"address":"h:1","cert_sha256":")" + kHashA + R"(","files":[)";
-  for (size_t i = 0; i <= kMaxFilesPerAnnounce; ++i) many += i ? ",0" : "0";
+  for (size_t i = 0; i <= dirapi::kMaxFilesPerAnnounce; ++i) many += i ? ",0" : "0";
   many += "]}";
   ExpectInvalid(ParseAnnounce(many).status(), "at most 100000");
-}
-
-TEST(DirectoryRequestsTest, PathsAreChecked) {
-  EXPECT_TRUE(ValidateSharedPath("a/b c/d.txt").ok());
-  EXPECT_TRUE(ValidateSharedPath("Ünïcode/名前.txt").ok());
-  for (const char* bad : {"", "/abs", "a//b", "a/./b", "../x", "a/..", "a/", "tab\there"}) {
-    EXPECT_FALSE(ValidateSharedPath(bad).ok()) << bad;
-  }
-  EXPECT_FALSE(ValidateSharedPath(std::string(kMaxSharedPathBytes + 1, 'x')).ok());
-  EXPECT_FALSE(ValidateSharedPath(std::string("nul\0byte", 8)).ok());
 }
 
 TEST(DirectoryRequestsTest, AddressesAreChecked) {

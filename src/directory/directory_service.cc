@@ -97,8 +97,8 @@ Status DirectoryService::Register(const Credentials& credentials) {
   return Status::Ok();
 }
 
-Result<LoginReply> DirectoryService::Login(const Credentials& credentials,
-                                           const std::string& address) {
+Result<LoginInfo> DirectoryService::Login(const Credentials& credentials,
+                                          const std::string& address) {
   const std::string& user = credentials.username;
   FERRY_RETURN_IF_ERROR(throttle_.Begin(user, address));
   auto stored = store_->PasswordHash(user);
@@ -117,7 +117,7 @@ Result<LoginReply> DirectoryService::Login(const Credentials& credentials,
     return checked.status();
   }
   throttle_.Succeeded(user, address);
-  LoginReply reply;
+  LoginInfo reply;
   reply.token = RandomHex(32);
   reply.username = user;
   int64_t expires_ms =
@@ -246,8 +246,8 @@ void DirectoryService::Forget(const std::string& peer_id) {
   pending_.erase(peer_id);
 }
 
-Result<AnnounceReply> DirectoryService::Announce(const std::string& token,
-                                                 const AnnounceRequest& request) {
+Result<PeerLease> DirectoryService::Announce(const std::string& token,
+                                             const Announcement& request) {
   auto session = Authenticate(token);
   if (!session.ok()) return session.status();
   int64_t now = clock_();
@@ -261,7 +261,7 @@ Result<AnnounceReply> DirectoryService::Announce(const std::string& token,
     peer.files = request.files.value_or(std::vector<SharedFile>{});
     FERRY_RETURN_IF_ERROR(store_->AddPeer(peer, now));
     search_cache_.Invalidate();
-    return AnnounceReply{peer.peer_id, heartbeat_seconds()};
+    return PeerLease{peer.peer_id, heartbeat_seconds()};
   }
   const std::string& peer_id = *request.peer_id;
   // The cached owner may be stale (another instance may have removed the
@@ -285,11 +285,11 @@ Result<AnnounceReply> DirectoryService::Announce(const std::string& token,
   search_cache_.Invalidate();
   std::lock_guard lock(mu_);
   local_seen_[peer_id] = now;
-  return AnnounceReply{peer_id, heartbeat_seconds()};
+  return PeerLease{peer_id, heartbeat_seconds()};
 }
 
-Result<AnnounceReply> DirectoryService::Heartbeat(const std::string& token,
-                                                  const std::string& peer_id) {
+Result<PeerLease> DirectoryService::Heartbeat(const std::string& token,
+                                              const std::string& peer_id) {
   auto session = AuthenticateCached(token);
   if (!session.ok()) return session.status();
   auto owner = OwnedOnlinePeer(*session, peer_id);
@@ -297,8 +297,8 @@ Result<AnnounceReply> DirectoryService::Heartbeat(const std::string& token,
   return RecordHeartbeat(peer_id);
 }
 
-std::optional<Result<AnnounceReply>> DirectoryService::HeartbeatInMemory(
-    const std::string& token, const std::string& peer_id) {
+std::optional<Result<PeerLease>> DirectoryService::HeartbeatInMemory(const std::string& token,
+                                                                     const std::string& peer_id) {
   auto session = SessionInMemory(token);
   if (!session) return std::nullopt;
   if (!session->ok()) return session->status();
@@ -308,12 +308,12 @@ std::optional<Result<AnnounceReply>> DirectoryService::HeartbeatInMemory(
   return RecordHeartbeat(peer_id);
 }
 
-AnnounceReply DirectoryService::RecordHeartbeat(const std::string& peer_id) {
+PeerLease DirectoryService::RecordHeartbeat(const std::string& peer_id) {
   int64_t now = clock_();
   std::lock_guard lock(mu_);
   local_seen_[peer_id] = now;
   pending_[peer_id] = now;
-  return AnnounceReply{peer_id, heartbeat_seconds()};
+  return PeerLease{peer_id, heartbeat_seconds()};
 }
 
 Status DirectoryService::RemovePeer(const std::string& token, const std::string& peer_id) {
@@ -331,10 +331,19 @@ Status DirectoryService::RemovePeer(const std::string& token, const std::string&
   return Status::Ok();
 }
 
-Result<std::vector<PeerInfo>> DirectoryService::Peers(const std::string& token, Page page) {
+Result<std::vector<dirapi::PeerInfo>> DirectoryService::Peers(const std::string& token, Page page) {
   auto session = AuthenticateCached(token);
   if (!session.ok()) return session.status();
-  return store_->OnlinePeers(OnlineSince(clock_()), page.limit, page.offset);
+  auto online = store_->OnlinePeers(OnlineSince(clock_()), page.limit, page.offset);
+  if (!online.ok()) return online.status();
+  std::vector<dirapi::PeerInfo> peers;
+  peers.reserve(online->size());
+  for (auto& p : *online) {
+    peers.push_back(dirapi::PeerInfo{std::move(p.peer_id), std::move(p.username),
+                                     std::move(p.address), std::move(p.cert_sha256), p.file_count,
+                                     p.last_seen / 1000});
+  }
+  return peers;
 }
 
 Result<std::vector<SharedFile>> DirectoryService::PeerFiles(const std::string& token,

@@ -63,16 +63,9 @@ struct DirectoryOptions {
   ThrottlePolicy throttle;
 };
 
-struct LoginReply {
-  std::string token;
-  std::string username;
-  int64_t expires_at = 0;  // Unix seconds
-};
-
-struct AnnounceReply {
-  std::string peer_id;
-  int heartbeat_seconds = 0;
-};
+// The answers the service gives, as directory_api defines them.
+using dirapi::LoginInfo;
+using dirapi::PeerLease;
 
 // Unix milliseconds; tests may pass their own.
 using WallClockMs = std::function<int64_t()>;
@@ -96,17 +89,17 @@ class DirectoryService {
   // wait for a hash slot.
   Status Register(const Credentials& credentials);
   // RESOURCE_EXHAUSTED while `address` or the user is throttled.
-  Result<LoginReply> Login(const Credentials& credentials, const std::string& address);
+  Result<LoginInfo> Login(const Credentials& credentials, const std::string& address);
   // Ends the session and removes the peers announced with it.
   Status Logout(const std::string& token);
   Result<DirectorySession> Verify(const std::string& token);
 
-  Result<AnnounceReply> Announce(const std::string& token, const AnnounceRequest& request);
+  Result<PeerLease> Announce(const std::string& token, const Announcement& request);
   // NOT_FOUND when the peer is unknown or missed its heartbeats (announce again).
-  Result<AnnounceReply> Heartbeat(const std::string& token, const std::string& peer_id);
+  Result<PeerLease> Heartbeat(const std::string& token, const std::string& peer_id);
   Status RemovePeer(const std::string& token, const std::string& peer_id);
 
-  Result<std::vector<PeerInfo>> Peers(const std::string& token, Page page);
+  Result<std::vector<dirapi::PeerInfo>> Peers(const std::string& token, Page page);
   Result<std::vector<SharedFile>> PeerFiles(const std::string& token, const std::string& peer_id,
                                             Page page);
   Result<SharedSearchAnswer> Search(const std::string& token, const SearchQuery& query);
@@ -114,8 +107,8 @@ class DirectoryService {
   // The same answers from what this instance holds in memory alone (a cached
   // session, peer or search answer), for a thread that must not wait for a
   // database server; nullopt when the store would have to be asked.
-  std::optional<Result<AnnounceReply>> HeartbeatInMemory(const std::string& token,
-                                                         const std::string& peer_id);
+  std::optional<Result<PeerLease>> HeartbeatInMemory(const std::string& token,
+                                                     const std::string& peer_id);
   std::optional<Result<SharedSearchAnswer>> SearchInMemory(const std::string& token,
                                                            const SearchQuery& query);
 
@@ -160,7 +153,7 @@ class DirectoryService {
                                    const PeerOwner& owner, int64_t now);
   // The cached time in the store or one this instance received since.
   int64_t NewestHeartbeat(const std::string& peer_id, const PeerOwner& owner) const;
-  AnnounceReply RecordHeartbeat(const std::string& peer_id);
+  PeerLease RecordHeartbeat(const std::string& peer_id);
   void Forget(const std::string& peer_id);
   void FlushHeartbeats();
   // Runs store index upkeep for a quarter flush interval at most.

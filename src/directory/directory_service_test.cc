@@ -35,7 +35,7 @@ class DirectoryServiceTest : public ::testing::Test {
     auto login = a_->Login({"alice", "alice-password"}, "127.0.0.1");
     ASSERT_TRUE(login.ok()) << login.status().ToString();
     token_ = login->token;
-    AnnounceRequest announce;
+    Announcement announce;
     announce.address = "127.0.0.1:9000";
     announce.cert_sha256 = std::string(64, 'a');
     announce.files = std::vector<SharedFile>{{"a/song.ogg", 3, std::string(64, 'b'), 1}};
@@ -145,7 +145,7 @@ TEST_F(DirectoryServiceTest, SearchAnswersAreReusedBrieflyAndLocalChangesShowAtO
   const SearchQuery song{"song", "", 50, 0, 50};
   using Names_ = std::vector<std::string>;
   EXPECT_EQ(Names(a_->Search(token_, song)), (Names_{"song.ogg"}));
-  AnnounceRequest other;
+  Announcement other;
   other.address = "127.0.0.1:9001";
   other.cert_sha256 = std::string(64, 'c');
   other.files = std::vector<SharedFile>{{"song2.ogg", 4, std::string(64, 'd'), 1}};
@@ -215,7 +215,7 @@ TEST_F(DirectoryServiceTest, AnotherUsersPeerIsRefused) {
   ASSERT_TRUE(bob.ok());
   EXPECT_EQ(a_->Heartbeat(bob->token, peer_).status().code(), Code::kPermissionDenied);
   EXPECT_EQ(a_->RemovePeer(bob->token, peer_).code(), Code::kPermissionDenied);
-  AnnounceRequest steal;
+  Announcement steal;
   steal.peer_id = peer_;
   steal.address = "10.9.9.9:1";
   EXPECT_EQ(a_->Announce(bob->token, steal).status().code(), Code::kPermissionDenied);

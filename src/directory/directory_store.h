@@ -20,15 +20,14 @@
 #include <vector>
 
 #include "core/status.h"
+#include "directory_api/wire_types.h"
 
 namespace ferry {
 
-struct SharedFile {
-  std::string path;    // relative, '/'-separated
-  int64_t size = 0;    // bytes
-  std::string sha256;  // 64 lower-case hex digits
-  int64_t mtime = 0;   // Unix seconds
-};
+// The wire types the store keeps as they are (directory_api/wire_types.h).
+using dirapi::PeerAddress;
+using dirapi::SearchHit;
+using dirapi::SharedFile;
 
 struct DirectorySession {
   std::string username;
@@ -41,13 +40,15 @@ struct PeerOwner {
   int64_t last_seen = 0;
 };
 
-struct PeerInfo {
+// An online peer as the store keeps it; the service answers it as a
+// dirapi::PeerInfo, in seconds.
+struct PeerRow {
   std::string peer_id;
   std::string username;
   std::string address;  // "host:port" where the peer serves files
   std::string cert_sha256;
   int64_t file_count = 0;
-  int64_t last_seen = 0;
+  int64_t last_seen = 0;  // Unix milliseconds
 };
 
 struct NewPeer {
@@ -69,20 +70,6 @@ struct PeerUpdate {
   std::optional<std::vector<SharedFile>> replace_files;
   std::vector<std::string> removed;
   std::vector<SharedFile> added;
-};
-
-struct PeerAddress {
-  std::string peer_id;
-  std::string address;
-  std::string cert_sha256;
-};
-
-// One file found: the same name, size and content on one or more online peers.
-struct SearchHit {
-  std::string name;  // the last component of the path
-  int64_t size = 0;
-  std::string sha256;
-  std::vector<PeerAddress> peers;  // ordered by peer_id
 };
 
 // Exactly one of `text` (case-insensitive substring of the file name) and
@@ -143,8 +130,7 @@ class DirectoryStore {
       const std::vector<std::pair<std::string, int64_t>>& seen) = 0;
 
   // Online peers ordered by peer_id.
-  virtual Result<std::vector<PeerInfo>> OnlinePeers(int64_t online_since, int limit,
-                                                    int offset) = 0;
+  virtual Result<std::vector<PeerRow>> OnlinePeers(int64_t online_since, int limit, int offset) = 0;
   // The files of one online peer ordered by path; nullopt if the peer is
   // unknown or offline.
   virtual Result<std::optional<std::vector<SharedFile>>> PeerFiles(const std::string& peer_id,

@@ -187,7 +187,7 @@ TEST_P(DirectoryStoreTest, AddPeerRejectsATakenIdAndKeepsTheFirst) {
   auto peers = store_->OnlinePeers(kSince, 10, 0);
   ASSERT_TRUE(peers.ok());
   ASSERT_EQ(peers->size(), 1u);
-  const PeerInfo& p = (*peers)[0];
+  const PeerRow& p = (*peers)[0];
   EXPECT_EQ(p.peer_id, "p1");
   EXPECT_EQ(p.username, "alice");
   EXPECT_EQ(p.address, "10.0.0.1:2");

@@ -651,15 +651,15 @@ class PostgresDirectoryStore final : public DirectoryStore {
     });
   }
 
-  Result<std::vector<PeerInfo>> OnlinePeers(int64_t online_since, int limit, int offset) override {
-    return Run([&](pqxx::connection& c) -> Result<std::vector<PeerInfo>> {
+  Result<std::vector<PeerRow>> OnlinePeers(int64_t online_since, int limit, int offset) override {
+    return Run([&](pqxx::connection& c) -> Result<std::vector<PeerRow>> {
       pqxx::nontransaction tx(c);
-      std::vector<PeerInfo> peers;
+      std::vector<PeerRow> peers;
       for (const auto& row : tx.exec_prepared("online_peers", online_since, std::max(0, limit),
                                               std::max(0, offset))) {
-        peers.push_back(PeerInfo{row[0].as<std::string>(), row[1].as<std::string>(),
-                                 row[2].as<std::string>(), row[3].as<std::string>(),
-                                 row[4].as<int64_t>(), row[5].as<int64_t>()});
+        peers.push_back(PeerRow{row[0].as<std::string>(), row[1].as<std::string>(),
+                                row[2].as<std::string>(), row[3].as<std::string>(),
+                                row[4].as<int64_t>(), row[5].as<int64_t>()});
       }
       return peers;
     });

@@ -7,24 +7,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include "directory_api/wire_json.h"
+
 namespace ferry {
 namespace {
 
 using nlohmann::json;
 
-// The tree the search route used to build and dump.
-json TreeOf(const std::vector<SearchHit>& hits) {
-  json out = json::array();
-  for (const auto& h : hits) {
-    json peers = json::array();
-    for (const auto& p : h.peers) {
-      peers.push_back(
-          {{"peer_id", p.peer_id}, {"address", p.address}, {"cert_sha256", p.cert_sha256}});
-    }
-    out.push_back({{"name", h.name}, {"size", h.size}, {"sha256", h.sha256}, {"peers", peers}});
-  }
-  return out;
-}
+// The reference encoding of the wire format, which SearchHitsJson writes faster.
+json TreeOf(const std::vector<SearchHit>& hits) { return dirapi::ToJson(hits); }
 
 std::string Dumped(const json& tree) {
   return tree.dump(-1, ' ', false, json::error_handler_t::replace);

@@ -311,13 +311,13 @@ class SqliteDirectoryStore final : public DirectoryStore {
     return gone;
   }
 
-  Result<std::vector<PeerInfo>> OnlinePeers(int64_t online_since, int limit, int offset) override {
+  Result<std::vector<PeerRow>> OnlinePeers(int64_t online_since, int limit, int offset) override {
     auto db = readers_.Acquire();
     auto stmt = db->Prepare(
         "SELECT peer_id, username, address, cert_sha256, file_count, last_seen FROM peers "
         "WHERE last_seen >= ? ORDER BY peer_id LIMIT ? OFFSET ?");
     if (!stmt.ok()) return stmt.status();
-    std::vector<PeerInfo> peers;
+    std::vector<PeerRow> peers;
     FERRY_RETURN_IF_ERROR(ForEachRow(
         stmt->Bind(1, online_since).Bind(2, int64_t{limit}).Bind(3, int64_t{offset}),
         [&](Statement& s) {

@@ -95,8 +95,8 @@ class DirectoryCliTest : public ::testing::Test {
   }
 
   std::string Announce(DirectoryClient& c, const std::string& address,
-                       std::vector<dirclient::SharedFile> files) {
-    dirclient::Announcement a;
+                       std::vector<dirapi::SharedFile> files) {
+    dirapi::Announcement a;
     a.address = address;
     a.cert_sha256 = std::string(64, 'c');
     a.files = std::move(files);
