@@ -1,8 +1,40 @@
 #include "transfer/chunk_pipeline.h"
 
+#include <atomic>
 #include <thread>
 
+#include "core/process_tuning.h"
+
 namespace ferry {
+namespace {
+
+// Transfers smaller than this leave too little free memory behind to be
+// worth a walk of malloc's arenas.
+constexpr int64_t kReturnMemoryAfterBytes = int64_t{32} << 20;
+
+// Pipelines running in this process. When the last one ends after a large
+// transfer, the memory its buffers (and the network's) took is given back
+// to the system: glibc keeps freed memory in its arenas (M_TRIM_THRESHOLD
+// is high so that streaming reuses it), which would otherwise leave the
+// resident set of an idle process at the level of its busiest moment and let
+// it creep from one transfer to the next as the arenas fragment.
+std::atomic<int> running_pipelines{0};
+
+class PipelineRunning {
+ public:
+  PipelineRunning() { running_pipelines++; }
+  ~PipelineRunning() {
+    if (--running_pipelines == 0 && bytes_ >= kReturnMemoryAfterBytes) ReturnFreeMemory();
+  }
+  PipelineRunning(const PipelineRunning&) = delete;
+  PipelineRunning& operator=(const PipelineRunning&) = delete;
+  void Add(size_t bytes) { bytes_ += static_cast<int64_t>(bytes); }
+
+ private:
+  int64_t bytes_ = 0;
+};
+
+}  // namespace
 
 bool ChunkQueue::Push(Chunk chunk) {
   std::unique_lock lock(mu_);
@@ -54,6 +86,7 @@ std::string ChunkQueue::TakeBuffer() {
 
 Status RunPipeline(size_t depth, const std::function<Status(ChunkQueue&)>& produce,
                    const std::function<Status(Chunk&)>& consume) {
+  PipelineRunning running;
   ChunkQueue queue(depth);
   Status produced;
   std::thread producer([&] {
@@ -62,6 +95,7 @@ Status RunPipeline(size_t depth, const std::function<Status(ChunkQueue&)>& produ
   });
   Status consumed;
   while (auto chunk = queue.Pop()) {
+    running.Add(chunk->data.size());
     consumed = consume(*chunk);
     if (!consumed.ok()) {
       queue.Abandon();

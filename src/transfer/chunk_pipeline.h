@@ -8,7 +8,9 @@
 // The consumer hands each chunk's buffer back (RunPipeline does it after
 // `consume` returns), and the producer takes buffers from there first, so a
 // transfer reuses the same few chunk-sized buffers from start to end instead
-// of allocating and freeing one per chunk.
+// of allocating and freeing one per chunk. When the last pipeline of the
+// process ends after a large transfer, the memory freed is returned to the
+// system (core/process_tuning.h), so an idle process does not keep it.
 #pragma once
 
 #include <condition_variable>
