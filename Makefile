@@ -3,7 +3,7 @@ JOBS ?= 2
 DATA ?= ./ferry-data
 LISTEN ?= 127.0.0.1:7070
 
-.PHONY: deps build build-asan run test fuzz bench-directory test-release test-asan bench bench-transfer bench-jobs bench-attack format clean
+.PHONY: deps build build-asan run test fuzz bench-directory test-release test-asan bench bench-transfer bench-jobs bench-attack bench-memory format clean
 
 deps:
 	./scripts/install-deps.sh
@@ -46,7 +46,7 @@ fuzz: deps
 
 test: test-release test-asan fuzz
 
-bench: bench-transfer bench-jobs bench-directory bench-attack
+bench: bench-transfer bench-jobs bench-directory bench-attack bench-memory
 
 bench-transfer: build
 	FERRY_BENCH_DEPS=1 ./scripts/install-deps.sh
@@ -54,6 +54,9 @@ bench-transfer: build
 
 bench-jobs: build
 	./bench/jobs_bench.sh
+
+bench-memory: build
+	./bench/memory_bench.sh
 
 bench-attack: build
 	./bench/attack_bench.sh

@@ -3,7 +3,7 @@
 #include <fmt/format.h>
 
 #include "core/display_text.h"
-#include "core/transfer_limits.h"
+#include "transfer/grpc_tuning.h"
 
 namespace ferry {
 namespace {
@@ -29,17 +29,9 @@ Result<std::unique_ptr<Connection>> Connection::Open(const ClientOptions& option
   grpc::SslCredentialsOptions ssl;
   ssl.pem_root_certs = trusted->root_pem;
   grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(kMaxMessageBytes);
-  args.SetMaxSendMessageSize(kMaxMessageBytes);
+  TuneChannelForTransfers(args);
   // One TCP connection per Connection, even for channels to the same server.
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  // Notice a server that vanished without closing the connection. Servers
-  // refuse client pings more often than every 5 minutes by default.
-  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 5 * 60 * 1000);
-  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20'000);
-  args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
-  args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, kStreamWindowBytes);
-  args.SetInt(GRPC_ARG_HTTP2_MAX_FRAME_SIZE, kMaxFrameBytes);
   if (!trusted->target_name.empty()) {
     args.SetSslTargetNameOverride(trusted->target_name);
   }

@@ -16,12 +16,15 @@
 
 #include "client/partial_mark.h"
 #include "client/progress.h"
-#include "core/chunk_pipeline.h"
-#include "core/file_io.h"
 #include "core/rel_path.h"
 #include "core/sha256.h"
-#include "core/transfer_limits.h"
 #include "core/unique_fd.h"
+#include "transfer/chunk_pipeline.h"
+#include "transfer/file_io.h"
+#include "transfer/file_sink.h"
+#include "transfer/file_source.h"
+#include "transfer/publish.h"
+#include "transfer/rate_limiter.h"
 
 namespace ferry {
 namespace {
@@ -59,6 +62,21 @@ void Notify(const TransferOptions& o, const std::string& message) {
   if (o.notify) o.notify(message);
 }
 
+// Moves the verified `part` into place as `local` (they share a directory).
+// On failure the .part keeps its mark: the next run resumes it and only
+// publishes.
+Status PublishDownload(int fd, const std::string& part, const std::string& local, bool replace) {
+  std::filesystem::path where = std::filesystem::path(local).parent_path();
+  std::string part_name = std::filesystem::path(part).filename();
+  std::string local_name = std::filesystem::path(local).filename();
+  if (where.empty()) where = ".";
+  UniqueFd dir(::open(where.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir.valid()) return ErrnoStatus(errno, fmt::format("cannot open '{}'", where.string()));
+  Published published = Publish(fd, {dir.get(), part_name, dir.get(), local_name, replace},
+                                fmt::format("cannot move '{}' into place as '{}'", part, local));
+  return published.status;
+}
+
 }  // namespace
 
 std::chrono::seconds TransferDeadline(int64_t bytes, int64_t limit_bytes_per_second) {
@@ -80,16 +98,6 @@ std::chrono::seconds DownloadDeadline(int64_t limit_bytes_per_second) {
   // large download that is still moving; the deadline only ends one that hangs.
   return std::max<std::chrono::seconds>(
       std::chrono::hours(7 * 24), TransferDeadline(kLargestDownloadBytes, limit_bytes_per_second));
-}
-
-RateLimiter::RateLimiter(int64_t bytes_per_second)
-    : rate_(bytes_per_second), start_(std::chrono::steady_clock::now()) {}
-
-void RateLimiter::Consume(int64_t bytes) {
-  if (rate_ <= 0) return;
-  total_ += bytes;
-  auto due = start_ + std::chrono::microseconds(total_ * 1'000'000 / rate_);
-  std::this_thread::sleep_until(due);
 }
 
 std::string BaseName(const std::string& path) {
@@ -222,57 +230,46 @@ Status UploadFile(Connection& conn, const std::string& local, const std::string&
   auto ctx = conn.Context(TransferDeadline(st.st_size - offset, options.limit_bytes_per_second));
   v1::UploadResponse resp;
   auto writer = conn.files().Upload(ctx.get(), &resp);
-  v1::UploadChunk chunk;
-  chunk.set_upload_id(begun.upload_id());
-  chunk.set_offset(offset);
+  v1::UploadChunk message;
+  message.set_upload_id(begun.upload_id());
+  message.set_offset(offset);
   const int64_t size = st.st_size;
   // Send one message; the last carries the whole file's hash and half-closes.
   // A failed write means the server ended the call: Finish says why.
   bool server_ended = false;
-  auto send = [&](std::string data, bool last) -> Status {
-    chunk.set_data(std::move(data));
+  auto send = [&](std::string& data, bool last) -> Status {
+    message.mutable_data()->swap(data);  // lent to the message, returned below for reuse
     grpc::WriteOptions wo;
     if (last) {
-      chunk.set_sha256(hash.FinishHex());
+      message.set_sha256(hash.FinishHex());
       wo.set_last_message();
     }
-    if (!writer->Write(chunk, wo)) {
+    bool written = writer->Write(message, wo);
+    message.mutable_data()->swap(data);
+    if (!written) {
       server_ended = true;
       return Status::Aborted("the server ended the upload");
     }
-    chunk.clear_upload_id();
-    chunk.clear_offset();
+    message.clear_upload_id();
+    message.clear_offset();
     return Status::Ok();
   };
   Status sent;
   if (offset == size) {
-    sent = send("", true);
+    std::string nothing;
+    sent = send(nothing, true);
   } else {
-    // Reading and hashing run on a second thread while this one sends.
-    int64_t done = offset;
-    sent = RunPipeline(
-        kPipelineDepth,
-        [&](ChunkQueue& queue) -> Status {
-          for (int64_t pos = offset; pos < size;) {
-            size_t want = static_cast<size_t>(std::min<int64_t>(kChunkBytes, size - pos));
-            std::string data(want, '\0');
-            auto n = ReadFullAt(fd.get(), data.data(), want, pos, "cannot read the local file");
-            if (!n.ok()) return n.status();
-            if (*n != want)
-              return Status::DataLoss(fmt::format("'{}' shrank while uploading", local));
-            hash.Update(data.data(), want);
-            pos += static_cast<int64_t>(want);
-            if (!queue.Push(std::move(data))) return Status::Ok();
-          }
-          return Status::Ok();
-        },
-        [&](std::string& data) -> Status {
-          done += static_cast<int64_t>(data.size());
-          FERRY_RETURN_IF_ERROR(send(std::move(data), done == size));
-          progress->Update(done);
-          limiter.Consume(static_cast<int64_t>(chunk.data().size()));
-          return Status::Ok();
-        });
+    SourceOptions source;
+    source.running_hash = &hash;
+    source.read_error = "cannot read the local file";
+    source.shrank_error = fmt::format("'{}' shrank while uploading", local);
+    sent = ReadChunks(fd.get(), offset, size, source, [&](Chunk& chunk) -> Status {
+      int64_t done = chunk.offset + static_cast<int64_t>(chunk.data.size());
+      FERRY_RETURN_IF_ERROR(send(chunk.data, done == size));
+      progress->Update(done);
+      limiter.Consume(static_cast<int64_t>(chunk.data.size()));
+      return Status::Ok();
+    });
   }
   if (!sent.ok() && !server_ended) {
     // A local failure (the file shrank, a read error): the server still waits
@@ -310,21 +307,22 @@ Status DownloadFile(Connection& conn, const std::string& remote, const std::stri
       Notify(options, fmt::format("replaced '{}', which was not ferry's partial download", part));
     }
     const int64_t start = partial.length;
-    int64_t offset = start;
-    Sha256 hash;
-    FERRY_RETURN_IF_ERROR(HashFile(fd, offset, hash));
-    if (offset > 0) {
-      Notify(options, fmt::format("resuming download of '{}' at byte {}", remote, offset));
+    auto opened_sink = FileSink::Resume(fd, start, "cannot write the local file");
+    if (!opened_sink.ok()) return opened_sink.status();
+    FileSink& sink = *opened_sink;
+    if (start > 0) {
+      Notify(options, fmt::format("resuming download of '{}' at byte {}", remote, start));
     }
     RateLimiter limiter(options.limit_bytes_per_second);
 
     v1::DownloadRequest req;
     req.set_path(remote);
-    req.set_offset(offset);
+    req.set_offset(start);
+    req.set_chunk_sha256(options.verify_chunks);
     auto ctx = conn.Context(DownloadDeadline(options.limit_bytes_per_second));
     auto reader = conn.files().Download(ctx.get(), req);
     std::unique_ptr<Progress> progress;
-    int64_t size = -1, mtime_ns = 0;
+    int64_t mtime_ns = 0;
     std::string server_sha;
     bool stale = false;  // the partial holds a prefix of another version
     // The network side (TLS, parsing) runs on a second thread while this one
@@ -333,26 +331,25 @@ Status DownloadFile(Connection& conn, const std::string& remote, const std::stri
     Status written = RunPipeline(
         kPipelineDepth,
         [&](ChunkQueue& queue) -> Status {
-          v1::DownloadChunk chunk;
+          v1::DownloadChunk message;
           auto stop = [&] {
             ctx->TryCancel();
-            while (reader->Read(&chunk)) {
+            while (reader->Read(&message)) {
             }
           };
           bool first = true;
-          int64_t received = start;
-          while (reader->Read(&chunk)) {
+          while (reader->Read(&message)) {
             if (first) {
               first = false;
-              if (chunk.size() < 0) {
+              if (message.size() < 0) {
                 stop();
                 return Status::DataLoss(
                     fmt::format("the server announced a negative size for '{}'", remote));
               }
-              size = chunk.size();
-              mtime_ns = chunk.mtime_ns();
+              mtime_ns = message.mtime_ns();
               // An empty partial only needs its mark brought up to date.
-              if (start > size || (start > 0 && !SameVersion(partial.mark, size, mtime_ns))) {
+              if (!sink.ExpectSize(message.size()) ||
+                  (start > 0 && !SameVersion(partial.mark, message.size(), mtime_ns))) {
                 stale = true;
                 stop();
                 return Status::Ok();
@@ -360,8 +357,8 @@ Status DownloadFile(Connection& conn, const std::string& remote, const std::stri
               // Before any byte of this version is written, so a later run
               // can tell whether the remote file changed in between.
               if (partial.marked &&
-                  (partial.mark.size != size || partial.mark.mtime_ns != mtime_ns)) {
-                partial.mark.size = size;
+                  (partial.mark.size != message.size() || partial.mark.mtime_ns != mtime_ns)) {
+                partial.mark.size = message.size();
                 partial.mark.mtime_ns = mtime_ns;
                 auto marked = WriteMark(fd, partial.mark);
                 if (!marked.ok()) {
@@ -370,31 +367,29 @@ Status DownloadFile(Connection& conn, const std::string& remote, const std::stri
                 }
               }
             }
-            if (!chunk.sha256().empty()) server_sha = chunk.sha256();
-            std::string* data = chunk.mutable_data();
-            if (data->empty()) continue;
-            if (static_cast<int64_t>(data->size()) > size - received) {
+            if (!message.sha256().empty()) server_sha = message.sha256();
+            if (message.data().empty()) continue;
+            if (!sink.Admit(static_cast<int64_t>(message.data().size()))) {
               stop();
               return Status::DataLoss(fmt::format(
                   "download of '{}': the server sent more than the file's size", remote));
             }
-            received += static_cast<int64_t>(data->size());
-            if (!queue.Push(std::move(*data))) {
+            Chunk chunk;
+            chunk.data = queue.TakeBuffer();
+            chunk.data.swap(*message.mutable_data());
+            chunk.sha256 = message.chunk_sha256();
+            if (!queue.Push(std::move(chunk))) {
               stop();  // the writer failed
               return Status::Ok();
             }
-            data->clear();
           }
           return Status::Ok();
         },
-        [&](std::string& data) -> Status {
-          if (!progress) progress = MakeProgress(options, remote, size);
-          FERRY_RETURN_IF_ERROR(
-              WriteFullAt(fd, data.data(), data.size(), offset, "cannot write the local file"));
-          hash.Update(data.data(), data.size());
-          offset += static_cast<int64_t>(data.size());
-          progress->Update(offset);
-          limiter.Consume(static_cast<int64_t>(data.size()));
+        [&](Chunk& chunk) -> Status {
+          if (!progress) progress = MakeProgress(options, remote, sink.size());
+          FERRY_RETURN_IF_ERROR(sink.Write(chunk));
+          progress->Update(sink.written());
+          limiter.Consume(static_cast<int64_t>(chunk.data.size()));
           return Status::Ok();
         });
     Status s = FromGrpc(reader->Finish());
@@ -411,14 +406,14 @@ Status DownloadFile(Connection& conn, const std::string& remote, const std::stri
       s = Status::Aborted(fmt::format("'{}' changed during the download; run again", remote));
     // Leave no empty .part behind, nor one that could not be marked: a later
     // run would not resume it but refuse it as someone else's.
-    if (!s.ok() && (offset == 0 || !partial.marked)) ::unlink(part.c_str());
+    if (!s.ok() && (sink.written() == 0 || !partial.marked)) ::unlink(part.c_str());
     if (!s.ok()) return s;
-    if (server_sha.empty() || offset != size) {
+    if (server_sha.empty() || !sink.complete()) {
       if (!partial.marked) ::unlink(part.c_str());
       return Status::DataLoss(
           fmt::format("download of '{}' ended early; run again to resume", remote));
     }
-    if (hash.FinishHex() != server_sha) {
+    if (!sink.Matches(server_sha)) {
       ::unlink(part.c_str());
       if (attempt == 0 && start > 0) continue;  // a stale partial: fetch it all again
       return Status::DataLoss(fmt::format(
@@ -427,12 +422,7 @@ Status DownloadFile(Connection& conn, const std::string& remote, const std::stri
     timespec times[2] = {{0, UTIME_OMIT},
                          {static_cast<time_t>(mtime_ns / 1'000'000'000), mtime_ns % 1'000'000'000}};
     ::futimens(fd, times);
-    if (::fsync(fd) != 0) return ErrnoStatus(errno, fmt::format("cannot flush '{}'", part));
-    unsigned flags = options.overwrite ? 0 : RENAME_NOREPLACE;
-    if (::renameat2(AT_FDCWD, part.c_str(), AT_FDCWD, local.c_str(), flags) != 0) {
-      // The .part keeps its mark: the next run resumes it and only renames.
-      return ErrnoStatus(errno, fmt::format("cannot move '{}' into place as '{}'", part, local));
-    }
+    FERRY_RETURN_IF_ERROR(PublishDownload(fd, part, local, options.overwrite));
     // Only once it is in place: a finished file must not pass for a partial
     // (were it named x.part, a later `get x` would see ferry's mark on it).
     RemoveMark(fd);

@@ -23,19 +23,9 @@ struct TransferOptions {
   int64_t limit_bytes_per_second = 0;  // 0: as fast as possible
   // Told about things a person may want to know ("resuming at ..."); may be empty.
   std::function<void(const std::string&)> notify;
-};
-
-// Paces a transfer to an average rate; a no-op with a rate of 0.
-class RateLimiter {
- public:
-  explicit RateLimiter(int64_t bytes_per_second);
-  // Accounts for `bytes` more and sleeps as needed to stay at the rate.
-  void Consume(int64_t bytes);
-
- private:
-  int64_t rate_;
-  int64_t total_ = 0;
-  std::chrono::steady_clock::time_point start_;
+  // Downloads: ask the server for the SHA-256 of each 1 MiB chunk and check
+  // every chunk as it arrives (the whole file's hash is checked either way).
+  bool verify_chunks = false;
 };
 
 Result<std::vector<v1::FileEntry>> ListRemote(Connection& conn, const std::string& path);

@@ -1,7 +1,5 @@
 #include "core/sha256.h"
 
-#include "core/file_io.h"
-
 #include <cerrno>
 #include <stdexcept>
 #include <vector>
@@ -45,12 +43,6 @@ Digest Sha256::Finish() {
 std::string Sha256::HexOf(std::string_view s) {
   Sha256 h;
   h.Update(s);
-  return h.FinishHex();
-}
-
-Result<std::string> Sha256OfFd(int fd, int64_t length) {
-  Sha256 h;
-  FERRY_RETURN_IF_ERROR(HashFile(fd, length, h));
   return h.FinishHex();
 }
 

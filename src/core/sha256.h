@@ -42,7 +42,4 @@ class Sha256 {
   std::unique_ptr<EVP_MD_CTX, CtxFree> ctx_;
 };
 
-// Hashes bytes [0, length) of an open file; length < 0 means to its end.
-Result<std::string> Sha256OfFd(int fd, int64_t length = -1);
-
 }  // namespace ferry

@@ -16,6 +16,7 @@
 #include "core/home_fs.h"
 #include "jobs/age.h"
 #include "jobs/zip_archive.h"
+#include "transfer/publish.h"
 
 namespace ferry::jobs {
 namespace {
@@ -154,25 +155,14 @@ class StagedOutput {
 
   int fd() const { return fd_.get(); }
 
-  // fsync, then rename the file into place.
-  Status CommitFile(bool force) {
-    if (::fsync(fd_.get()) != 0) return ErrnoStatus(errno, "cannot sync the output");
-    FERRY_RETURN_IF_ERROR(
-        RenameAt(dir(), staging_, dir(), output_.Leaf(), force, output_.Display()));
-    created_ = false;
-    return SyncDirectory(dir());
-  }
+  // Publishes the file (transfer/publish.h): fsync, rename, directory fsync.
+  Status CommitFile(bool force) { return PublishStaged(force); }
 
   // Moves the extracted tree into place: as a whole when the destination is
   // new, else entry by entry after checking that nothing clashes.
   Status CommitTree(bool force) {
     FERRY_RETURN_IF_ERROR(SyncTree(fd_.get()));
-    if (!StatAt(dir(), output_.Leaf())) {
-      FERRY_RETURN_IF_ERROR(
-          RenameAt(dir(), staging_, dir(), output_.Leaf(), false, output_.Display()));
-      created_ = false;
-      return SyncDirectory(dir());
-    }
+    if (!StatAt(dir(), output_.Leaf())) return PublishStaged(/*replace=*/false);
     UniqueFd dest(
         ::openat(dir(), output_.Leaf().c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (dest.get() < 0) return PathError(errno, output_.Display());
@@ -188,6 +178,20 @@ class StagedOutput {
         output_(std::move(output)),
         staging_(std::move(staging)) {}
   RelPath staging_path() const { return output_.Parent().Child(staging_); }
+
+  // The staged file or tree (its own fsync covers a tree's top directory)
+  // takes the output's name.
+  Status PublishStaged(bool replace) {
+    Published published = Publish(fd_.get(), {dir(), staging_, dir(), output_.Leaf(), replace},
+                                  "cannot publish the output");
+    if (published.moved) created_ = false;
+    if (published.ok() || published.moved) return published.status;
+    if (published.error == EEXIST) {
+      return Status::AlreadyExists(
+          fmt::format("'{}' already exists; use --force to replace it", output_.Display()));
+    }
+    return published.error != 0 ? PathError(published.error, output_.Display()) : published.status;
+  }
   int dir() const { return parent_.dir.get(); }
 
   static Result<std::vector<std::string>> Names(int dirfd) {

@@ -8,9 +8,9 @@
 
 #include <fmt/format.h>
 
-#include "core/file_io.h"
 #include "core/sha256.h"
 #include "core/unique_fd.h"
+#include "transfer/file_io.h"
 
 namespace ferry::jobs {
 namespace {

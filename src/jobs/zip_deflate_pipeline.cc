@@ -10,8 +10,8 @@
 
 #include <fmt/format.h>
 
-#include "core/file_io.h"
 #include "core/home_fs.h"
+#include "transfer/file_io.h"
 
 namespace ferry::jobs {
 namespace {

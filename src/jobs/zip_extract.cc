@@ -22,13 +22,13 @@
 #include <fmt/format.h>
 
 #include "core/display_text.h"
-#include "core/file_io.h"
 #include "core/home_fs.h"
 #include "core/rel_path.h"
 #include "core/unique_fd.h"
 #include "jobs/job_control.h"
 #include "jobs/zip_format.h"
 #include "jobs/zip_layout.h"
+#include "transfer/file_io.h"
 
 namespace ferry::jobs {
 namespace {

@@ -8,7 +8,7 @@
 #include <cstring>
 #include <utility>
 
-#include "core/file_io.h"
+#include "transfer/file_io.h"
 
 namespace ferry::jobs {
 namespace {

@@ -7,8 +7,8 @@
 #include <fmt/format.h>
 
 #include "core/display_text.h"
-#include "core/file_io.h"
 #include "core/rel_path.h"
+#include "transfer/file_io.h"
 
 namespace ferry::jobs {
 namespace {

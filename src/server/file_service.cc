@@ -8,18 +8,21 @@
 #include <cctype>
 #include <cerrno>
 #include <functional>
+#include <optional>
 #include <vector>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "core/chunk_pipeline.h"
 #include "core/display_text.h"
-#include "core/file_io.h"
-#include "core/hash_cache.h"
 #include "core/sha256.h"
-#include "core/transfer_limits.h"
 #include "server/call_context.h"
+#include "transfer/chunk_pipeline.h"
+#include "transfer/file_io.h"
+#include "transfer/file_sink.h"
+#include "transfer/hash_cache.h"
+#include "transfer/publish.h"
+#include "transfer/ranged_read.h"
 
 namespace ferry {
 namespace {
@@ -99,6 +102,215 @@ int64_t ReplacedBytes(const HomeFs& home, const RelPath& path, bool overwrite) {
 Status CheckNotCancelled(grpc::ServerContext* ctx) {
   if (ctx->IsCancelled()) return Status::Cancelled("the client cancelled the call");
   return Status::Ok();
+}
+
+// One Upload call in the order it happens: open the partial the first
+// message names, check where the client resumes, receive the rest, verify the
+// whole file's SHA-256, make it durable, then commit it into place.
+class UploadCall {
+ public:
+  UploadCall(ServerState* state, grpc::ServerContext* ctx,
+             grpc::ServerReader<v1::UploadChunk>* reader, AuditScope& audit)
+      : state_(state), ctx_(ctx), reader_(reader), audit_(audit) {}
+
+  Status Run(v1::UploadResponse* resp) {
+    auto caller = Authenticate(state_, ctx_, audit_, /*streaming=*/true);
+    if (!caller.ok()) return caller.status();
+    caller_ = &*caller;
+    FERRY_RETURN_IF_ERROR(OpenPartial());
+    FERRY_RETURN_IF_ERROR(StartAtClientOffset());
+    FERRY_RETURN_IF_ERROR(Receive());
+    FERRY_RETURN_IF_ERROR(Verify());
+    FERRY_RETURN_IF_ERROR(MakeDurable());
+    return Commit(resp);
+  }
+
+ private:
+  const std::string& user() const { return caller_->call.user(); }
+  const PendingUpload& upload() const { return writer_->upload(); }
+
+  // The first message names the upload (BeginUpload's id) and the offset.
+  Status OpenPartial() {
+    if (!reader_->Read(&message_)) return Status::InvalidArgument("empty upload stream");
+    auto writer = state_->uploads.Open(user(), message_.upload_id());
+    if (!writer.ok()) return writer.status();
+    writer_.emplace(std::move(writer).value());
+    audit_.set_path(upload().target.Display());
+    return Status::Ok();
+  }
+
+  // Continues exactly where the client says, which must be within what is held.
+  Status StartAtClientOffset() {
+    struct stat st {};
+    if (::fstat(writer_->fd(), &st) != 0) {
+      return ErrnoStatus(errno, "cannot inspect the partial upload");
+    }
+    int64_t offset = message_.offset();
+    if (offset < 0 || offset > st.st_size || offset > upload().size) {
+      return Status::FailedPrecondition(
+          fmt::format("cannot resume at byte {}: the server holds {} bytes of this upload", offset,
+                      static_cast<int64_t>(st.st_size)));
+    }
+    // Checked again now that this stream counts at its full size among the
+    // user's partials (UploadStore::PartialBytes): uploads begun together, or
+    // written at once, cannot together pass the quota.
+    FERRY_RETURN_IF_ERROR(state_->quotas.CheckRoom(
+        user(), -ReplacedBytes(caller_->home, upload().target, upload().overwrite)));
+    if (::ftruncate(writer_->fd(), offset) != 0) {
+      return ErrnoStatus(errno, "cannot prepare the upload");
+    }
+    auto sink = FileSink::Resume(writer_->fd(), offset, "cannot store the upload");
+    if (!sink.ok()) return sink.status();
+    sink_.emplace(std::move(sink).value());
+    sink_->ExpectSize(upload().size);
+    return Status::Ok();
+  }
+
+  // The network side (TLS, parsing) runs on a second thread while this one
+  // writes and hashes: both are CPU-heavy, so overlapping them is what lets
+  // an upload use two cores.
+  Status Receive() {
+    Status received = RunPipeline(
+        kPipelineDepth, [&](ChunkQueue& queue) { return ReadMessages(queue); },
+        [&](Chunk& chunk) -> Status {
+          // No TryCancel on failure: it would replace this status with
+          // CANCELLED at the client. The reader stops at the client's next
+          // chunk, or when the session's stall watchdog cancels a client that
+          // sends nothing.
+          FERRY_RETURN_IF_ERROR(sink_->Write(chunk));
+          audit_.add_bytes(static_cast<int64_t>(chunk.data.size()));
+          return Status::Ok();
+        });
+    if (received.ok()) return Status::Ok();
+    if (received.code() == Code::kResourceExhausted) {
+      // A full disk: holding the bytes would only keep it full for everyone.
+      writer_->Discard();
+      return NoSpaceForUpload(upload(), sink_->written());
+    }
+    if (received.code() == Code::kInvalidArgument) writer_->Discard();
+    return received;
+  }
+
+  // Network thread: queues each message's data, refusing more than announced.
+  Status ReadMessages(ChunkQueue& queue) {
+    for (bool more = true; more; more = reader_->Read(&message_)) {
+      caller_->call.Progress();
+      if (!message_.sha256().empty()) client_sha_ = message_.sha256();
+      if (message_.data().empty()) continue;
+      if (!sink_->Admit(static_cast<int64_t>(message_.data().size()))) {
+        return Status::InvalidArgument(
+            fmt::format("the client sent more than the announced {} bytes", upload().size));
+      }
+      Chunk chunk;
+      chunk.data = queue.TakeBuffer();
+      chunk.data.swap(*message_.mutable_data());  // the next message reuses the spare buffer
+      if (!queue.Push(std::move(chunk))) return Status::Ok();  // the writer says why
+    }
+    return Status::Ok();
+  }
+
+  Status Verify() {
+    if (!sink_->complete() || client_sha_.empty()) {
+      // Keep what arrived: running the upload again resumes from here.
+      return Status::Aborted(fmt::format("upload of '{}' interrupted at {} of {} bytes",
+                                         upload().target.Display(), sink_->written(),
+                                         upload().size));
+    }
+    if (!sink_->Matches(client_sha_)) {
+      writer_->Discard();
+      return Status::DataLoss(fmt::format(
+          "checksum mismatch for '{}': the data was damaged in transit; nothing was stored",
+          upload().target.Display()));
+    }
+    return Status::Ok();
+  }
+
+  // Before taking the path's lock, so the lock is not held while the bytes
+  // reach the disk; Commit's own fsync then finds little left to do.
+  Status MakeDurable() {
+    Status synced = ::fchmod(writer_->fd(), 0644) == 0
+                        ? sink_->Sync()
+                        : ErrnoStatus(errno, "cannot store the upload");
+    if (synced.code() == Code::kResourceExhausted) {
+      writer_->Discard();
+      return NoSpaceForUpload(upload(), sink_->written());
+    }
+    return synced;
+  }
+
+  Status Commit(v1::UploadResponse* resp) {
+    const RelPath& target = upload().target;
+    auto lock = state_->locks.Write(user(), target);
+    FERRY_RETURN_IF_ERROR(CheckNotCancelled(ctx_));  // the partial stays for a retry
+    auto parent = caller_->home.OpenParent(target);
+    if (!parent.ok()) return parent.status();
+    int64_t replaced = ReplacedBytes(caller_->home, target, upload().overwrite);
+    Published published = writer_->Commit(*parent);
+    if (!published.moved) {
+      if (published.error == EEXIST) {
+        return Status::AlreadyExists(fmt::format(
+            "'{}' appeared while uploading (use --force to replace it); the upload is kept "
+            "and a retry with --force completes it at once",
+            target.Display()));
+      }
+      return published.error != 0 ? PathError(published.error, target.Display()) : published.status;
+    }
+    state_->quotas.Adjust(user(), upload().size - replaced);
+    // The file is in place; failing the call now would only make a retry see
+    // ALREADY_EXISTS. Durability of the name is what is at stake: log it.
+    if (!published.ok()) {
+      spdlog::warn("upload of '{}' by '{}': {}", target.Display(), user(),
+                   published.status.ToString());
+    }
+    if (auto stored = StatFd(writer_->fd()); stored.ok()) {
+      StoreSha256(writer_->fd(), *stored, sink_->sha256());
+    }
+    auto info = caller_->home.Stat(target);
+    if (info.ok()) ToEntry(*info, resp->mutable_entry());
+    resp->set_sha256(sink_->sha256());
+    return Status::Ok();
+  }
+
+  ServerState* state_;
+  grpc::ServerContext* ctx_;
+  grpc::ServerReader<v1::UploadChunk>* reader_;
+  AuditScope& audit_;
+  Caller* caller_ = nullptr;
+  v1::UploadChunk message_;
+  std::optional<UploadStore::Writer> writer_;
+  std::optional<FileSink> sink_;
+  std::string client_sha_;
+};
+
+// Streams `range` of `file` as Download replies: the first carries the file's
+// size and mtime, the last the SHA-256 of [0, range end).
+Status SendRange(const OpenFile& file, ByteRange range, bool chunk_sha256,
+                 SessionTable::ActiveCall& call, AuditScope& audit,
+                 grpc::ServerWriter<v1::DownloadChunk>* writer) {
+  v1::DownloadChunk reply;
+  reply.set_size(file.info.size);
+  reply.set_mtime_ns(file.info.mtime_ns);
+  RangeOptions options;
+  options.chunk_sha256 = chunk_sha256;
+  return ServeRange(file, range, options,
+                    [&](Chunk& chunk, bool last, const std::string& prefix_sha256) -> Status {
+                      // The chunk's buffer travels in the reply and comes back for reuse.
+                      reply.mutable_data()->swap(chunk.data);
+                      reply.set_chunk_sha256(chunk.sha256);
+                      grpc::WriteOptions write_options;
+                      if (last) {
+                        reply.set_sha256(prefix_sha256);
+                        write_options.set_last_message();
+                      }
+                      bool written = writer->Write(reply, write_options);
+                      reply.mutable_data()->swap(chunk.data);
+                      if (!written) return Status::Cancelled("the client went away");
+                      call.Progress();
+                      audit.add_bytes(static_cast<int64_t>(chunk.data.size()));
+                      reply.clear_size();
+                      reply.clear_mtime_ns();
+                      return Status::Ok();
+                    });
 }
 
 }  // namespace
@@ -295,216 +507,26 @@ grpc::Status FileService::Upload(grpc::ServerContext* ctx,
                                  grpc::ServerReader<v1::UploadChunk>* reader,
                                  v1::UploadResponse* resp) {
   AuditScope audit(&state_->audit, ctx, "upload");
-  return audit.Finish([&]() -> Status {
-    auto caller = Authenticate(state_, ctx, audit, /*streaming=*/true);
-    if (!caller.ok()) return caller.status();
-    v1::UploadChunk chunk;
-    if (!reader->Read(&chunk)) return Status::InvalidArgument("empty upload stream");
-    auto writer = state_->uploads.Open(caller->call.user(), chunk.upload_id());
-    if (!writer.ok()) return writer.status();
-    const PendingUpload& up = writer->upload();
-    audit.set_path(up.target.Display());
-    int fd = writer->fd();
-
-    // Continue exactly where the client says, which must be within what is held.
-    struct stat st {};
-    if (::fstat(fd, &st) != 0) return ErrnoStatus(errno, "cannot inspect the partial upload");
-    int64_t offset = chunk.offset();
-    if (offset < 0 || offset > st.st_size || offset > up.size) {
-      return Status::FailedPrecondition(
-          fmt::format("cannot resume at byte {}: the server holds {} bytes of this upload", offset,
-                      static_cast<int64_t>(st.st_size)));
-    }
-    // Checked again now that this stream counts at its full size among the
-    // user's partials (UploadStore::PartialBytes): uploads begun together, or
-    // written at once, cannot together pass the quota.
-    FERRY_RETURN_IF_ERROR(state_->quotas.CheckRoom(
-        caller->call.user(), -ReplacedBytes(caller->home, up.target, up.overwrite)));
-    if (::ftruncate(fd, offset) != 0) return ErrnoStatus(errno, "cannot prepare the upload");
-    Sha256 hash;
-    FERRY_RETURN_IF_ERROR(HashFile(fd, offset, hash));
-
-    // The network side (TLS, parsing) runs on a second thread while this one
-    // writes and hashes: both are CPU-heavy, so overlapping them is what lets
-    // an upload use two cores.
-    std::string client_sha;
-    int64_t announced_end = offset;
-    Status piped = RunPipeline(
-        kPipelineDepth,
-        [&](ChunkQueue& queue) -> Status {
-          for (bool more = true; more; more = reader->Read(&chunk)) {
-            caller->call.Progress();
-            if (!chunk.sha256().empty()) client_sha = chunk.sha256();
-            std::string* data = chunk.mutable_data();
-            if (data->empty()) continue;
-            announced_end += static_cast<int64_t>(data->size());
-            if (announced_end > up.size) {
-              return Status::InvalidArgument(
-                  fmt::format("the client sent more than the announced {} bytes", up.size));
-            }
-            if (!queue.Push(std::move(*data))) return Status::Ok();  // the writer says why
-            data->clear();
-          }
-          return Status::Ok();
-        },
-        [&](std::string& data) -> Status {
-          // No TryCancel on failure: it would replace this status with CANCELLED
-          // at the client. The reader stops at the client's next chunk, or when
-          // the session's stall watchdog cancels a client that sends nothing.
-          FERRY_RETURN_IF_ERROR(
-              WriteFullAt(fd, data.data(), data.size(), offset, "cannot store the upload"));
-          hash.Update(data.data(), data.size());
-          offset += static_cast<int64_t>(data.size());
-          audit.add_bytes(static_cast<int64_t>(data.size()));
-          return Status::Ok();
-        });
-    if (!piped.ok()) {
-      if (piped.code() == Code::kResourceExhausted) {
-        // A full disk: holding the bytes would only keep it full for everyone.
-        writer->Discard();
-        return NoSpaceForUpload(up, offset);
-      }
-      if (piped.code() == Code::kInvalidArgument) writer->Discard();
-      return piped;
-    }
-    if (offset < up.size || client_sha.empty()) {
-      // Keep what arrived: running the upload again resumes from here.
-      return Status::Aborted(fmt::format("upload of '{}' interrupted at {} of {} bytes",
-                                         up.target.Display(), offset, up.size));
-    }
-    std::string server_sha = hash.FinishHex();
-    std::transform(client_sha.begin(), client_sha.end(), client_sha.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    if (server_sha != client_sha) {
-      writer->Discard();
-      return Status::DataLoss(fmt::format(
-          "checksum mismatch for '{}': the data was damaged in transit; nothing was stored",
-          up.target.Display()));
-    }
-    if (::fchmod(fd, 0644) != 0 || ::fsync(fd) != 0) {
-      if (errno == ENOSPC || errno == EDQUOT) {
-        writer->Discard();
-        return NoSpaceForUpload(up, offset);
-      }
-      return ErrnoStatus(errno, "cannot make the upload durable");
-    }
-
-    auto lock = state_->locks.Write(caller->call.user(), up.target);
-    FERRY_RETURN_IF_ERROR(CheckNotCancelled(ctx));  // the partial stays for a retry
-    auto parent = caller->home.OpenParent(up.target);
-    if (!parent.ok()) return parent.status();
-    std::string part_dir = state_->uploads.dir() + "/" + caller->call.user();
-    std::string part_name = writer->part_path().substr(part_dir.size() + 1);
-    UniqueFd part_dir_fd(::open(part_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!part_dir_fd.valid()) return ErrnoStatus(errno, "cannot open the upload area");
-    int64_t replaced = ReplacedBytes(caller->home, up.target, up.overwrite);
-    unsigned flags = up.overwrite ? 0 : RENAME_NOREPLACE;
-    if (::renameat2(part_dir_fd.get(), part_name.c_str(), parent->dir.get(), parent->leaf.c_str(),
-                    flags) != 0) {
-      int err = errno;
-      if (err == EEXIST) {
-        return Status::AlreadyExists(fmt::format(
-            "'{}' appeared while uploading (use --force to replace it); the upload is kept "
-            "and a retry with --force completes it at once",
-            up.target.Display()));
-      }
-      return PathError(err, up.target.Display());
-    }
-    writer->Complete();
-    state_->quotas.Adjust(caller->call.user(), up.size - replaced);
-    // The file is in place; failing the call now would only make a retry see
-    // ALREADY_EXISTS. Durability of the name is what is at stake: log it.
-    if (Status synced = SyncDirectory(parent->dir.get()); !synced.ok()) {
-      spdlog::warn("upload of '{}' by '{}': {}", up.target.Display(), caller->call.user(),
-                   synced.ToString());
-    }
-    if (auto stored = StatFd(fd); stored.ok()) StoreSha256(fd, *stored, server_sha);
-    auto info = caller->home.Stat(up.target);
-    if (info.ok()) ToEntry(*info, resp->mutable_entry());
-    resp->set_sha256(server_sha);
-    return Status::Ok();
-  }());
+  UploadCall call(state_, ctx, reader, audit);
+  return audit.Finish(call.Run(resp));
 }
 
 grpc::Status FileService::Download(grpc::ServerContext* ctx, const v1::DownloadRequest* req,
                                    grpc::ServerWriter<v1::DownloadChunk>* writer) {
-  return Serve(
-      state_, ctx, "download", req->path(), /*streaming=*/true,
-      [&](Caller& caller, const RelPath& path, AuditScope& audit) -> Status {
-        // Lock only while opening: the open descriptor keeps this version of the
-        // file readable even if a new upload replaces the name meanwhile.
-        Result<OpenFile> file = [&] {
-          auto lock = state_->locks.Read(caller.call.user(), path);
-          return caller.home.OpenForRead(path);
-        }();
-        if (!file.ok()) return file.status();
-        int fd = file->fd.get();
-        int64_t size = file->info.size;
-        int64_t offset = req->offset();
-        if (offset < 0 || offset > size || req->length() < 0) {
-          return Status::OutOfRange(fmt::format("range starts at {} but '{}' has {} bytes", offset,
-                                                path.Display(), size));
-        }
-        // (Written so that offset + length cannot overflow.)
-        int64_t end =
-            req->length() == 0 || req->length() > size - offset ? size : offset + req->length();
-        ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-        // A hash remembered from the upload (or an earlier download) spares
-        // reading the file twice; otherwise hash as it streams.
-        std::optional<std::string> known_sha;
-        if (end == size) known_sha = CachedSha256(fd, file->info);
-        Sha256 hash;
-        if (!known_sha) FERRY_RETURN_IF_ERROR(HashFile(fd, offset, hash));
-
-        v1::DownloadChunk chunk;
-        chunk.set_size(size);
-        chunk.set_mtime_ns(file->info.mtime_ns);
-        auto send = [&](std::string data, bool last) -> Status {
-          chunk.set_data(std::move(data));
-          grpc::WriteOptions options;
-          if (last) {
-            chunk.set_sha256(known_sha ? *known_sha : hash.FinishHex());
-            options.set_last_message();
-          }
-          if (!writer->Write(chunk, options)) return Status::Cancelled("the client went away");
-          caller.call.Progress();
-          audit.add_bytes(static_cast<int64_t>(chunk.data().size()));
-          chunk.clear_size();
-          chunk.clear_mtime_ns();
-          return Status::Ok();
-        };
-        if (offset == end) return send("", true);  // an empty range still says size and hash
-
-        // Reading and hashing run on a second thread while this one sends.
-        int64_t sent = offset;
-        FERRY_RETURN_IF_ERROR(RunPipeline(
-            kPipelineDepth,
-            [&](ChunkQueue& queue) -> Status {
-              for (int64_t pos = offset; pos < end;) {
-                size_t want = static_cast<size_t>(std::min<int64_t>(kChunkBytes, end - pos));
-                std::string data(want, '\0');
-                auto n = ReadFullAt(fd, data.data(), want, pos, "cannot read the file");
-                if (!n.ok()) return n.status();
-                if (*n != want) return Status::DataLoss("the file shrank while it was being sent");
-                if (!known_sha) hash.Update(data.data(), want);
-                pos += static_cast<int64_t>(want);
-                if (!queue.Push(std::move(data))) return Status::Ok();
-              }
-              return Status::Ok();
-            },
-            [&](std::string& data) -> Status {
-              sent += static_cast<int64_t>(data.size());
-              return send(std::move(data), sent == end);
-            }));
-        if (!known_sha && offset == 0 && end == size) {
-          // Only remember a hash for the version that was read.
-          if (auto now = StatFd(fd);
-              now.ok() && now->size == size && now->mtime_ns == file->info.mtime_ns) {
-            StoreSha256(fd, file->info, chunk.sha256());
-          }
-        }
-        return Status::Ok();
-      });
+  return Serve(state_, ctx, "download", req->path(), /*streaming=*/true,
+               [&](Caller& caller, const RelPath& path, AuditScope& audit) -> Status {
+                 // Lock only while opening: the open descriptor keeps this version of
+                 // the file readable even if a new upload replaces the name meanwhile.
+                 Result<OpenFile> file = [&] {
+                   auto lock = state_->locks.Read(caller.call.user(), path);
+                   return caller.home.OpenForRead(path);
+                 }();
+                 if (!file.ok()) return file.status();
+                 auto range =
+                     ResolveRange(file->info.size, req->offset(), req->length(), path.Display());
+                 if (!range.ok()) return range.status();
+                 return SendRange(*file, *range, req->chunk_sha256(), caller.call, audit, writer);
+               });
 }
 
 }  // namespace ferry

@@ -24,7 +24,6 @@
 #include "core/stop_signals.h"
 #include "core/tcp_acceptor.h"
 #include "core/tls_cert.h"
-#include "core/transfer_limits.h"
 #include "core/usable_cpus.h"
 #include "jobs/redis_job_queue.h"
 #include "jobs/sqlite_job_queue.h"
@@ -34,6 +33,7 @@
 #include "server/file_service.h"
 #include "server/job_service.h"
 #include "server/stream_watch.h"
+#include "transfer/grpc_tuning.h"
 
 namespace ferry {
 namespace {
@@ -270,19 +270,11 @@ Status RunServer(const ServerOptions& o) {
   builder.RegisterService(&files);
   builder.RegisterService(&auth);
   builder.RegisterService(&job_service);
-  builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
-  builder.SetMaxSendMessageSize(kMaxMessageBytes);
+  TuneServerForTransfers(builder);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, o.idle_timeout_seconds * 1000);
   builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS,
                              o.handshake_timeout_seconds * 1000);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, o.max_streams_per_connection);
-  // Keepalive pings find clients that vanished without closing (power loss,
-  // dropped NAT state), so their calls and sessions do not linger.
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 30'000);
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10'000);
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, kStreamWindowBytes);
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_FRAME_SIZE, kMaxFrameBytes);
   grpc::ResourceQuota quota("ferry-server");
   // Enough threads for every client's maximum of calls, plus some for logins,
   // plus room for the calls a connection cut for resetting streams still had

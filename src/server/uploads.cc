@@ -16,8 +16,10 @@
 #include <spdlog/spdlog.h>
 
 #include "core/byte_size.h"
+#include "core/home_fs.h"
 #include "core/sha256.h"
 #include "core/unique_fd.h"
+#include "transfer/publish.h"
 
 namespace ferry {
 
@@ -79,7 +81,7 @@ int64_t UploadStore::PartialBytes(const std::string& user) const {
     }
   }
   int64_t total = 0;
-  UniqueFd dirfd(::open((dir_ + "/" + user).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  UniqueFd dirfd(::open(UserDir(user).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!dirfd.valid()) return 0;
   int dup_fd = ::dup(dirfd.get());
   if (dup_fd < 0) return 0;
@@ -110,13 +112,13 @@ Result<std::pair<std::string, int64_t>> UploadStore::Begin(PendingUpload upload,
     h.Update("\0", 1);
   }
   std::string id = h.FinishHex().substr(0, 40);
-  std::string user_dir = dir_ + "/" + upload.user;
+  std::string user_dir = UserDir(upload.user);
   if (::mkdir(user_dir.c_str(), 0700) != 0 && errno != EEXIST) {
     return ErrnoStatus(errno, "cannot create the upload area");
   }
   int64_t held = 0;
   struct stat st {};
-  std::string path = user_dir + "/" + id + ".part";
+  std::string path = PartPath(upload.user, id);
   if (::stat(path.c_str(), &st) == 0) {
     held = st.st_size;
     if (held > upload.size) {
@@ -155,14 +157,14 @@ Result<UploadStore::Writer> UploadStore::Open(const std::string& user, const std
     }
     upload = it->second;
   }
-  std::string path = dir_ + "/" + user + "/" + id + ".part";
+  std::string path = PartPath(user, id);
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) {
     Status s = ErrnoStatus(errno, "cannot open the partial upload");
     Release(id, false);
     return s;
   }
-  return Writer(this, id, UniqueFd(fd), std::move(upload), path);
+  return Writer(this, id, UniqueFd(fd), std::move(upload));
 }
 
 void UploadStore::Release(const std::string& id, bool forget) {
@@ -175,11 +177,26 @@ UploadStore::Writer::~Writer() {
   if (store_ != nullptr) store_->Release(id_, false);
 }
 
-void UploadStore::Writer::Discard() { ::unlink(path_.c_str()); }
+void UploadStore::Writer::Discard() {
+  if (store_ != nullptr) ::unlink(store_->PartPath(upload_.user, id_).c_str());
+}
 
-void UploadStore::Writer::Complete() {
-  if (store_ != nullptr) store_->Release(id_, true);
-  store_ = nullptr;
+Published UploadStore::Writer::Commit(const DirEntry& to) {
+  if (store_ == nullptr) return {Status::FailedPrecondition("the upload was committed"), false, 0};
+  UniqueFd part_dir(
+      ::open(store_->UserDir(upload_.user).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!part_dir.valid()) {
+    int err = errno;
+    return {ErrnoStatus(err, "cannot open the upload area"), false, err};
+  }
+  Published published =
+      Publish(fd_.get(), {part_dir.get(), PartName(id_), to.dir.get(), to.leaf, upload_.overwrite},
+              "cannot move the upload into place");
+  if (published.moved) {
+    store_->Release(id_, true);
+    store_ = nullptr;
+  }
+  return published;
 }
 
 int UploadStore::RemoveStale() {
@@ -199,7 +216,7 @@ int UploadStore::RemoveStale() {
   while (dirent* user = ::readdir(top)) {
     std::string user_name = user->d_name;
     if (user_name == "." || user_name == "..") continue;
-    std::string user_dir = dir_ + "/" + user_name;
+    std::string user_dir = UserDir(user_name);
     DIR* d = ::opendir(user_dir.c_str());
     if (d == nullptr) continue;
     while (dirent* e = ::readdir(d)) {

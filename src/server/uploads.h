@@ -1,5 +1,7 @@
 // Partial uploads: where bytes of an upload in progress are kept until the
-// whole file has arrived and its SHA-256 checked.
+// whole file has arrived and its SHA-256 checked, and from where a finished
+// one is committed into its user's home (Writer::Commit). The folder layout
+// below is the store's own: nothing outside uploads.cc builds these paths.
 //
 // A partial lives in DATA/uploads/<user>/<id>.part, outside the home, so no
 // listing ever shows half a file; the id is derived from the user, target path,
@@ -28,6 +30,9 @@
 #include "core/unique_fd.h"
 
 namespace ferry {
+
+struct DirEntry;
+struct Published;
 
 struct PendingUpload {
   std::string user;
@@ -81,32 +86,29 @@ class UploadStore {
         : store_(std::exchange(o.store_, nullptr)),
           id_(std::move(o.id_)),
           fd_(std::move(o.fd_)),
-          upload_(std::move(o.upload_)),
-          path_(std::move(o.path_)) {}
+          upload_(std::move(o.upload_)) {}
     Writer& operator=(Writer&&) = delete;
     Writer(const Writer&) = delete;
     ~Writer();
     int fd() const { return fd_.get(); }
     const PendingUpload& upload() const { return upload_; }
-    const std::string& part_path() const { return path_; }
-    // Deletes the partial (after a checksum mismatch, or once it was renamed).
+    // Deletes the partial (after a checksum mismatch or a full disk).
     void Discard();
-    // The upload is finished (renamed into place): forget it.
-    void Complete();
+    // Publishes the finished partial as entry `to.leaf` of directory `to.dir`
+    // (transfer/publish.h: fsync, rename, fsync of the directory), replacing
+    // an existing file only if the upload overwrites, and forgets the upload
+    // once it has its new name. When the rename fails (ALREADY_EXISTS: the
+    // destination appeared meanwhile) the partial stays for a retry.
+    Published Commit(const DirEntry& to);
 
    private:
     friend class UploadStore;
-    Writer(UploadStore* s, std::string id, UniqueFd fd, PendingUpload u, std::string path)
-        : store_(s),
-          id_(std::move(id)),
-          fd_(std::move(fd)),
-          upload_(std::move(u)),
-          path_(std::move(path)) {}
+    Writer(UploadStore* s, std::string id, UniqueFd fd, PendingUpload u)
+        : store_(s), id_(std::move(id)), fd_(std::move(fd)), upload_(std::move(u)) {}
     UploadStore* store_;
     std::string id_;
     UniqueFd fd_;
     PendingUpload upload_;
-    std::string path_;
   };
 
   // Opens the partial of upload `id` for `user`. NOT_FOUND if no such upload was
@@ -120,6 +122,12 @@ class UploadStore {
 
  private:
   void Release(const std::string& id, bool forget);
+  // The layout: DATA/uploads/<user>/<id>.part.
+  std::string UserDir(const std::string& user) const { return dir_ + "/" + user; }
+  static std::string PartName(const std::string& id) { return id + ".part"; }
+  std::string PartPath(const std::string& user, const std::string& id) const {
+    return UserDir(user) + "/" + PartName(id);
+  }
 
   // OK if `more` bytes still fit above the reserve.
   Status CheckSpace(int64_t more) const;

@@ -4,8 +4,13 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+
 #include <filesystem>
 #include <fstream>
+
+#include "core/home_fs.h"
+#include "transfer/publish.h"
 
 namespace ferry {
 namespace {
@@ -66,6 +71,149 @@ TEST_F(UploadStoreTest, CountsPartialBytesPerUser) {
   auto writer = store.Open("alice", begun->first);
   ASSERT_TRUE(writer.ok());
   EXPECT_EQ(store.PartialBytes("alice"), 10);
+}
+
+// The destination directory `name` under the test's directory, as the file
+// service hands it to Commit.
+DirEntry Destination(const std::string& dir, const std::string& leaf) {
+  std::filesystem::create_directories(dir);
+  return {UniqueFd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)), leaf};
+}
+
+TEST_F(UploadStoreTest, KeepsPartialsOutsideTheHomeUnderTheUser) {
+  UploadStore store(dir_ + "/uploads", std::chrono::hours(1), SpaceReserve{0, 1.0});
+  std::filesystem::create_directory(dir_ + "/uploads");
+  auto begun = store.Begin(Upload("docs/a.txt", 5), "k");
+  ASSERT_TRUE(begun.ok()) << begun.status().ToString();
+  EXPECT_EQ(begun->first.size(), 40u);
+  EXPECT_EQ(begun->second, 0);
+  auto writer = store.Open("alice", begun->first);
+  ASSERT_TRUE(writer.ok());
+  EXPECT_TRUE(std::filesystem::is_regular_file(dir_ + "/uploads/alice/" + begun->first + ".part"));
+}
+
+TEST_F(UploadStoreTest, TheSameUploadBegunAgainResumesFromWhatIsHeld) {
+  UploadStore store(dir_, std::chrono::hours(1), SpaceReserve{0, 1.0});
+  auto begun = store.Begin(Upload("a", 10), "key");
+  ASSERT_TRUE(begun.ok());
+  {
+    auto writer = store.Open("alice", begun->first);
+    ASSERT_TRUE(writer.ok());
+    ASSERT_EQ(::pwrite(writer->fd(), "0123", 4, 0), 4);
+  }
+  auto again = store.Begin(Upload("a", 10), "key");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->first, begun->first);
+  EXPECT_EQ(again->second, 4);
+  // Another resume key (another source file) is another upload.
+  auto other = store.Begin(Upload("a", 10), "other key");
+  ASSERT_TRUE(other.ok());
+  EXPECT_NE(other->first, begun->first);
+  EXPECT_EQ(other->second, 0);
+}
+
+TEST_F(UploadStoreTest, OneWriterAtATimeAndOnlyForItsUser) {
+  UploadStore store(dir_, std::chrono::hours(1), SpaceReserve{0, 1.0});
+  auto begun = store.Begin(Upload("a", 10), "k");
+  ASSERT_TRUE(begun.ok());
+  EXPECT_EQ(store.Open("bob", begun->first).status().code(), Code::kNotFound);
+  EXPECT_EQ(store.Open("alice", "no-such-id").status().code(), Code::kNotFound);
+  auto writer = store.Open("alice", begun->first);
+  ASSERT_TRUE(writer.ok());
+  EXPECT_EQ(store.Open("alice", begun->first).status().code(), Code::kAborted);
+}
+
+TEST_F(UploadStoreTest, CommitMovesThePartialIntoPlaceAndForgetsTheUpload) {
+  UploadStore store(dir_ + "/uploads", std::chrono::hours(1), SpaceReserve{0, 1.0});
+  std::filesystem::create_directory(dir_ + "/uploads");
+  auto begun = store.Begin(Upload("a.txt", 5), "k");
+  ASSERT_TRUE(begun.ok());
+  std::string part = dir_ + "/uploads/alice/" + begun->first + ".part";
+  {
+    auto writer = store.Open("alice", begun->first);
+    ASSERT_TRUE(writer.ok());
+    ASSERT_EQ(::pwrite(writer->fd(), "hello", 5, 0), 5);
+    Published published = writer->Commit(Destination(dir_ + "/home", "a.txt"));
+    ASSERT_TRUE(published.ok()) << published.status.ToString();
+    EXPECT_TRUE(published.moved);
+  }
+  EXPECT_FALSE(std::filesystem::exists(part));
+  EXPECT_EQ(std::filesystem::file_size(dir_ + "/home/a.txt"), 5u);
+  // Forgotten: the id no longer opens.
+  EXPECT_EQ(store.Open("alice", begun->first).status().code(), Code::kNotFound);
+}
+
+TEST_F(UploadStoreTest, CommitWithoutOverwriteKeepsThePartialWhenTheNameIsTaken) {
+  UploadStore store(dir_ + "/uploads", std::chrono::hours(1), SpaceReserve{0, 1.0});
+  std::filesystem::create_directory(dir_ + "/uploads");
+  std::filesystem::create_directories(dir_ + "/home");
+  std::ofstream(dir_ + "/home/a.txt") << "someone else's";
+  auto begun = store.Begin(Upload("a.txt", 3), "k");
+  ASSERT_TRUE(begun.ok());
+  {
+    auto writer = store.Open("alice", begun->first);
+    ASSERT_TRUE(writer.ok());
+    ASSERT_EQ(::pwrite(writer->fd(), "new", 3, 0), 3);
+    Published published = writer->Commit(Destination(dir_ + "/home", "a.txt"));
+    EXPECT_EQ(published.status.code(), Code::kAlreadyExists);
+    EXPECT_FALSE(published.moved);
+  }
+  EXPECT_EQ(std::filesystem::file_size(dir_ + "/home/a.txt"), 14u);
+  // Still there for a retry: the same upload resumes with all its bytes.
+  auto again = store.Begin(Upload("a.txt", 3), "k");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->second, 3);
+}
+
+TEST_F(UploadStoreTest, CommitWithOverwriteReplaces) {
+  UploadStore store(dir_ + "/uploads", std::chrono::hours(1), SpaceReserve{0, 1.0});
+  std::filesystem::create_directory(dir_ + "/uploads");
+  std::filesystem::create_directories(dir_ + "/home");
+  std::ofstream(dir_ + "/home/a.txt") << "old contents";
+  PendingUpload upload = Upload("a.txt", 3);
+  upload.overwrite = true;
+  auto begun = store.Begin(upload, "k");
+  ASSERT_TRUE(begun.ok());
+  auto writer = store.Open("alice", begun->first);
+  ASSERT_TRUE(writer.ok());
+  ASSERT_EQ(::pwrite(writer->fd(), "new", 3, 0), 3);
+  ASSERT_TRUE(writer->Commit(Destination(dir_ + "/home", "a.txt")).ok());
+  EXPECT_EQ(std::filesystem::file_size(dir_ + "/home/a.txt"), 3u);
+}
+
+TEST_F(UploadStoreTest, DiscardAbandonsTheBytesHeld) {
+  UploadStore store(dir_, std::chrono::hours(1), SpaceReserve{0, 1.0});
+  auto begun = store.Begin(Upload("a", 10), "k");
+  ASSERT_TRUE(begun.ok());
+  {
+    auto writer = store.Open("alice", begun->first);
+    ASSERT_TRUE(writer.ok());
+    ASSERT_EQ(::pwrite(writer->fd(), "0123", 4, 0), 4);
+    writer->Discard();
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/alice/" + begun->first + ".part"));
+  auto again = store.Begin(Upload("a", 10), "k");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->second, 0);
+}
+
+TEST_F(UploadStoreTest, RemoveStaleSparesPartialsBeingWritten) {
+  UploadStore store(dir_, std::chrono::seconds(0), SpaceReserve{0, 1.0});
+  auto idle = store.Begin(Upload("idle", 10), "k");
+  auto busy = store.Begin(Upload("busy", 10), "k");
+  ASSERT_TRUE(idle.ok() && busy.ok());
+  { ASSERT_TRUE(store.Open("alice", idle->first).ok()); }  // creates the idle partial
+  auto writer = store.Open("alice", busy->first);
+  ASSERT_TRUE(writer.ok());
+  // Older than the (zero) retention once the clock moves past their mtime.
+  timespec old[2] = {{1, 0}, {1, 0}};
+  for (const auto& id : {idle->first, busy->first}) {
+    ASSERT_EQ(::utimensat(AT_FDCWD, (dir_ + "/alice/" + id + ".part").c_str(), old, 0), 0);
+  }
+  EXPECT_EQ(store.RemoveStale(), 1);
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/alice/" + idle->first + ".part"));
+  EXPECT_TRUE(std::filesystem::exists(dir_ + "/alice/" + busy->first + ".part"));
+  EXPECT_EQ(store.Open("alice", idle->first).status().code(), Code::kNotFound);
 }
 
 }  // namespace

@@ -16,6 +16,7 @@
 
 #include "core/sha256.h"
 #include "core/unique_fd.h"
+#include "transfer/file_io.h"
 
 extern char** environ;
 

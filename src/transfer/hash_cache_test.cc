@@ -1,4 +1,4 @@
-#include "core/hash_cache.h"
+#include "transfer/hash_cache.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -36,6 +36,27 @@ TEST(HashCacheTest, RemembersUntilSizeOrMtimeChange) {
   auto changed = StatFd(fd.get());
   ASSERT_TRUE(changed.ok());
   EXPECT_FALSE(CachedSha256(fd.get(), *changed).has_value());
+  std::filesystem::remove(path);
+}
+
+TEST(HashCacheTest, ChunkHashesNeedTheRightCountAndIdentity) {
+  auto path = std::filesystem::temp_directory_path() / ("ferry-hcc-" + std::to_string(::getpid()));
+  std::ofstream(path) << "hello";
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
+  ASSERT_TRUE(fd.valid());
+  auto info = StatFd(fd.get());
+  ASSERT_TRUE(info.ok());
+  EXPECT_FALSE(CachedChunkSha256s(fd.get(), *info).has_value());
+  std::vector<std::string> one = {Sha256::HexOf("hello")};
+  StoreChunkSha256s(fd.get(), *info, {one[0], one[0]});  // a 5-byte file has one chunk
+  EXPECT_FALSE(CachedChunkSha256s(fd.get(), *info).has_value());
+  StoreChunkSha256s(fd.get(), *info, one);
+  auto cached = CachedChunkSha256s(fd.get(), *info);
+  if (!cached) GTEST_SKIP() << "this file system has no user xattrs";
+  EXPECT_EQ(*cached, one);
+  FileInfo other = *info;
+  other.inode++;
+  EXPECT_FALSE(CachedChunkSha256s(fd.get(), other).has_value());
   std::filesystem::remove(path);
 }
 

@@ -1,4 +1,4 @@
-#include "core/file_io.h"
+#include "transfer/file_io.h"
 
 #include <fcntl.h>
 #include <unistd.h>

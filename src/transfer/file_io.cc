@@ -1,4 +1,4 @@
-#include "core/file_io.h"
+#include "transfer/file_io.h"
 
 #include <unistd.h>
 
@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "core/transfer_limits.h"
+#include "transfer/transfer_limits.h"
 
 namespace ferry {
 
@@ -53,6 +53,12 @@ Status HashFile(int fd, int64_t length, Sha256& hash) {
     }
   }
   return Status::Ok();
+}
+
+Result<std::string> Sha256OfFd(int fd, int64_t length) {
+  Sha256 h;
+  FERRY_RETURN_IF_ERROR(HashFile(fd, length, h));
+  return h.FinishHex();
 }
 
 }  // namespace ferry

@@ -19,5 +19,7 @@ Status WriteFullAt(int fd, const char* data, size_t size, int64_t offset, std::s
 // Feeds bytes [0, length) of `fd` into `hash`; length < 0 means to the end.
 // DATA_LOSS if the file is shorter than `length`.
 Status HashFile(int fd, int64_t length, Sha256& hash);
+// Hex SHA-256 of bytes [0, length) of an open file; length < 0 means to its end.
+Result<std::string> Sha256OfFd(int fd, int64_t length = -1);
 
 }  // namespace ferry

@@ -1,12 +1,16 @@
-#include "core/chunk_pipeline.h"
+#include "transfer/chunk_pipeline.h"
 
 #include <atomic>
 #include <string>
 
 #include <gtest/gtest.h>
 
+#include "transfer/transfer_test_util.h"
+
 namespace ferry {
 namespace {
+
+using testing::MakeChunk;
 
 TEST(ChunkPipelineTest, DeliversEveryChunkInOrder) {
   std::string got;
@@ -14,12 +18,12 @@ TEST(ChunkPipelineTest, DeliversEveryChunkInOrder) {
       2,
       [](ChunkQueue& q) -> Status {
         for (int i = 0; i < 1000; ++i) {
-          if (!q.Push(std::to_string(i) + ",")) return Status::Internal("abandoned");
+          if (!q.Push(MakeChunk(std::to_string(i) + ","))) return Status::Internal("abandoned");
         }
         return Status::Ok();
       },
-      [&](std::string& chunk) -> Status {
-        got += chunk;
+      [&](Chunk& chunk) -> Status {
+        got += chunk.data;
         return Status::Ok();
       });
   ASSERT_TRUE(s.ok()) << s.ToString();
@@ -35,7 +39,7 @@ TEST(ChunkPipelineTest, ConsumerFailureStopsTheProducerAndIsReported) {
       2,
       [&](ChunkQueue& q) -> Status {
         for (int i = 0; i < 1'000'000; ++i) {
-          if (!q.Push("x")) {
+          if (!q.Push(MakeChunk("x"))) {
             producer_saw_abandon = true;
             return Status::Ok();
           }
@@ -43,7 +47,7 @@ TEST(ChunkPipelineTest, ConsumerFailureStopsTheProducerAndIsReported) {
         }
         return Status::Ok();
       },
-      [&](std::string&) -> Status { return Status::ResourceExhausted("disk full"); });
+      [&](Chunk&) -> Status { return Status::ResourceExhausted("disk full"); });
   EXPECT_EQ(s.code(), Code::kResourceExhausted);
   EXPECT_EQ(s.message(), "disk full");
   EXPECT_TRUE(producer_saw_abandon);
@@ -55,16 +59,40 @@ TEST(ChunkPipelineTest, ProducerErrorIsReportedAfterWhatItDelivered) {
   Status s = RunPipeline(
       4,
       [](ChunkQueue& q) -> Status {
-        q.Push("a");
-        q.Push("b");
+        q.Push(MakeChunk("a"));
+        q.Push(MakeChunk("b"));
         return Status::DataLoss("source vanished");
       },
-      [&](std::string&) -> Status {
+      [&](Chunk&) -> Status {
         consumed++;
         return Status::Ok();
       });
   EXPECT_EQ(s.code(), Code::kDataLoss);
   EXPECT_EQ(consumed, 2);
+}
+
+TEST(ChunkPipelineTest, ReusesTheConsumersBuffers) {
+  // The producer takes each chunk's buffer from the queue: after the first few
+  // chunks every buffer it gets back already has a chunk's capacity.
+  int reused = 0;
+  Status s = RunPipeline(
+      2,
+      [&](ChunkQueue& q) -> Status {
+        for (int i = 0; i < 100; ++i) {
+          std::string buffer = q.TakeBuffer();
+          EXPECT_TRUE(buffer.empty());
+          if (buffer.capacity() >= 4096) reused++;
+          buffer.assign(4096, 'x');
+          if (!q.Push(MakeChunk(std::move(buffer), "", i * 4096))) return Status::Ok();
+        }
+        return Status::Ok();
+      },
+      [&](Chunk& chunk) -> Status {
+        EXPECT_EQ(chunk.data.size(), 4096u);
+        return Status::Ok();
+      });
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_GT(reused, 50);
 }
 
 }  // namespace

@@ -1,0 +1,38 @@
+// The last step of every transfer and every job output: where a finished file
+// is published under its final name. The file is written under a temporary
+// name, then Publish makes its bytes durable, renames it into place and makes
+// the rename durable, so after a crash the final name shows either nothing
+// (or the file it replaced) or the whole file.
+#pragma once
+
+#include <string>
+
+#include "core/status.h"
+
+namespace ferry {
+
+// Entry `from` of directory `from_dir` becomes entry `to` of `to_dir`.
+struct PublishMove {
+  int from_dir = -1;
+  std::string from;
+  int to_dir = -1;
+  std::string to;
+  bool replace = false;  // false: RENAME_NOREPLACE, an existing `to` is an error
+};
+
+struct Published {
+  Status status;
+  // The file has its new name; a failure then is the directory's fsync.
+  bool moved = false;
+  // The errno behind a failure, for callers that word it themselves.
+  int error = 0;
+  bool ok() const { return status.ok(); }
+};
+
+// Publishes the finished file open as `fd`: fsync(fd), renameat2 (with
+// RENAME_NOREPLACE unless move.replace), then fsync(move.to_dir). Errors:
+// ALREADY_EXISTS if `to` exists and !replace; otherwise the errno's status,
+// worded "<what>: <strerror>". Before the rename nothing has changed.
+Published Publish(int fd, const PublishMove& move, const std::string& what);
+
+}  // namespace ferry

@@ -1,0 +1,17 @@
+#include "transfer/rate_limiter.h"
+
+#include <thread>
+
+namespace ferry {
+
+RateLimiter::RateLimiter(int64_t bytes_per_second)
+    : rate_(bytes_per_second), start_(std::chrono::steady_clock::now()) {}
+
+void RateLimiter::Consume(int64_t bytes) {
+  if (rate_ <= 0) return;
+  total_ += bytes;
+  auto due = start_ + std::chrono::microseconds(total_ * 1'000'000 / rate_);
+  std::this_thread::sleep_until(due);
+}
+
+}  // namespace ferry
