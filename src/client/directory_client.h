@@ -15,8 +15,8 @@
 #include <string>
 #include <vector>
 
-#include "client/trust.h"
 #include "core/status.h"
+#include "net/trust.h"
 
 namespace httplib {
 class ClientImpl;
