@@ -7,7 +7,6 @@
 // body also goes through ParseStrictJson at a small and the default depth
 // limit: what it accepts must be what nlohmann::json::parse builds, no deeper
 // than the limit.
-#include <httplib.h>
 #include <stdlib.h>
 
 #include <algorithm>
@@ -27,6 +26,8 @@
 #include "directory/directory_service.h"
 #include "directory/sqlite_directory_store.h"
 #include "directory/strict_json.h"
+#include "net/http_message.h"
+#include "net/http_routes.h"
 
 namespace {
 
@@ -97,18 +98,6 @@ void CheckStrictJson(std::string_view body, int max_depth) {
   }
 }
 
-void ParseQuery(std::string_view query, httplib::Params* params) {
-  while (!query.empty()) {
-    auto amp = query.find('&');
-    std::string_view pair = query.substr(0, amp);
-    auto eq = pair.find('=');
-    params->emplace(std::string(pair.substr(0, eq)),
-                    eq == std::string_view::npos ? "" : std::string(pair.substr(eq + 1)));
-    if (amp == std::string_view::npos) break;
-    query.remove_prefix(amp + 1);
-  }
-}
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -130,24 +119,26 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
 
-  httplib::Request req;
-  req.method = target.method;
-  req.path = target.path;
-  req.remote_addr = "127.0.0.1";
-  if (req.path.back() == '/') {
+  std::string path = target.path;
+  std::string target_text;
+  if (path.back() == '/') {
     // Peer routes: the "query" part is the id, or the caller's own peer.
-    req.path += query.empty() ? world.peer_id : std::string(query);
-    if (req.method == "GET") req.path += "/files";
+    path += query.empty() ? world.peer_id : std::string(query);
+    if (std::string_view(target.method) == "GET") path += "/files";
+    target_text = path;
   } else {
-    ParseQuery(query, &req.params);
+    target_text = path + "?" + std::string(query);
   }
+  ferry::HttpRequest req = ferry::HttpRequest::For(target.method, target_text);
+  req.path = path;  // the raw bytes, as the old target had them: any byte reaches the routes
+  req.remote_addr = "127.0.0.1";
   req.body = std::string(body);
   switch (data[1] % 3) {
     case 0:
-      req.set_header("Authorization", "Bearer " + world.token);
+      req.headers.emplace_back("Authorization", "Bearer " + world.token);
       break;
     case 1:
-      req.set_header("Authorization", "Bearer " + std::string(query));
+      req.headers.emplace_back("Authorization", "Bearer " + std::string(query));
       break;
     default:
       break;
@@ -155,15 +146,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // Logging out or removing the peer would leave later inputs nothing to hit.
   if ((data[1] % 3) == 0 && (req.path == "/api/v1/logout" || req.method == "DELETE")) return 0;
 
-  // As the server does: an event loop answers from memory if it can (the
-  // server here is unbound as a database server's), a thread otherwise.
-  httplib::Response res;
-  if (!world.http->AnswerOnLoop(req, res)) {
-    if (res.status != -1 || !res.body.empty()) {
-      std::fprintf(stderr, "a request left to a thread was half answered: %d\n", res.status);
+  // As the server does: the route answered on the loop if it can (the server
+  // here is unbound as a database server's), the rest on a pool thread.
+  const ferry::HttpRoutes& routes = world.http->routes();
+  ferry::RouteMatch match = routes.Match(req.method, req.path);
+  ferry::HttpResponse res;
+  if (ferry::PoolWork rest = routes.StartOnLoop(match, req, res)) {
+    if (res.status != 200 || !res.body.empty()) {
+      std::fprintf(stderr, "a request left to a pool thread was half answered: %d\n", res.status);
       std::abort();
     }
-    world.http->Handle(req, res);
+    rest(res);
   }
   static const std::set<int> kExpected = {200, 201, 400, 401, 403, 404, 405, 409, 429, 503};
   if (!kExpected.contains(res.status)) {

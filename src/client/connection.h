@@ -7,10 +7,10 @@
 #include <memory>
 #include <string>
 
-#include "client/trust.h"
 #include "core/status.h"
 #include "ferry/v1/files.grpc.pb.h"
 #include "ferry/v1/jobs.grpc.pb.h"
+#include "net/trust.h"
 
 namespace ferry {
 

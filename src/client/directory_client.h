@@ -15,9 +15,9 @@
 #include <string>
 #include <vector>
 
-#include "client/trust.h"
 #include "core/status.h"
 #include "directory_api/wire_types.h"
+#include "net/trust.h"
 
 namespace httplib {
 class ClientImpl;

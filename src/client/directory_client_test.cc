@@ -15,7 +15,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "core/tls_cert.h"
+#include "net/tls_identity.h"
 
 namespace ferry::dirclient {
 namespace {

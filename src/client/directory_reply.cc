@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include "directory_api/wire_json.h"
+#include "core/host_port.h"
+#include "core/sha256.h"
 
 namespace ferry::dirclient {
 
@@ -40,10 +42,7 @@ bool IsPeerAddress(const std::string& s) {
   if (s.empty() || s.size() > 300 || HasControl(s) || s.find(' ') != std::string::npos) {
     return false;
   }
-  std::string host, port;
-  if (!SplitHostPort(s, &host, &port).ok() || port.size() > 5) return false;
-  int n = std::stoi(port);
-  return n >= 1 && n <= 65535;
+  return ParseHostPort(s).ok();
 }
 
 Result<json> ParseJson(const std::string& body) {

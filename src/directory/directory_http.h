@@ -1,6 +1,6 @@
 // The directory's REST edge (docs/directory-api.md): routes, JSON in and out,
 // Status -> HTTP status with {"error": ...}, body limits and metrics, served
-// by AsyncHttpServer over HTTPS (or plain HTTP behind a proxy).
+// by HttpServer over HTTPS (or plain HTTP behind a proxy).
 #pragma once
 
 #include <chrono>
@@ -10,14 +10,10 @@
 
 #include "core/status.h"
 #include "directory/address_rate_limiter.h"
-#include "directory/async_http_server.h"
 #include "directory/directory_metrics.h"
 #include "directory/directory_service.h"
-
-namespace httplib {
-struct Request;
-struct Response;
-}  // namespace httplib
+#include "net/http_routes.h"
+#include "net/http_server.h"
 
 namespace ferry {
 
@@ -42,12 +38,12 @@ struct DirectoryHttpOptions {
   int login_per_minute = 120;
   size_t rate_limit_addresses = 65536;
   // The store is a library in this process (SQLite): reading it is CPU work
-  // here, never a wait on a server, so requests that only read are answered
-  // on `loops` event loops and the rest on `threads` threads. Otherwise (a
-  // database server) the loops answer what the service holds in memory
-  // (cached search answers, heartbeats of cached peers), and the threads the
-  // rest.
-  bool store_in_process = false;
+  // here, never a wait on a server, so every route that only reads (and the
+  // heartbeat, held in memory until the next flush) is answered on the loop.
+  // Otherwise (a database server) a search or heartbeat is answered on the
+  // loop when the service holds its answer in memory (a cached search
+  // answer, a cached peer), and on a pool thread when not.
+  bool reads_answered_on_loop = false;
   // Event loops; 0: one per CPU this process may run on.
   int loops = 0;
   // Requests that may wait handled at once; idle connections hold none.
@@ -73,17 +69,11 @@ class DirectoryHttpServer {
   // Stops serving; safe from any thread (and signal-watching threads).
   void Stop();
 
-  // Answers one request as the server would (routing, errors, metrics). The
-  // fuzz target calls it without sockets.
-  void Handle(const httplib::Request& request, httplib::Response& response);
-  // Whether Handle() answers `request` with CPU work alone: reads of a store
-  // in this process (searches, heartbeats, listings), or a refusal. Hashing a
-  // password, writing to the store, or asking a database server may wait.
-  bool AnswersWithoutWaiting(const httplib::Request& request) const;
-  // Answers `request` as an event loop does: if it can without waiting (with
-  // a database server, from what the service holds in memory), and returns
-  // true; false leaves `response` untouched, for Handle() on a thread.
-  bool AnswerOnLoop(const httplib::Request& request, httplib::Response& response);
+  // The routes, answering requests as the server does (routing, errors,
+  // metrics); tests and the fuzz target call them without sockets.
+  const HttpRoutes& routes() const { return routes_; }
+  // Answers one request whole on the calling thread: routes().Answer().
+  void Handle(const HttpRequest& request, HttpResponse& response) const;
 
   struct PassKey {
    private:
@@ -93,29 +83,18 @@ class DirectoryHttpServer {
   DirectoryHttpServer(PassKey, DirectoryService* service, DirectoryHttpOptions options);
 
  private:
-  // Any way Handle() may answer, or from what the service holds in memory
-  // alone (an event loop's way when the store is a database server).
-  enum class Answering { kAnyWay, kFromMemory };
-  // Dispatch, with errors and metrics; false as Dispatch.
-  bool Answer(const httplib::Request& request, httplib::Response& response, Answering how);
-  // False, with `response` untouched, when `how` is kFromMemory and the
-  // answer needs the store.
-  bool Dispatch(const httplib::Request& request, httplib::Response& response, std::string* route,
-                Answering how);
-  bool DispatchFromMemory(const httplib::Request& request, httplib::Response& response,
-                          const std::string& route);
-  void DispatchAnyWay(const httplib::Request& request, httplib::Response& response,
-                      const std::string& route, const std::string& path_peer_id);
-  void ReplyMetrics(httplib::Response& response);
-  // The body limit of a request with this head (AsyncHttpOptions::body_limit).
-  size_t BodyLimit(const AsyncHttpOptions::RequestHead& head) const;
+  HttpRoutes MakeRoutes();
+  void ReplyMetrics(HttpResponse& response);
+  // The body limit of an announce with this head: max_body with a token.
+  size_t AnnounceBodyLimit(const HttpRequest& head) const;
 
   DirectoryService* service_;
   DirectoryHttpOptions options_;
   DirectoryMetrics metrics_;
   AddressRateLimiter register_limiter_;
   AddressRateLimiter login_limiter_;
-  std::unique_ptr<AsyncHttpServer> http_;
+  HttpRoutes routes_;  // after what its handlers use
+  std::unique_ptr<HttpServer> http_;
   int port_ = 0;
 };
 

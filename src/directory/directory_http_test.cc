@@ -1,6 +1,6 @@
 #include "directory/directory_http.h"
 
-#include <httplib.h>
+#include <httplib.h>  // the client of the bound server
 #include <stdlib.h>
 
 #include <filesystem>
@@ -32,18 +32,29 @@ class DirectoryHttpTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
 
-  static httplib::Request Request(const std::string& method, const std::string& path,
-                                  const std::string& token = "") {
-    httplib::Request req;
-    req.method = method;
-    req.path = path;
-    if (!token.empty()) req.headers.emplace("Authorization", "Bearer " + token);
+  static HttpRequest Request(const std::string& method, const std::string& path,
+                             const std::string& token = "") {
+    HttpRequest req = HttpRequest::For(method, path);
+    if (!token.empty()) req.headers.emplace_back("Authorization", "Bearer " + token);
     return req;
   }
-  static httplib::Request Search(const std::string& text, const std::string& token) {
-    httplib::Request req = Request("GET", "/api/v1/search", token);
-    req.params.emplace("q", text);
+  static HttpRequest Search(const std::string& text, const std::string& token) {
+    HttpRequest req = Request("GET", "/api/v1/search", token);
+    req.query.emplace("q", text);
     return req;
+  }
+  // Whether the server answers `req` on the loop (a refusal, or a route
+  // answered there), at least as far as it can without waiting.
+  static bool AnsweredOnLoop(const DirectoryHttpServer& server, const HttpRequest& req) {
+    RouteMatch match = server.routes().Match(req.method, req.path);
+    return match.route == nullptr || match.route->answered_on_loop;
+  }
+  // Runs what the loop runs of `req`: true when that answers it, false when
+  // the rest is left for a pool thread (which this does not run).
+  static bool RunOnLoop(const DirectoryHttpServer& server, const HttpRequest& req,
+                        HttpResponse& res) {
+    RouteMatch match = server.routes().Match(req.method, req.path);
+    return !server.routes().StartOnLoop(match, req, res);
   }
   std::string Login() {
     auto login = service_->Login({"alice", "alice-password"}, "127.0.0.1");
@@ -57,23 +68,29 @@ class DirectoryHttpTest : public ::testing::Test {
 
 TEST_F(DirectoryHttpTest, OnlyReadsOfAStoreInThisProcessRunOnTheEventLoops) {
   DirectoryHttpOptions in_process;
-  in_process.store_in_process = true;
+  in_process.reads_answered_on_loop = true;
   auto sqlite = DirectoryHttpServer::Unbound(service_.get(), in_process);
   auto server = DirectoryHttpServer::Unbound(service_.get());  // a PostgreSQL store's
   const std::string peer = "/api/v1/peers/" + std::string(32, 'a');
+  const std::string files = peer + "/files";
 
+  // Searches and heartbeats start on the loop whatever the store (with a
+  // database server, to answer from memory); /metrics needs no store.
   for (const auto& [method, path] : {std::pair{"GET", "/api/v1/search"},
                                      {"HEAD", "/api/v1/search"},
                                      {"POST", "/api/v1/heartbeat"},
-                                     {"GET", "/api/v1/verify"},
+                                     {"GET", "/metrics"}}) {
+    EXPECT_TRUE(AnsweredOnLoop(*sqlite, Request(method, path))) << method << " " << path;
+    EXPECT_TRUE(AnsweredOnLoop(*server, Request(method, path))) << method << " " << path;
+  }
+  // Other reads are on the loop only when the store is in this process.
+  for (const auto& [method, path] : {std::pair{"GET", "/api/v1/verify"},
                                      {"GET", "/api/v1/peers"},
                                      {"GET", "/healthz"},
-                                     {"GET", "/metrics"}}) {
-    EXPECT_TRUE(sqlite->AnswersWithoutWaiting(Request(method, path))) << method << " " << path;
-    EXPECT_FALSE(server->AnswersWithoutWaiting(Request(method, path))) << method << " " << path;
+                                     {"GET", files.c_str()}}) {
+    EXPECT_TRUE(AnsweredOnLoop(*sqlite, Request(method, path))) << method << " " << path;
+    EXPECT_FALSE(AnsweredOnLoop(*server, Request(method, path))) << method << " " << path;
   }
-  EXPECT_TRUE(sqlite->AnswersWithoutWaiting(Request("GET", peer + "/files")));
-  EXPECT_FALSE(server->AnswersWithoutWaiting(Request("GET", peer + "/files")));
 
   // Password hashing and writes may wait, whatever the store.
   for (const auto& [method, path] : {std::pair{"POST", "/api/v1/register"},
@@ -81,11 +98,11 @@ TEST_F(DirectoryHttpTest, OnlyReadsOfAStoreInThisProcessRunOnTheEventLoops) {
                                      {"POST", "/api/v1/logout"},
                                      {"POST", "/api/v1/announce"},
                                      {"DELETE", peer.c_str()}}) {
-    EXPECT_FALSE(sqlite->AnswersWithoutWaiting(Request(method, path))) << method << " " << path;
-    EXPECT_FALSE(server->AnswersWithoutWaiting(Request(method, path))) << method << " " << path;
+    EXPECT_FALSE(AnsweredOnLoop(*sqlite, Request(method, path))) << method << " " << path;
+    EXPECT_FALSE(AnsweredOnLoop(*server, Request(method, path))) << method << " " << path;
   }
   // An unknown route is a 404 whatever the store.
-  EXPECT_TRUE(server->AnswersWithoutWaiting(Request("GET", "/nowhere")));
+  EXPECT_TRUE(AnsweredOnLoop(*server, Request("GET", "/nowhere")));
 }
 
 // With a database server, an event loop answers from what the service holds
@@ -102,23 +119,24 @@ TEST_F(DirectoryHttpTest, WithADatabaseServerTheLoopsAnswerFromMemoryAlone) {
   ASSERT_TRUE(peer.ok()) << peer.status().ToString();
   const std::string token = Login();  // a session this instance has not looked up yet
 
-  auto declined = [&](const httplib::Request& req) {
-    httplib::Response res;
-    bool answered = server->AnswerOnLoop(req, res);
-    EXPECT_EQ(res.status, -1) << req.method << " " << req.path;
+  auto declined = [&](const HttpRequest& req) {
+    HttpResponse res;
+    bool answered = RunOnLoop(*server, req, res);
+    EXPECT_EQ(res.status, 200) << req.method << " " << req.path;
+    EXPECT_TRUE(res.headers.empty()) << req.method << " " << req.path;
     EXPECT_TRUE(res.body.empty()) << res.body;
     return !answered;
   };
-  auto on_loop = [&](const httplib::Request& req) {
-    httplib::Response res;
-    EXPECT_TRUE(server->AnswerOnLoop(req, res)) << req.method << " " << req.path;
+  auto on_loop = [&](const HttpRequest& req) {
+    HttpResponse res;
+    EXPECT_TRUE(RunOnLoop(*server, req, res)) << req.method << " " << req.path;
     return res;
   };
 
   // A search whose session or answer is not in memory goes to a thread; once
   // Handle() has answered it there, the loop answers the same search alike.
   EXPECT_TRUE(declined(Search("song", token)));
-  httplib::Response first;
+  HttpResponse first;
   server->Handle(Search("song", token), first);
   ASSERT_EQ(first.status, 200) << first.body;
   EXPECT_NE(first.body.find("\"song.ogg\""), std::string::npos) << first.body;
@@ -128,10 +146,10 @@ TEST_F(DirectoryHttpTest, WithADatabaseServerTheLoopsAnswerFromMemoryAlone) {
   EXPECT_TRUE(declined(Search("other", token)));
 
   // A heartbeat of a peer not looked up yet goes to a thread, then no more.
-  httplib::Request heartbeat = Request("POST", "/api/v1/heartbeat", announcer);
+  HttpRequest heartbeat = Request("POST", "/api/v1/heartbeat", announcer);
   heartbeat.body = R"({"peer_id": ")" + peer->peer_id + R"("})";
   EXPECT_TRUE(declined(heartbeat));
-  httplib::Response handled;
+  HttpResponse handled;
   server->Handle(heartbeat, handled);
   ASSERT_EQ(handled.status, 200) << handled.body;
   auto beat = on_loop(heartbeat);
@@ -142,14 +160,14 @@ TEST_F(DirectoryHttpTest, WithADatabaseServerTheLoopsAnswerFromMemoryAlone) {
   auto bob = service_->Login({"bob", "bob-password"}, "127.0.0.1");
   ASSERT_TRUE(bob.ok());
   ASSERT_TRUE(service_->Verify(bob->token).ok());  // which caches bob's session
-  httplib::Request stolen = Request("POST", "/api/v1/heartbeat", bob->token);
+  HttpRequest stolen = Request("POST", "/api/v1/heartbeat", bob->token);
   stolen.body = heartbeat.body;
   EXPECT_EQ(on_loop(stolen).status, 403);
 
   // Refusals and bad input need no store.
   EXPECT_EQ(on_loop(Search("song", "")).status, 401);
   EXPECT_EQ(on_loop(Request("GET", "/api/v1/search", token)).status, 400);
-  httplib::Request garbled = Request("POST", "/api/v1/heartbeat", announcer);
+  HttpRequest garbled = Request("POST", "/api/v1/heartbeat", announcer);
   garbled.body = "{not json";
   EXPECT_EQ(on_loop(garbled).status, 400);
   EXPECT_EQ(on_loop(Request("GET", "/nowhere")).status, 404);
@@ -168,14 +186,14 @@ TEST_F(DirectoryHttpTest, WithADatabaseServerTheLoopsAnswerFromMemoryAlone) {
 
   // With SQLite in this process, the loop answers every read, cached or not.
   DirectoryHttpOptions in_process;
-  in_process.store_in_process = true;
+  in_process.reads_answered_on_loop = true;
   auto sqlite = DirectoryHttpServer::Unbound(service_.get(), in_process);
-  httplib::Response read;
-  EXPECT_TRUE(sqlite->AnswerOnLoop(Search("ogg", Login()), read));
+  HttpResponse read;
+  EXPECT_TRUE(RunOnLoop(*sqlite, Search("ogg", Login()), read));
   EXPECT_EQ(read.status, 200);
   EXPECT_NE(read.body.find("\"song.ogg\""), std::string::npos) << read.body;
-  httplib::Response registered;
-  EXPECT_FALSE(sqlite->AnswerOnLoop(Request("POST", "/api/v1/register"), registered));
+  HttpResponse registered;
+  EXPECT_FALSE(RunOnLoop(*sqlite, Request("POST", "/api/v1/register"), registered));
 }
 
 TEST_F(DirectoryHttpTest, RegisterAndLoginAreRateLimitedPerAddress) {
@@ -184,10 +202,10 @@ TEST_F(DirectoryHttpTest, RegisterAndLoginAreRateLimitedPerAddress) {
   options.login_per_minute = 3;
   auto server = DirectoryHttpServer::Unbound(service_.get(), options);
   auto post = [&](const std::string& path, const std::string& body, const std::string& from) {
-    httplib::Request req = Request("POST", path);
+    HttpRequest req = Request("POST", path);
     req.body = body;
     req.remote_addr = from;
-    httplib::Response res;
+    HttpResponse res;
     server->Handle(req, res);
     return res;
   };
@@ -196,9 +214,9 @@ TEST_F(DirectoryHttpTest, RegisterAndLoginAreRateLimitedPerAddress) {
   };
   EXPECT_EQ(post("/api/v1/register", credentials("alice"), "10.0.0.1").status, 201);
   EXPECT_EQ(post("/api/v1/register", "{not json", "10.0.0.1").status, 400);  // counts too
-  httplib::Response refused = post("/api/v1/register", credentials("bob"), "10.0.0.1");
+  HttpResponse refused = post("/api/v1/register", credentials("bob"), "10.0.0.1");
   EXPECT_EQ(refused.status, 429) << refused.body;
-  EXPECT_EQ(refused.get_header_value("Retry-After"), "30");
+  EXPECT_EQ(refused.Header("Retry-After"), "30");
   EXPECT_NE(refused.body.find("too many register requests from 10.0.0.1"), std::string::npos)
       << refused.body;
   EXPECT_EQ(post("/api/v1/register", credentials("bob"), "10.0.0.2").status, 201);
@@ -207,9 +225,9 @@ TEST_F(DirectoryHttpTest, RegisterAndLoginAreRateLimitedPerAddress) {
   for (int i = 0; i < 3; ++i) {
     EXPECT_EQ(post("/api/v1/login", credentials("alice"), "10.0.0.1").status, 200) << i;
   }
-  httplib::Response slow = post("/api/v1/login", credentials("alice"), "10.0.0.1");
+  HttpResponse slow = post("/api/v1/login", credentials("alice"), "10.0.0.1");
   EXPECT_EQ(slow.status, 429) << slow.body;
-  EXPECT_EQ(slow.get_header_value("Retry-After"), "20");
+  EXPECT_EQ(slow.Header("Retry-After"), "20");
   EXPECT_EQ(post("/api/v1/login", credentials("alice"), "10.0.0.3").status, 200);
 }
 
@@ -218,9 +236,9 @@ TEST_F(DirectoryHttpTest, DeepOrDuplicateKeyBodiesAreRefusedWithAReason) {
   options.max_json_depth = 4;
   auto server = DirectoryHttpServer::Unbound(service_.get(), options);
   auto post = [&](const std::string& path, const std::string& body) {
-    httplib::Request req = Request("POST", path);
+    HttpRequest req = Request("POST", path);
     req.body = body;
-    httplib::Response res;
+    HttpResponse res;
     server->Handle(req, res);
     return res;
   };

@@ -7,6 +7,10 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/credentials.h"
+#include "core/host_port.h"
+#include "core/rel_path.h"
+#include "core/sha256.h"
 #include "directory/strict_json.h"
 
 namespace ferry {
@@ -115,22 +119,14 @@ Result<SearchQuery> ParseSearch(const std::multimap<std::string, std::string>& p
 Status ValidatePeerAddress(std::string_view address) {
   static const Status kBad = Status::InvalidArgument(
       "'address' must be host:port (an IPv4 address, [IPv6] or a DNS name; port 1-65535)");
-  size_t colon = address.rfind(':');
-  if (colon == std::string_view::npos || colon == 0) return kBad;
-  std::string_view host = address.substr(0, colon);
-  std::string_view port = address.substr(colon + 1);
-  int port_number = 0;
-  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), port_number);
-  if (port.empty() || ec != std::errc() || end != port.data() + port.size() || port_number < 1 ||
-      port_number > 65535 || port.front() == '+' || (port.size() > 1 && port.front() == '0')) {
-    return kBad;
+  auto parsed = ParseHostPort(address);
+  if (!parsed.ok()) return kBad;
+  // A host with ':' is an IPv6 address the parser has checked; a zone
+  // ("%eth0") means nothing to other machines.
+  if (parsed->host.find(':') != std::string::npos) {
+    return parsed->host.find('%') == std::string::npos ? Status::Ok() : kBad;
   }
-  if (host.front() == '[') {
-    if (host.size() < 3 || host.back() != ']') return kBad;
-    std::string v6(host.substr(1, host.size() - 2));
-    in6_addr a6{};
-    return inet_pton(AF_INET6, v6.c_str(), &a6) == 1 ? Status::Ok() : kBad;
-  }
+  std::string_view host = parsed->host;
   std::string h(host);
   in_addr a4{};
   if (inet_pton(AF_INET, h.c_str(), &a4) == 1) return Status::Ok();

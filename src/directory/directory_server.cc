@@ -1,45 +1,23 @@
 #include "directory/directory_server.h"
 
-#include <signal.h>
-
-#include <atomic>
 #include <filesystem>
-#include <thread>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "core/host_port.h"
 #include "core/logging.h"
 #include "core/process_tuning.h"
 #include "core/secrets.h"
-#include "core/stop_signals.h"
-#include "core/tls_cert.h"
 #include "directory/directory_http.h"
 #include "directory/directory_service.h"
 #include "directory/postgres_directory_store.h"
 #include "directory/sqlite_directory_store.h"
+#include "net/daemon.h"
+#include "net/tls_identity.h"
 
 namespace ferry {
 namespace {
-
-Status SplitListen(const std::string& listen, std::string* host, int* port) {
-  auto colon = listen.rfind(':');
-  if (colon == std::string::npos || colon == 0) {
-    return Status::InvalidArgument(fmt::format("--listen '{}': expected HOST:PORT", listen));
-  }
-  *host = listen.substr(0, colon);
-  if (host->size() > 2 && host->front() == '[' && host->back() == ']') {
-    *host = host->substr(1, host->size() - 2);
-  }
-  try {
-    size_t used = 0;
-    *port = std::stoi(listen.substr(colon + 1), &used);
-    if (used != listen.size() - colon - 1 || *port < 0 || *port > 65535) throw 0;
-  } catch (...) {
-    return Status::InvalidArgument(fmt::format("--listen '{}': the port must be 0-65535", listen));
-  }
-  return Status::Ok();
-}
 
 // The URL without its password, for messages and logs.
 std::string Redacted(const std::string& url) {
@@ -101,11 +79,9 @@ Result<std::unique_ptr<DirectoryStore>> OpenDirectoryStore(const std::string& ur
 }
 
 Status RunDirectory(const DirectoryServerOptions& o) {
-  // Signals are taken synchronously by one thread, never by a serving thread.
-  sigset_t signals = BlockStopSignals();
-  std::string host;
-  int port = 0;
-  FERRY_RETURN_IF_ERROR(SplitListen(o.listen, &host, &port));
+  Daemon daemon;
+  auto listen = ParseHostPort(o.listen, ListenRules());
+  if (!listen.ok()) return listen.status();
   if (!(o.heartbeat_seconds >= 0.05 && o.heartbeat_seconds <= 3600)) {
     return Status::InvalidArgument("--heartbeat-seconds must be from 0.05 to 3600");
   }
@@ -135,8 +111,8 @@ Status RunDirectory(const DirectoryServerOptions& o) {
   FERRY_RETURN_IF_ERROR(InitLogging(o.data_dir + "/logs/directory.log", o.verbose));
 
   DirectoryHttpOptions http;
-  http.host = host;
-  http.port = port;
+  http.host = listen->host;
+  http.port = listen->port;
   http.plain_http = o.plain_http;
   http.loops = o.loops;
   http.threads = o.threads;
@@ -164,7 +140,7 @@ Status RunDirectory(const DirectoryServerOptions& o) {
   }
 
   std::string db = o.db.empty() ? "sqlite:" + o.data_dir + "/directory.db" : o.db;
-  http.store_in_process = db.starts_with("sqlite:");
+  http.reads_answered_on_loop = db.starts_with("sqlite:");
   auto store = OpenDirectoryStore(db, o.db_connections);
   if (!store.ok()) return store.status();
   DirectoryOptions options;
@@ -184,29 +160,15 @@ Status RunDirectory(const DirectoryServerOptions& o) {
   service.Start();
 
   std::string scheme = o.plain_http ? "http" : "https";
-  spdlog::info("ferry directory listening on {}://{}:{} (store {})", scheme, host,
-               (*server)->port(), Redacted(db));
+  spdlog::info("ferry directory listening on {}://{}:{} (store {})", scheme,
+               listen->BracketedHost(), (*server)->port(), Redacted(db));
   if (!fingerprint.empty()) {
     spdlog::info("certificate SHA-256 fingerprint: {}", FormatFingerprint(fingerprint));
   }
-  spdlog::info("try: FERRY_DIRECTORY={}://{}:{} ferry register --user NAME", scheme, host,
-               (*server)->port());
+  spdlog::info("try: FERRY_DIRECTORY={}://{}:{} ferry register --user NAME", scheme,
+               listen->BracketedHost(), (*server)->port());
 
-  std::atomic<bool> serving{true};
-  std::thread waiter([&] {
-    timespec poll{0, 200'000'000};
-    while (serving) {
-      int sig = sigtimedwait(&signals, nullptr, &poll);
-      if (sig > 0) {
-        spdlog::info("received {}: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
-        (*server)->Stop();
-        return;
-      }
-    }
-  });
-  (*server)->Serve();
-  serving = false;
-  waiter.join();
+  daemon.Run([&] { (*server)->Serve(); }, [&] { (*server)->Stop(); });
   service.Stop();
   spdlog::info("ferry directory stopped");
   return Status::Ok();

@@ -297,8 +297,8 @@ Result<PeerLease> DirectoryService::Heartbeat(const std::string& token,
   return RecordHeartbeat(peer_id);
 }
 
-std::optional<Result<PeerLease>> DirectoryService::HeartbeatInMemory(const std::string& token,
-                                                                     const std::string& peer_id) {
+std::optional<Result<PeerLease>> DirectoryService::HeartbeatOnLoop(const std::string& token,
+                                                                       const std::string& peer_id) {
   auto session = SessionInMemory(token);
   if (!session) return std::nullopt;
   if (!session->ok()) return session->status();
@@ -357,16 +357,20 @@ Result<std::vector<SharedFile>> DirectoryService::PeerFiles(const std::string& t
 }
 
 Result<SharedSearchAnswer> DirectoryService::Search(const std::string& token,
-                                                    const SearchQuery& query) {
-  if (auto answered = SearchInMemory(token, query)) return std::move(*answered);
+                                                    const SearchQuery& query, bool cache_missed) {
+  if (!cache_missed) {
+    if (auto answered = SearchOnLoop(token, query, &cache_missed)) return std::move(*answered);
+  }
   auto session = AuthenticateCached(token);
   if (!session.ok()) return session.status();
   auto pass = search_gate_.Enter();
-  // The same query may have been answered while this one queued.
   int64_t now = clock_();
-  if (auto cached = search_cache_.Find(query, now)) {
-    search_cache_.Count(true);
-    return cached;
+  // A search that queued may find its query answered by one ahead of it.
+  if (pass.waited() || !cache_missed) {
+    if (auto cached = search_cache_.Find(query, now)) {
+      search_cache_.Count(true);
+      return cached;
+    }
   }
   search_cache_.Count(false);
   auto ticket = search_cache_.Begin();
@@ -379,13 +383,17 @@ Result<SharedSearchAnswer> DirectoryService::Search(const std::string& token,
   return answer;
 }
 
-std::optional<Result<SharedSearchAnswer>> DirectoryService::SearchInMemory(
-    const std::string& token, const SearchQuery& query) {
+std::optional<Result<SharedSearchAnswer>> DirectoryService::SearchOnLoop(const std::string& token,
+                                                                         const SearchQuery& query,
+                                                                         bool* cache_missed) {
   auto session = SessionInMemory(token);
   if (!session) return std::nullopt;
   if (!session->ok()) return session->status();
   auto cached = search_cache_.Find(query, clock_());
-  if (!cached) return std::nullopt;
+  if (!cached) {
+    if (cache_missed != nullptr) *cache_missed = true;
+    return std::nullopt;
+  }
   search_cache_.Count(true);
   return cached;
 }

@@ -102,15 +102,21 @@ class DirectoryService {
   Result<std::vector<dirapi::PeerInfo>> Peers(const std::string& token, Page page);
   Result<std::vector<SharedFile>> PeerFiles(const std::string& token, const std::string& peer_id,
                                             Page page);
-  Result<SharedSearchAnswer> Search(const std::string& token, const SearchQuery& query);
+  // `cache_missed`: SearchOnLoop has just found no fresh answer to `query`
+  // in the cache, which is then not asked again before the store (unless the
+  // search queued behind others, which may have stored one meanwhile).
+  Result<SharedSearchAnswer> Search(const std::string& token, const SearchQuery& query,
+                                    bool cache_missed = false);
 
   // The same answers from what this instance holds in memory alone (a cached
-  // session, peer or search answer), for a thread that must not wait for a
-  // database server; nullopt when the store would have to be asked.
-  std::optional<Result<PeerLease>> HeartbeatInMemory(const std::string& token,
-                                                     const std::string& peer_id);
-  std::optional<Result<SharedSearchAnswer>> SearchInMemory(const std::string& token,
-                                                           const SearchQuery& query);
+  // session, peer or search answer), for an event loop, which must not wait
+  // for a database server; nullopt when the store would have to be asked.
+  // SearchOnLoop sets `*cache_missed` when it asked the cache in vain.
+  std::optional<Result<PeerLease>> HeartbeatOnLoop(const std::string& token,
+                                                       const std::string& peer_id);
+  std::optional<Result<SharedSearchAnswer>> SearchOnLoop(const std::string& token,
+                                                         const SearchQuery& query,
+                                                         bool* cache_missed = nullptr);
 
   Status Health();
   // Counts as of the last maintenance pass (cheap; for /metrics).

@@ -10,12 +10,12 @@ FairGate::Pass FairGate::Enter() {
   std::unique_lock lock(mu_);
   if (queue_.empty() && inside_ < slots_) {
     ++inside_;
-    return Pass(this);
+    return Pass(this, false);
   }
   Waiter me;
   queue_.push_back(&me);
   me.turn.wait(lock, [&] { return me.admitted; });
-  return Pass(this);  // the slot was handed over: inside_ already counts it
+  return Pass(this, true);  // the slot was handed over: inside_ already counts it
 }
 
 int FairGate::waiting() {

@@ -24,17 +24,22 @@ class FairGate {
   // Held while inside; leaving (destruction) lets the next caller in.
   class Pass {
    public:
-    explicit Pass(FairGate* gate) : gate_(gate) {}
-    Pass(Pass&& other) noexcept : gate_(other.gate_) { other.gate_ = nullptr; }
+    Pass(FairGate* gate, bool waited) : gate_(gate), waited_(waited) {}
+    Pass(Pass&& other) noexcept : gate_(other.gate_), waited_(other.waited_) {
+      other.gate_ = nullptr;
+    }
     Pass(const Pass&) = delete;
     Pass& operator=(const Pass&) = delete;
     Pass& operator=(Pass&&) = delete;
     ~Pass() {
       if (gate_ != nullptr) gate_->Leave();
     }
+    // Whether the caller queued behind others before going in.
+    bool waited() const { return waited_; }
 
    private:
     FairGate* gate_;
+    bool waited_;
   };
 
   // Blocks until every earlier caller has gone in and a slot is free.

@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/host_port.h"
 #include "directory/file_row_cache.h"
 #include "directory/peer_book.h"
 #include "directory/postgres_name_feed.h"
@@ -220,10 +221,12 @@ std::string DescribeServer(const std::string& url) {
     size_t at = rest.rfind('@');  // after user:password, whatever they hold
     if (at != std::string::npos) rest.erase(0, at + 1);
     std::string authority = rest.substr(0, rest.find_first_of("/?"));
-    size_t colon = authority.rfind(':');
-    if (colon != std::string::npos && authority.find(']', colon) == std::string::npos) {
-      host = authority.substr(0, colon);
-      port = authority.substr(colon + 1);
+    HostPortRules rules;
+    rules.allow_empty_host = true;
+    rules.default_port = 0;  // 0: none given
+    if (auto parsed = ParseHostPort(authority, rules); parsed.ok()) {
+      host = parsed->BracketedHost();
+      if (parsed->port != 0) port = std::to_string(parsed->port);
     } else {
       host = authority;
     }

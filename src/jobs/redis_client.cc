@@ -3,9 +3,9 @@
 #include <hiredis/hiredis.h>
 #include <sys/time.h>
 
-#include <charconv>
-
 #include <fmt/format.h>
+
+#include "core/host_port.h"
 
 namespace ferry::jobs {
 namespace {
@@ -55,34 +55,17 @@ Result<RedisAddress> RedisAddress::Parse(const std::string& url) {
   if (url.rfind(kScheme, 0) != 0) return bad();
   std::string rest = url.substr(kScheme.size());
   if (!rest.empty() && rest.back() == '/') rest.pop_back();
+  HostPortRules rules;
+  rules.default_port = 6379;
+  auto address = ParseHostPort(rest, rules);
+  if (!address.ok()) return bad();
   RedisAddress a;
-  std::string port;
-  if (!rest.empty() && rest.front() == '[') {
-    auto close = rest.find(']');
-    if (close == std::string::npos) return bad();
-    a.host = rest.substr(1, close - 1);
-    if (close + 1 < rest.size()) {
-      if (rest[close + 1] != ':') return bad();
-      port = rest.substr(close + 2);
-    }
-  } else {
-    auto colon = rest.rfind(':');
-    a.host = rest.substr(0, colon);
-    if (colon != std::string::npos) port = rest.substr(colon + 1);
-  }
-  if (a.host.empty() || a.host.find_first_of("/@ ") != std::string::npos) return bad();
-  if (!port.empty()) {
-    auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), a.port);
-    if (ec != std::errc() || end != port.data() + port.size() || a.port < 1 || a.port > 65535)
-      return bad();
-  }
+  a.host = std::move(address->host);
+  a.port = address->port;
   return a;
 }
 
-std::string RedisAddress::ToString() const {
-  return host.find(':') != std::string::npos ? fmt::format("redis://[{}]:{}", host, port)
-                                             : fmt::format("redis://{}:{}", host, port);
-}
+std::string RedisAddress::ToString() const { return "redis://" + HostPort{host, port}.ToString(); }
 
 void RedisPool::FreeContext::operator()(redisContext* c) const { redisFree(c); }
 

@@ -6,6 +6,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/host_port.h"
+
 namespace ferry {
 
 grpc::Status ToGrpc(const Status& s) {
@@ -14,16 +16,14 @@ grpc::Status ToGrpc(const Status& s) {
 }
 
 std::string PeerAddress(const std::string& grpc_peer) {
-  std::string s = grpc_peer;
-  if (auto colon = s.find(':'); colon != std::string::npos && s.compare(0, 3, "ipv") == 0) {
+  std::string_view s = grpc_peer;
+  if (auto colon = s.find(':'); colon != std::string_view::npos && s.starts_with("ipv")) {
     s = s.substr(colon + 1);
   }
-  if (!s.empty() && s.front() == '[') {
-    auto close = s.find(']');
-    return close == std::string::npos ? s : s.substr(1, close - 1);
-  }
-  if (auto colon = s.rfind(':'); colon != std::string::npos) s = s.substr(0, colon);
-  return s;
+  HostPortRules rules;
+  rules.min_port = 0;
+  auto address = ParseHostPort(s, rules);
+  return address.ok() ? address->host : std::string(s);
 }
 
 std::string BearerToken(const grpc::ServerContext& ctx) {

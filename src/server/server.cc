@@ -17,17 +17,18 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "core/connection_gate.h"
+#include "core/host_port.h"
 #include "core/logging.h"
 #include "core/process_tuning.h"
 #include "core/secrets.h"
-#include "core/stop_signals.h"
-#include "core/tcp_acceptor.h"
-#include "core/tls_cert.h"
 #include "core/usable_cpus.h"
 #include "jobs/redis_job_queue.h"
 #include "jobs/sqlite_job_queue.h"
 #include "jobs/worker_pool.h"
+#include "net/connection_gate.h"
+#include "net/daemon.h"
+#include "net/tcp_acceptor.h"
+#include "net/tls_identity.h"
 #include "server/accounts.h"
 #include "server/auth_service.h"
 #include "server/file_service.h"
@@ -178,10 +179,11 @@ ConnectionLimits ConnectionLimitsFor(const ServerOptions& o, const SessionLimits
 }  // namespace
 
 Status RunServer(const ServerOptions& o) {
-  // Signals are taken synchronously by one thread, never by a serving thread.
-  sigset_t signals = BlockStopSignals();
+  Daemon daemon;
 
   FERRY_RETURN_IF_ERROR(ValidateOptions(o));
+  auto listen = ParseHostPort(o.listen, ListenRules());
+  if (!listen.ok()) return listen.status();
   FERRY_RETURN_IF_ERROR(InitCrypto());
   DataDir data{o.data_dir};
   FERRY_RETURN_IF_ERROR(data.Prepare());
@@ -257,7 +259,7 @@ Status RunServer(const ServerOptions& o) {
     fatal = true;
     ::kill(::getpid(), SIGTERM);
   };
-  auto acceptor = TcpAcceptor::Listen(o.listen, acceptor_options);
+  auto acceptor = TcpAcceptor::Listen(*listen, acceptor_options);
   if (!acceptor.ok()) return acceptor.status();
   ConnectionGate gate(ConnectionLimitsFor(o, limits));
 
@@ -296,7 +298,7 @@ Status RunServer(const ServerOptions& o) {
     handoff->HandleNewConnection(&p);
   });
 
-  std::string host = o.listen.substr(0, o.listen.rfind(':'));
+  const std::string host = listen->BracketedHost();
   spdlog::info("ferry server listening on {}:{} (TLS; data in {})", host, port, o.data_dir);
   spdlog::info("certificate SHA-256 fingerprint: {}", FormatFingerprint(*fingerprint));
   if (users->empty()) {
@@ -307,33 +309,20 @@ Status RunServer(const ServerOptions& o) {
   // Sweep often enough that idle and stalled clients go within half a timeout.
   Housekeeper housekeeper(&state, std::clamp(std::chrono::seconds(o.idle_timeout_seconds / 2),
                                              std::chrono::seconds(1), std::chrono::seconds(10)));
-  std::atomic<bool> stopped{false};
-  std::thread waiter([&] {
-    int sig = 0;
-    sigwait(&signals, &sig);
-    spdlog::info(
-        "received {}: finishing transfers in progress (up to {} s), then stopping; "
-        "signal again to stop at once",
-        sig == SIGINT ? "SIGINT" : "SIGTERM", o.shutdown_grace_seconds);
-    std::thread shutdown([&] {
-      (*acceptor)->Stop();
-      server->Shutdown(std::chrono::system_clock::now() +
-                       std::chrono::seconds(o.shutdown_grace_seconds));
-      stopped = true;
-    });
-    // A second signal means now. Nothing is lost by stopping mid-transfer:
-    // partial uploads stay outside the homes and resume later.
-    timespec poll{0, 200'000'000};
-    while (!stopped) {
-      if (sigtimedwait(&signals, nullptr, &poll) > 0) {
-        spdlog::warn("second signal: stopping now");
-        std::_Exit(130);
-      }
-    }
-    shutdown.join();
-  });
-  server->Wait();
-  waiter.join();
+  DaemonStop how;
+  how.what_happens = fmt::format(
+      "finishing transfers in progress (up to {} s), then stopping; signal again to stop at once",
+      o.shutdown_grace_seconds);
+  // Nothing is lost by stopping mid-transfer: partial uploads stay outside
+  // the homes and resume later.
+  how.second_signal_exits = true;
+  daemon.Run([&] { server->Wait(); },
+             [&] {
+               (*acceptor)->Stop();
+               server->Shutdown(std::chrono::system_clock::now() +
+                                std::chrono::seconds(o.shutdown_grace_seconds));
+             },
+             how);
   state.audit.Flush();
   if (fatal) return Status::Unavailable(fatal_reason);
   spdlog::info("ferry server stopped");

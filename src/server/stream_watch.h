@@ -22,7 +22,7 @@
 #include <thread>
 #include <unordered_map>
 
-#include "core/connection_gate.h"
+#include "net/connection_gate.h"
 
 namespace ferry {
 

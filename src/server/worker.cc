@@ -1,6 +1,5 @@
 #include "server/worker.h"
 
-#include <signal.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -8,10 +7,10 @@
 
 #include "core/logging.h"
 #include "core/secrets.h"
-#include "core/stop_signals.h"
 #include "core/usable_cpus.h"
 #include "jobs/redis_job_queue.h"
 #include "jobs/worker_pool.h"
+#include "net/daemon.h"
 #include "server/data_dir.h"
 
 namespace ferry {
@@ -35,7 +34,7 @@ void JobLimitOptions::ApplyTo(jobs::WorkerPoolOptions& pool) const {
 }
 
 Status RunWorker(const WorkerOptions& o) {
-  sigset_t signals = BlockStopSignals();
+  Daemon daemon;
 
   if (o.workers < 0) return Status::InvalidArgument("--workers must be at least 0");
   if (o.visibility_timeout_seconds < 1) {
@@ -76,10 +75,7 @@ Status RunWorker(const WorkerOptions& o) {
     jobs::WorkerPool pool(&queue, &*sealer, std::move(pool_options));
     spdlog::info("ferry worker {} taking jobs from {} with {} threads (data in {})",
                  queue_options.consumer, address->ToString(), n, o.data_dir);
-    int sig = 0;
-    sigwait(&signals, &sig);
-    spdlog::info("received {}: handing running jobs back to the queue",
-                 sig == SIGINT ? "SIGINT" : "SIGTERM");
+    daemon.WaitForSignal({.what_happens = "handing running jobs back to the queue"});
   }
   spdlog::info("ferry worker stopped");
   return Status::Ok();

@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "client/directory_client.h"
-#include "core/tls_cert.h"
+#include "net/tls_identity.h"
 #include "tests/e2e/harness.h"
 
 namespace ferry::e2e {

@@ -1,4 +1,4 @@
-#include "client/trust.h"
+#include "net/trust.h"
 
 #include <netdb.h>
 #include <openssl/pem.h>
@@ -19,8 +19,9 @@
 
 #include <fmt/format.h>
 
-#include "core/tls_cert.h"
+#include "core/host_port.h"
 #include "core/unique_fd.h"
+#include "net/tls_identity.h"
 
 namespace ferry {
 namespace {
@@ -73,22 +74,6 @@ std::string ConfigDir() {
   }
   const char* home = std::getenv("HOME");
   return std::string(home ? home : ".") + "/.config/ferry";
-}
-
-Status SplitHostPort(const std::string& address, std::string* host, std::string* port) {
-  size_t colon = address.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == address.size()) {
-    return Status::InvalidArgument(fmt::format("server address '{}' is not HOST:PORT", address));
-  }
-  *host = address.substr(0, colon);
-  *port = address.substr(colon + 1);
-  if (host->front() == '[' && host->back() == ']') *host = host->substr(1, host->size() - 2);
-  for (char c : *port) {
-    if (c < '0' || c > '9') {
-      return Status::InvalidArgument(fmt::format("port '{}' is not a number", *port));
-    }
-  }
-  return Status::Ok();
 }
 
 Result<std::string> FetchServerCertificate(const std::string& host, const std::string& port,
@@ -150,9 +135,11 @@ Result<TrustedServer> EstablishTrust(const std::string& server, const TrustOptio
     if (!pem.ok()) return pem.status();
     return TrustedServer{*pem, "", ""};
   }
-  std::string host, port;
-  FERRY_RETURN_IF_ERROR(SplitHostPort(server, &host, &port));
-  auto pem = FetchServerCertificate(host, port, 10'000);
+  HostPortRules rules;
+  rules.what = "server address";
+  auto address = ParseHostPort(server, rules);
+  if (!address.ok()) return address.status();
+  auto pem = FetchServerCertificate(address->host, std::to_string(address->port), 10'000);
   if (!pem.ok()) return pem.status();
   auto fingerprint = CertFingerprint(*pem);
   if (!fingerprint.ok()) return fingerprint.status();

@@ -46,9 +46,6 @@ class KnownServers {
   std::string path_;
 };
 
-// Splits "host:port" or "[v6]:port"; INVALID_ARGUMENT if malformed.
-Status SplitHostPort(const std::string& address, std::string* host, std::string* port);
-
 Result<TrustedServer> EstablishTrust(const std::string& server, const TrustOptions& options);
 
 // $XDG_CONFIG_HOME/ferry (or ~/.config/ferry).

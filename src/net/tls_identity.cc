@@ -1,4 +1,4 @@
-#include "core/tls_cert.h"
+#include "net/tls_identity.h"
 
 #include <fcntl.h>
 #include <openssl/bio.h>

@@ -15,9 +15,10 @@
 #include <thread>
 #include <vector>
 
-#include "core/connection_gate.h"
+#include "core/host_port.h"
 #include "core/status.h"
 #include "core/unique_fd.h"
+#include "net/connection_gate.h"
 
 namespace ferry {
 
@@ -31,9 +32,9 @@ class TcpAcceptor {
     std::function<void(const std::string& why)> on_fatal;
   };
 
-  // Binds every address `listen` ("host:port", "[v6]:port"; port 0 picks
-  // one) resolves to. Does not accept yet.
-  static Result<std::unique_ptr<TcpAcceptor>> Listen(const std::string& listen, Options options);
+  // Binds every address `address` resolves to (port 0 picks one; host "" or
+  // "*" is every address, IPv6 and IPv4). Does not accept yet.
+  static Result<std::unique_ptr<TcpAcceptor>> Listen(const HostPort& address, Options options);
   ~TcpAcceptor();
   TcpAcceptor(const TcpAcceptor&) = delete;
   TcpAcceptor& operator=(const TcpAcceptor&) = delete;

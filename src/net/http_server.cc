@@ -1,6 +1,5 @@
-#include "directory/async_http_server.h"
+#include "net/http_server.h"
 
-#include <httplib.h>
 #include <malloc.h>
 
 #include <atomic>
@@ -21,7 +20,10 @@
 #include <boost/beast/ssl.hpp>
 #include <nlohmann/json.hpp>
 
+#include "core/host_port.h"
 #include "core/usable_cpus.h"
+#include "net/http_message.h"
+#include "net/http_routes.h"
 
 namespace ferry {
 
@@ -58,16 +60,16 @@ struct EventLoop {
 
 }  // namespace
 
-struct AsyncHttpServer::State {
-  AsyncHttpOptions options;
-  Handler handler;
+struct HttpServer::State {
+  HttpServerOptions options;
+  const HttpRoutes* routes = nullptr;
   // Destroyed in reverse: an accept still pending holds a socket of one of
   // the loops, and the loops' connections use the TLS context.
   std::optional<asio::ssl::context> tls;
   std::vector<std::unique_ptr<EventLoop>> loops;
-  // Requests not answered on the loops (with answer_on_loop only). Destroyed before
-  // the loops, to which it hands the requests back.
-  std::optional<asio::thread_pool> waiting_pool;
+  // Requests not answered on the loop. Destroyed before the loops, to which
+  // it hands the requests back.
+  std::optional<asio::thread_pool> pool;
   asio::io_context accept_loop{1};
   tcp::acceptor acceptor{accept_loop};
   int port = 0;
@@ -111,7 +113,7 @@ constexpr size_t kLargeBody = 1 << 20;
 // heap, so the memory of large bodies handled at once stays resident after
 // them. Trims the heap a second after a large body is freed: once for all
 // the large bodies freed meanwhile, and at most once a second.
-void ReleaseFreedMemory(AsyncHttpServer::State& state) {
+void ReleaseFreedMemory(HttpServer::State& state) {
   if (state.trim_pending.exchange(true)) return;
   asio::post(state.accept_loop, [&state] {
     state.trim_timer.expires_after(std::chrono::seconds(1));
@@ -154,13 +156,26 @@ std::optional<Refused> RefusalFor(const error_code& ec, size_t body_limit) {
   return std::nullopt;
 }
 
+// The request's head as ferry's type: method, target, path, query and
+// headers; the body comes once it is read.
+HttpRequest HeadOf(const http::request<http::string_body>& in, const std::string& remote_addr,
+                   int remote_port) {
+  HttpRequest out = HttpRequest::For(std::string(in.method_string()), std::string(in.target()));
+  out.headers.reserve(static_cast<size_t>(std::distance(in.begin(), in.end())));
+  for (const auto& field : in) {
+    out.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+  }
+  out.remote_addr = remote_addr;
+  out.remote_port = remote_port;
+  return out;
+}
+
 // Checks a request whose headers are read before its body is: its transfer
 // coding must be `chunked` alone (anything else would leave its body
-// unframed: 501), and its body within the limit for its head (413). Sets
-// that limit on `parser` and in `body_limit`.
-std::optional<Refused> RefusalBeforeBody(const AsyncHttpOptions& options,
-                                         http::request_parser<http::string_body>& parser,
-                                         size_t* body_limit) {
+// unframed: 501), and its body within `body_limit` (413). Sets that limit on
+// `parser`.
+std::optional<Refused> RefusalBeforeBody(http::request_parser<http::string_body>& parser,
+                                         size_t body_limit) {
   const auto& request = parser.get();
   auto codings = request.equal_range(http::field::transfer_encoding);
   if (codings.first != codings.second) {
@@ -169,42 +184,15 @@ std::optional<Refused> RefusalBeforeBody(const AsyncHttpOptions& options,
       return Refused(501, NotImplementedCoding(coding));
     }
   }
-  *body_limit = options.max_body;
-  if (options.body_limit) {
-    AsyncHttpOptions::RequestHead head{request.method_string(), request.target(),
-                                       request[http::field::authorization]};
-    *body_limit = std::min(options.max_body, options.body_limit(head));
-  }
-  parser.body_limit(*body_limit);
-  if (auto length = parser.content_length(); length && *length > *body_limit) {
-    return Refused(413, TooLarge(*body_limit));
+  parser.body_limit(body_limit);
+  if (auto length = parser.content_length(); length && *length > body_limit) {
+    return Refused(413, TooLarge(body_limit));
   }
   return std::nullopt;
 }
 
-httplib::Request ToHttplib(http::request<http::string_body>&& in, const std::string& remote_addr,
-                           int remote_port) {
-  httplib::Request out;
-  out.method = std::string(in.method_string());
-  std::string_view target = in.target();
-  out.target = std::string(target);
-  auto query = target.find('?');
-  out.path = httplib::detail::decode_url(std::string(target.substr(0, query)), false);
-  if (query != std::string_view::npos) {
-    httplib::detail::parse_query_text(std::string(target.substr(query + 1)), out.params);
-  }
-  for (const auto& field : in) {
-    out.headers.emplace(std::string(field.name_string()), std::string(field.value()));
-  }
-  out.version = in.version() == 10 ? "HTTP/1.0" : "HTTP/1.1";
-  out.body = std::move(in.body());
-  out.remote_addr = remote_addr;
-  out.remote_port = remote_port;
-  return out;
-}
-
-http::response<http::string_body> FromHttplib(httplib::Response&& in, unsigned version,
-                                              bool keep_alive, bool head) {
+http::response<http::string_body> ToBeast(HttpResponse&& in, unsigned version, bool keep_alive,
+                                          bool head) {
   http::response<http::string_body> out;
   out.version(version);
   out.result(static_cast<unsigned>(in.status > 0 ? in.status : 500));
@@ -244,10 +232,10 @@ std::string RemoteAddress(const tcp::socket& socket, int* port) {
 // One connection's requests, in turn, until it closes, fails, goes idle past
 // the timeout, or the server stops.
 template <typename Stream>
-asio::awaitable<void> ServeRequests(AsyncHttpServer::State& state, Stream& stream,
+asio::awaitable<void> ServeRequests(HttpServer::State& state, Stream& stream,
                                     ConnectionControl& control, const std::string& remote_addr,
                                     int remote_port) {
-  const AsyncHttpOptions& options = state.options;
+  const HttpServerOptions& options = state.options;
   auto& socket = beast::get_lowest_layer(stream);
   beast::flat_buffer buffer;
   for (;;) {
@@ -273,7 +261,12 @@ asio::awaitable<void> ServeRequests(AsyncHttpServer::State& state, Stream& strea
       co_return;
     }
     auto& request = parser.get();
-    if (auto refusal = RefusalBeforeBody(options, parser, &body_limit)) {
+    // The route is matched once, here: it sets the body limit, and where the
+    // request is answered.
+    HttpRequest in = HeadOf(request, remote_addr, remote_port);
+    const RouteMatch match = state.routes->Match(in.method, in.path);
+    body_limit = std::min(options.max_body, state.routes->BodyLimit(match, in));
+    if (auto refusal = RefusalBeforeBody(parser, body_limit)) {
       co_await refuse(*refusal);
       co_return;
     }
@@ -294,17 +287,15 @@ asio::awaitable<void> ServeRequests(AsyncHttpServer::State& state, Stream& strea
     const bool keep_alive = request.keep_alive();
     const bool head = request.method() == http::verb::head;
     version = request.version();
-    httplib::Request in = ToHttplib(parser.release(), remote_addr, remote_port);
-    httplib::Response out;
+    in.body = std::move(parser.release().body());
+    HttpResponse out;
     socket.expires_never();
-    if (!options.answer_on_loop) {
-      state.handler(in, out);
-    } else if (!options.answer_on_loop(in, out)) {
-      // Resumes here, on the loop, once a pool thread has handled it.
+    if (PoolWork rest = state.routes->StartOnLoop(match, in, out)) {
+      // Resumes here, on the loop, once a pool thread has finished it.
       co_await asio::co_spawn(
-          state.waiting_pool->get_executor(),
+          state.pool->get_executor(),
           [&]() -> asio::awaitable<void> {
-            state.handler(in, out);
+            rest(out);
             co_return;
           },
           asio::use_awaitable);
@@ -313,7 +304,7 @@ asio::awaitable<void> ServeRequests(AsyncHttpServer::State& state, Stream& strea
       std::string().swap(in.body);
       ReleaseFreedMemory(state);
     }
-    auto reply = FromHttplib(std::move(out), version, keep_alive, head);
+    auto reply = ToBeast(std::move(out), version, keep_alive, head);
     socket.expires_after(options.io_timeout);
     auto [write_error, written] = co_await http::async_write(stream, reply, kTuple);
     if (write_error || !keep_alive) co_return;
@@ -343,7 +334,7 @@ struct Connection {
 };
 
 template <typename Stream>
-asio::awaitable<void> ServeConnection(AsyncHttpServer::State& state, EventLoop& loop,
+asio::awaitable<void> ServeConnection(HttpServer::State& state, EventLoop& loop,
                                       std::shared_ptr<Connection<Stream>> connection) {
   auto& stream = connection->stream;
   auto& socket = beast::get_lowest_layer(stream);
@@ -367,7 +358,7 @@ asio::awaitable<void> ServeConnection(AsyncHttpServer::State& state, EventLoop& 
       co_await Close(stream);
     }
   } catch (const std::exception& e) {
-    spdlog::warn("directory: connection from {} failed: {}", remote_addr, e.what());
+    spdlog::warn("http: connection from {} failed: {}", remote_addr, e.what());
   }
   connection->control->idle = false;
   connection->control->socket = nullptr;
@@ -375,7 +366,7 @@ asio::awaitable<void> ServeConnection(AsyncHttpServer::State& state, EventLoop& 
   --loop.connections;
 }
 
-asio::awaitable<void> Accept(AsyncHttpServer::State& state) {
+asio::awaitable<void> Accept(HttpServer::State& state) {
   asio::steady_timer pause(state.accept_loop);
   for (;;) {
     // The loop with the fewest connections takes the next one.
@@ -388,7 +379,7 @@ asio::awaitable<void> Accept(AsyncHttpServer::State& state) {
     if (!state.acceptor.is_open() || ec == asio::error::operation_aborted) co_return;
     if (ec) {
       // Out of file descriptors, most likely: wait a moment instead of spinning.
-      spdlog::warn("directory: cannot accept a connection: {}", ec.message());
+      spdlog::warn("http: cannot accept a connection: {}", ec.message());
       pause.expires_after(std::chrono::milliseconds(100));
       co_await pause.async_wait(kTuple);
       continue;
@@ -411,20 +402,18 @@ asio::awaitable<void> Accept(AsyncHttpServer::State& state) {
 
 }  // namespace
 
-AsyncHttpServer::AsyncHttpServer(std::unique_ptr<State> state) : state_(std::move(state)) {}
+HttpServer::HttpServer(std::unique_ptr<State> state) : state_(std::move(state)) {}
 
-AsyncHttpServer::~AsyncHttpServer() { Stop(); }
+HttpServer::~HttpServer() { Stop(); }
 
-Result<std::unique_ptr<AsyncHttpServer>> AsyncHttpServer::Bind(const AsyncHttpOptions& options,
-                                                               Handler handler) {
+Result<std::unique_ptr<HttpServer>> HttpServer::Bind(const HttpServerOptions& options,
+                                                     const HttpRoutes* routes) {
   auto state = std::make_unique<State>();
   state->options = options;
   const int loops = options.loops > 0 ? options.loops : UsableCpus();
   for (int i = 0; i < loops; ++i) state->loops.push_back(std::make_unique<EventLoop>());
-  if (options.answer_on_loop) {
-    state->waiting_pool.emplace(static_cast<size_t>(std::max(1, options.threads)));
-  }
-  state->handler = std::move(handler);
+  state->pool.emplace(static_cast<size_t>(std::max(1, options.threads)));
+  state->routes = routes;
   if (!options.cert_file.empty() || !options.key_file.empty()) {
     auto& tls = state->tls.emplace(asio::ssl::context::tls_server);
     error_code ec;
@@ -440,10 +429,12 @@ Result<std::unique_ptr<AsyncHttpServer>> AsyncHttpServer::Bind(const AsyncHttpOp
                                                  ec.message()));
     }
   }
-  const std::string where = fmt::format("{}:{}", options.host, options.port);
+  const std::string where = HostPort{options.host, options.port}.ToString();
+  // "" and "*" are every address: IPv6 and, through a dual-stack socket, IPv4.
+  const std::string host = options.host.empty() || options.host == "*" ? "::" : options.host;
   error_code ec;
   tcp::resolver resolver(state->accept_loop);
-  auto endpoints = resolver.resolve(options.host, std::to_string(options.port),
+  auto endpoints = resolver.resolve(host, std::to_string(options.port),
                                     tcp::resolver::passive | tcp::resolver::numeric_service, ec);
   if (ec || endpoints.empty()) {
     return Status::InvalidArgument(fmt::format("cannot listen on {}: {}", where, ec.message()));
@@ -455,15 +446,15 @@ Result<std::unique_ptr<AsyncHttpServer>> AsyncHttpServer::Bind(const AsyncHttpOp
       !acceptor.bind(endpoint, ec) &&
       !acceptor.listen(asio::socket_base::max_listen_connections, ec)) {
     state->port = acceptor.local_endpoint().port();
-    return std::make_unique<AsyncHttpServer>(std::move(state));
+    return std::make_unique<HttpServer>(std::move(state));
   }
   return Status::Unavailable(fmt::format(
       "cannot listen on {} (in use, or not an address of this machine): {}", where, ec.message()));
 }
 
-int AsyncHttpServer::port() const { return state_->port; }
+int HttpServer::port() const { return state_->port; }
 
-void AsyncHttpServer::Serve() {
+void HttpServer::Serve() {
   State& state = *state_;
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> work;
   std::vector<std::thread> threads;
@@ -486,11 +477,11 @@ void AsyncHttpServer::Serve() {
   for (auto& loop : state.loops) loop->io.stop();
   // Requests still being handled finish; what they hand back to a stopped
   // loop is dropped with it.
-  if (state.waiting_pool) state.waiting_pool->join();
+  state.pool->join();
   for (auto& t : threads) t.join();
 }
 
-void AsyncHttpServer::Stop() {
+void HttpServer::Stop() {
   State& state = *state_;
   std::vector<std::pair<asio::any_io_executor, std::shared_ptr<ConnectionControl>>> open;
   {

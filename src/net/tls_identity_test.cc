@@ -1,4 +1,4 @@
-#include "core/tls_cert.h"
+#include "net/tls_identity.h"
 
 #include <sys/stat.h>
 #include <unistd.h>

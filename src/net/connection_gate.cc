@@ -1,4 +1,4 @@
-#include "core/connection_gate.h"
+#include "net/connection_gate.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -1,8 +1,8 @@
-#include "directory/async_http_server.h"
+#include "net/http_server.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
-#include <httplib.h>
+#include <httplib.h>  // the client side of these tests
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -20,7 +20,8 @@
 
 #include <gtest/gtest.h>
 
-#include "core/tls_cert.h"
+#include "net/http_routes.h"
+#include "net/tls_identity.h"
 
 namespace ferry {
 namespace {
@@ -88,12 +89,52 @@ long ContextSwitches() {
   return total;
 }
 
-class AsyncHttpServerTest : public ::testing::Test {
+// "METHOD PATH a=1;b=2; BODY from ADDRESS"; 404 for /missing.
+void Echo(const HttpRequest& req, HttpResponse& res) {
+  std::string params;
+  for (const auto& [k, v] : req.query) params += k + "=" + v + ";";
+  res.status = req.path == "/missing" ? 404 : 200;
+  res.SetBody(
+      req.method + " " + req.path + " " + params + " " + req.body + " from " + req.remote_addr,
+      "text/plain");
+}
+
+// A route for `method` and `pattern` that echoes, after `before` if any.
+HttpRoute EchoRoute(std::string method, std::string pattern, bool answered_on_loop = true,
+                    std::function<void(const HttpRequest&)> before = {}) {
+  HttpRoute route;
+  route.method = std::move(method);
+  route.pattern = std::move(pattern);
+  route.answered_on_loop = answered_on_loop;
+  route.handler = [before = std::move(before)](const HttpRequest& req, const PathParams&,
+                                               HttpResponse& res) -> PoolWork {
+    if (before) before(req);
+    Echo(req, res);
+    return {};
+  };
+  return route;
+}
+
+// GET and POST of "/" and of any one-segment path, echoed on the loop.
+void AddEchoRoutes(HttpRoutes& routes) {
+  for (const char* method : {"GET", "POST"}) {
+    routes.Add(EchoRoute(method, "/"));
+    routes.Add(EchoRoute(method, "/{path}"));
+  }
+}
+
+class HttpServerTest : public ::testing::Test {
  protected:
   void TearDown() override { StopServer(); }
 
-  void StartServer(AsyncHttpOptions options, AsyncHttpServer::Handler handler) {
-    auto bound = AsyncHttpServer::Bind(options, std::move(handler));
+  // Serves `routes` (echo routes when none are given).
+  void StartServer(HttpServerOptions options, std::unique_ptr<HttpRoutes> routes = nullptr) {
+    if (!routes) {
+      routes = std::make_unique<HttpRoutes>();
+      AddEchoRoutes(*routes);
+    }
+    routes_ = std::move(routes);
+    auto bound = HttpServer::Bind(options, routes_.get());
     ASSERT_TRUE(bound.ok()) << bound.status().ToString();
     server_ = std::move(bound).value();
     serving_ = std::thread([this] { server_->Serve(); });
@@ -107,23 +148,15 @@ class AsyncHttpServerTest : public ::testing::Test {
                                                                  start);
   }
   int port() const { return server_->port(); }
-  void ExpectStopAnswersRequestsInHand(AsyncHttpOptions options);
+  void ExpectStopAnswersRequestsInHand(bool slow_answered_on_loop);
 
-  static void Echo(const httplib::Request& req, httplib::Response& res) {
-    std::string params;
-    for (const auto& [k, v] : req.params) params += k + "=" + v + ";";
-    res.status = req.path == "/missing" ? 404 : 200;
-    res.set_content(
-        req.method + " " + req.path + " " + params + " " + req.body + " from " + req.remote_addr,
-        "text/plain");
-  }
-
-  std::unique_ptr<AsyncHttpServer> server_;
+  std::unique_ptr<HttpRoutes> routes_;
+  std::unique_ptr<HttpServer> server_;
   std::thread serving_;
 };
 
-TEST_F(AsyncHttpServerTest, AnswersRequestsOnKeptAliveConnections) {
-  StartServer(AsyncHttpOptions{}, Echo);
+TEST_F(HttpServerTest, AnswersRequestsOnKeptAliveConnections) {
+  StartServer(HttpServerOptions{});
   httplib::Client client("127.0.0.1", port());
   client.set_keep_alive(true);
   auto get = client.Get("/a%20b?q=x%20y&n=2");
@@ -151,10 +184,10 @@ TEST_F(AsyncHttpServerTest, AnswersRequestsOnKeptAliveConnections) {
   EXPECT_NE(both.find("GET /after"), std::string::npos) << both;
 }
 
-TEST_F(AsyncHttpServerTest, MoreOpenConnectionsThanLoopsAreAllServed) {
-  AsyncHttpOptions options;
+TEST_F(HttpServerTest, MoreOpenConnectionsThanLoopsAreAllServed) {
+  HttpServerOptions options;
   options.loops = 2;
-  StartServer(options, Echo);
+  StartServer(options);
   // Eight connections stay open; each asks in turn, twice. A server with a
   // thread per connection (and two threads) would answer only the first two.
   std::vector<std::unique_ptr<RawConnection>> connections;
@@ -172,22 +205,20 @@ TEST_F(AsyncHttpServerTest, MoreOpenConnectionsThanLoopsAreAllServed) {
   }
 }
 
-TEST_F(AsyncHttpServerTest, RequestsThatMayWaitHoldUpNoLoop) {
-  AsyncHttpOptions options;
+TEST_F(HttpServerTest, RequestsThatMayWaitHoldUpNoLoop) {
+  HttpServerOptions options;
   options.loops = 1;
   options.threads = 2;
   std::atomic<bool> slow_entered{false}, slow_done{false}, fast_saw_slow_running{true};
   std::mutex mu;
   std::set<std::thread::id> fast_threads, slow_threads;
-  options.answer_on_loop = [&](const httplib::Request& req, httplib::Response& res) {
-    if (req.path == "/slow") return false;
+  auto routes = std::make_unique<HttpRoutes>();
+  routes->Add(EchoRoute("GET", "/fast", true, [&](const HttpRequest&) {
     std::lock_guard lock(mu);
     fast_threads.insert(std::this_thread::get_id());
     if (slow_done) fast_saw_slow_running = false;
-    Echo(req, res);
-    return true;
-  };
-  StartServer(options, [&](const httplib::Request& req, httplib::Response& res) {
+  }));
+  routes->Add(EchoRoute("GET", "/slow", false, [&](const HttpRequest&) {
     {
       std::lock_guard lock(mu);
       slow_threads.insert(std::this_thread::get_id());
@@ -195,8 +226,8 @@ TEST_F(AsyncHttpServerTest, RequestsThatMayWaitHoldUpNoLoop) {
     slow_entered = true;
     std::this_thread::sleep_for(1s);
     slow_done = true;
-    Echo(req, res);
-  });
+  }));
+  StartServer(options, std::move(routes));
   // Both waiting requests are in hand at once, on the pool's two threads.
   RawConnection slow1(port()), slow2(port());
   ASSERT_TRUE(slow1.Send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"));
@@ -219,8 +250,8 @@ TEST_F(AsyncHttpServerTest, RequestsThatMayWaitHoldUpNoLoop) {
   for (auto id : slow_threads) EXPECT_EQ(fast_threads.count(id), 0u);
 }
 
-TEST_F(AsyncHttpServerTest, IdleConnectionsCostNoWakeUps) {
-  StartServer(AsyncHttpOptions{}, Echo);
+TEST_F(HttpServerTest, IdleConnectionsCostNoWakeUps) {
+  StartServer(HttpServerOptions{});
   std::vector<std::unique_ptr<RawConnection>> idle;
   for (int i = 0; i < 32; ++i) {
     idle.push_back(std::make_unique<RawConnection>(port()));
@@ -235,11 +266,11 @@ TEST_F(AsyncHttpServerTest, IdleConnectionsCostNoWakeUps) {
   EXPECT_LT(during, 100);
 }
 
-TEST_F(AsyncHttpServerTest, BadRequestsGetAClearRefusal) {
-  AsyncHttpOptions options;
+TEST_F(HttpServerTest, BadRequestsGetAClearRefusal) {
+  HttpServerOptions options;
   options.max_body = 1000;
   options.max_header = 2000;
-  StartServer(options, Echo);
+  StartServer(options);
   {
     RawConnection raw(port());
     ASSERT_TRUE(raw.Send("POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n"));
@@ -273,13 +304,22 @@ TEST_F(AsyncHttpServerTest, BadRequestsGetAClearRefusal) {
   EXPECT_EQ(ok->status, 200);
 }
 
-TEST_F(AsyncHttpServerTest, EachRequestHasTheBodyLimitOfItsHead) {
-  AsyncHttpOptions options;
+TEST_F(HttpServerTest, EachRequestHasTheBodyLimitOfItsHead) {
+  HttpServerOptions options;
   options.max_body = 1 << 20;
-  options.body_limit = [](const AsyncHttpOptions::RequestHead& head) -> size_t {
-    return head.target == "/big" && head.authorization == "yes" ? 1 << 20 : 100;
+  HttpRouteOptions route_options;
+  route_options.body_limit = 100;
+  auto routes = std::make_unique<HttpRoutes>(route_options);
+  int limits_asked = 0;  // on the one loop, so no race
+  HttpRoute big_route = EchoRoute("POST", "/big");
+  big_route.body_limit = [&](const HttpRequest& head) -> size_t {
+    ++limits_asked;
+    return head.Header("authorization") == "yes" ? 1 << 20 : 100;
   };
-  StartServer(options, Echo);
+  routes->Add(std::move(big_route));
+  routes->Add(EchoRoute("POST", "/small"));
+  options.loops = 1;
+  StartServer(options, std::move(routes));
   // Refused on its Content-Length alone, before any of the body is sent.
   {
     RawConnection raw(port());
@@ -306,10 +346,12 @@ TEST_F(AsyncHttpServerTest, EachRequestHasTheBodyLimitOfItsHead) {
   auto small = client.Post("/small", std::string(100, 'z'), "text/plain");
   ASSERT_TRUE(small);
   EXPECT_EQ(small->status, 200);
+  // Once per request to /big: its route was matched once, with its head.
+  EXPECT_EQ(limits_asked, 2);
 }
 
-TEST_F(AsyncHttpServerTest, TransferCodingsOtherThanChunkedAloneAreNotImplemented) {
-  StartServer(AsyncHttpOptions{}, Echo);
+TEST_F(HttpServerTest, TransferCodingsOtherThanChunkedAloneAreNotImplemented) {
+  StartServer(HttpServerOptions{});
   for (const char* codings : {"Transfer-Encoding: gzip\r\n", "Transfer-Encoding: gzip, chunked\r\n",
                               "Transfer-Encoding: chunked, gzip\r\n",
                               "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n",
@@ -329,8 +371,8 @@ TEST_F(AsyncHttpServerTest, TransferCodingsOtherThanChunkedAloneAreNotImplemente
   EXPECT_NE(raw.ReadUntil("from 127.0.0.1").find("POST /p  abc"), std::string::npos);
 }
 
-TEST_F(AsyncHttpServerTest, ExpectContinueGetsTheGoAhead) {
-  StartServer(AsyncHttpOptions{}, Echo);
+TEST_F(HttpServerTest, ExpectContinueGetsTheGoAhead) {
+  StartServer(HttpServerOptions{});
   RawConnection raw(port());
   ASSERT_TRUE(
       raw.Send("POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n"));
@@ -339,10 +381,10 @@ TEST_F(AsyncHttpServerTest, ExpectContinueGetsTheGoAhead) {
   EXPECT_NE(raw.ReadUntil("from 127.0.0.1").find("POST /p  data"), std::string::npos);
 }
 
-TEST_F(AsyncHttpServerTest, IdleConnectionsTimeOut) {
-  AsyncHttpOptions options;
+TEST_F(HttpServerTest, IdleConnectionsTimeOut) {
+  HttpServerOptions options;
   options.idle_timeout = 300ms;
-  StartServer(options, Echo);
+  StartServer(options);
   RawConnection raw(port());
   ASSERT_TRUE(raw.Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
   ASSERT_NE(raw.ReadUntil("from 127.0.0.1").find("200 OK"), std::string::npos);
@@ -354,15 +396,15 @@ TEST_F(AsyncHttpServerTest, IdleConnectionsTimeOut) {
 // Stops while a slow request is in hand (on a loop, or on the pool of
 // threads when `options` says so): that one is answered, an idle connection
 // is closed, and Serve() returns well before the grace ends.
-void AsyncHttpServerTest::ExpectStopAnswersRequestsInHand(AsyncHttpOptions options) {
+void HttpServerTest::ExpectStopAnswersRequestsInHand(bool slow_answered_on_loop) {
   std::atomic<bool> entered{false};
-  StartServer(options, [&](const httplib::Request& req, httplib::Response& res) {
-    if (req.path == "/slow") {
-      entered = true;
-      std::this_thread::sleep_for(500ms);
-    }
-    Echo(req, res);
-  });
+  auto routes = std::make_unique<HttpRoutes>();
+  routes->Add(EchoRoute("GET", "/slow", slow_answered_on_loop, [&](const HttpRequest&) {
+    entered = true;
+    std::this_thread::sleep_for(500ms);
+  }));
+  AddEchoRoutes(*routes);
+  StartServer(HttpServerOptions{}, std::move(routes));
   RawConnection idle(port());
   ASSERT_TRUE(idle.Send("GET /first HTTP/1.1\r\nHost: x\r\n\r\n"));
   ASSERT_NE(idle.ReadUntil("from 127.0.0.1").find("200 OK"), std::string::npos);
@@ -381,30 +423,24 @@ void AsyncHttpServerTest::ExpectStopAnswersRequestsInHand(AsyncHttpOptions optio
   EXPECT_FALSE(refused.connected());
 }
 
-TEST_F(AsyncHttpServerTest, StopAnswersRequestsInHandAndClosesIdleConnections) {
-  ExpectStopAnswersRequestsInHand(AsyncHttpOptions{});
+TEST_F(HttpServerTest, StopAnswersRequestsInHandAndClosesIdleConnections) {
+  ExpectStopAnswersRequestsInHand(true);
 }
 
-TEST_F(AsyncHttpServerTest, StopAnswersRequestsInHandOnThePoolOfThreads) {
-  AsyncHttpOptions options;
-  options.answer_on_loop = [](const httplib::Request& req, httplib::Response& res) {
-    if (req.path == "/slow") return false;
-    Echo(req, res);
-    return true;
-  };
-  ExpectStopAnswersRequestsInHand(options);
+TEST_F(HttpServerTest, StopAnswersRequestsInHandOnThePoolOfThreads) {
+  ExpectStopAnswersRequestsInHand(false);
 }
 
-TEST_F(AsyncHttpServerTest, ServesTlsAndRefusesAnUnusableCertificate) {
-  std::string dir = ::testing::TempDir() + "/async-http-tls";
+TEST_F(HttpServerTest, ServesTlsAndRefusesAnUnusableCertificate) {
+  std::string dir = ::testing::TempDir() + "/http-server-tls";
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   bool created = false;
   ASSERT_TRUE(LoadOrCreateSelfSigned(dir + "/c.pem", dir + "/k.pem", &created).ok());
-  AsyncHttpOptions options;
+  HttpServerOptions options;
   options.cert_file = dir + "/c.pem";
   options.key_file = dir + "/k.pem";
-  StartServer(options, Echo);
+  StartServer(options);
   httplib::SSLClient client("127.0.0.1", port());
   client.enable_server_certificate_verification(false);
   auto get = client.Get("/secure");
@@ -418,19 +454,19 @@ TEST_F(AsyncHttpServerTest, ServesTlsAndRefusesAnUnusableCertificate) {
   }
   EXPECT_TRUE(client.Get("/again"));
 
-  AsyncHttpOptions wrong = options;
+  HttpServerOptions wrong = options;
   wrong.key_file = dir + "/c.pem";  // a certificate is not a key
-  auto refused = AsyncHttpServer::Bind(wrong, Echo);
+  auto refused = HttpServer::Bind(wrong, routes_.get());
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.status().code(), Code::kInvalidArgument);
   EXPECT_NE(refused.status().message().find("cannot use the TLS certificate"), std::string::npos);
 }
 
-TEST_F(AsyncHttpServerTest, ATakenPortIsUnavailable) {
-  StartServer(AsyncHttpOptions{}, Echo);
-  AsyncHttpOptions same;
+TEST_F(HttpServerTest, ATakenPortIsUnavailable) {
+  StartServer(HttpServerOptions{});
+  HttpServerOptions same;
   same.port = port();
-  auto second = AsyncHttpServer::Bind(same, Echo);
+  auto second = HttpServer::Bind(same, routes_.get());
   ASSERT_FALSE(second.ok());
   EXPECT_EQ(second.status().code(), Code::kUnavailable);
 }

@@ -1,4 +1,4 @@
-#include "core/connection_gate.h"
+#include "net/connection_gate.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -11,8 +11,8 @@
 #include <thread>
 #include <vector>
 
-#include "core/tcp_acceptor.h"
 #include "core/unique_fd.h"
+#include "net/tcp_acceptor.h"
 
 namespace ferry {
 namespace {
@@ -134,7 +134,7 @@ TEST_F(ConnectionGateTest, ACutSourceIsRefusedForThePenaltyThenAdmitted) {
 }
 
 TEST(TcpAcceptorTest, RefusedConnectionsAreResetAndAdmittedOnesHandedOver) {
-  auto acceptor = TcpAcceptor::Listen("127.0.0.1:0", {});
+  auto acceptor = TcpAcceptor::Listen({"127.0.0.1", 0}, {});
   ASSERT_TRUE(acceptor.ok()) << acceptor.status().ToString();
   ConnectionGate gate(ConnectionLimits{8, 1, 60s, 16});
   std::mutex mu;

@@ -1,4 +1,4 @@
-#include "core/tcp_acceptor.h"
+#include "net/tcp_acceptor.h"
 
 #include <fcntl.h>
 #include <netdb.h>
@@ -18,23 +18,6 @@ namespace ferry {
 namespace {
 
 constexpr auto kReportEvery = std::chrono::seconds(10);
-
-struct HostPort {
-  std::string host;
-  std::string port;
-};
-
-Result<HostPort> SplitListen(const std::string& listen) {
-  auto colon = listen.rfind(':');
-  if (colon == std::string::npos || colon + 1 == listen.size()) {
-    return Status::InvalidArgument(fmt::format("'{}' is not HOST:PORT", listen));
-  }
-  std::string host = listen.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  return HostPort{host, listen.substr(colon + 1)};
-}
 
 Result<UniqueFd> BindOne(const addrinfo& ai, bool dual_stack) {
   UniqueFd fd(::socket(ai.ai_family, ai.ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
@@ -67,22 +50,21 @@ void Reset(UniqueFd fd) {
 
 }  // namespace
 
-Result<std::unique_ptr<TcpAcceptor>> TcpAcceptor::Listen(const std::string& listen,
-                                                         Options options) {
-  auto hp = SplitListen(listen);
-  if (!hp.ok()) return hp.status();
+Result<std::unique_ptr<TcpAcceptor>> TcpAcceptor::Listen(const HostPort& address, Options options) {
+  const std::string listen = address.ToString();
+  const std::string service = std::to_string(address.port);
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
   addrinfo* found = nullptr;
-  const char* host = hp->host.empty() || hp->host == "*" ? nullptr : hp->host.c_str();
-  if (int rc = ::getaddrinfo(host, hp->port.c_str(), &hints, &found); rc != 0) {
+  const char* host = address.host.empty() || address.host == "*" ? nullptr : address.host.c_str();
+  if (int rc = ::getaddrinfo(host, service.c_str(), &hints, &found); rc != 0) {
     return Status::InvalidArgument(
         fmt::format("cannot listen on '{}': {}", listen, ::gai_strerror(rc)));
   }
   std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> guard(found, &::freeaddrinfo);
-  const bool dual_stack = host == nullptr || hp->host == "::";
+  const bool dual_stack = host == nullptr || address.host == "::";
   std::vector<UniqueFd> listeners;
   int port = 0;
   Status last = Status::Ok();
