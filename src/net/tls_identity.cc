@@ -20,6 +20,7 @@
 #include "core/secrets.h"
 #include "core/sha256.h"
 #include "core/unique_fd.h"
+#include "transfer/publish.h"
 
 namespace ferry {
 namespace {
@@ -104,29 +105,6 @@ Result<std::string> ReadSmallFile(const std::string& path) {
   return ss.str();
 }
 
-Status WriteFileAtomic(const std::string& path, const std::string& contents, unsigned mode) {
-  std::string tmp = path + ".tmp-" + RandomHex(4);
-  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
-  if (!fd.valid()) return ErrnoStatus(errno, fmt::format("cannot create '{}'", tmp));
-  size_t done = 0;
-  while (done < contents.size()) {
-    ssize_t n = ::write(fd.get(), contents.data() + done, contents.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      Status s = ErrnoStatus(errno, fmt::format("cannot write '{}'", tmp));
-      ::unlink(tmp.c_str());
-      return s;
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (::fsync(fd.get()) != 0 || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    Status s = ErrnoStatus(errno, fmt::format("cannot write '{}'", path));
-    ::unlink(tmp.c_str());
-    return s;
-  }
-  return Status::Ok();
-}
-
 Result<CertPair> LoadCertPair(const std::string& cert_path, const std::string& key_path) {
   auto cert = ReadSmallFile(cert_path);
   if (!cert.ok()) return cert.status();
@@ -158,8 +136,8 @@ Result<CertPair> LoadOrCreateSelfSigned(const std::string& cert_path, const std:
   }
   auto pair = Generate();
   if (!pair.ok()) return pair.status();
-  FERRY_RETURN_IF_ERROR(WriteFileAtomic(key_path, pair->key_pem, 0600));
-  FERRY_RETURN_IF_ERROR(WriteFileAtomic(cert_path, pair->cert_pem, 0644));
+  FERRY_RETURN_IF_ERROR(PublishFile(key_path, pair->key_pem, 0600));
+  FERRY_RETURN_IF_ERROR(PublishFile(cert_path, pair->cert_pem, 0644));
   *created = true;
   return pair;
 }

@@ -34,7 +34,5 @@ Result<std::string> CertHostName(const std::string& cert_pem);
 
 // Reads a whole small file (certificates, keys, config).
 Result<std::string> ReadSmallFile(const std::string& path);
-// Writes a small file atomically (temp file, fsync, rename) with `mode`.
-Status WriteFileAtomic(const std::string& path, const std::string& contents, unsigned mode);
 
 }  // namespace ferry

@@ -22,6 +22,7 @@
 #include "core/host_port.h"
 #include "core/unique_fd.h"
 #include "net/tls_identity.h"
+#include "transfer/publish.h"
 
 namespace ferry {
 namespace {
@@ -126,7 +127,7 @@ Status KnownServers::Remember(const std::string& server, const std::string& fing
   if (auto existing = ReadSmallFile(path_); existing.ok()) contents = *existing;
   if (!contents.empty() && contents.back() != '\n') contents += '\n';
   contents += server + " " + fingerprint + "\n";
-  return WriteFileAtomic(path_, contents, 0600);
+  return PublishFile(path_, contents, 0600);
 }
 
 Result<TrustedServer> EstablishTrust(const std::string& server, const TrustOptions& options) {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "core/status.h"
 
@@ -34,5 +35,11 @@ struct Published {
 // ALREADY_EXISTS if `to` exists and !replace; otherwise the errno's status,
 // worded "<what>: <strerror>". Before the rename nothing has changed.
 Published Publish(int fd, const PublishMove& move, const std::string& what);
+
+// Writes `contents` as the whole file `path` with `mode`, through a temporary
+// file beside it and Publish (replacing what was there): for small files
+// such as keys, certificates and pinning lists. Errors name `path`; the
+// temporary file never stays behind.
+Status PublishFile(const std::string& path, std::string_view contents, unsigned mode);
 
 }  // namespace ferry
