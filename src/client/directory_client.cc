@@ -15,6 +15,7 @@
 
 #include "client/directory_reply.h"
 #include "core/display_text.h"
+#include "core/host_port.h"
 #include "core/rel_path.h"
 #include "core/sha256.h"
 #include "directory_api/wire_json.h"
@@ -155,10 +156,7 @@ bool IsIpAddress(const std::string& host) {
 
 }  // namespace
 
-std::string DirectoryEndpoint::HostPort() const {
-  bool v6 = host.find(':') != std::string::npos;
-  return fmt::format("{}{}{}:{}", v6 ? "[" : "", host, v6 ? "]" : "", port);
-}
+std::string DirectoryEndpoint::HostPort() const { return ::ferry::HostPort{host, port}.ToString(); }
 
 std::string DirectoryEndpoint::Url() const {
   return fmt::format("{}://{}{}", https ? "https" : "http", HostPort(), prefix);
@@ -192,37 +190,13 @@ Result<DirectoryEndpoint> ParseDirectoryUrl(const std::string& url) {
       if (!plain) return bad("has unusual characters in its path");
     }
   }
-  std::string port;
-  if (!authority.empty() && authority.front() == '[') {
-    size_t close = authority.find(']');
-    if (close == std::string::npos) return bad("has an unclosed '['");
-    ep.host = authority.substr(1, close - 1);
-    std::string after = authority.substr(close + 1);
-    if (!after.empty()) {
-      if (after.front() != ':') return bad("has text after the IPv6 address");
-      port = after.substr(1);
-      if (port.empty()) return bad("has an empty port");
-    }
-  } else {
-    size_t colon = authority.find(':');
-    if (colon != std::string::npos && authority.find(':', colon + 1) != std::string::npos) {
-      return bad("has an IPv6 address without [brackets]");
-    }
-    ep.host = authority.substr(0, colon);
-    if (colon != std::string::npos) {
-      port = authority.substr(colon + 1);
-      if (port.empty()) return bad("has an empty port");
-    }
-  }
-  if (ep.host.empty()) return bad("has no host");
-  if (!port.empty()) {
-    if (port.size() > 5 ||
-        !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-      return bad("has a port that is not a number");
-    }
-    ep.port = std::stoi(port);
-    if (ep.port < 1 || ep.port > 65535) return bad("has a port outside 1-65535");
-  }
+  HostPortRules rules;
+  rules.what = "host and port";
+  rules.default_port = kDefaultDirectoryPort;
+  auto address = ParseHostPort(authority, rules);
+  if (!address.ok()) return bad(fmt::format("has a bad {}", address.status().message()));
+  ep.host = address->host;
+  ep.port = address->port;
   return ep;
 }
 
