@@ -115,7 +115,10 @@ TEST_P(ResetStormTest, NeitherStarvesCallsNorKeepsMemory) {
   lister.join();
   watcher.join();
   EXPECT_EQ(storm.connections, 2);
-  EXPECT_GT(storm.streams, 1000);
+  // A storm indeed: more streams than twice the 100 a connection may have
+  // open, the most the stream watch lets through before it cuts. How many
+  // more depends on how soon its 100 ms pass comes.
+  EXPECT_GT(storm.streams, 200);
   EXPECT_GT(ok, 0);
   EXPECT_EQ(failed, 0) << failures_;
   if (!kSanitizerBuild) {
