@@ -10,7 +10,6 @@
 #include <fmt/format.h>
 
 #include "core/secrets.h"
-#include "core/unique_fd.h"
 #include "transfer/file_io.h"
 
 namespace ferry {
@@ -32,21 +31,38 @@ Published Publish(int fd, const PublishMove& move, const std::string& what) {
   return {Status::Ok(), true, 0};
 }
 
-Status PublishFile(const std::string& path, std::string_view contents, unsigned mode) {
+Result<PendingFile> PendingFile::Create(const std::string& path, unsigned mode) {
   const std::filesystem::path target(path);
   const std::string leaf = target.filename().string();
   const std::string parent = target.has_parent_path() ? target.parent_path().string() : ".";
   const std::string what = fmt::format("cannot write '{}'", path);
   UniqueFd dir(::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!dir.valid()) return ErrnoStatus(errno, what);
-  const std::string tmp = "." + leaf + ".tmp-" + RandomHex(4);
-  UniqueFd fd(::openat(dir.get(), tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
+  std::string temp = "." + leaf + ".tmp-" + RandomHex(4);
+  UniqueFd fd(::openat(dir.get(), temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
   if (!fd.valid()) return ErrnoStatus(errno, what);
-  Status written = WriteFullAt(fd.get(), contents.data(), contents.size(), 0, what);
-  Published published = written.ok() ? Publish(fd.get(), {dir.get(), tmp, dir.get(), leaf, true}, what)
-                                     : Published{written, false, 0};
-  if (!published.moved) ::unlinkat(dir.get(), tmp.c_str(), 0);
-  return published.status;
+  return PendingFile(std::move(dir), std::move(fd), std::move(temp), leaf);
+}
+
+PendingFile::PendingFile(UniqueFd dir, UniqueFd fd, std::string temp, std::string leaf)
+    : dir_(std::move(dir)), fd_(std::move(fd)), temp_(std::move(temp)), leaf_(std::move(leaf)) {}
+
+PendingFile::~PendingFile() {
+  if (dir_.valid() && !moved_) ::unlinkat(dir_.get(), temp_.c_str(), 0);
+}
+
+Published PendingFile::Commit(bool replace, const std::string& what) {
+  Published published = Publish(fd_.get(), {dir_.get(), temp_, dir_.get(), leaf_, replace}, what);
+  moved_ = published.moved;
+  return published;
+}
+
+Status PublishFile(const std::string& path, std::string_view contents, unsigned mode) {
+  auto file = PendingFile::Create(path, mode);
+  if (!file.ok()) return file.status();
+  const std::string what = fmt::format("cannot write '{}'", path);
+  FERRY_RETURN_IF_ERROR(WriteFullAt(file->fd(), contents.data(), contents.size(), 0, what));
+  return file->Commit(true, what).status;
 }
 
 }  // namespace ferry

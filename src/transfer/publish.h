@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "core/status.h"
+#include "core/unique_fd.h"
 
 namespace ferry {
 
@@ -36,10 +37,39 @@ struct Published {
 // worded "<what>: <strerror>". Before the rename nothing has changed.
 Published Publish(int fd, const PublishMove& move, const std::string& what);
 
-// Writes `contents` as the whole file `path` with `mode`, through a temporary
-// file beside it and Publish (replacing what was there): for small files
-// such as keys, certificates and pinning lists. Errors name `path`; the
-// temporary file never stays behind.
+// A new file being written under a hidden temporary name beside `path`, to
+// appear under `path` only whole, through Publish. The temporary file is
+// removed unless Commit moved it. Move-only.
+class PendingFile {
+ public:
+  // Creates the temporary file with `mode`. Errors name `path`.
+  static Result<PendingFile> Create(const std::string& path, unsigned mode);
+
+  PendingFile(PendingFile&&) = default;
+  PendingFile& operator=(PendingFile&&) = delete;
+  PendingFile(const PendingFile&) = delete;
+  PendingFile& operator=(const PendingFile&) = delete;
+  ~PendingFile();
+
+  // Where to write the contents.
+  int fd() const { return fd_.get(); }
+  // Publishes the file under `path`, replacing what is there or not
+  // (ALREADY_EXISTS, with error EEXIST). Errors are worded `what`.
+  Published Commit(bool replace, const std::string& what);
+
+ private:
+  PendingFile(UniqueFd dir, UniqueFd fd, std::string temp, std::string leaf);
+
+  UniqueFd dir_;
+  UniqueFd fd_;
+  std::string temp_;
+  std::string leaf_;
+  bool moved_ = false;
+};
+
+// Writes `contents` as the whole file `path` with `mode` through a
+// PendingFile, replacing what was there: for small files such as keys,
+// certificates and pinning lists. Errors name `path`.
 Status PublishFile(const std::string& path, std::string_view contents, unsigned mode);
 
 }  // namespace ferry

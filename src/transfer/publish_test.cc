@@ -65,5 +65,50 @@ TEST(PublishTest, AMissingSourceFailsUnmoved) {
   EXPECT_EQ(p.error, ENOENT);
 }
 
+TEST(PublishFileTest, WritesTheWholeFileWithItsModeAndReplaces) {
+  ScratchDir dir;
+  const std::string path = dir.File("key.pem");
+  ASSERT_TRUE(PublishFile(path, "first", 0600).ok());
+  ASSERT_TRUE(PublishFile(path, "second", 0600).ok());
+  EXPECT_EQ(std::filesystem::file_size(path), 6u);
+  EXPECT_EQ(std::filesystem::status(path).permissions() & std::filesystem::perms::all,
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  size_t entries = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir.path())) entries++;
+  EXPECT_EQ(entries, 1u) << "no temporary file stays";
+}
+
+TEST(PendingFileTest, LeavesNothingUnlessCommittedAndCanRefuseToReplace) {
+  ScratchDir dir;
+  const std::string path = dir.File("job.key");
+  {
+    auto abandoned = PendingFile::Create(path, 0600);
+    ASSERT_TRUE(abandoned.ok()) << abandoned.status().ToString();
+    ASSERT_EQ(::write(abandoned->fd(), "x", 1), 1);
+  }
+  EXPECT_TRUE(std::filesystem::is_empty(dir.path())) << "an abandoned file is removed";
+
+  ASSERT_TRUE(PublishFile(path, "first", 0600).ok());
+  {
+    auto second = PendingFile::Create(path, 0600);
+    ASSERT_TRUE(second.ok());
+    Published refused = second->Commit(false, "store");
+    EXPECT_EQ(refused.error, EEXIST);
+    EXPECT_FALSE(refused.moved);
+  }
+  EXPECT_EQ(std::filesystem::file_size(path), 5u);
+  size_t entries = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir.path())) entries++;
+  EXPECT_EQ(entries, 1u) << "the refused file is removed";
+}
+
+TEST(PublishFileTest, AMissingFolderIsAnErrorNamingThePath) {
+  ScratchDir dir;
+  const std::string path = dir.File("missing/key.pem");
+  Status s = PublishFile(path, "x", 0600);
+  EXPECT_EQ(s.code(), Code::kNotFound);
+  EXPECT_NE(s.message().find("cannot write '" + path + "'"), std::string::npos) << s.ToString();
+}
+
 }  // namespace
 }  // namespace ferry
