@@ -11,6 +11,7 @@
 #include "core/sha256.h"
 #include "core/unique_fd.h"
 #include "transfer/file_io.h"
+#include "transfer/publish.h"
 
 namespace ferry::jobs {
 namespace {
@@ -47,22 +48,17 @@ Result<SecretSealer> SecretSealer::OpenOrCreate(const std::string& key_path) {
     return sealer;
   }
   if (errno != ENOENT) return ErrnoStatus(errno, fmt::format("cannot open '{}'", key_path));
-  // Write under a temporary name and link into place, so a concurrent starter
-  // either wins or reads the complete key of the one that did.
+  // Write under a temporary name and publish without replacing, so a
+  // concurrent starter either wins or reads the complete key of the one that
+  // did.
   crypto_secretbox_keygen(sealer.key_.data());
-  std::string tmp = fmt::format("{}.{}.tmp", key_path, ::getpid());
-  UniqueFd out(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
-  if (out.get() < 0) return ErrnoStatus(errno, fmt::format("cannot create '{}'", tmp));
-  Status written = WriteFullAt(out.get(), reinterpret_cast<const char*>(sealer.key_.data()),
-                               sealer.key_.size(), 0, tmp);
-  if (written.ok() && ::fsync(out.get()) != 0) written = ErrnoStatus(errno, "cannot sync job key");
-  if (written.ok() && ::link(tmp.c_str(), key_path.c_str()) != 0) {
-    written = errno == EEXIST ? Status::Aborted("lost the race")
-                              : ErrnoStatus(errno, "cannot store job key");
-  }
-  ::unlink(tmp.c_str());
-  if (written.code() == Code::kAborted) return OpenOrCreate(key_path);
-  if (!written.ok()) return written;
+  auto file = PendingFile::Create(key_path, 0600);
+  if (!file.ok()) return file.status();
+  FERRY_RETURN_IF_ERROR(WriteFullAt(file->fd(), reinterpret_cast<const char*>(sealer.key_.data()),
+                                    sealer.key_.size(), 0, "cannot write job key"));
+  Published published = file->Commit(false, "cannot store job key");
+  if (published.error == EEXIST) return OpenOrCreate(key_path);  // another starter won
+  if (!published.ok()) return published.status;
   return sealer;
 }
 

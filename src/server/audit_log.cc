@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/unique_fd.h"
+#include "transfer/publish.h"
 
 namespace ferry {
 namespace {
@@ -292,18 +293,12 @@ void AuditLog::TryRecover() {
 
 Status AuditLog::MakeReserve() {
   if (::access(options_.reserve_path.c_str(), F_OK) == 0) return Status::Ok();
-  std::string tmp = options_.reserve_path + ".new";
-  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-  if (!fd.valid()) return ErrnoStatus(errno, "cannot create the audit reserve");
-  if (int err = ::posix_fallocate(fd.get(), 0, options_.reserve_bytes); err != 0) {
-    ::unlink(tmp.c_str());
+  auto file = PendingFile::Create(options_.reserve_path, 0600);
+  if (!file.ok()) return file.status();
+  if (int err = ::posix_fallocate(file->fd(), 0, options_.reserve_bytes); err != 0) {
     return ErrnoStatus(err, "cannot allocate the audit reserve");
   }
-  if (::rename(tmp.c_str(), options_.reserve_path.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    return ErrnoStatus(err, "cannot place the audit reserve");
-  }
+  FERRY_RETURN_IF_ERROR(file->Commit(true, "cannot place the audit reserve").status);
   return Status::Ok();
 }
 
