@@ -203,7 +203,7 @@ HttpRoutes DirectoryHttpServer::MakeRoutes() {
           if (registering) {
             Status s = svc.Register(*credentials);
             if (!s.ok()) return SendStatus(res, s);
-            return SendJson(res, 201, json{{"username", credentials->username}});
+            return SendJson(res, 201, dirapi::RegisteredJson(credentials->username));
           }
           Reply(res, svc.Login(*credentials, req.remote_addr),
                 [](const LoginInfo& l) { return dirapi::ToJson(l); });
@@ -223,7 +223,7 @@ HttpRoutes DirectoryHttpServer::MakeRoutes() {
               reads_on_loop,
               Whole([&svc](const HttpRequest& req, const PathParams&, HttpResponse& res) {
                 Reply(res, svc.Verify(BearerToken(req)), [](const DirectorySession& s) {
-                  return json{{"username", s.username}, {"expires_at", s.expires_at / 1000}};
+                  return dirapi::ToJson(dirapi::TokenInfo{s.username, s.expires_at / 1000});
                 });
               }),
               {}});
@@ -268,16 +268,17 @@ HttpRoutes DirectoryHttpServer::MakeRoutes() {
                 ReplyEmpty(res, svc.RemovePeer(BearerToken(req), params[0]));
               }),
               {}});
-  routes.Add({"GET",
-              "/api/v1/peers",
-              reads_on_loop,
-              Whole([&svc](const HttpRequest& req, const PathParams&, HttpResponse& res) {
-                auto page = ParsePage(req.query, 100, 1000);
-                if (!page.ok()) return SendStatus(res, page.status());
-                Reply(res, svc.Peers(BearerToken(req), *page),
-                      [](const std::vector<dirapi::PeerInfo>& peers) { return dirapi::ToJson(peers); });
-              }),
-              {}});
+  routes.Add(
+      {"GET",
+       "/api/v1/peers",
+       reads_on_loop,
+       Whole([&svc](const HttpRequest& req, const PathParams&, HttpResponse& res) {
+         auto page = ParsePage(req.query, 100, 1000);
+         if (!page.ok()) return SendStatus(res, page.status());
+         Reply(res, svc.Peers(BearerToken(req), *page),
+               [](const std::vector<dirapi::PeerInfo>& peers) { return dirapi::ToJson(peers); });
+       }),
+       {}});
   routes.Add({"GET",
               "/api/v1/peers/{id}/files",
               reads_on_loop,

@@ -1,11 +1,11 @@
 // The JSON body of a search answer, written straight into one string.
 //
 // Search is the directory's heaviest answer (50 hits with their peers is about
-// 50 KB). Building it as an nlohmann::json tree first took about 1 ms, nearly
-// what the search itself took and ten times what writing it directly takes:
-// a map and several strings per object, all allocated and freed again. This writes the same
-// document, with the same key order and escaping, into one buffer. Tests check it is byte for byte
-// what nlohmann's dump of that tree gives.
+// 50 KB). Building it as an nlohmann::json tree first costs about as much as
+// the search itself (a map and several strings per object, all allocated and
+// freed again; docs/benchmarks.md has the figures). This writes the same
+// document, with the same key order and escaping, into one buffer. Tests
+// check it is byte for byte what dirapi::ToJson's dump gives.
 #pragma once
 
 #include <memory>
