@@ -13,7 +13,9 @@
 #include <atomic>
 #include <cstdint>
 #include <fstream>
+#include <latch>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -221,16 +223,21 @@ ResetStormResult ResetStorm(const std::string& address, const std::string& sourc
   auto deadline = Clock::now() + duration;
   std::atomic<int> connected{0}, closed{0};
   std::atomic<long> streams{0};
+  // Every connection is set up before any storms: the server cuts every
+  // connection from the source once it sees one storm, and refuses new ones.
+  std::latch set_up(connections);
   std::vector<std::thread> threads;
   for (int i = 0; i < connections; ++i) {
     threads.emplace_back([&] {
       int fd = Connect(to, source_ip);
-      if (fd < 0) return;
-      StormConnection c(ctx.get(), fd);
-      if (!c.Handshake()) return;
+      std::optional<StormConnection> c;
+      if (fd >= 0) c.emplace(ctx.get(), fd);
+      const bool ready = c && c->Handshake();
+      set_up.arrive_and_wait();
+      if (!ready) return;
       ++connected;
       long sent = 0;
-      if (!c.Storm(address, path, deadline, &sent)) ++closed;
+      if (!c->Storm(address, path, deadline, &sent)) ++closed;
       streams += sent;
     });
   }
