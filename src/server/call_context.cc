@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/host_port.h"
+#include "transfer/grpc_tuning.h"
 
 namespace ferry {
 
@@ -55,7 +56,10 @@ bool IsMutating(std::string_view operation) {
 }
 
 AuditScope::AuditScope(AuditLog* log, grpc::ServerContext* ctx, std::string operation)
-    : log_(log), start_(std::chrono::steady_clock::now()), mutating_(IsMutating(operation)) {
+    : log_(log),
+      ctx_(ctx),
+      start_(std::chrono::steady_clock::now()),
+      mutating_(IsMutating(operation)) {
   record_.operation = std::move(operation);
   record_.remote = PeerAddress(ctx->peer());
   record_.time_us = std::chrono::duration_cast<std::chrono::microseconds>(
@@ -74,6 +78,7 @@ Status AuditScope::CheckWritable() const {
 }
 
 grpc::Status AuditScope::Finish(const Status& s) {
+  if (s.code() == Code::kResourceExhausted) MarkAnswerFinal(ctx_);
   record_.result = s.ToString();
   record_.code = s.code();
   record_.unauthenticated_failure = !s.ok() && !authenticated_;

@@ -57,7 +57,8 @@ class AuditScope {
   void add_bytes(int64_t n) { record_.bytes += n; }
   // Records the outcome and converts it for gRPC. For a mutating operation,
   // an outcome that was OK becomes UNAVAILABLE if its record cannot be
-  // written.
+  // written. RESOURCE_EXHAUSTED is marked final (MarkAnswerFinal): the
+  // client retries only the calls gRPC shed.
   grpc::Status Finish(const Status& s);
   // OK, or UNAVAILABLE if this operation mutates and the log cannot be
   // written (logged as an error each time).
@@ -66,6 +67,7 @@ class AuditScope {
 
  private:
   AuditLog* log_;
+  grpc::ServerContext* ctx_;
   AuditRecord record_;
   std::chrono::steady_clock::time_point start_;
   const bool mutating_;

@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "core/sha256.h"
+#include "transfer/grpc_tuning.h"
 #include "transfer/transfer_limits.h"
 
 namespace ferry {
@@ -37,8 +38,11 @@ class FileServiceTest : public ::testing::Test {
     builder.RegisterService(service_.get());
     server_ = builder.BuildAndStart();
     ASSERT_NE(server_, nullptr);
-    stub_ = v1::Files::NewStub(grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
-                                                   grpc::InsecureChannelCredentials()));
+    // The client's channel options, retry policy included.
+    grpc::ChannelArguments args;
+    TuneChannelForTransfers(args);
+    stub_ = v1::Files::NewStub(grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(port),
+                                                         grpc::InsecureChannelCredentials(), args));
     auto token = state_->sessions.Create("alice");
     ASSERT_TRUE(token.ok());
     token_ = *token;
@@ -114,6 +118,26 @@ TEST_F(FileServiceTest, BeginUploadRefusesATakenNameWithoutOverwrite) {
   WriteHomeFile("a.txt", "old");
   grpc::Status s = Put("a.txt", 3, "new", Sha256::HexOf("new"));
   EXPECT_EQ(s.error_code(), grpc::StatusCode::ALREADY_EXISTS) << s.error_message();
+}
+
+// A handler's RESOURCE_EXHAUSTED is final: the client's retry policy, which
+// makes again the calls gRPC shed, does not make this one again.
+TEST_F(FileServiceTest, AnUploadLargerThanTheDiskIsRefusedOnce) {
+  v1::BeginUploadRequest begin;
+  begin.set_path("huge.bin");
+  begin.set_size(int64_t{1} << 60);
+  begin.set_resume_key("test");
+  v1::BeginUploadResponse begun;
+  grpc::Status s = stub_->BeginUpload(Context().get(), begin, &begun);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << s.error_message();
+  state_->audit.Flush();
+  auto db = data_.OpenDatabase();
+  ASSERT_TRUE(db.ok());
+  auto count = db->Prepare("SELECT count(*) FROM audit WHERE operation = 'upload-begin'");
+  ASSERT_TRUE(count.ok());
+  auto row = count->Step();
+  ASSERT_TRUE(row.ok() && *row);
+  EXPECT_EQ(count->Int(0), 1);
 }
 
 TEST_F(FileServiceTest, AnUploadWithTheWrongHashStoresNothing) {
