@@ -91,17 +91,17 @@ std::optional<struct stat> StatAt(int dirfd, const std::string& name) {
   return st;
 }
 
-Status RenameAt(int from_dir, const std::string& from, int to_dir, const std::string& to,
-                bool replace, const std::string& display) {
-  if (::renameat2(from_dir, from.c_str(), to_dir, to.c_str(), replace ? 0 : RENAME_NOREPLACE) !=
-      0) {
-    if (errno == EEXIST) {
-      return Status::AlreadyExists(
-          fmt::format("'{}' already exists; use --force to replace it", display));
-    }
-    return PathError(errno, display);
+// Moves entry `name` of `from` to the same name in `to` (transfer/publish.h's
+// Move: no fsync; the caller syncs `to`).
+Status MoveEntry(int from, int to, const std::string& name, bool replace,
+                 const std::string& display) {
+  Published moved = Move({from, name, to, name, replace}, "cannot move " + display);
+  if (moved.ok()) return Status::Ok();
+  if (moved.error == EEXIST) {
+    return Status::AlreadyExists(
+        fmt::format("'{}' already exists; use --force to replace it", display));
   }
-  return Status::Ok();
+  return PathError(moved.error, display);
 }
 
 // The output's staging place: a hidden file or directory beside the output,
@@ -167,8 +167,7 @@ class StagedOutput {
         ::openat(dir(), output_.Leaf().c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (dest.get() < 0) return PathError(errno, output_.Display());
     FERRY_RETURN_IF_ERROR(Merge(fd_.get(), dest.get(), output_, force, /*dry_run=*/true));
-    FERRY_RETURN_IF_ERROR(Merge(fd_.get(), dest.get(), output_, force, /*dry_run=*/false));
-    return SyncDirectory(dest.get());
+    return Merge(fd_.get(), dest.get(), output_, force, /*dry_run=*/false);
   }
 
  private:
@@ -228,18 +227,21 @@ class StagedOutput {
     return Status::Ok();
   }
 
-  // Moves what is in `from` into `to`. With `dry_run` only checks, so a clash
-  // is found before anything moves.
+  // Moves what is in `from` into `to`, then syncs each directory it moved
+  // entries into. With `dry_run` only checks, so a clash is found before
+  // anything moves.
   static Status Merge(int from, int to, const RelPath& where, bool force, bool dry_run) {
     auto names = Names(from);
     if (!names.ok()) return names.status();
+    bool moved = false;
     for (const auto& name : *names) {
       RelPath path = where.Child(name);
       auto src = StatAt(from, name);
       if (!src) continue;
       auto dst = StatAt(to, name);
       if (!dst) {
-        if (!dry_run) FERRY_RETURN_IF_ERROR(RenameAt(from, name, to, name, false, path.Display()));
+        if (!dry_run) FERRY_RETURN_IF_ERROR(MoveEntry(from, to, name, false, path.Display()));
+        moved = true;
         continue;
       }
       bool src_dir = S_ISDIR(src->st_mode), dst_dir = S_ISDIR(dst->st_mode);
@@ -262,9 +264,12 @@ class StagedOutput {
             fmt::format("'{}' already exists; use --force to replace it (nothing was extracted)",
                         path.Display()));
       }
-      if (!dry_run) FERRY_RETURN_IF_ERROR(RenameAt(from, name, to, name, true, path.Display()));
+      if (!dry_run) FERRY_RETURN_IF_ERROR(MoveEntry(from, to, name, true, path.Display()));
+      moved = true;
     }
-    return Status::Ok();
+    // What moved in is durable once `to` is; a subdirectory merged into
+    // synced itself.
+    return moved && !dry_run ? SyncDirectory(to) : Status::Ok();
   }
 
   const HomeFs* home_;

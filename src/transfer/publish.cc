@@ -21,12 +21,18 @@ Published Failed(int err, const std::string& what, bool moved) {
 
 }  // namespace
 
-Published Publish(int fd, const PublishMove& move, const std::string& what) {
-  if (::fsync(fd) != 0) return Failed(errno, what, false);
+Published Move(const PublishMove& move, const std::string& what) {
   unsigned flags = move.replace ? 0 : RENAME_NOREPLACE;
   if (::renameat2(move.from_dir, move.from.c_str(), move.to_dir, move.to.c_str(), flags) != 0) {
     return Failed(errno, what, false);
   }
+  return {Status::Ok(), true, 0};
+}
+
+Published Publish(int fd, const PublishMove& move, const std::string& what) {
+  if (::fsync(fd) != 0) return Failed(errno, what, false);
+  Published moved = Move(move, what);
+  if (!moved.moved) return moved;
   if (::fsync(move.to_dir) != 0) return Failed(errno, what, true);
   return {Status::Ok(), true, 0};
 }

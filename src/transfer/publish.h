@@ -31,6 +31,12 @@ struct Published {
   bool ok() const { return status.ok(); }
 };
 
+// Moves an entry whose contents are already durable (a tree synced once by
+// its caller, say): renameat2 with RENAME_NOREPLACE unless move.replace, and
+// no fsync. The caller fsyncs each directory it moved entries into once it
+// is done, as Publish does for its one. Errors as Publish's.
+Published Move(const PublishMove& move, const std::string& what);
+
 // Publishes the finished file open as `fd`: fsync(fd), renameat2 (with
 // RENAME_NOREPLACE unless move.replace), then fsync(move.to_dir). Errors:
 // ALREADY_EXISTS if `to` exists and !replace; otherwise the errno's status,

@@ -65,6 +65,32 @@ TEST(PublishTest, AMissingSourceFailsUnmoved) {
   EXPECT_EQ(p.error, ENOENT);
 }
 
+TEST(MoveTest, MovesADirectoryAndRefusesToReplaceUnlessAsked) {
+  ScratchDir dir;
+  std::filesystem::create_directories(dir.File("staged/tree"));
+  std::filesystem::create_directories(dir.File("home"));
+  WriteFile(dir.File("staged/tree/a"), "a");
+  WriteFile(dir.File("staged/b"), "new b");
+  WriteFile(dir.File("home/b"), "old");
+  UniqueFd from(::open(dir.File("staged").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  UniqueFd to(::open(dir.File("home").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+
+  Published tree = Move({from.get(), "tree", to.get(), "tree", false}, "move");
+  ASSERT_TRUE(tree.ok()) << tree.status.ToString();
+  EXPECT_TRUE(tree.moved);
+  EXPECT_EQ(std::filesystem::file_size(dir.File("home/tree/a")), 1u);
+
+  Published refused = Move({from.get(), "b", to.get(), "b", false}, "move");
+  EXPECT_EQ(refused.error, EEXIST);
+  EXPECT_FALSE(refused.moved);
+  EXPECT_EQ(std::filesystem::file_size(dir.File("home/b")), 3u);
+
+  Published replaced = Move({from.get(), "b", to.get(), "b", true}, "move");
+  ASSERT_TRUE(replaced.ok()) << replaced.status.ToString();
+  EXPECT_EQ(std::filesystem::file_size(dir.File("home/b")), 5u);
+  EXPECT_FALSE(std::filesystem::exists(dir.File("staged/b")));
+}
+
 TEST(PublishFileTest, WritesTheWholeFileWithItsModeAndReplaces) {
   ScratchDir dir;
   const std::string path = dir.File("key.pem");
