@@ -35,6 +35,10 @@ class FakeFiles final : public v1::Files::Service {
   int64_t mtime_ns = 1'700'000'000'000'000'000;
   // How many entries List sends, in batches of 100,000.
   int64_t list_entries = 0;
+  // A byte Download flips on the way (-1: none); the hashes stay those of
+  // `content`.
+  int64_t corrupt_at = -1;
+  std::atomic<bool> asked_chunk_hashes{false};
 
   std::vector<int64_t> offsets() {
     std::lock_guard lock(mu_);
@@ -51,12 +55,24 @@ class FakeFiles final : public v1::Files::Service {
     if (req->offset() < 0 || req->offset() > size) {
       return {grpc::StatusCode::OUT_OF_RANGE, "range starts past the end"};
     }
+    // Asked for chunk hashes, it answers as ferry's server does: messages on
+    // the 1 MiB grid, each whole chunk with its SHA-256.
+    asked_chunk_hashes = req->chunk_sha256();
+    constexpr int64_t kGrid = 1 << 20;
     v1::DownloadChunk chunk;
     chunk.set_size(announced_size == -2 ? size : announced_size);
     chunk.set_mtime_ns(mtime_ns);
     for (int64_t pos = req->offset();;) {
-      int64_t n = std::min<int64_t>(size - pos, 256 * 1024);
-      chunk.set_data(content.substr(static_cast<size_t>(pos), static_cast<size_t>(n)));
+      int64_t n = req->chunk_sha256() ? std::min(size - pos, kGrid - pos % kGrid)
+                                      : std::min<int64_t>(size - pos, 256 * 1024);
+      std::string data = content.substr(static_cast<size_t>(pos), static_cast<size_t>(n));
+      chunk.clear_chunk_sha256();
+      if (req->chunk_sha256() && pos % kGrid == 0 && (n == kGrid || pos + n == size)) {
+        chunk.set_chunk_sha256(Sha256::HexOf(data));
+      }
+      if (corrupt_at >= pos && corrupt_at < pos + n)
+        data[static_cast<size_t>(corrupt_at - pos)] ^= 1;
+      chunk.set_data(std::move(data));
       pos += n;
       if (pos == size) chunk.set_sha256(Sha256::HexOf(content));
       if (!writer->Write(chunk)) return grpc::Status::OK;  // the client went away
@@ -148,6 +164,46 @@ TEST_F(FileClientTest, DownloadsAndLeavesNoMarkOnTheFile) {
   EXPECT_FALSE(fs::exists(part_));
   char buf[16];
   EXPECT_LT(::getxattr(local_.c_str(), kPartialMarkAttr, buf, sizeof buf), 0);
+}
+
+TEST_F(FileClientTest, VerifiesEachChunkWhenAsked) {
+  files_.content = Pattern((3 << 20) + 5, 3);
+  TransferOptions options;
+  options.verify_chunks = true;
+  Status s = DownloadFile(*conn_, "x", local_, options);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_TRUE(files_.asked_chunk_hashes);
+  EXPECT_EQ(Read(local_), files_.content);
+}
+
+// A damaged chunk is caught when it arrives, and none of it is written; the
+// chunks before it stay in the .part for a later run.
+TEST_F(FileClientTest, ABadChunkEndsTheDownloadBeforeItIsWritten) {
+  files_.content = Pattern(4 << 20, 4);
+  files_.corrupt_at = (2 << 20) + 77;
+  TransferOptions options;
+  options.verify_chunks = true;
+  Status s = DownloadFile(*conn_, "x", local_, options);
+  EXPECT_EQ(s.code(), Code::kDataLoss) << s.ToString();
+  EXPECT_NE(s.message().find("chunk at byte 2097152"), std::string::npos) << s.ToString();
+  EXPECT_FALSE(fs::exists(local_));
+  if (xattrs_) {
+    ASSERT_TRUE(fs::exists(part_));
+    EXPECT_EQ(fs::file_size(part_), uintmax_t{2} << 20);
+    EXPECT_EQ(Read(part_), files_.content.substr(0, 2 << 20));
+  }
+}
+
+// Without chunk hashes the same damage is caught only by the whole file's
+// hash, once every byte arrived.
+TEST_F(FileClientTest, WithoutChunkHashesDamageIsCaughtAtTheEnd) {
+  files_.content = Pattern(4 << 20, 4);
+  files_.corrupt_at = (2 << 20) + 77;
+  Status s = DownloadFile(*conn_, "x", local_, {});
+  EXPECT_EQ(s.code(), Code::kDataLoss) << s.ToString();
+  EXPECT_NE(s.message().find("SHA-256 mismatch"), std::string::npos) << s.ToString();
+  EXPECT_FALSE(files_.asked_chunk_hashes);
+  EXPECT_FALSE(fs::exists(local_));
 }
 
 TEST_F(FileClientTest, StopsAServerThatSendsMoreThanItAnnounced) {
