@@ -474,12 +474,19 @@ Result<std::vector<dirapi::SearchHit>> DirectoryClient::Search(const SearchQuery
   if (q.text.empty() == q.sha256.empty()) {
     return Status::InvalidArgument("search for either a text or a SHA-256, not both or neither");
   }
-  if (!q.sha256.empty() && !IsSha256Hex(q.sha256)) {
-    return Status::InvalidArgument(
-        fmt::format("'{}' is not a SHA-256 (64 hex digits)", ForDisplay(q.sha256)));
+  std::string query;
+  if (q.text.empty()) {
+    if (!IsSha256Hex(q.sha256)) {
+      return Status::InvalidArgument(
+          fmt::format("'{}' is not a SHA-256 (64 hex digits)", ForDisplay(q.sha256)));
+    }
+    query = "sha256=" + Lower(q.sha256);
+  } else {
+    // The directory's own rule, so that text it would refuse is not sent.
+    FERRY_RETURN_IF_ERROR(dirapi::ValidateSearchText(q.text));
+    query = "q=" + QueryEscape(q.text);
   }
   FERRY_RETURN_IF_ERROR(CheckPage(q.limit, q.offset));
-  std::string query = q.text.empty() ? "sha256=" + Lower(q.sha256) : "q=" + QueryEscape(q.text);
   auto body =
       Call("GET", fmt::format("/api/v1/search?{}&limit={}&offset={}", query, q.limit, q.offset), "",
            true);

@@ -271,6 +271,15 @@ TEST_F(DirectoryClientTest, ParsesPeersAndSearchHits) {
   q.text = "x";
   q.sha256 = kSha;
   EXPECT_EQ(c->Search(q).status().code(), Code::kInvalidArgument);
+
+  // Text the directory would refuse is refused before it is sent.
+  last_query_.clear();
+  q.sha256.clear();
+  for (const std::string& bad : {std::string("tab\there"), std::string(257, 'x')}) {
+    q.text = bad;
+    EXPECT_EQ(c->Search(q).status().code(), Code::kInvalidArgument) << bad.size();
+  }
+  EXPECT_TRUE(last_query_.empty());
 }
 
 TEST_F(DirectoryClientTest, MalformedRepliesAreErrorsNotCrashes) {
