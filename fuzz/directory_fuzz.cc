@@ -41,6 +41,7 @@ constexpr Target kTargets[] = {
     {"GET", "/api/v1/peers"},     {"GET", "/api/v1/search"},    {"GET", "/healthz"},
     {"GET", "/metrics"},          {"DELETE", "/api/v1/peers/"}, {"GET", "/api/v1/peers/"},
     {"PUT", "/api/v1/announce"},  {"GET", "/api/v1/nowhere"},   {"POST", "/api/v1/peers"},
+    {"GET", "/api/v1/sources"},
 };
 
 struct World {

@@ -494,4 +494,17 @@ Result<std::vector<dirapi::SearchHit>> DirectoryClient::Search(const SearchQuery
   return ParseHits(*body);
 }
 
+Result<std::vector<dirapi::ContentSource>> DirectoryClient::Sources(const std::string& sha256,
+                                                                    int limit) {
+  if (!IsSha256Hex(sha256)) {
+    return Status::InvalidArgument(
+        fmt::format("'{}' is not a SHA-256 (64 hex digits)", ForDisplay(sha256)));
+  }
+  FERRY_RETURN_IF_ERROR(CheckPage(limit, 0));
+  auto body = Call("GET", fmt::format("/api/v1/sources?sha256={}&limit={}", Lower(sha256), limit),
+                   "", true);
+  if (!body.ok()) return body.status();
+  return ParseSources(*body);
+}
+
 }  // namespace ferry::dirclient

@@ -119,6 +119,9 @@ class DirectoryClient {
   // All of a peer's files, page by page.
   Result<std::vector<dirapi::SharedFile>> AllPeerFiles(const std::string& peer_id);
   Result<std::vector<dirapi::SearchHit>> Search(const SearchQuery& query);
+  // The online peers that share content `sha256` (64 hex digits), at most
+  // `limit` (1..1000), each with what it announced of it.
+  Result<std::vector<dirapi::ContentSource>> Sources(const std::string& sha256, int limit = 100);
 
   // Internal: the verifier's record of why a TLS handshake failed.
   struct TlsState {

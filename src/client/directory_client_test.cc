@@ -98,6 +98,11 @@ class DirectoryClientTest : public ::testing::Test {
       last_query_ = req.params;
       Reply(res, canned_status_, canned_);
     });
+    http.Get("/api/v1/sources", [this](const httplib::Request& req, httplib::Response& res) {
+      std::lock_guard lock(mu_);
+      last_query_ = req.params;
+      Reply(res, canned_status_, canned_);
+    });
     http.Get("/api/v1/search", [this](const httplib::Request& req, httplib::Response& res) {
       std::lock_guard lock(mu_);
       last_query_ = req.params;
@@ -282,6 +287,25 @@ TEST_F(DirectoryClientTest, ParsesPeersAndSearchHits) {
   EXPECT_TRUE(last_query_.empty());
 }
 
+TEST_F(DirectoryClientTest, SourcesAskByContentAndCheckTheReply) {
+  auto c = LoggedIn();
+  canned_ = R"([{"peer_id": ")" + kPeerId + R"(", "address": "127.0.0.2:7443", "cert_sha256": ")" +
+            kSha + R"(", "size": 5, "chunk_root": ")" + std::string(64, 'D') + R"("}])";
+  auto sources = c->Sources(std::string(64, 'A'), 7);
+  ASSERT_TRUE(sources.ok()) << sources.status().ToString();
+  ASSERT_EQ(sources->size(), 1u);
+  EXPECT_EQ((*sources)[0].peer.address, "127.0.0.2:7443");
+  EXPECT_EQ((*sources)[0].chunk_root, std::string(64, 'd'));
+  EXPECT_EQ(last_query_.find("sha256")->second, std::string(64, 'a'));
+  EXPECT_EQ(last_query_.find("limit")->second, "7");
+
+  canned_ = R"([{"peer_id": ")" + kPeerId + R"(", "address": "127.0.0.2:7443", "cert_sha256": ")" +
+            kSha + R"(", "size": 5, "chunk_root": "short"}])";
+  EXPECT_EQ(c->Sources(kSha).status().code(), Code::kInternal);
+  EXPECT_EQ(c->Sources("not-a-hash").status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(c->Sources(kSha, 0).status().code(), Code::kInvalidArgument);
+}
+
 TEST_F(DirectoryClientTest, MalformedRepliesAreErrorsNotCrashes) {
   auto c = LoggedIn();
   std::string good_peer = R"({"peer_id": ")" + kPeerId +
@@ -402,7 +426,7 @@ TEST_F(DirectoryClientTest, AnnounceSendsWhatChanged) {
   Announcement a;
   a.address = "127.0.0.1:7443";
   a.cert_sha256 = kSha;
-  a.files = std::vector<SharedFile>{{"music/song.ogg", 5, kSha, 7}};
+  a.files = std::vector<SharedFile>{{"music/song.ogg", 5, kSha, 7, ""}};
   auto lease = c->Announce(a);
   ASSERT_TRUE(lease.ok()) << lease.status().ToString();
   EXPECT_EQ(lease->peer_id, kPeerId);
@@ -412,7 +436,7 @@ TEST_F(DirectoryClientTest, AnnounceSendsWhatChanged) {
 
   Announcement update;
   update.peer_id = kPeerId;
-  update.added = {{"new.txt", 1, kSha, 2}};
+  update.added = {{"new.txt", 1, kSha, 2, ""}};
   update.removed = {"music/song.ogg"};
   ASSERT_TRUE(c->Announce(update).ok());
   EXPECT_EQ(seen["peer_id"], kPeerId);
@@ -455,7 +479,7 @@ TEST_F(DirectoryClientTest, AnnouncesBreakingTheWireRulesAreNotSent) {
   Announcement twice;
   twice.address = "127.0.0.1:7443";
   twice.cert_sha256 = kSha;
-  twice.files = std::vector<SharedFile>{{"a", 1, kSha, 0}, {"a", 2, kSha, 0}};
+  twice.files = std::vector<SharedFile>{{"a", 1, kSha, 0, ""}, {"a", 2, kSha, 0, ""}};
   auto r = c->Announce(twice);
   EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
   EXPECT_EQ(r.status().message(), "files: the path 'a' appears twice");

@@ -2,9 +2,9 @@
 
 #include <fmt/format.h>
 
-#include "directory_api/wire_json.h"
 #include "core/host_port.h"
 #include "core/sha256.h"
+#include "directory_api/wire_json.h"
 
 namespace ferry::dirclient {
 
@@ -74,6 +74,12 @@ Result<std::vector<dirapi::SearchHit>> ParseHits(const std::string& body) {
   auto j = ParseJson(body);
   if (!j.ok()) return j.status();
   return FromReply(dirapi::DecodeSearchHits(*j, CheckPeerAddress));
+}
+
+Result<std::vector<dirapi::ContentSource>> ParseSources(const std::string& body) {
+  auto j = ParseJson(body);
+  if (!j.ok()) return j.status();
+  return FromReply(dirapi::DecodeContentSources(*j, CheckPeerAddress));
 }
 
 Result<std::string> ParseRegistered(const std::string& body) {

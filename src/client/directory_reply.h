@@ -26,6 +26,7 @@ Result<nlohmann::json> ParseJson(const std::string& body);
 Result<std::vector<dirapi::PeerInfo>> ParsePeers(const std::string& body);
 Result<std::vector<dirapi::SharedFile>> ParseFiles(const std::string& body);
 Result<std::vector<dirapi::SearchHit>> ParseHits(const std::string& body);
+Result<std::vector<dirapi::ContentSource>> ParseSources(const std::string& body);
 Result<dirapi::PeerLease> ParseLease(const std::string& body);
 Result<dirapi::LoginInfo> ParseLogin(const std::string& body);
 Result<dirapi::TokenInfo> ParseTokenInfo(const std::string& body);

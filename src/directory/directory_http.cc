@@ -290,6 +290,18 @@ HttpRoutes DirectoryHttpServer::MakeRoutes() {
                       [](const std::vector<SharedFile>& files) { return dirapi::ToJson(files); });
               }),
               {}});
+  routes.Add({"GET",
+              "/api/v1/sources",
+              reads_on_loop,
+              Whole([&svc](const HttpRequest& req, const PathParams&, HttpResponse& res) {
+                auto query = ParseSources(req.query);
+                if (!query.ok()) return SendStatus(res, query.status());
+                Reply(res, svc.Sources(BearerToken(req), query->sha256, query->limit),
+                      [](const std::vector<dirapi::ContentSource>& sources) {
+                        return dirapi::ToJson(sources);
+                      });
+              }),
+              {}});
   // A cached answer needs nothing else; a miss asks the store on a pool
   // thread (on the loop with SQLite), without asking the cache again.
   routes.Add({"GET",

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "core/secrets.h"
 #include "directory/sqlite_directory_store.h"
@@ -87,6 +88,7 @@ TEST_F(DirectoryHttpTest, OnlyReadsOfAStoreInThisProcessRunOnTheEventLoops) {
   for (const auto& [method, path] : {std::pair{"GET", "/api/v1/verify"},
                                      {"GET", "/api/v1/peers"},
                                      {"GET", "/healthz"},
+                                     {"GET", "/api/v1/sources"},
                                      {"GET", files.c_str()}}) {
     EXPECT_TRUE(AnsweredOnLoop(*sqlite, Request(method, path))) << method << " " << path;
     EXPECT_FALSE(AnsweredOnLoop(*server, Request(method, path))) << method << " " << path;
@@ -114,7 +116,7 @@ TEST_F(DirectoryHttpTest, WithADatabaseServerTheLoopsAnswerFromMemoryAlone) {
   Announcement announce;
   announce.address = "127.0.0.1:9000";
   announce.cert_sha256 = std::string(64, 'a');
-  announce.files = std::vector<SharedFile>{{"a/song.ogg", 3, std::string(64, 'b'), 1}};
+  announce.files = std::vector<SharedFile>{{"a/song.ogg", 3, std::string(64, 'b'), 1, ""}};
   auto peer = service_->Announce(announcer, announce);
   ASSERT_TRUE(peer.ok()) << peer.status().ToString();
   const std::string token = Login();  // a session this instance has not looked up yet
@@ -194,6 +196,39 @@ TEST_F(DirectoryHttpTest, WithADatabaseServerTheLoopsAnswerFromMemoryAlone) {
   EXPECT_NE(read.body.find("\"song.ogg\""), std::string::npos) << read.body;
   HttpResponse registered;
   EXPECT_FALSE(RunOnLoop(*sqlite, Request("POST", "/api/v1/register"), registered));
+}
+
+TEST_F(DirectoryHttpTest, SourcesListTheOnlinePeersOfAContent) {
+  auto server = DirectoryHttpServer::Unbound(service_.get());
+  ASSERT_TRUE(service_->Register({"alice", "alice-password"}).ok());
+  const std::string token = Login();
+  Announcement announce;
+  announce.address = "127.0.0.1:9000";
+  announce.cert_sha256 = std::string(64, 'a');
+  announce.files =
+      std::vector<SharedFile>{{"a/song.ogg", 3, std::string(64, 'b'), 1, std::string(64, 'd')}};
+  auto peer = service_->Announce(token, announce);
+  ASSERT_TRUE(peer.ok()) << peer.status().ToString();
+  auto sources = [&](const std::string& sha256, const std::string& with_token) {
+    HttpRequest req = Request("GET", "/api/v1/sources", with_token);
+    if (!sha256.empty()) req.query.emplace("sha256", sha256);
+    HttpResponse res;
+    server->Handle(req, res);
+    return res;
+  };
+
+  HttpResponse found = sources(std::string(64, 'B'), token);
+  ASSERT_EQ(found.status, 200) << found.body;
+  auto list = nlohmann::json::parse(found.body);
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0]["peer_id"], peer->peer_id);
+  EXPECT_EQ(list[0]["address"], "127.0.0.1:9000");
+  EXPECT_EQ(list[0]["size"], 3);
+  EXPECT_EQ(list[0]["chunk_root"], std::string(64, 'd'));
+  EXPECT_EQ(sources(std::string(64, 'c'), token).body, "[]");
+  EXPECT_EQ(sources("", token).status, 400);
+  EXPECT_EQ(sources("xyz", token).status, 400);
+  EXPECT_EQ(sources(std::string(64, 'b'), "").status, 401);
 }
 
 TEST_F(DirectoryHttpTest, RegisterAndLoginAreRateLimitedPerAddress) {

@@ -116,6 +116,16 @@ Result<SearchQuery> ParseSearch(const std::multimap<std::string, std::string>& p
   return query;
 }
 
+Result<SourcesQuery> ParseSources(const std::multimap<std::string, std::string>& params) {
+  if (params.count("sha256") != 1) return Status::InvalidArgument("give 'sha256' once");
+  auto hex = dirapi::CanonicalSha256(params.find("sha256")->second, "sha256");
+  if (!hex.ok()) return hex.status();
+  if (params.count("offset") > 0) return Status::InvalidArgument("'offset' is not taken here");
+  auto page = ParsePage(params, 100, 1000);
+  if (!page.ok()) return page.status();
+  return SourcesQuery{std::move(*hex), page->limit};
+}
+
 Status ValidatePeerAddress(std::string_view address) {
   static const Status kBad = Status::InvalidArgument(
       "'address' must be host:port (an IPv4 address, [IPv6] or a DNS name; port 1-65535)");

@@ -51,6 +51,13 @@ Result<Page> ParsePage(const std::multimap<std::string, std::string>& params, in
 // q=TEXT or sha256=HEX (exactly one) plus the page.
 Result<SearchQuery> ParseSearch(const std::multimap<std::string, std::string>& params);
 
+// GET /api/v1/sources: sha256=HEX (once, either case) and a limit.
+struct SourcesQuery {
+  std::string sha256;  // lower case
+  int limit = 0;
+};
+Result<SourcesQuery> ParseSources(const std::multimap<std::string, std::string>& params);
+
 // "host:port": an IPv4 address, [IPv6] or a DNS name, and a port 1-65535.
 Status ValidatePeerAddress(std::string_view address);
 

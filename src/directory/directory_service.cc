@@ -298,7 +298,7 @@ Result<PeerLease> DirectoryService::Heartbeat(const std::string& token,
 }
 
 std::optional<Result<PeerLease>> DirectoryService::HeartbeatOnLoop(const std::string& token,
-                                                                       const std::string& peer_id) {
+                                                                   const std::string& peer_id) {
   auto session = SessionInMemory(token);
   if (!session) return std::nullopt;
   if (!session->ok()) return session->status();
@@ -354,6 +354,14 @@ Result<std::vector<SharedFile>> DirectoryService::PeerFiles(const std::string& t
   if (!files.ok()) return files.status();
   if (!*files) return PeerGone(peer_id);
   return std::move(**files);
+}
+
+Result<std::vector<dirapi::ContentSource>> DirectoryService::Sources(const std::string& token,
+                                                                     const std::string& sha256,
+                                                                     int limit) {
+  auto session = AuthenticateCached(token);
+  if (!session.ok()) return session.status();
+  return store_->Sources(sha256, OnlineSince(clock_()), limit);
 }
 
 Result<SharedSearchAnswer> DirectoryService::Search(const std::string& token,

@@ -102,6 +102,10 @@ class DirectoryService {
   Result<std::vector<dirapi::PeerInfo>> Peers(const std::string& token, Page page);
   Result<std::vector<SharedFile>> PeerFiles(const std::string& token, const std::string& peer_id,
                                             Page page);
+  // The online peers that share content `sha256` (lower case), at most
+  // `limit`, ordered by peer id; an empty list when none does.
+  Result<std::vector<dirapi::ContentSource>> Sources(const std::string& token,
+                                                     const std::string& sha256, int limit);
   // `cache_missed`: SearchOnLoop has just found no fresh answer to `query`
   // in the cache, which is then not asked again before the store (unless the
   // search queued behind others, which may have stored one meanwhile).
@@ -113,7 +117,7 @@ class DirectoryService {
   // for a database server; nullopt when the store would have to be asked.
   // SearchOnLoop sets `*cache_missed` when it asked the cache in vain.
   std::optional<Result<PeerLease>> HeartbeatOnLoop(const std::string& token,
-                                                       const std::string& peer_id);
+                                                   const std::string& peer_id);
   std::optional<Result<SharedSearchAnswer>> SearchOnLoop(const std::string& token,
                                                          const SearchQuery& query,
                                                          bool* cache_missed = nullptr);

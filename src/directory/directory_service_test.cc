@@ -38,7 +38,7 @@ class DirectoryServiceTest : public ::testing::Test {
     Announcement announce;
     announce.address = "127.0.0.1:9000";
     announce.cert_sha256 = std::string(64, 'a');
-    announce.files = std::vector<SharedFile>{{"a/song.ogg", 3, std::string(64, 'b'), 1}};
+    announce.files = std::vector<SharedFile>{{"a/song.ogg", 3, std::string(64, 'b'), 1, ""}};
     auto peer = a_->Announce(token_, announce);
     ASSERT_TRUE(peer.ok()) << peer.status().ToString();
     peer_ = peer->peer_id;
@@ -148,7 +148,7 @@ TEST_F(DirectoryServiceTest, SearchAnswersAreReusedBrieflyAndLocalChangesShowAtO
   Announcement other;
   other.address = "127.0.0.1:9001";
   other.cert_sha256 = std::string(64, 'c');
-  other.files = std::vector<SharedFile>{{"song2.ogg", 4, std::string(64, 'd'), 1}};
+  other.files = std::vector<SharedFile>{{"song2.ogg", 4, std::string(64, 'd'), 1, ""}};
   auto elsewhere = b_->Announce(token_, other);
   ASSERT_TRUE(elsewhere.ok()) << elsewhere.status().ToString();
   // Through b at once; through a once its answer is 250 ms old.
@@ -158,7 +158,7 @@ TEST_F(DirectoryServiceTest, SearchAnswersAreReusedBrieflyAndLocalChangesShowAtO
   now_ += 1;
   EXPECT_EQ(Names(a_->Search(token_, song)), (Names_{"song.ogg", "song2.ogg"}));
   // Changes through a itself show in a's very next answer.
-  other.files = std::vector<SharedFile>{{"song3.ogg", 5, std::string(64, 'e'), 1}};
+  other.files = std::vector<SharedFile>{{"song3.ogg", 5, std::string(64, 'e'), 1, ""}};
   auto here = a_->Announce(token_, other);
   ASSERT_TRUE(here.ok()) << here.status().ToString();
   EXPECT_EQ(Names(a_->Search(token_, song)), (Names_{"song.ogg", "song2.ogg", "song3.ogg"}));

@@ -137,6 +137,12 @@ class DirectoryStore {
                                                                    int64_t online_since, int limit,
                                                                    int offset) = 0;
   virtual Result<std::vector<SearchHit>> Search(const SearchQuery& query, int64_t online_since) = 0;
+  // The online peers that share content `sha256`, ordered by peer_id, at
+  // most `limit`, each with what it announced of the content (a peer that
+  // shares it under several paths counts once, with its largest chunk_root,
+  // so one that announced a root is not hidden by a copy without one).
+  virtual Result<std::vector<dirapi::ContentSource>> Sources(const std::string& sha256,
+                                                             int64_t online_since, int limit) = 0;
 
   // Deletes peers last seen before `online_since` and sessions expired at
   // `now`; returns how many peers went.

@@ -34,7 +34,7 @@ constexpr int64_t kNow = 1'700'000'000'000;
 constexpr int64_t kSince = kNow - 30'000;  // three 10 s heartbeats
 
 SharedFile File(std::string path, int64_t size, char hash_digit, int64_t mtime = 1) {
-  return SharedFile{std::move(path), size, std::string(64, hash_digit), mtime};
+  return SharedFile{std::move(path), size, std::string(64, hash_digit), mtime, ""};
 }
 
 NewPeer Peer(std::string id, std::vector<SharedFile> files, std::string session = "s1",
@@ -398,6 +398,79 @@ TEST_P(DirectoryStoreTest, SearchBySha256) {
   EXPECT_EQ((*hits)[1].peers[0].address, "10.0.0.1:2");
   EXPECT_EQ((*hits)[1].peers[0].cert_sha256, "cert-p1");
   EXPECT_THAT(*store_->Search(SearchQuery{"", std::string(64, 'c'), 50, 0, 50}, kSince), IsEmpty());
+}
+
+SharedFile Rooted(std::string path, int64_t size, char hash_digit, char root_digit) {
+  SharedFile f = File(std::move(path), size, hash_digit);
+  f.chunk_root = std::string(64, root_digit);
+  return f;
+}
+
+// "peer|size|root-first-char" per source ('-' for no root).
+std::vector<std::string> Describe(const std::vector<dirapi::ContentSource>& sources) {
+  std::vector<std::string> out;
+  for (const auto& s : sources) {
+    out.push_back(s.peer.peer_id + "|" + std::to_string(s.size) + "|" +
+                  (s.chunk_root.empty() ? "-" : s.chunk_root.substr(0, 1)));
+  }
+  return out;
+}
+
+TEST_P(DirectoryStoreTest, SourcesAreTheOnlinePeersOfAContentWithTheirRoots) {
+  ASSERT_TRUE(store_->AddPeer(Peer("p3", {Rooted("a/film.mkv", 100, 'a', 'c')}), kNow).ok());
+  ASSERT_TRUE(store_->AddPeer(Peer("p1", {File("film.mkv", 100, 'a')}), kNow).ok());
+  // Twice on one peer, once with a root: the peer counts once, with it.
+  ASSERT_TRUE(
+      store_
+          ->AddPeer(Peer("p2", {File("x/copy.mkv", 100, 'a'), Rooted("y/film.mkv", 100, 'a', 'd')}),
+                    kNow)
+          .ok());
+  ASSERT_TRUE(store_->AddPeer(Peer("p4", {Rooted("film.mkv", 100, 'b', 'e')}), kNow).ok());
+  ASSERT_TRUE(store_->AddPeer(Peer("p5", {File("film.mkv", 100, 'a')}), kNow - 60'000).ok());
+
+  auto sources = store_->Sources(std::string(64, 'a'), kSince, 50);
+  ASSERT_TRUE(sources.ok()) << sources.status().ToString();
+  EXPECT_THAT(Describe(*sources), ElementsAre("p1|100|-", "p2|100|d", "p3|100|c"));
+  EXPECT_EQ((*sources)[2].peer.address, "10.0.0.1:2");
+  EXPECT_EQ((*sources)[2].peer.cert_sha256, "cert-p3");
+  EXPECT_THAT(Describe(*store_->Sources(std::string(64, 'a'), kSince, 2)),
+              ElementsAre("p1|100|-", "p2|100|d"));
+  EXPECT_THAT(*store_->Sources(std::string(64, 'f'), kSince, 50), IsEmpty());
+
+  // Files keep their root, and an update replaces it.
+  auto files = store_->PeerFiles("p3", kSince, 10, 0);
+  ASSERT_TRUE(files.ok() && files->has_value());
+  ASSERT_EQ((*files)->size(), 1u);
+  EXPECT_EQ((**files)[0].chunk_root, std::string(64, 'c'));
+  PeerUpdate update;
+  update.peer_id = "p3";
+  update.added = {Rooted("a/film.mkv", 100, 'a', '9')};
+  ASSERT_TRUE(store_->UpdatePeer(update, kNow).ok());
+  EXPECT_THAT(Describe(*store_->Sources(std::string(64, 'a'), kSince, 50)),
+              ElementsAre("p1|100|-", "p2|100|d", "p3|100|9"));
+}
+
+// A database made before files had a chunk_root opens, gains the column and
+// keeps its files (without a root).
+TEST_P(DirectoryStoreTest, ADatabaseWithoutChunkRootsIsUpgraded) {
+  ASSERT_TRUE(store_->AddPeer(Peer("p1", {File("old.txt", 1, 'a')}), kNow).ok());
+  store_.reset();
+  if (GetParam() == Backend::kSqlite) {
+    auto db = Db::Open(dir_ + "/directory.db");
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE(db->Exec("ALTER TABLE files DROP COLUMN chunk_root").ok());
+  } else {
+    pqxx::connection admin(cluster_->url());
+    pqxx::work tx(admin);
+    tx.exec0("ALTER TABLE files DROP COLUMN chunk_root");
+    tx.commit();
+  }
+  store_ = Open();
+  ASSERT_NE(store_, nullptr);
+  EXPECT_THAT(Describe(*store_->Sources(std::string(64, 'a'), kSince, 50)), ElementsAre("p1|1|-"));
+  ASSERT_TRUE(store_->AddPeer(Peer("p2", {Rooted("new.txt", 1, 'a', 'b')}), kNow).ok());
+  EXPECT_THAT(Describe(*store_->Sources(std::string(64, 'a'), kSince, 50)),
+              ElementsAre("p1|1|-", "p2|1|b"));
 }
 
 TEST_P(DirectoryStoreTest, SearchGroupsOneFileAcrossPeers) {

@@ -65,7 +65,10 @@ CREATE TABLE IF NOT EXISTS files (
   sha256 text COLLATE "C" NOT NULL,
   mtime bigint NOT NULL,
   name_lc text COLLATE "C" GENERATED ALWAYS AS (lower(name)) STORED,
+  chunk_root text COLLATE "C" NOT NULL DEFAULT '',
   PRIMARY KEY (peer_id, path));
+-- Databases made before files had a chunk_root get it, empty for every file.
+ALTER TABLE files ADD COLUMN IF NOT EXISTS chunk_root text COLLATE "C" NOT NULL DEFAULT '';
 -- Databases made before files had an id get one (rows numbered in any order),
 -- and the folded name.
 DO $$ BEGIN
@@ -122,12 +125,13 @@ const std::vector<std::pair<const char*, const char*>> kStatements = {
     {"remove_files", "DELETE FROM files WHERE peer_id = $1 AND path = ANY ($2::text[])"},
     // One statement for any number of files: the columns travel as arrays.
     {"put_files",
-     "INSERT INTO files (peer_id, path, name, size, sha256, mtime) "
-     "SELECT $1, t.path, t.name, t.size, t.sha256, t.mtime "
-     "FROM unnest($2::text[], $3::text[], $4::bigint[], $5::text[], $6::bigint[]) "
-     "AS t (path, name, size, sha256, mtime) "
+     "INSERT INTO files (peer_id, path, name, size, sha256, mtime, chunk_root) "
+     "SELECT $1, t.path, t.name, t.size, t.sha256, t.mtime, t.chunk_root "
+     "FROM unnest($2::text[], $3::text[], $4::bigint[], $5::text[], $6::bigint[], $7::text[]) "
+     "AS t (path, name, size, sha256, mtime, chunk_root) "
      "ON CONFLICT (peer_id, path) DO UPDATE SET id = DEFAULT, name = EXCLUDED.name, "
-     "size = EXCLUDED.size, sha256 = EXCLUDED.sha256, mtime = EXCLUDED.mtime "
+     "size = EXCLUDED.size, sha256 = EXCLUDED.sha256, mtime = EXCLUDED.mtime, "
+     "chunk_root = EXCLUDED.chunk_root "
      "RETURNING id, name_lc"},
     // Delivered to every instance's name feed when the transaction commits.
     {"notify", "SELECT pg_notify($1, $2)"},
@@ -186,9 +190,15 @@ const std::vector<std::pair<const char*, const char*>> kStatements = {
     // No row: the peer is unknown or offline; one row of NULLs: no files on
     // this page.
     {"peer_files",
-     "SELECT f.path, f.size, f.sha256, f.mtime FROM peers p LEFT JOIN LATERAL "
-     "(SELECT path, size, sha256, mtime FROM files WHERE peer_id = p.peer_id ORDER BY path "
+     "SELECT f.path, f.size, f.sha256, f.mtime, f.chunk_root FROM peers p LEFT JOIN LATERAL "
+     "(SELECT path, size, sha256, mtime, chunk_root FROM files WHERE peer_id = p.peer_id "
+     "ORDER BY path "
      "LIMIT $3 OFFSET $4) f ON true WHERE p.peer_id = $1 AND p.last_seen >= $2 ORDER BY f.path"},
+    // files_content_peer yields the content's rows in peer order.
+    {"sources",
+     "SELECT p.peer_id, p.address, p.cert_sha256, max(f.size), max(f.chunk_root) "
+     "FROM files f JOIN peers p ON p.peer_id = f.peer_id "
+     "WHERE f.sha256 = $1 AND p.last_seen >= $2 GROUP BY p.peer_id ORDER BY p.peer_id LIMIT $3"},
     {"expire_peers", "DELETE FROM peers WHERE last_seen < $1"},
     {"expire_sessions", "DELETE FROM sessions WHERE expires_at <= $1"},
     {"counts",
@@ -352,7 +362,8 @@ void PutFiles(pqxx::transaction_base& tx, const std::string& peer_id,
         TextArray(names, [](const std::string& s) -> const std::string& { return s; }),
         BigintArray(batch, [](const SharedFile& f) { return f.size; }),
         TextArray(batch, [](const SharedFile& f) -> const std::string& { return f.sha256; }),
-        BigintArray(batch, [](const SharedFile& f) { return f.mtime; }));
+        BigintArray(batch, [](const SharedFile& f) { return f.mtime; }),
+        TextArray(batch, [](const SharedFile& f) -> const std::string& { return f.chunk_root; }));
     if (rows.empty()) continue;
     int64_t min_id = std::numeric_limits<int64_t>::max(), max_id = 0;
     for (const auto& row : rows) {
@@ -681,9 +692,26 @@ class PostgresDirectoryStore final : public DirectoryStore {
       for (const auto& row : rows) {
         if (row[0].is_null()) continue;
         files.push_back(SharedFile{row[0].as<std::string>(), row[1].as<int64_t>(),
-                                   row[2].as<std::string>(), row[3].as<int64_t>()});
+                                   row[2].as<std::string>(), row[3].as<int64_t>(),
+                                   row[4].as<std::string>()});
       }
       return Answer(std::move(files));
+    });
+  }
+
+  Result<std::vector<dirapi::ContentSource>> Sources(const std::string& sha256,
+                                                     int64_t online_since, int limit) override {
+    return Run([&](pqxx::connection& c) -> Result<std::vector<dirapi::ContentSource>> {
+      pqxx::nontransaction tx(c);
+      auto rows = tx.exec_prepared("sources", sha256, online_since, std::max(0, limit));
+      std::vector<dirapi::ContentSource> sources;
+      for (const auto& row : rows) {
+        sources.push_back(
+            {{row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<std::string>()},
+             row[3].as<int64_t>(),
+             row[4].as<std::string>()});
+      }
+      return sources;
     });
   }
 

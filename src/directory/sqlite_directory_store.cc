@@ -34,7 +34,7 @@ CREATE INDEX IF NOT EXISTS peers_last_seen ON peers(last_seen);
 CREATE TABLE IF NOT EXISTS files(
   id INTEGER PRIMARY KEY, peer_id TEXT NOT NULL, path TEXT NOT NULL, name TEXT NOT NULL,
   size INTEGER NOT NULL, sha256 TEXT NOT NULL, mtime INTEGER NOT NULL,
-  UNIQUE(peer_id, path));
+  chunk_root TEXT NOT NULL DEFAULT '', UNIQUE(peer_id, path));
 -- By content, then peer: a hit's peers come in peer order straight from the
 -- index, without reading the files table.
 DROP INDEX IF EXISTS files_sha256;
@@ -106,6 +106,19 @@ Status ForEachRow(Statement& stmt, Fn row) {
     if (!*more) return Status::Ok();
     row(stmt);
   }
+}
+
+// Databases made before files had a chunk_root get the column, empty for
+// every file they hold.
+Status AddChunksRootColumn(Db& db) {
+  {
+    auto has = db.Prepare("SELECT 1 FROM pragma_table_info('files') WHERE name = 'chunk_root'");
+    if (!has.ok()) return has.status();
+    auto found = has->Step();
+    if (!found.ok()) return found.status();
+    if (*found) return Status::Ok();
+  }
+  return db.Exec("ALTER TABLE files ADD COLUMN chunk_root TEXT NOT NULL DEFAULT ''");
 }
 
 // FTS5 query for a literal substring: one quoted string, quotes doubled.
@@ -336,15 +349,32 @@ class SqliteDirectoryStore final : public DirectoryStore {
     if (!found.ok()) return found.status();
     if (!*found) return std::optional<std::vector<SharedFile>>();
     auto stmt = db->Prepare(
-        "SELECT path, size, sha256, mtime FROM files WHERE peer_id = ? ORDER BY path "
+        "SELECT path, size, sha256, mtime, chunk_root FROM files WHERE peer_id = ? ORDER BY path "
         "LIMIT ? OFFSET ?");
     if (!stmt.ok()) return stmt.status();
     std::vector<SharedFile> files;
     FERRY_RETURN_IF_ERROR(ForEachRow(
         stmt->Bind(1, peer_id).Bind(2, int64_t{limit}).Bind(3, int64_t{offset}), [&](Statement& s) {
-          files.push_back({s.Text(0), s.Int(1), s.Text(2), s.Int(3)});
+          files.push_back({s.Text(0), s.Int(1), s.Text(2), s.Int(3), s.Text(4)});
         }));
     return std::optional<std::vector<SharedFile>>(std::move(files));
+  }
+
+  Result<std::vector<dirapi::ContentSource>> Sources(const std::string& sha256,
+                                                     int64_t online_since, int limit) override {
+    auto db = readers_.Acquire();
+    // files_content_peer yields the content's rows in peer order.
+    auto stmt = db->Prepare(
+        "SELECT p.peer_id, p.address, p.cert_sha256, max(f.size), max(f.chunk_root) "
+        "FROM files f JOIN peers p ON p.peer_id = f.peer_id "
+        "WHERE f.sha256 = ? AND p.last_seen >= ? GROUP BY p.peer_id ORDER BY p.peer_id LIMIT ?");
+    if (!stmt.ok()) return stmt.status();
+    std::vector<dirapi::ContentSource> sources;
+    FERRY_RETURN_IF_ERROR(ForEachRow(
+        stmt->Bind(1, sha256).Bind(2, online_since).Bind(3, int64_t{limit}), [&](Statement& s) {
+          sources.push_back({{s.Text(0), s.Text(1), s.Text(2)}, s.Int(3), s.Text(4)});
+        }));
+    return sources;
   }
 
   Result<std::vector<SearchHit>> Search(const SearchQuery& query, int64_t online_since) override {
@@ -701,7 +731,8 @@ class SqliteDirectoryStore final : public DirectoryStore {
     auto remove = writer_.Prepare("DELETE FROM files WHERE peer_id = ? AND path = ? RETURNING id");
     if (!remove.ok()) return remove.status();
     auto insert = writer_.Prepare(
-        "INSERT INTO files(peer_id, path, name, size, sha256, mtime) VALUES(?,?,?,?,?,?)");
+        "INSERT INTO files(peer_id, path, name, size, sha256, mtime, chunk_root) "
+        "VALUES(?,?,?,?,?,?,?)");
     if (!insert.ok()) return insert.status();
     for (const auto& f : files) {
       remove->Reset();
@@ -714,6 +745,7 @@ class SqliteDirectoryStore final : public DirectoryStore {
                                 .Bind(4, f.size)
                                 .Bind(5, f.sha256)
                                 .Bind(6, f.mtime)
+                                .Bind(7, f.chunk_root)
                                 .Run());
       name_changes_.push_back(NameChange{writer_.LastInsertRowid(), FoldAscii(std::move(name))});
     }
@@ -758,6 +790,7 @@ Result<std::unique_ptr<DirectoryStore>> OpenSqliteDirectoryStore(const std::stri
   auto writer = Db::Open(path);
   if (!writer.ok()) return writer.status();
   FERRY_RETURN_IF_ERROR(writer->Exec(kSchema));
+  FERRY_RETURN_IF_ERROR(AddChunksRootColumn(*writer));
   std::vector<Db> readers;
   for (int i = 0; i < read_connections; ++i) {
     auto reader = Db::Open(path);

@@ -73,6 +73,12 @@ class Fields {
     return Wrap(CanonicalSha256(*s, key));
   }
 
+  // "" when absent (or null): a field added to the API later.
+  Result<std::string> OptionalSha256(const char* key) const {
+    if (!Has(key)) return std::string();
+    return Sha256(key);
+  }
+
   Result<std::string> PeerId(const char* key) const {
     auto s = String(key);
     if (!s.ok()) return s.status();
@@ -181,6 +187,18 @@ Result<PeerAddress> DecodePeerAddress(const Json& j, const std::string& where, A
   return p;
 }
 
+Result<ContentSource> DecodeContentSource(const Json& j, const std::string& where,
+                                          AddressRule rule) {
+  auto peer = DecodePeerAddress(j, where, rule);
+  if (!peer.ok()) return peer.status();
+  Fields f(j, where);
+  ContentSource source;
+  source.peer = std::move(*peer);
+  FERRY_RETURN_IF_ERROR(Take(f.Count("size"), &source.size));
+  FERRY_RETURN_IF_ERROR(Take(f.OptionalSha256("chunk_root"), &source.chunk_root));
+  return source;
+}
+
 Result<SearchHit> DecodeSearchHit(const Json& j, const std::string& where, AddressRule rule) {
   FERRY_RETURN_IF_ERROR(RequireObject(j, where));
   Fields f(j, where);
@@ -226,8 +244,12 @@ Status RequireBodyObject(const Json& body) {
 
 // ---- encoding -----------------------------------------------------------------
 
+// chunk_root only when there is one, so that a file announced without one
+// reads as it did before the field existed.
 Json ToJson(const SharedFile& f) {
-  return Json{{"path", f.path}, {"size", f.size}, {"sha256", f.sha256}, {"mtime", f.mtime}};
+  Json out{{"path", f.path}, {"size", f.size}, {"sha256", f.sha256}, {"mtime", f.mtime}};
+  if (!f.chunk_root.empty()) out["chunk_root"] = f.chunk_root;
+  return out;
 }
 
 Json ToJson(const Credentials& c) {
@@ -273,6 +295,13 @@ Json ToJson(const SearchHit& h) {
       {"name", h.name}, {"size", h.size}, {"sha256", h.sha256}, {"peers", std::move(peers)}};
 }
 
+Json ToJson(const ContentSource& s) {
+  Json out = ToJson(s.peer);
+  out["size"] = s.size;
+  if (!s.chunk_root.empty()) out["chunk_root"] = s.chunk_root;
+  return out;
+}
+
 Json ToJson(const std::vector<SharedFile>& files) {
   Json out = Json::array();
   for (const auto& f : files) out.push_back(ToJson(f));
@@ -288,6 +317,12 @@ Json ToJson(const std::vector<PeerInfo>& peers) {
 Json ToJson(const std::vector<SearchHit>& hits) {
   Json out = Json::array();
   for (const auto& h : hits) out.push_back(ToJson(h));
+  return out;
+}
+
+Json ToJson(const std::vector<ContentSource>& sources) {
+  Json out = Json::array();
+  for (const auto& s : sources) out.push_back(ToJson(s));
   return out;
 }
 
@@ -352,6 +387,7 @@ Result<SharedFile> DecodeSharedFile(const Json& item, std::string_view where) {
   FERRY_RETURN_IF_ERROR(Take(f.Count("size"), &file.size));
   FERRY_RETURN_IF_ERROR(Take(f.Count("mtime"), &file.mtime));
   FERRY_RETURN_IF_ERROR(Take(f.Sha256("sha256"), &file.sha256));
+  FERRY_RETURN_IF_ERROR(Take(f.OptionalSha256("chunk_root"), &file.chunk_root));
   return file;
 }
 
@@ -413,6 +449,14 @@ Result<std::vector<SearchHit>> DecodeSearchHits(const Json& body, AddressRule ad
                                 [address_rule](const Json& item, const std::string& where) {
                                   return DecodeSearchHit(item, where, address_rule);
                                 });
+}
+
+Result<std::vector<ContentSource>> DecodeContentSources(const Json& body,
+                                                        AddressRule address_rule) {
+  return DecodeArray<ContentSource>(body, "sources",
+                                    [address_rule](const Json& item, const std::string& where) {
+                                      return DecodeContentSource(item, where, address_rule);
+                                    });
 }
 
 }  // namespace ferry::dirapi

@@ -42,9 +42,11 @@ Json ToJson(const TokenInfo& token);
 Json ToJson(const PeerInfo& peer);
 Json ToJson(const PeerAddress& peer);
 Json ToJson(const SearchHit& hit);
+Json ToJson(const ContentSource& source);
 Json ToJson(const std::vector<SharedFile>& files);
 Json ToJson(const std::vector<PeerInfo>& peers);
 Json ToJson(const std::vector<SearchHit>& hits);
+Json ToJson(const std::vector<ContentSource>& sources);
 // {"peer_id": ...}: a heartbeat's body.
 Json HeartbeatJson(const std::string& peer_id);
 // {"username": ...}: register's answer.
@@ -69,9 +71,10 @@ Result<LoginInfo> DecodeLoginInfo(const Json& body);
 Result<TokenInfo> DecodeTokenInfo(const Json& body);
 // Register's answer: the user name.
 Result<std::string> DecodeRegistered(const Json& body);
-// Arrays: a peer's files, the online peers, search hits.
+// Arrays: a peer's files, the online peers, search hits, a content's sources.
 Result<std::vector<SharedFile>> DecodeSharedFiles(const Json& body);
 Result<std::vector<PeerInfo>> DecodePeerInfos(const Json& body, AddressRule address_rule);
 Result<std::vector<SearchHit>> DecodeSearchHits(const Json& body, AddressRule address_rule);
+Result<std::vector<ContentSource>> DecodeContentSources(const Json& body, AddressRule address_rule);
 
 }  // namespace ferry::dirapi

@@ -41,18 +41,18 @@ Json With(Json base, const std::string& key, const std::string& value) {
   return base;
 }
 
-Json FileJson() { return ToJson(SharedFile{"music/song.ogg", 5301234, kSha, 1790000000}); }
+Json FileJson() { return ToJson(SharedFile{"music/song.ogg", 5301234, kSha, 1790000000, ""}); }
 
 Json FirstAnnounce() {
   Announcement a;
   a.address = "203.0.113.7:7443";
   a.cert_sha256 = kCert;
-  a.files = std::vector<SharedFile>{{"music/song.ogg", 5, kSha, 7}, {"b", 0, kSha, 0}};
+  a.files = std::vector<SharedFile>{{"music/song.ogg", 5, kSha, 7, ""}, {"b", 0, kSha, 0, ""}};
   return ToJson(a);
 }
 
 TEST(WireJsonTest, SharedFileRoundTrips) {
-  SharedFile f{"a/b.txt", 9'007'199'254'740'993, kSha, 1790000000};
+  SharedFile f{"a/b.txt", 9'007'199'254'740'993, kSha, 1790000000, ""};
   Json j = ToJson(f);
   EXPECT_EQ(j.dump(), R"({"mtime":1790000000,"path":"a/b.txt","sha256":")" + kSha +
                           R"(","size":9007199254740993})");
@@ -62,6 +62,54 @@ TEST(WireJsonTest, SharedFileRoundTrips) {
   EXPECT_EQ(back->size, f.size);
   EXPECT_EQ(back->sha256, f.sha256);
   EXPECT_EQ(back->mtime, f.mtime);
+}
+
+// chunk_root is optional both ways: absent when empty, checked and lowered
+// when given.
+TEST(WireJsonTest, SharedFileCarriesAChunkRootWhenItHasOne) {
+  SharedFile f{"a.bin", 3, kSha, 4, std::string(64, 'c')};
+  Json j = ToJson(f);
+  EXPECT_EQ(j["chunk_root"], std::string(64, 'c'));
+  auto back = DecodeSharedFile(With(j, "chunk_root", Json(std::string(64, 'C')).dump()), "");
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->chunk_root, std::string(64, 'c'));
+  auto none = DecodeSharedFile(FileJson(), "");
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->chunk_root, "");
+  EXPECT_FALSE(FileJson().contains("chunk_root"));
+  auto null_root = DecodeSharedFile(With(FileJson(), "chunk_root", "null"), "");
+  ASSERT_TRUE(null_root.ok());
+  EXPECT_EQ(null_root->chunk_root, "");
+  ExpectInvalid(DecodeSharedFile(With(FileJson(), "chunk_root", "\"abc\""), "files[1]: ").status(),
+                "files[1]: 'chunk_root' must be 64 hex digits");
+  ExpectInvalid(DecodeSharedFile(With(FileJson(), "chunk_root", "7"), "").status(),
+                "'chunk_root' must be a string");
+}
+
+TEST(WireJsonTest, ContentSourcesRoundTripAndRejects) {
+  std::vector<ContentSource> sources{{{kPeerId, "[2001:db8::1]:7443", kCert}, 5, kSha},
+                                     {{kPeerId, "h:1", kCert}, 5, ""}};
+  Json list = ToJson(sources);
+  EXPECT_EQ(list[0]["chunk_root"], kSha);
+  EXPECT_FALSE(list[1].contains("chunk_root"));
+  auto back = DecodeContentSources(list, TestAddressRule);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  ASSERT_EQ(back->size(), 2u);
+  EXPECT_EQ((*back)[0].peer.address, "[2001:db8::1]:7443");
+  EXPECT_EQ((*back)[0].size, 5);
+  EXPECT_EQ((*back)[0].chunk_root, kSha);
+  EXPECT_EQ((*back)[1].chunk_root, "");
+  EXPECT_EQ(ToJson(*back), list);
+
+  auto one = [](const Json& source) {
+    return DecodeContentSources(Json::array({source}), TestAddressRule).status();
+  };
+  ExpectInvalid(one(With(list[0], "size", "")), "sources[0]: 'size' is missing");
+  ExpectInvalid(one(With(list[0], "chunk_root", "\"xyz\"")),
+                "sources[0]: 'chunk_root' must be 64 hex digits");
+  ExpectInvalid(one(With(list[0], "address", "\"nocolon\"")), "sources[0]: 'address'");
+  ExpectInvalid(DecodeContentSources(Json::object(), TestAddressRule).status(),
+                "the list of sources must be a JSON array");
 }
 
 TEST(WireJsonTest, SharedFileRejects) {
@@ -103,7 +151,7 @@ TEST(WireJsonTest, FirstAnnounceRoundTrips) {
 TEST(WireJsonTest, DeltaAnnounceRoundTrips) {
   Announcement delta;
   delta.peer_id = kPeerId;
-  delta.added = {{"new.txt", 1, kSha, 2}};
+  delta.added = {{"new.txt", 1, kSha, 2, ""}};
   delta.removed = {"music/song.ogg"};
   Json j = ToJson(delta);
   EXPECT_FALSE(j.contains("files"));
@@ -305,7 +353,7 @@ TEST(WireJsonTest, SearchHitsRoundTripAndRejects) {
 }
 
 TEST(WireJsonTest, SharedFileListRoundTrips) {
-  std::vector<SharedFile> files = {{"a", 1, kSha, 2}, {"b/c", 3, kSha, 4}};
+  std::vector<SharedFile> files = {{"a", 1, kSha, 2, ""}, {"b/c", 3, kSha, 4, ""}};
   auto back = DecodeSharedFiles(ToJson(files));
   ASSERT_TRUE(back.ok()) << back.status().ToString();
   ASSERT_EQ(back->size(), 2u);

@@ -16,6 +16,10 @@ struct SharedFile {
   int64_t size = 0;    // bytes
   std::string sha256;  // 64 lower-case hex digits
   int64_t mtime = 0;   // Unix seconds
+  // The root of the tree of the file's chunk hashes (docs/protocol.md, "Chunk
+  // hashes and their root"), 64 lower-case hex digits; empty when the peer
+  // announced none. It lets a fetcher check the chunk hashes a peer sends.
+  std::string chunk_root;
 };
 
 // POST /api/v1/register and /api/v1/login.
@@ -72,6 +76,14 @@ struct PeerAddress {
   std::string peer_id;
   std::string address;
   std::string cert_sha256;
+};
+
+// One online peer that has a content, in GET /api/v1/sources: where to fetch
+// it from and what the peer announced of it.
+struct ContentSource {
+  PeerAddress peer;
+  int64_t size = 0;
+  std::string chunk_root;  // empty when the peer announced none
 };
 
 // One file found: the same name, size and content on one or more online peers.

@@ -135,8 +135,9 @@ TEST_F(DirectoryCliTest, RegisterThenFindWhatPeersShare) {
   ASSERT_TRUE(alice && bob);
   std::string p1 =
       Announce(*alice, "203.0.113.7:7443",
-               {{"music/Song.ogg", 5301234, kSongSha, 1}, {"notes.txt", 12, kNotesSha, 2}});
-  std::string p2 = Announce(*bob, "[2001:db8::1]:7443", {{"copy/song.ogg", 5301234, kSongSha, 3}});
+               {{"music/Song.ogg", 5301234, kSongSha, 1, ""}, {"notes.txt", 12, kNotesSha, 2, ""}});
+  std::string p2 =
+      Announce(*bob, "[2001:db8::1]:7443", {{"copy/song.ogg", 5301234, kSongSha, 3, ""}});
 
   auto search = Ferry({"search", "SONG"}, "bob", "bob-password");
   ASSERT_OK(search);
@@ -228,7 +229,7 @@ TEST_F(DirectoryCliTest, PlainHttpBehindAProxy) {
   ASSERT_OK(Ferry({"register"}));
   auto alice = Client("data", "alice", "alice-password");
   ASSERT_TRUE(alice);
-  Announce(*alice, "127.0.0.1:7443", {{"a/report.pdf", 1000, kNotesSha, 1}});
+  Announce(*alice, "127.0.0.1:7443", {{"a/report.pdf", 1000, kNotesSha, 1, ""}});
   auto search = Ferry({"search", "report"});
   ASSERT_OK(search);
   EXPECT_NE(search.out.find("report.pdf"), std::string::npos) << search.out;
@@ -239,6 +240,43 @@ TEST_F(DirectoryCliTest, PlainHttpBehindAProxy) {
        {"FERRY_USER", "alice"},
        {"FERRY_PASSWORD", "alice-password"}});
   EXPECT_FAILS_WITH(wrong, "TLS handshake");
+}
+
+// What a fetcher asks before it connects: which online peers have a
+// content, and the chunk root each announced, through a real directory.
+TEST_F(DirectoryCliTest, SourcesNameTheOnlinePeersOfAContentWithTheirChunkRoots) {
+  StartDirectory("data");
+  ASSERT_OK(Ferry({"register", "--trust-new-server"}));
+  ASSERT_OK(Ferry({"register"}, "bob", "bob-password"));
+  auto alice = Client("data", "alice", "alice-password");
+  auto bob = Client("data", "bob", "bob-password");
+  ASSERT_TRUE(alice && bob);
+  const std::string root(64, 'e');
+  std::string a = Announce(*alice, "127.0.0.2:7443", {{"film.mkv", 5301234, kSongSha, 1, root}});
+  std::string b = Announce(*bob, "127.0.0.3:7443", {{"copy.mkv", 5301234, kSongSha, 2, ""}});
+  ASSERT_FALSE(a.empty() || b.empty());
+
+  auto sources = alice->Sources(kSongSha);
+  ASSERT_TRUE(sources.ok()) << sources.status().ToString();
+  ASSERT_EQ(sources->size(), 2u);
+  const auto& by_alice = (*sources)[(*sources)[0].peer.peer_id == a ? 0 : 1];
+  const auto& by_bob = (*sources)[(*sources)[0].peer.peer_id == a ? 1 : 0];
+  EXPECT_EQ(by_alice.peer.peer_id, a);
+  EXPECT_EQ(by_alice.peer.address, "127.0.0.2:7443");
+  EXPECT_EQ(by_alice.size, 5301234);
+  EXPECT_EQ(by_alice.chunk_root, root);
+  EXPECT_EQ(by_bob.peer.peer_id, b);
+  EXPECT_EQ(by_bob.chunk_root, "");
+  // The same root comes back with the peer's files.
+  auto files = bob->PeerFiles(a);
+  ASSERT_TRUE(files.ok()) << files.status().ToString();
+  ASSERT_EQ(files->size(), 1u);
+  EXPECT_EQ((*files)[0].chunk_root, root);
+  // Nobody has it, or the hash is not one.
+  auto nobody = alice->Sources(std::string(64, '0'));
+  ASSERT_TRUE(nobody.ok());
+  EXPECT_TRUE(nobody->empty());
+  EXPECT_EQ(alice->Sources("abc").status().code(), Code::kInvalidArgument);
 }
 
 TEST_F(DirectoryCliTest, ACaCertificateInsteadOfPinning) {
