@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 
-#include "core/display_text.h"
 #include "transfer/grpc_tuning.h"
 
 namespace ferry {
@@ -11,16 +10,6 @@ namespace {
 constexpr auto kLoginTimeout = std::chrono::seconds(30);
 
 }  // namespace
-
-Status FromGrpc(const grpc::Status& s) {
-  if (s.ok()) return Status::Ok();
-  if (s.error_code() == grpc::StatusCode::UNAVAILABLE && s.error_message().empty()) {
-    return Status::Unavailable("the server is not reachable");
-  }
-  // The server's words are untrusted text (ForDisplay): no control characters,
-  // not even a line break that could pass for a line of ferry's own.
-  return Status(static_cast<Code>(static_cast<int>(s.error_code())), ForDisplay(s.error_message()));
-}
 
 Result<std::unique_ptr<Connection>> Connection::Open(const ClientOptions& options) {
   auto trusted = EstablishTrust(options.server, options.trust);

@@ -11,6 +11,7 @@
 #include "ferry/v1/files.grpc.pb.h"
 #include "ferry/v1/jobs.grpc.pb.h"
 #include "net/trust.h"
+#include "transfer/grpc_status.h"
 
 namespace ferry {
 
@@ -20,9 +21,6 @@ struct ClientOptions {
   std::string password;
   TrustOptions trust;
 };
-
-// gRPC status -> Status, keeping the server's message.
-Status FromGrpc(const grpc::Status& s);
 
 class Connection {
  public:

@@ -242,6 +242,26 @@ Result<std::optional<SharedFile>> ShareIndex::FindBySha256(std::string_view sha2
   return store_.FindBySha256(sha256);
 }
 
+Result<OpenFile> ShareIndex::OpenUnchanged(const SharedFile& file) const {
+  auto path = RelPath::Parse(file.path);
+  if (!path.ok()) return path.status();
+  auto open = share_.OpenForRead(*path);
+  if (!open.ok()) return open.status();
+  if (open->info.inode != file.inode || !StillUnchanged(*open, file)) {
+    return Status::FailedPrecondition(
+        fmt::format("'{}' changed since it was hashed", path->Display()));
+  }
+  return open;
+}
+
+bool ShareIndex::StillUnchanged(const OpenFile& open, const SharedFile& file) {
+  struct stat st {};
+  if (::fstat(open.fd.get(), &st) != 0) return false;
+  return st.st_size == file.size &&
+         static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec ==
+             file.mtime_ns;
+}
+
 Result<ScanStats> ShareIndex::Scan(const ScanCallbacks& callbacks, std::stop_token stop) {
   std::lock_guard scan_lock(scan_mu_);
   ScanContext ctx{store_mu_, store_, callbacks, options_.racy_window_ns, {}, false};

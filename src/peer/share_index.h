@@ -115,6 +115,15 @@ class ShareIndex {
   // checks them against the open file before it sends a byte.
   Result<std::optional<SharedFile>> FindBySha256(std::string_view sha256);
 
+  // Opens the file `file` records, beneath the share and without following
+  // a link, if it is still the version that was hashed: same size, mtime and
+  // inode. FAILED_PRECONDITION "'PATH' changed since it was hashed" when it
+  // is not (the next Scan indexes it afresh); NOT_FOUND when it is gone.
+  Result<OpenFile> OpenUnchanged(const SharedFile& file) const;
+  // Whether `open` (from OpenUnchanged) still has the size and mtime of
+  // `file`: checked again while it is being read.
+  static bool StillUnchanged(const OpenFile& open, const SharedFile& file);
+
   // Bytes read and hashed by every scan since Open.
   int64_t bytes_hashed() const { return bytes_hashed_.load(); }
   const std::string& share_dir() const { return share_.root(); }

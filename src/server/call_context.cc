@@ -11,11 +11,6 @@
 
 namespace ferry {
 
-grpc::Status ToGrpc(const Status& s) {
-  if (s.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(static_cast<int>(s.code())), s.message());
-}
-
 std::string PeerAddress(const std::string& grpc_peer) {
   std::string_view s = grpc_peer;
   if (auto colon = s.find(':'); colon != std::string_view::npos && s.starts_with("ipv")) {

@@ -12,10 +12,10 @@
 #include "core/status.h"
 #include "server/audit_log.h"
 #include "server/sessions.h"
+#include "transfer/grpc_status.h"
 
 namespace ferry {
 
-grpc::Status ToGrpc(const Status& s);
 // "ipv4:127.0.0.1:5555" -> "127.0.0.1"; "ipv6:[::1]:5555" -> "::1".
 std::string PeerAddress(const std::string& grpc_peer);
 // The bearer token in the call's "authorization" metadata, or "".
