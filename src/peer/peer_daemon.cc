@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <memory>
@@ -33,6 +34,26 @@ Status MakeFolder(const std::string& path, const char* what) {
   if (ec)
     return Status::InvalidArgument(
         fmt::format("cannot make the {} '{}': {}", what, path, ec.message()));
+  return Status::Ok();
+}
+
+// The data folder holds the peer's private key and its index: inside the
+// share they would be shared. Checked before anything is made there.
+Status RefuseInside(const std::string& data_dir, const std::string& share_dir) {
+  std::error_code ec;
+  fs::path share = fs::canonical(share_dir, ec);
+  if (ec) return Status::NotFound(fmt::format("the share folder '{}' does not exist", share_dir));
+  fs::path data = fs::weakly_canonical(fs::absolute(data_dir), ec);
+  if (ec) {
+    return Status::InvalidArgument(
+        fmt::format("cannot resolve the data folder '{}': {}", data_dir, ec.message()));
+  }
+  if (std::mismatch(share.begin(), share.end(), data.begin(), data.end()).first == share.end()) {
+    return Status::InvalidArgument(fmt::format(
+        "the data folder '{}' lies inside the share folder '{}': its key and index would be "
+        "shared; use --data elsewhere",
+        data_dir, share_dir));
+  }
   return Status::Ok();
 }
 
@@ -96,6 +117,7 @@ Status RunPeer(const PeerOptions& o) {
   if (::stat(o.share_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
     return Status::NotFound(fmt::format("the share folder '{}' does not exist", o.share_dir));
   }
+  FERRY_RETURN_IF_ERROR(RefuseInside(o.data_dir, o.share_dir));
   FERRY_RETURN_IF_ERROR(MakeFolder(o.data_dir, "data folder"));
   ::chmod(o.data_dir.c_str(), 0700);
   std::string downloads = o.downloads_dir.empty() ? o.data_dir + "/downloads" : o.downloads_dir;
