@@ -17,9 +17,10 @@ std::string FirstOf(const std::string& flag, const char* env, const std::string&
   return config;
 }
 
-std::map<std::string, std::string> ReadClientConfig() {
+Result<std::map<std::string, std::string>> ReadConfigFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Status::NotFound(fmt::format("cannot read the config file '{}'", path));
   std::map<std::string, std::string> out;
-  std::ifstream in(ConfigDir() + "/config");
   std::string line;
   while (std::getline(in, line)) {
     if (line.empty() || line[0] == '#') continue;
@@ -33,6 +34,11 @@ std::map<std::string, std::string> ReadClientConfig() {
     out[trim(line.substr(0, eq))] = trim(line.substr(eq + 1));
   }
   return out;
+}
+
+std::map<std::string, std::string> ReadClientConfig() {
+  auto config = ReadConfigFile(ConfigDir() + "/config");
+  return config.ok() ? std::move(config).value() : std::map<std::string, std::string>{};
 }
 
 void AddClientFlags(CLI::App& app, ClientFlags& flags) {

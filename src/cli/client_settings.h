@@ -19,6 +19,9 @@ struct ClientFlags {
   bool trust_new_server = false;
 };
 
+// The "key = value" lines of a config file ('#' starts a comment line);
+// NOT_FOUND if it cannot be read.
+Result<std::map<std::string, std::string>> ReadConfigFile(const std::string& path);
 // The "key = value" lines of $XDG_CONFIG_HOME/ferry/config ({} if there is none).
 std::map<std::string, std::string> ReadClientConfig();
 

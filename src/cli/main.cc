@@ -9,6 +9,7 @@
 #include "cli/fail.h"
 #include "cli/file_commands.h"
 #include "cli/job_commands.h"
+#include "cli/peer_commands.h"
 #include "core/process_tuning.h"
 #include "core/secrets.h"
 
@@ -43,6 +44,7 @@ int main(int argc, char** argv) {
   AddWorkerCommand(app, &exit_code);
   AddDirectoryCommand(app, &exit_code);
   AddDirectoryClientCommands(app, flags, &exit_code);
+  AddPeerCommand(app, flags, &exit_code);
   AddUserCommands(app, &exit_code);
   AddLogCommand(app, &exit_code);
 

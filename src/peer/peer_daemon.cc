@@ -1,0 +1,194 @@
+#include "peer/peer_daemon.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <utility>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "core/host_port.h"
+#include "core/logging.h"
+#include "net/daemon.h"
+#include "net/tls_identity.h"
+#include "peer/announcer.h"
+#include "peer/share_index.h"
+
+namespace ferry {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+// The bound on each call to the directory: a withdraw on stop waits at most
+// this long for a call in flight.
+constexpr std::chrono::seconds kDirectoryTimeout{10};
+
+Status MakeFolder(const std::string& path, const char* what) {
+  std::error_code ec;
+  fs::create_directories(path, ec);
+  if (ec)
+    return Status::InvalidArgument(
+        fmt::format("cannot make the {} '{}': {}", what, path, ec.message()));
+  return Status::Ok();
+}
+
+// The data folder holds the peer's private key and its index: inside the
+// share they would be shared. Checked before anything is made there.
+Status RefuseInside(const std::string& data_dir, const std::string& share_dir) {
+  std::error_code ec;
+  fs::path share = fs::canonical(share_dir, ec);
+  if (ec) return Status::NotFound(fmt::format("the share folder '{}' does not exist", share_dir));
+  fs::path data = fs::weakly_canonical(fs::absolute(data_dir), ec);
+  if (ec) {
+    return Status::InvalidArgument(
+        fmt::format("cannot resolve the data folder '{}': {}", data_dir, ec.message()));
+  }
+  if (std::mismatch(share.begin(), share.end(), data.begin(), data.end()).first == share.end()) {
+    return Status::InvalidArgument(fmt::format(
+        "the data folder '{}' lies inside the share folder '{}': its key and index would be "
+        "shared; use --data elsewhere",
+        data_dir, share_dir));
+  }
+  return Status::Ok();
+}
+
+// Runs one scan for the watcher and logs what it found: the first scan
+// always (with the bytes it hashed, which a restart over an unchanged share
+// keeps at 0), later ones when something changed.
+class ShareScanner {
+ public:
+  ShareScanner(ShareIndex& index, Announcer& announcer) : index_(index), announcer_(announcer) {
+    callbacks_.on_indexed = [this](const SharedFile& f) { announcer_.Indexed(f); };
+    callbacks_.on_removed = [this](const SharedFile& f) { announcer_.Removed(f); };
+    callbacks_.on_unsettled = [](const std::string& path, const Status& why) {
+      spdlog::debug("not shared yet: '{}': {}", path, why.message());
+    };
+  }
+
+  void Scan(std::stop_token stop) {
+    auto start = Clock::now();
+    auto stats = index_.Scan(callbacks_, std::move(stop));
+    double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    if (!stats.ok()) {
+      if (stats.status().code() != Code::kCancelled) {
+        spdlog::warn("scanning the share failed: {}", stats.status().ToString());
+      }
+      return;
+    }
+    const ScanStats& s = *stats;
+    if (first_) {
+      first_ = false;
+      spdlog::info(
+          "indexed {} files in {:.1f} s: {} hashed ({} bytes hashed), {} unchanged, {} renamed, "
+          "{} removed, {} not settled",
+          s.files, seconds, s.files_hashed, s.bytes_hashed, s.files_unchanged, s.files_renamed,
+          s.files_removed, s.files_unsettled);
+    } else if (s.files_hashed + s.files_renamed + s.files_removed + s.files_unsettled > 0) {
+      spdlog::info(
+          "share changed: {} hashed ({} bytes hashed), {} renamed, {} removed, {} not settled; "
+          "{} files shared",
+          s.files_hashed, s.bytes_hashed, s.files_renamed, s.files_removed, s.files_unsettled,
+          s.files);
+    }
+  }
+
+ private:
+  ShareIndex& index_;
+  Announcer& announcer_;
+  ScanCallbacks callbacks_;
+  bool first_ = true;  // used by the watcher's thread only
+};
+
+}  // namespace
+
+Status RunPeer(const PeerOptions& o) {
+  if (o.share_dir.empty()) return Status::InvalidArgument("no share folder: use --share DIR");
+  auto listen = ParseHostPort(o.listen, ListenRules("--listen"));
+  if (!listen.ok()) return listen.status();
+  auto advertise = ParseHostPort(o.advertise.empty() ? o.listen : o.advertise,
+                                 {.what = "--advertise", .default_port = std::nullopt});
+  if (!advertise.ok()) return advertise.status();
+  struct stat st {};
+  if (::stat(o.share_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return Status::NotFound(fmt::format("the share folder '{}' does not exist", o.share_dir));
+  }
+  FERRY_RETURN_IF_ERROR(RefuseInside(o.data_dir, o.share_dir));
+  FERRY_RETURN_IF_ERROR(MakeFolder(o.data_dir, "data folder"));
+  ::chmod(o.data_dir.c_str(), 0700);
+  std::string downloads = o.downloads_dir.empty() ? o.data_dir + "/downloads" : o.downloads_dir;
+  FERRY_RETURN_IF_ERROR(InitLogging(o.data_dir + "/peer.log", o.verbose));
+
+  // Before any thread starts, so that only the daemon's waiter takes signals.
+  Daemon daemon;
+
+  // The index first: it refuses a data folder inside the share before a key
+  // is written there.
+  std::string index_path = o.data_dir + "/share-index.db";
+  ShareIndexOptions index_options;
+  index_options.hash_threads = o.hash_threads;
+  auto index = ShareIndex::Open(o.share_dir, index_path, index_options);
+  if (!index.ok()) return index.status();
+  FERRY_RETURN_IF_ERROR(MakeFolder(downloads, "downloads folder"));
+  spdlog::info("sharing '{}' (index {}), downloads into '{}'", (*index)->share_dir(), index_path,
+               downloads);
+
+  FERRY_RETURN_IF_ERROR(MakeFolder(o.data_dir + "/tls", "TLS folder"));
+  bool created = false;
+  auto identity =
+      LoadOrCreateSelfSigned(o.data_dir + "/tls/peer.crt", o.data_dir + "/tls/peer.key", &created);
+  if (!identity.ok()) return identity.status();
+  auto fingerprint = CertFingerprint(identity->cert_pem);
+  if (!fingerprint.ok()) return fingerprint.status();
+  spdlog::info("{} TLS certificate {}/tls/peer.crt, SHA-256 {}", created ? "made" : "using",
+               o.data_dir, FormatFingerprint(*fingerprint));
+
+  dirclient::DirectoryClientOptions directory = o.directory;
+  directory.timeout = kDirectoryTimeout;
+  auto client = dirclient::DirectoryClient::Open(directory);
+  if (!client.ok()) return client.status();
+  auto session = (*client)->Login(o.user, o.password);
+  if (!session.ok()) return session.status();
+  spdlog::info("logged in to the directory at {} as {}", (*client)->endpoint().Url(),
+               session->username);
+
+  AnnouncerOptions announce;
+  announce.address = advertise->ToString();
+  announce.cert_sha256 = *fingerprint;
+  ShareIndex& shared = **index;
+  Announcer announcer(
+      std::move(client).value(), [&shared] { return shared.Files(); },
+      [user = o.user, password = o.password](dirclient::DirectoryClient& c) {
+        return c.Login(user, password).status();
+      },
+      announce);
+  announcer.Start();
+  spdlog::info("announcing {} for the chunk service (serving chunks is not part of this version)",
+               announce.address);
+
+  ShareScanner scanner(shared, announcer);
+  auto watcher = ShareWatcher::Start(o.share_dir, o.watch,
+                                     [&scanner](std::stop_token stop) { scanner.Scan(stop); });
+  if (!watcher.ok()) return watcher.status();
+  if ((*watcher)->mode() == WatchMode::kInotify) {
+    spdlog::info("watching {} folders of the share", (*watcher)->watches());
+  }
+
+  daemon.WaitForSignal({.what_happens = "withdrawing from the directory and stopping"});
+  Status withdrawn = announcer.Withdraw();
+  if (!withdrawn.ok()) {
+    spdlog::warn(
+        "could not withdraw from the directory ({}); it drops this peer after its "
+        "missed heartbeats",
+        withdrawn.ToString());
+  }
+  (*watcher)->Stop();
+  spdlog::info("stopped");
+  return Status::Ok();
+}
+
+}  // namespace ferry
