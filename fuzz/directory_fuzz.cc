@@ -41,7 +41,7 @@ constexpr Target kTargets[] = {
     {"GET", "/api/v1/peers"},     {"GET", "/api/v1/search"},    {"GET", "/healthz"},
     {"GET", "/metrics"},          {"DELETE", "/api/v1/peers/"}, {"GET", "/api/v1/peers/"},
     {"PUT", "/api/v1/announce"},  {"GET", "/api/v1/nowhere"},   {"POST", "/api/v1/peers"},
-    {"GET", "/api/v1/sources"},
+    {"GET", "/api/v1/sources"},   {"POST", "/api/v1/tickets"},  {"POST", "/api/v1/tickets/check"},
 };
 
 struct World {
@@ -70,7 +70,8 @@ World& TheWorld() {
     ferry::Announcement announce;
     announce.address = "127.0.0.1:7443";
     announce.cert_sha256 = std::string(64, 'a');
-    announce.files = std::vector<ferry::SharedFile>{{"music/song.ogg", 5, std::string(64, 'b'), 1}};
+    announce.files =
+        std::vector<ferry::SharedFile>{{"music/song.ogg", 5, std::string(64, 'b'), 1, ""}};
     auto peer = w->service->Announce(w->token, announce);
     if (!peer.ok()) std::abort();
     w->peer_id = peer->peer_id;
@@ -152,12 +153,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const ferry::HttpRoutes& routes = world.http->routes();
   ferry::RouteMatch match = routes.Match(req.method, req.path);
   ferry::HttpResponse res;
-  if (ferry::PoolWork rest = routes.StartOnLoop(match, req, res)) {
+  if (ferry::PoolWork on_pool = routes.StartOnLoop(match, req, res)) {
     if (res.status != 200 || !res.body.empty()) {
       std::fprintf(stderr, "a request left to a pool thread was half answered: %d\n", res.status);
       std::abort();
     }
-    rest(res);
+    on_pool(res);
   }
   static const std::set<int> kExpected = {200, 201, 400, 401, 403, 404, 405, 409, 429, 503};
   if (!kExpected.contains(res.status)) {

@@ -230,6 +230,10 @@ void AddDirectoryCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--hash-queue", o->hash_queue,
                   "registers and logins that may wait for a password hash; beyond, 429")
       ->capture_default_str();
+  cmd->add_option("--ticket-seconds", o->ticket_seconds,
+                  "how long a ticket a fetcher gets for one serving peer names it there (1 to "
+                  "3600)")
+      ->capture_default_str();
   cmd->add_option("--db-connections", o->db_connections, "PostgreSQL connections")
       ->capture_default_str();
   cmd->add_option("--search-concurrency", o->search_concurrency,

@@ -507,4 +507,31 @@ Result<std::vector<dirapi::ContentSource>> DirectoryClient::Sources(const std::s
   return ParseSources(*body);
 }
 
+Result<dirapi::Ticket> DirectoryClient::IssueTicket(const std::string& peer_id) {
+  FERRY_RETURN_IF_ERROR(CheckPeerId(peer_id));
+  auto body =
+      Call("POST", "/api/v1/tickets", Dump(dirapi::ToJson(dirapi::TicketRequest{peer_id})), true);
+  if (!body.ok()) return body.status();
+  auto ticket = ParseTicket(*body);
+  if (!ticket.ok()) return ticket.status();
+  // A ticket for another peer would be refused there; it is the directory's fault.
+  if (ticket->peer_id != peer_id) {
+    return Status::Internal(fmt::format(
+        "the directory's reply is malformed: a ticket for peer {} when {} was asked for",
+        ticket->peer_id, peer_id));
+  }
+  return ticket;
+}
+
+Result<dirapi::TicketHolder> DirectoryClient::CheckTicket(const std::string& peer_id,
+                                                          const std::string& ticket) {
+  FERRY_RETURN_IF_ERROR(CheckPeerId(peer_id));
+  // Never echoed: a ticket is a secret while it lasts.
+  FERRY_RETURN_IF_ERROR(dirapi::ValidateTicket(ticket));
+  auto body = Call("POST", "/api/v1/tickets/check",
+                   Dump(dirapi::ToJson(dirapi::TicketCheck{peer_id, ticket})), true);
+  if (!body.ok()) return body.status();
+  return ParseTicketHolder(*body);
+}
+
 }  // namespace ferry::dirclient

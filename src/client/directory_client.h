@@ -123,6 +123,17 @@ class DirectoryClient {
   // `limit` (1..1000), each with what it announced of it.
   Result<std::vector<dirapi::ContentSource>> Sources(const std::string& sha256, int limit = 100);
 
+  // A ticket that names this session's user to the serving peer `peer_id`
+  // alone, for a few minutes: what a fetcher shows that peer instead of its
+  // token. NOT_FOUND when the peer is not online.
+  Result<dirapi::Ticket> IssueTicket(const std::string& peer_id);
+  // Who holds `ticket`, shown to `peer_id`, one of this session's user's
+  // peers: the fetcher's user name and until when the answer holds (cache it
+  // no longer). PERMISSION_DENIED for any ticket that is not valid for that
+  // peer; INVALID_ARGUMENT, without asking, for one that is not 64
+  // lower-case hex digits.
+  Result<dirapi::TicketHolder> CheckTicket(const std::string& peer_id, const std::string& ticket);
+
   // Internal: the verifier's record of why a TLS handshake failed.
   struct TlsState {
     std::string pinned_fingerprint;  // the leaf must hash to this, when set

@@ -108,6 +108,18 @@ class DirectoryClientTest : public ::testing::Test {
       last_query_ = req.params;
       Reply(res, canned_status_, canned_);
     });
+    http.Post("/api/v1/tickets", [this](const httplib::Request& req, httplib::Response& res) {
+      std::lock_guard lock(mu_);
+      last_body_ = req.body;
+      last_auth_ = req.get_header_value("Authorization");
+      Reply(res, canned_status_, canned_);
+    });
+    http.Post("/api/v1/tickets/check", [this](const httplib::Request& req, httplib::Response& res) {
+      std::lock_guard lock(mu_);
+      last_body_ = req.body;
+      last_auth_ = req.get_header_value("Authorization");
+      Reply(res, canned_status_, canned_);
+    });
     http.Post("/api/v1/register", [this](const httplib::Request& req, httplib::Response& res) {
       std::lock_guard lock(mu_);
       last_body_ = req.body;
@@ -304,6 +316,65 @@ TEST_F(DirectoryClientTest, SourcesAskByContentAndCheckTheReply) {
   EXPECT_EQ(c->Sources(kSha).status().code(), Code::kInternal);
   EXPECT_EQ(c->Sources("not-a-hash").status().code(), Code::kInvalidArgument);
   EXPECT_EQ(c->Sources(kSha, 0).status().code(), Code::kInvalidArgument);
+}
+
+TEST_F(DirectoryClientTest, TicketsAreAskedForWithTheTokenAndCheckedInTheBody) {
+  auto c = LoggedIn();
+  const std::string ticket(64, 'e');
+  Canned(200, R"({"ticket": ")" + ticket + R"(", "peer_id": ")" + kPeerId +
+                  R"(", "expires_at": 1790000300})");
+  auto issued = c->IssueTicket(kPeerId);
+  ASSERT_TRUE(issued.ok()) << issued.status().ToString();
+  EXPECT_EQ(issued->ticket, ticket);
+  EXPECT_EQ(issued->peer_id, kPeerId);
+  EXPECT_EQ(issued->expires_at, 1790000300);
+  EXPECT_EQ(last_auth_, "Bearer " + std::string(64, 'f'));
+  EXPECT_EQ(nlohmann::json::parse(last_body_), (nlohmann::json{{"peer_id", kPeerId}}));
+
+  Canned(200, R"({"username": "bob", "expires_at": 1790000300})");
+  auto holder = c->CheckTicket(kPeerId, ticket);
+  ASSERT_TRUE(holder.ok()) << holder.status().ToString();
+  EXPECT_EQ(holder->username, "bob");
+  EXPECT_EQ(holder->expires_at, 1790000300);
+  EXPECT_EQ(last_auth_, "Bearer " + std::string(64, 'f'));
+  EXPECT_EQ(nlohmann::json::parse(last_body_),
+            (nlohmann::json{{"peer_id", kPeerId}, {"ticket", ticket}}));
+
+  // The directory's refusal keeps its code and message.
+  Canned(403, R"({"error": "not a valid ticket for this peer"})");
+  auto refused = c->CheckTicket(kPeerId, ticket);
+  EXPECT_EQ(refused.status().code(), Code::kPermissionDenied);
+  EXPECT_EQ(refused.status().message(), "not a valid ticket for this peer");
+  Canned(404, R"({"error": "peer is not online"})");
+  EXPECT_EQ(c->IssueTicket(kPeerId).status().code(), Code::kNotFound);
+}
+
+TEST_F(DirectoryClientTest, TicketsBreakingTheWireRulesAreNeitherSentNorTaken) {
+  auto c = LoggedIn();
+  const std::string ticket(64, 'e');
+  last_body_.clear();
+  EXPECT_EQ(c->IssueTicket("ABC").status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(c->CheckTicket(kPeerId, std::string(64, 'E')).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(c->CheckTicket(kPeerId, std::string(63, 'e')).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(c->CheckTicket("nope", ticket).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(last_body_, "");  // nothing went out
+
+  // Replies that break the rules, or name another peer, are the directory's fault.
+  const std::string other_peer(32, 'c');
+  for (const std::string& reply :
+       {R"({"ticket": "short", "peer_id": ")" + kPeerId + R"(", "expires_at": 1})",
+        R"({"ticket": ")" + ticket + R"(", "peer_id": ")" + other_peer + R"(", "expires_at": 1})",
+        R"({"ticket": ")" + ticket + R"(", "peer_id": ")" + kPeerId + R"("})", std::string("[]"),
+        std::string("not json")}) {
+    Canned(200, reply);
+    EXPECT_EQ(c->IssueTicket(kPeerId).status().code(), Code::kInternal) << reply;
+  }
+  for (const std::string& reply : {std::string(R"({"username": "Bob!", "expires_at": 1})"),
+                                   std::string(R"({"username": "bob", "expires_at": -1})"),
+                                   std::string(R"({"expires_at": 1})")}) {
+    Canned(200, reply);
+    EXPECT_EQ(c->CheckTicket(kPeerId, ticket).status().code(), Code::kInternal) << reply;
+  }
 }
 
 TEST_F(DirectoryClientTest, MalformedRepliesAreErrorsNotCrashes) {

@@ -82,6 +82,18 @@ Result<std::vector<dirapi::ContentSource>> ParseSources(const std::string& body)
   return FromReply(dirapi::DecodeContentSources(*j, CheckPeerAddress));
 }
 
+Result<dirapi::Ticket> ParseTicket(const std::string& body) {
+  auto j = ParseJson(body);
+  if (!j.ok()) return j.status();
+  return FromReply(dirapi::DecodeTicket(*j));
+}
+
+Result<dirapi::TicketHolder> ParseTicketHolder(const std::string& body) {
+  auto j = ParseJson(body);
+  if (!j.ok()) return j.status();
+  return FromReply(dirapi::DecodeTicketHolder(*j));
+}
+
 Result<std::string> ParseRegistered(const std::string& body) {
   auto j = ParseJson(body);
   if (!j.ok()) return j.status();

@@ -30,6 +30,8 @@ Result<std::vector<dirapi::ContentSource>> ParseSources(const std::string& body)
 Result<dirapi::PeerLease> ParseLease(const std::string& body);
 Result<dirapi::LoginInfo> ParseLogin(const std::string& body);
 Result<dirapi::TokenInfo> ParseTokenInfo(const std::string& body);
+Result<dirapi::Ticket> ParseTicket(const std::string& body);
+Result<dirapi::TicketHolder> ParseTicketHolder(const std::string& body);
 // The name in register's reply.
 Result<std::string> ParseRegistered(const std::string& body);
 // The "error" of an error reply, or "" when there is none.

@@ -260,6 +260,28 @@ HttpRoutes DirectoryHttpServer::MakeRoutes() {
                 return {};
               },
               {}});
+  // A ticket is written to the store; a check only reads it. Both bodies are
+  // small ones, and tickets travel only in bodies, never in a URL.
+  routes.Add({"POST",
+              "/api/v1/tickets",
+              false,
+              Whole([&svc, depth](const HttpRequest& req, const PathParams&, HttpResponse& res) {
+                auto request = ParseTicketRequest(req.body, depth);
+                if (!request.ok()) return SendStatus(res, request.status());
+                Reply(res, svc.IssueTicket(BearerToken(req), request->peer_id),
+                      [](const dirapi::Ticket& t) { return dirapi::ToJson(t); });
+              }),
+              {}});
+  routes.Add({"POST",
+              "/api/v1/tickets/check",
+              reads_on_loop,
+              Whole([&svc, depth](const HttpRequest& req, const PathParams&, HttpResponse& res) {
+                auto check = ParseTicketCheck(req.body, depth);
+                if (!check.ok()) return SendStatus(res, check.status());
+                Reply(res, svc.CheckTicket(BearerToken(req), *check),
+                      [](const dirapi::TicketHolder& h) { return dirapi::ToJson(h); });
+              }),
+              {}});
   routes.Add({"DELETE",
               "/api/v1/peers/{id}",
               false,

@@ -13,6 +13,7 @@
 
 #include "core/secrets.h"
 #include "directory/sqlite_directory_store.h"
+#include "directory_api/wire_rules.h"
 
 namespace ferry {
 namespace {
@@ -89,6 +90,7 @@ TEST_F(DirectoryHttpTest, OnlyReadsOfAStoreInThisProcessRunOnTheEventLoops) {
                                      {"GET", "/api/v1/peers"},
                                      {"GET", "/healthz"},
                                      {"GET", "/api/v1/sources"},
+                                     {"POST", "/api/v1/tickets/check"},
                                      {"GET", files.c_str()}}) {
     EXPECT_TRUE(AnsweredOnLoop(*sqlite, Request(method, path))) << method << " " << path;
     EXPECT_FALSE(AnsweredOnLoop(*server, Request(method, path))) << method << " " << path;
@@ -99,6 +101,7 @@ TEST_F(DirectoryHttpTest, OnlyReadsOfAStoreInThisProcessRunOnTheEventLoops) {
                                      {"POST", "/api/v1/login"},
                                      {"POST", "/api/v1/logout"},
                                      {"POST", "/api/v1/announce"},
+                                     {"POST", "/api/v1/tickets"},
                                      {"DELETE", peer.c_str()}}) {
     EXPECT_FALSE(AnsweredOnLoop(*sqlite, Request(method, path))) << method << " " << path;
     EXPECT_FALSE(AnsweredOnLoop(*server, Request(method, path))) << method << " " << path;
@@ -229,6 +232,75 @@ TEST_F(DirectoryHttpTest, SourcesListTheOnlinePeersOfAContent) {
   EXPECT_EQ(sources("", token).status, 400);
   EXPECT_EQ(sources("xyz", token).status, 400);
   EXPECT_EQ(sources(std::string(64, 'b'), "").status, 401);
+}
+
+TEST_F(DirectoryHttpTest, TicketsAreIssuedToFetchersAndCheckedByTheServingPeer) {
+  auto server = DirectoryHttpServer::Unbound(service_.get());
+  ASSERT_TRUE(service_->Register({"alice", "alice-password"}).ok());
+  ASSERT_TRUE(service_->Register({"bob", "bob-password"}).ok());
+  const std::string alice = Login();
+  auto bob_login = service_->Login({"bob", "bob-password"}, "127.0.0.1");
+  ASSERT_TRUE(bob_login.ok());
+  const std::string bob = bob_login->token;
+  Announcement announce;
+  announce.address = "127.0.0.1:9000";
+  announce.cert_sha256 = std::string(64, 'a');
+  announce.files = std::vector<SharedFile>{};
+  auto peer = service_->Announce(alice, announce);
+  ASSERT_TRUE(peer.ok()) << peer.status().ToString();
+  auto post = [&](const std::string& path, const std::string& token, const std::string& body) {
+    HttpRequest req = Request("POST", path, token);
+    req.body = body;
+    HttpResponse res;
+    server->Handle(req, res);
+    return res;
+  };
+  auto check_body = [&](const std::string& ticket) {
+    return nlohmann::json{{"peer_id", peer->peer_id}, {"ticket", ticket}}.dump();
+  };
+
+  HttpResponse issued =
+      post("/api/v1/tickets", bob, nlohmann::json{{"peer_id", peer->peer_id}}.dump());
+  ASSERT_EQ(issued.status, 200) << issued.body;
+  auto ticket = nlohmann::json::parse(issued.body);
+  EXPECT_EQ(ticket["peer_id"], peer->peer_id);
+  EXPECT_GT(ticket["expires_at"].get<int64_t>(), 0);
+  const std::string t = ticket["ticket"];
+  EXPECT_TRUE(dirapi::IsTicket(t)) << t;
+
+  HttpResponse checked = post("/api/v1/tickets/check", alice, check_body(t));
+  ASSERT_EQ(checked.status, 200) << checked.body;
+  auto holder = nlohmann::json::parse(checked.body);
+  EXPECT_EQ(holder["username"], "bob");
+  EXPECT_EQ(holder["expires_at"], ticket["expires_at"]);
+
+  // Refusals: the one 403 for every invalid ticket; a ticket as a token is 401.
+  HttpResponse not_his = post("/api/v1/tickets/check", bob, check_body(t));
+  EXPECT_EQ(not_his.status, 403);
+  HttpResponse unknown = post("/api/v1/tickets/check", alice, check_body(std::string(64, '1')));
+  EXPECT_EQ(unknown.status, 403);
+  EXPECT_EQ(unknown.body, not_his.body);
+  EXPECT_NE(unknown.body.find("not a valid ticket for this peer"), std::string::npos);
+  EXPECT_EQ(post("/api/v1/tickets/check", alice, check_body(bob)).status, 403);
+  HttpResponse as_token = post("/api/v1/tickets/check", t, check_body(t));
+  EXPECT_EQ(as_token.status, 401);
+  EXPECT_EQ(as_token.Header("WWW-Authenticate"), "Bearer");
+  HttpResponse verify;
+  server->Handle(Request("GET", "/api/v1/verify", t), verify);
+  EXPECT_EQ(verify.status, 401);
+
+  // Bodies are checked strictly; an offline peer gets no ticket.
+  EXPECT_EQ(post("/api/v1/tickets", bob, "{}").status, 400);
+  EXPECT_EQ(post("/api/v1/tickets", bob, R"({"peer_id": "ABC"})").status, 400);
+  EXPECT_EQ(post("/api/v1/tickets/check", alice, check_body(std::string(64, 'E'))).status, 400);
+  EXPECT_EQ(
+      post("/api/v1/tickets", bob, nlohmann::json{{"peer_id", std::string(32, 'f')}}.dump()).status,
+      404);
+  EXPECT_EQ(post("/api/v1/tickets", "", nlohmann::json{{"peer_id", peer->peer_id}}.dump()).status,
+            401);
+  HttpResponse get;
+  server->Handle(Request("GET", "/api/v1/tickets", bob), get);
+  EXPECT_EQ(get.status, 405);
 }
 
 TEST_F(DirectoryHttpTest, RegisterAndLoginAreRateLimitedPerAddress) {

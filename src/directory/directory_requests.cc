@@ -84,6 +84,18 @@ Result<std::string> ParseHeartbeat(std::string_view body, int max_json_depth) {
   return dirapi::DecodeHeartbeat(*doc);
 }
 
+Result<dirapi::TicketRequest> ParseTicketRequest(std::string_view body, int max_json_depth) {
+  auto doc = ParseObject(body, max_json_depth);
+  if (!doc.ok()) return doc.status();
+  return dirapi::DecodeTicketRequest(*doc);
+}
+
+Result<dirapi::TicketCheck> ParseTicketCheck(std::string_view body, int max_json_depth) {
+  auto doc = ParseObject(body, max_json_depth);
+  if (!doc.ok()) return doc.status();
+  return dirapi::DecodeTicketCheck(*doc);
+}
+
 Result<Page> ParsePage(const std::multimap<std::string, std::string>& params, int default_limit,
                        int max_limit) {
   auto limit = IntParam(params, "limit", default_limit, 1, max_limit);

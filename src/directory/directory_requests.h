@@ -45,6 +45,12 @@ Result<Announcement> ParseAnnounce(std::string_view body,
 Result<std::string> ParseHeartbeat(std::string_view body,
                                    int max_json_depth = kDefaultMaxJsonDepth);
 
+// DecodeTicketRequest and DecodeTicketCheck after ParseStrictJson.
+Result<dirapi::TicketRequest> ParseTicketRequest(std::string_view body,
+                                                 int max_json_depth = kDefaultMaxJsonDepth);
+Result<dirapi::TicketCheck> ParseTicketCheck(std::string_view body,
+                                             int max_json_depth = kDefaultMaxJsonDepth);
+
 // limit (default `default_limit`, 1..max_limit) and offset (>= 0) from a query.
 Result<Page> ParsePage(const std::multimap<std::string, std::string>& params, int default_limit,
                        int max_limit);

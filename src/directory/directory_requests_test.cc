@@ -167,5 +167,28 @@ TEST(DirectoryRequestsTest, HeartbeatAndPeerIds) {
   EXPECT_FALSE(IsPeerId(id.substr(1)));
 }
 
+TEST(DirectoryRequestsTest, TicketBodies) {
+  const std::string id = "0123456789abcdef0123456789abcdef";
+  const std::string ticket(64, 'e');
+  auto request = ParseTicketRequest(R"({"peer_id":")" + id + R"("})");
+  ASSERT_TRUE(request.ok()) << request.status().ToString();
+  EXPECT_EQ(request->peer_id, id);
+  auto check = ParseTicketCheck(R"({"peer_id":")" + id + R"(","ticket":")" + ticket + R"("})");
+  ASSERT_TRUE(check.ok()) << check.status().ToString();
+  EXPECT_EQ(check->peer_id, id);
+  EXPECT_EQ(check->ticket, ticket);
+  // Strict JSON, as every other body.
+  ExpectInvalid(
+      ParseTicketRequest(R"({"peer_id":")" + id + R"(","peer_id":")" + id + R"("})").status(),
+      "twice");
+  ExpectInvalid(ParseTicketCheck(R"({"peer_id":")" + id + R"(","ticket":[[[1]]]})", 2).status(),
+                "deep");
+  ExpectInvalid(ParseTicketCheck("[]").status(), "must be a JSON object");
+  ExpectInvalid(
+      ParseTicketCheck(R"({"peer_id":")" + id + R"(","ticket":")" + std::string(64, 'E') + R"("})")
+          .status(),
+      "'ticket' must be 64 lower-case hex digits");
+}
+
 }  // namespace
 }  // namespace ferry

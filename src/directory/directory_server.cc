@@ -56,6 +56,11 @@ Status ValidateLimits(const DirectoryServerOptions& o) {
   if (o.hash_queue < 0 || o.hash_queue > 4096) {
     return Status::InvalidArgument("--hash-queue must be from 0 to 4096");
   }
+  // Tickets are short-lived by design: a serving peer caches the answer to a
+  // check, and a ticket's only revocation is its expiry (or its peer's).
+  if (o.ticket_seconds < 1 || o.ticket_seconds > 3600) {
+    return Status::InvalidArgument("--ticket-seconds must be from 1 to 3600");
+  }
   return Status::Ok();
 }
 
@@ -151,6 +156,7 @@ Status RunDirectory(const DirectoryServerOptions& o) {
   options.search_concurrency = o.search_concurrency;
   options.hash_concurrency = o.hash_concurrency;
   options.hash_queue = o.hash_queue;
+  options.ticket_lifetime = std::chrono::seconds(o.ticket_seconds);
   if (options.search_concurrency == 0 && !db.starts_with("sqlite:")) {
     options.search_concurrency = o.db_connections;
   }

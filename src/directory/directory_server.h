@@ -28,6 +28,7 @@ struct DirectoryServerOptions {
   size_t rate_limit_addresses = 65536;
   int hash_concurrency = 0;  // password hashes at once; 0: one per usable CPU, at most 4
   int hash_queue = 64;       // registers and logins waiting for a hash; beyond, 429
+  int ticket_seconds = 300;  // how long a ticket names its fetcher to its serving peer
   int db_connections = 8;
   int search_cache_mib = 32;  // 0: every search asks the store
   // Searches the store runs at once; 0: one per usable CPU with SQLite, and

@@ -9,6 +9,7 @@
 #include "core/secrets.h"
 #include "core/sha256.h"
 #include "core/usable_cpus.h"
+#include "directory_api/wire_rules.h"
 
 namespace ferry {
 namespace {
@@ -22,7 +23,11 @@ Status PeerGone(const std::string& peer_id) {
       peer_id));
 }
 
+const Status kNotATicket = Status::PermissionDenied("not a valid ticket for this peer");
+
 std::string SessionIdOf(const std::string& token) { return Sha256::HexOf(token); }
+// Tickets are kept as sessions are, by their hash, in a table of their own.
+std::string TicketIdOf(const std::string& ticket) { return Sha256::HexOf(ticket); }
 
 }  // namespace
 
@@ -239,6 +244,29 @@ Result<PeerOwner> DirectoryService::OwnedOnlinePeer(const DirectorySession& sess
   return OwnedAndOnline(session, peer_id, **found, now);
 }
 
+Result<bool> DirectoryService::IsOnline(const std::string& peer_id) {
+  int64_t now = clock_();
+  std::optional<PeerOwner> cached;
+  {
+    std::lock_guard lock(mu_);
+    auto it = peers_.find(peer_id);
+    if (it != peers_.end() && now - it->second.checked_at < options_.peer_cache_ttl.count()) {
+      cached = it->second.owner;
+    }
+  }
+  if (cached && NewestHeartbeat(peer_id, *cached) >= OnlineSince(now)) return true;
+  // Not cached, or looks expired (its heartbeats may have gone through
+  // another instance): the store knows.
+  auto found = store_->FindPeer(peer_id);
+  if (!found.ok()) return found.status();
+  if (!*found) return false;
+  {
+    std::lock_guard lock(mu_);
+    peers_[peer_id] = CachedPeer{**found, now};
+  }
+  return NewestHeartbeat(peer_id, **found) >= OnlineSince(now);
+}
+
 void DirectoryService::Forget(const std::string& peer_id) {
   std::lock_guard lock(mu_);
   peers_.erase(peer_id);
@@ -362,6 +390,43 @@ Result<std::vector<dirapi::ContentSource>> DirectoryService::Sources(const std::
   auto session = AuthenticateCached(token);
   if (!session.ok()) return session.status();
   return store_->Sources(sha256, OnlineSince(clock_()), limit);
+}
+
+Result<dirapi::Ticket> DirectoryService::IssueTicket(const std::string& token,
+                                                     const std::string& peer_id) {
+  // Not from the cache: a session logged out through another instance gets
+  // no ticket.
+  auto session = Authenticate(token);
+  if (!session.ok()) return session.status();
+  auto online = IsOnline(peer_id);
+  if (!online.ok()) return online.status();
+  if (!*online) {
+    return Status::NotFound(
+        fmt::format("peer {} is not online (unknown, removed or missed its heartbeats)", peer_id));
+  }
+  int64_t now = clock_();
+  int64_t lifetime =
+      std::chrono::duration_cast<std::chrono::milliseconds>(options_.ticket_lifetime).count();
+  DirectoryTicket kept{session->username, peer_id, std::min(now + lifetime, session->expires_at)};
+  dirapi::Ticket ticket{RandomHex(dirapi::kTicketHexDigits / 2), peer_id, kept.expires_at / 1000};
+  FERRY_RETURN_IF_ERROR(store_->AddTicket(TicketIdOf(ticket.ticket), kept));
+  return ticket;
+}
+
+Result<dirapi::TicketHolder> DirectoryService::CheckTicket(const std::string& token,
+                                                           const dirapi::TicketCheck& check) {
+  auto session = AuthenticateCached(token);
+  if (!session.ok()) return session.status();
+  auto found = store_->FindTicket(TicketIdOf(check.ticket), clock_());
+  if (!found.ok()) return found.status();
+  if (!*found || (*found)->peer_id != check.peer_id) return kNotATicket;
+  auto owner = OwnedOnlinePeer(*session, check.peer_id);
+  if (!owner.ok()) {
+    const Code code = owner.status().code();
+    if (code == Code::kNotFound || code == Code::kPermissionDenied) return kNotATicket;
+    return owner.status();
+  }
+  return dirapi::TicketHolder{(*found)->username, (*found)->expires_at / 1000};
 }
 
 Result<SharedSearchAnswer> DirectoryService::Search(const std::string& token,

@@ -36,6 +36,9 @@ struct DirectoryOptions {
   std::chrono::milliseconds heartbeat_interval{10'000};
   int missed_heartbeats = 3;  // a peer that misses this many is offline
   std::chrono::seconds token_lifetime{24 * 3600};
+  // How long a ticket names its fetcher to its serving peer (never longer
+  // than the fetcher's session lasts).
+  std::chrono::seconds ticket_lifetime{300};
   // How long a heartbeat trusts a cached session. A logout through another
   // instance also reaches it at the next flush, when the session's peers are
   // found gone.
@@ -106,6 +109,17 @@ class DirectoryService {
   // `limit`, ordered by peer id; an empty list when none does.
   Result<std::vector<dirapi::ContentSource>> Sources(const std::string& token,
                                                      const std::string& sha256, int limit);
+  // A ticket that names the session's user to the serving peer `peer_id`,
+  // and to no one else, until it expires; the directory keeps only its
+  // SHA-256. NOT_FOUND when the peer is not online.
+  Result<dirapi::Ticket> IssueTicket(const std::string& token, const std::string& peer_id);
+  // Who holds `check.ticket`, for the owner of its serving peer: only if the
+  // ticket exists, has not expired, was issued for exactly `check.peer_id`,
+  // and the session's user owns that peer, which is online. Otherwise
+  // PERMISSION_DENIED with one message whatever the reason, so a caller
+  // learns nothing about tickets that are not its to check.
+  Result<dirapi::TicketHolder> CheckTicket(const std::string& token,
+                                           const dirapi::TicketCheck& check);
   // `cache_missed`: SearchOnLoop has just found no fresh answer to `query`
   // in the cache, which is then not asked again before the store (unless the
   // search queued behind others, which may have stored one meanwhile).
@@ -158,6 +172,9 @@ class DirectoryService {
   // peer not cached, or one that looks expired).
   std::optional<Result<PeerOwner>> OwnedOnlinePeerInMemory(const DirectorySession& session,
                                                            const std::string& peer_id);
+  // Whether peer `peer_id` (anyone's) is online, from the cached owner when
+  // that says so, else from the store.
+  Result<bool> IsOnline(const std::string& peer_id);
   // `owner` if it is the session's user's and online at `now`.
   Result<PeerOwner> OwnedAndOnline(const DirectorySession& session, const std::string& peer_id,
                                    const PeerOwner& owner, int64_t now);

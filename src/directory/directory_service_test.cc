@@ -12,6 +12,7 @@
 
 #include "core/secrets.h"
 #include "directory/sqlite_directory_store.h"
+#include "directory_api/wire_rules.h"
 
 namespace ferry {
 namespace {
@@ -219,6 +220,98 @@ TEST_F(DirectoryServiceTest, AnotherUsersPeerIsRefused) {
   steal.peer_id = peer_;
   steal.address = "10.9.9.9:1";
   EXPECT_EQ(a_->Announce(bob->token, steal).status().code(), Code::kPermissionDenied);
+}
+
+// Bob gets a ticket for alice's peer; alice, through another instance, learns
+// from it that the fetcher is bob. Nobody else learns anything from it, and
+// it is worth nothing as a token.
+TEST_F(DirectoryServiceTest, ATicketNamesTheFetcherToTheServingPeersOwnerAlone) {
+  ASSERT_TRUE(a_->Register({"bob", "bob-password"}).ok());
+  ASSERT_TRUE(a_->Register({"carol", "carol-password"}).ok());
+  auto bob = a_->Login({"bob", "bob-password"}, "127.0.0.1");
+  auto carol = a_->Login({"carol", "carol-password"}, "127.0.0.1");
+  ASSERT_TRUE(bob.ok() && carol.ok());
+  Announcement announce;
+  announce.address = "127.0.0.1:9001";
+  announce.cert_sha256 = std::string(64, 'c');
+  announce.files = std::vector<SharedFile>{};
+  auto carols_peer = a_->Announce(carol->token, announce);
+  ASSERT_TRUE(carols_peer.ok()) << carols_peer.status().ToString();
+
+  auto ticket = a_->IssueTicket(bob->token, peer_);
+  ASSERT_TRUE(ticket.ok()) << ticket.status().ToString();
+  EXPECT_TRUE(dirapi::IsTicket(ticket->ticket));
+  EXPECT_EQ(ticket->peer_id, peer_);
+  EXPECT_EQ(ticket->expires_at, now_ / 1000 + 300);
+  EXPECT_NE(a_->IssueTicket(bob->token, peer_)->ticket, ticket->ticket);  // fresh every time
+
+  auto holder = b_->CheckTicket(token_, {peer_, ticket->ticket});
+  ASSERT_TRUE(holder.ok()) << holder.status().ToString();
+  EXPECT_EQ(holder->username, "bob");
+  EXPECT_EQ(holder->expires_at, ticket->expires_at);
+
+  // Every refusal is the same one.
+  auto refused = [](const Result<dirapi::TicketHolder>& r) {
+    return r.status().code() == Code::kPermissionDenied &&
+           r.status().message() == "not a valid ticket for this peer";
+  };
+  EXPECT_TRUE(refused(a_->CheckTicket(carol->token, {carols_peer->peer_id, ticket->ticket})));
+  EXPECT_TRUE(refused(a_->CheckTicket(carol->token, {peer_, ticket->ticket})));  // not hers
+  EXPECT_TRUE(refused(a_->CheckTicket(bob->token, {peer_, ticket->ticket})));    // nor his
+  EXPECT_TRUE(refused(a_->CheckTicket(token_, {peer_, std::string(64, '0')})));  // unknown
+  // A session token is not a ticket, and a ticket is not a token.
+  EXPECT_TRUE(refused(a_->CheckTicket(token_, {peer_, bob->token})));
+  EXPECT_EQ(a_->Verify(ticket->ticket).status().code(), Code::kUnauthenticated);
+  EXPECT_EQ(a_->IssueTicket(ticket->ticket, peer_).status().code(), Code::kUnauthenticated);
+  EXPECT_EQ(a_->CheckTicket(ticket->ticket, {peer_, ticket->ticket}).status().code(),
+            Code::kUnauthenticated);
+
+  // A peer that is not online gets no ticket.
+  EXPECT_EQ(a_->IssueTicket(bob->token, std::string(32, 'f')).status().code(), Code::kNotFound);
+}
+
+TEST_F(DirectoryServiceTest, ATicketEndsWhenItExpiresOrItsPeerLeaves) {
+  ASSERT_TRUE(a_->Register({"bob", "bob-password"}).ok());
+  auto bob = a_->Login({"bob", "bob-password"}, "127.0.0.1");
+  ASSERT_TRUE(bob.ok());
+  auto ticket = a_->IssueTicket(bob->token, peer_);
+  ASSERT_TRUE(ticket.ok()) << ticket.status().ToString();
+  // Good for its whole lifetime while the peer heartbeats, then gone.
+  for (int i = 0; i < 299; ++i) {
+    now_ += 1000;
+    ASSERT_TRUE(a_->Heartbeat(token_, peer_).ok());
+  }
+  EXPECT_TRUE(a_->CheckTicket(token_, {peer_, ticket->ticket}).ok());
+  now_ += 1000;
+  ASSERT_TRUE(a_->Heartbeat(token_, peer_).ok());
+  EXPECT_EQ(a_->CheckTicket(token_, {peer_, ticket->ticket}).status().code(),
+            Code::kPermissionDenied);
+
+  // A peer that leaves takes its tickets with it: at once through the same
+  // instance, and through another once that one flushes (as heartbeats).
+  auto second = a_->IssueTicket(bob->token, peer_);
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  a_->MaintainNow();  // b_ sees the heartbeats a_ took
+  ASSERT_TRUE(b_->CheckTicket(token_, {peer_, second->ticket}).ok());
+  ASSERT_TRUE(a_->RemovePeer(token_, peer_).ok());
+  EXPECT_EQ(a_->CheckTicket(token_, {peer_, second->ticket}).status().code(),
+            Code::kPermissionDenied);
+  EXPECT_EQ(a_->IssueTicket(bob->token, peer_).status().code(), Code::kNotFound);
+  ASSERT_TRUE(b_->Heartbeat(token_, peer_).ok());  // b_ does not know yet
+  b_->MaintainNow();
+  EXPECT_EQ(b_->CheckTicket(token_, {peer_, second->ticket}).status().code(),
+            Code::kPermissionDenied);
+}
+
+// A ticket never outlives the session that asked for it.
+TEST_F(DirectoryServiceTest, ATicketLastsNoLongerThanItsFetchersSession) {
+  options_.ticket_lifetime = std::chrono::hours(48);
+  auto generous = Open();
+  auto ticket = generous->IssueTicket(token_, peer_);
+  ASSERT_TRUE(ticket.ok()) << ticket.status().ToString();
+  auto session = generous->Verify(token_);
+  ASSERT_TRUE(session.ok());
+  EXPECT_EQ(ticket->expires_at, session->expires_at / 1000);
 }
 
 }  // namespace

@@ -7,7 +7,9 @@
 // intervals); every answer about peers and files leaves the others out, so an
 // expired peer disappears at once even before RemoveExpired deletes its rows.
 //
-// Stores never see bearer tokens: sessions are keyed by the token's SHA-256.
+// Stores never see bearer tokens or tickets: sessions are keyed by the token's
+// SHA-256 and tickets by the ticket's, each in its own table, so neither is
+// ever found as the other.
 // Every method is thread-safe and may be called from many threads at once.
 #pragma once
 
@@ -31,6 +33,14 @@ using dirapi::SharedFile;
 
 struct DirectorySession {
   std::string username;
+  int64_t expires_at = 0;
+};
+
+// A ticket as the store keeps it: who it names, to which serving peer, and
+// until when.
+struct DirectoryTicket {
+  std::string username;  // the fetcher it was issued to
+  std::string peer_id;   // the one serving peer that may check it
   int64_t expires_at = 0;
 };
 
@@ -114,6 +124,13 @@ class DirectoryStore {
   // Removes the session and every peer announced under it (logout).
   virtual Status RemoveSession(const std::string& session_id) = 0;
 
+  // Keeps a ticket under `ticket_id` (the ticket's SHA-256); ALREADY_EXISTS
+  // if the id is taken.
+  virtual Status AddTicket(const std::string& ticket_id, const DirectoryTicket& ticket) = 0;
+  // nullopt when unknown or expired at `now`.
+  virtual Result<std::optional<DirectoryTicket>> FindTicket(const std::string& ticket_id,
+                                                            int64_t now) = 0;
+
   // ALREADY_EXISTS if the peer id is taken.
   virtual Status AddPeer(const NewPeer& peer, int64_t now) = 0;
   // NOT_FOUND if there is no such peer. Also counts as a heartbeat at `now`.
@@ -144,8 +161,8 @@ class DirectoryStore {
   virtual Result<std::vector<dirapi::ContentSource>> Sources(const std::string& sha256,
                                                              int64_t online_since, int limit) = 0;
 
-  // Deletes peers last seen before `online_since` and sessions expired at
-  // `now`; returns how many peers went.
+  // Deletes peers last seen before `online_since`, and sessions and tickets
+  // expired at `now`; returns how many peers went.
   virtual Result<int64_t> RemoveExpired(int64_t online_since, int64_t now) = 0;
   virtual Result<DirectoryCounts> Counts(int64_t online_since) = 0;
   // Index upkeep for the maintenance thread, for about `budget` at most, in

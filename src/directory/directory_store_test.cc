@@ -157,6 +157,59 @@ TEST_P(DirectoryStoreTest, SessionsExpireAndGoOnRemove) {
   EXPECT_TRUE(store_->RemoveSession("s1").ok());
 }
 
+TEST_P(DirectoryStoreTest, TicketsAreFoundUntilTheyExpire) {
+  ASSERT_TRUE(store_->AddTicket("t1", {"bob", "p1", kNow + 1000}).ok());
+  auto found = store_->FindTicket("t1", kNow);
+  ASSERT_TRUE(found.ok() && found->has_value()) << found.status().ToString();
+  EXPECT_EQ((*found)->username, "bob");
+  EXPECT_EQ((*found)->peer_id, "p1");
+  EXPECT_EQ((*found)->expires_at, kNow + 1000);
+  EXPECT_FALSE(store_->FindTicket("t1", kNow + 1000)->has_value());  // expired at that instant
+  EXPECT_FALSE(store_->FindTicket("nope", kNow)->has_value());
+  EXPECT_EQ(store_->AddTicket("t1", {"carol", "p2", kNow + 5000}).code(), Code::kAlreadyExists);
+  EXPECT_EQ((*store_->FindTicket("t1", kNow))->username, "bob");  // the first one stays
+  // Another instance over the same database sees it.
+  auto other = Open();
+  ASSERT_NE(other, nullptr);
+  EXPECT_TRUE(other->FindTicket("t1", kNow)->has_value());
+}
+
+// Sessions and tickets are kept apart: a ticket's id is never a session's,
+// nor the other way round, whatever the two ids are.
+TEST_P(DirectoryStoreTest, ATicketIsNeverASessionNorASessionATicket) {
+  ASSERT_TRUE(store_->AddSession("same", "alice", kNow + 60'000).ok());
+  ASSERT_TRUE(store_->AddTicket("ticket", {"bob", "p1", kNow + 60'000}).ok());
+  EXPECT_FALSE(store_->FindTicket("same", kNow)->has_value());
+  EXPECT_FALSE(store_->FindSession("ticket", kNow)->has_value());
+  // The same id in both tables names two different things.
+  ASSERT_TRUE(store_->AddTicket("same", {"bob", "p1", kNow + 60'000}).ok());
+  EXPECT_EQ((*store_->FindSession("same", kNow))->username, "alice");
+  EXPECT_EQ((*store_->FindTicket("same", kNow))->username, "bob");
+  ASSERT_TRUE(store_->RemoveSession("same").ok());
+  EXPECT_TRUE(store_->FindTicket("same", kNow)->has_value());
+}
+
+// A database made before tickets existed opens and gains the table.
+TEST_P(DirectoryStoreTest, ADatabaseWithoutTicketsIsUpgraded) {
+  ASSERT_TRUE(store_->AddSession("s1", "alice", kNow + 60'000).ok());
+  store_.reset();
+  if (GetParam() == Backend::kSqlite) {
+    auto db = Db::Open(dir_ + "/directory.db");
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE(db->Exec("DROP TABLE tickets").ok());
+  } else {
+    pqxx::connection admin(cluster_->url());
+    pqxx::work tx(admin);
+    tx.exec0("DROP TABLE tickets");
+    tx.commit();
+  }
+  store_ = Open();
+  ASSERT_NE(store_, nullptr);
+  EXPECT_TRUE(store_->FindSession("s1", kNow)->has_value());
+  ASSERT_TRUE(store_->AddTicket("t1", {"bob", "p1", kNow + 1000}).ok());
+  EXPECT_TRUE(store_->FindTicket("t1", kNow)->has_value());
+}
+
 TEST_P(DirectoryStoreTest, RemoveSessionRemovesOnlyItsPeers) {
   ASSERT_TRUE(store_->AddSession("s1", "alice", kNow + 60'000).ok());
   ASSERT_TRUE(store_->AddSession("s2", "alice", kNow + 60'000).ok());
@@ -615,6 +668,8 @@ TEST_P(DirectoryStoreTest, OfflinePeersDoNotCrowdOutOnlineOnes) {
 
 TEST_P(DirectoryStoreTest, RemovePeerAndRemoveExpired) {
   ASSERT_TRUE(store_->AddSession("old", "alice", kNow - 1).ok());
+  ASSERT_TRUE(store_->AddTicket("spent", {"bob", "stays", kNow}).ok());
+  ASSERT_TRUE(store_->AddTicket("fresh", {"bob", "stays", kNow + 1}).ok());
   ASSERT_TRUE(store_->AddSession("live", "alice", kNow + 60'000).ok());
   ASSERT_TRUE(store_->AddPeer(Peer("gone1", {File("a", 1, 'a')}, "live"), kSince - 5).ok());
   ASSERT_TRUE(store_->AddPeer(Peer("gone2", {File("a", 1, 'a')}, "live"), kSince - 1).ok());
@@ -633,6 +688,8 @@ TEST_P(DirectoryStoreTest, RemovePeerAndRemoveExpired) {
   // Deleted, not just hidden: even an earlier `now` does not find it.
   EXPECT_FALSE(store_->FindSession("old", kNow - 100)->has_value());
   EXPECT_TRUE(store_->FindSession("live", kNow)->has_value());
+  EXPECT_FALSE(store_->FindTicket("spent", kNow - 100)->has_value());
+  EXPECT_TRUE(store_->FindTicket("fresh", kNow)->has_value());
   EXPECT_THAT(Online(*store_, 0), ElementsAre("stays"));
   EXPECT_EQ(*store_->RemoveExpired(kSince, kNow), 0);
   EXPECT_THAT(SearchText("a", 50, 0, 50, 0), ElementsAre("a|1|a|stays"));

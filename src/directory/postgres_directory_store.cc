@@ -46,6 +46,13 @@ CREATE TABLE IF NOT EXISTS sessions (
   username text COLLATE "C" NOT NULL,
   expires_at bigint NOT NULL);
 CREATE INDEX IF NOT EXISTS sessions_expires_at ON sessions (expires_at);
+-- Tickets by their SHA-256; databases made before tickets gain the table.
+CREATE TABLE IF NOT EXISTS tickets (
+  ticket_id text COLLATE "C" PRIMARY KEY,
+  username text COLLATE "C" NOT NULL,
+  peer_id text COLLATE "C" NOT NULL,
+  expires_at bigint NOT NULL);
+CREATE INDEX IF NOT EXISTS tickets_expires_at ON tickets (expires_at);
 CREATE TABLE IF NOT EXISTS peers (
   peer_id text COLLATE "C" PRIMARY KEY,
   username text COLLATE "C" NOT NULL,
@@ -112,6 +119,10 @@ const std::vector<std::pair<const char*, const char*>> kStatements = {
     {"add_session", "INSERT INTO sessions (session_id, username, expires_at) VALUES ($1, $2, $3)"},
     {"find_session",
      "SELECT username, expires_at FROM sessions WHERE session_id = $1 AND expires_at > $2"},
+    {"add_ticket",
+     "INSERT INTO tickets (ticket_id, username, peer_id, expires_at) VALUES ($1, $2, $3, $4)"},
+    {"find_ticket",
+     "SELECT username, peer_id, expires_at FROM tickets WHERE ticket_id = $1 AND expires_at > $2"},
     {"remove_session_peers", "DELETE FROM peers WHERE session_id = $1"},
     {"remove_session", "DELETE FROM sessions WHERE session_id = $1"},
     {"add_peer",
@@ -201,6 +212,7 @@ const std::vector<std::pair<const char*, const char*>> kStatements = {
      "WHERE f.sha256 = $1 AND p.last_seen >= $2 GROUP BY p.peer_id ORDER BY p.peer_id LIMIT $3"},
     {"expire_peers", "DELETE FROM peers WHERE last_seen < $1"},
     {"expire_sessions", "DELETE FROM sessions WHERE expires_at <= $1"},
+    {"expire_tickets", "DELETE FROM tickets WHERE expires_at <= $1"},
     {"counts",
      "SELECT count(*), coalesce(sum(file_count), 0)::bigint, "
      "(SELECT count(*) FROM accounts) FROM peers WHERE last_seen >= $1"},
@@ -557,6 +569,31 @@ class PostgresDirectoryStore final : public DirectoryStore {
     });
   }
 
+  Status AddTicket(const std::string& ticket_id, const DirectoryTicket& ticket) override {
+    return Run([&](pqxx::connection& c) {
+      pqxx::work tx(c);
+      try {
+        tx.exec_prepared0("add_ticket", ticket_id, ticket.username, ticket.peer_id,
+                          ticket.expires_at);
+      } catch (const pqxx::unique_violation&) {
+        return Status::AlreadyExists("the ticket exists already");
+      }
+      tx.commit();
+      return Status::Ok();
+    });
+  }
+
+  Result<std::optional<DirectoryTicket>> FindTicket(const std::string& ticket_id,
+                                                    int64_t now) override {
+    return Run([&](pqxx::connection& c) -> Result<std::optional<DirectoryTicket>> {
+      pqxx::nontransaction tx(c);
+      auto r = tx.exec_prepared("find_ticket", ticket_id, now);
+      if (r.empty()) return std::optional<DirectoryTicket>();
+      return std::optional<DirectoryTicket>(DirectoryTicket{
+          r[0][0].as<std::string>(), r[0][1].as<std::string>(), r[0][2].as<int64_t>()});
+    });
+  }
+
   Status AddPeer(const NewPeer& peer, int64_t now) override {
     return Run([&](pqxx::connection& c) {
       pqxx::work tx(c);
@@ -722,6 +759,7 @@ class PostgresDirectoryStore final : public DirectoryStore {
       pqxx::work tx(c);
       auto peers = tx.exec_prepared("expire_peers", online_since);
       tx.exec_prepared0("expire_sessions", now);
+      tx.exec_prepared0("expire_tickets", now);
       tx.commit();
       book_.Prune(online_since);
       return static_cast<int64_t>(peers.affected_rows());

@@ -25,6 +25,11 @@ CREATE TABLE IF NOT EXISTS accounts(
   username TEXT PRIMARY KEY, password_hash TEXT NOT NULL, created_ms INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS sessions(
   session_id TEXT PRIMARY KEY, username TEXT NOT NULL, expires_ms INTEGER NOT NULL);
+-- Tickets by their SHA-256; databases made before tickets gain the table.
+CREATE TABLE IF NOT EXISTS tickets(
+  ticket_id TEXT PRIMARY KEY, username TEXT NOT NULL, peer_id TEXT NOT NULL,
+  expires_ms INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS tickets_expires ON tickets(expires_ms);
 CREATE TABLE IF NOT EXISTS peers(
   peer_id TEXT PRIMARY KEY, username TEXT NOT NULL, session_id TEXT NOT NULL,
   address TEXT NOT NULL, cert_sha256 TEXT NOT NULL, last_seen INTEGER NOT NULL,
@@ -213,6 +218,34 @@ class SqliteDirectoryStore final : public DirectoryStore {
     FERRY_RETURN_IF_ERROR(Run("DELETE FROM peers WHERE session_id = ?", session_id));
     FERRY_RETURN_IF_ERROR(Run("DELETE FROM sessions WHERE session_id = ?", session_id));
     return CommitWrite(*txn);
+  }
+
+  Status AddTicket(const std::string& ticket_id, const DirectoryTicket& ticket) override {
+    std::lock_guard lock(write_mu_);
+    auto stmt = writer_.Prepare(
+        "INSERT INTO tickets(ticket_id, username, peer_id, expires_ms) VALUES(?,?,?,?) "
+        "ON CONFLICT(ticket_id) DO NOTHING");
+    if (!stmt.ok()) return stmt.status();
+    FERRY_RETURN_IF_ERROR(stmt->Bind(1, ticket_id)
+                              .Bind(2, ticket.username)
+                              .Bind(3, ticket.peer_id)
+                              .Bind(4, ticket.expires_at)
+                              .Run());
+    if (writer_.Changes() == 0) return Status::AlreadyExists("the ticket exists already");
+    return Status::Ok();
+  }
+
+  Result<std::optional<DirectoryTicket>> FindTicket(const std::string& ticket_id,
+                                                    int64_t now) override {
+    auto db = readers_.Acquire();
+    auto stmt = db->Prepare(
+        "SELECT username, peer_id, expires_ms FROM tickets WHERE ticket_id = ? AND expires_ms > ?");
+    if (!stmt.ok()) return stmt.status();
+    std::optional<DirectoryTicket> ticket;
+    FERRY_RETURN_IF_ERROR(ForEachRow(stmt->Bind(1, ticket_id).Bind(2, now), [&](Statement& s) {
+      ticket = DirectoryTicket{s.Text(0), s.Text(1), s.Int(2)};
+    }));
+    return ticket;
   }
 
   Status AddPeer(const NewPeer& peer, int64_t now) override {
@@ -560,6 +593,7 @@ class SqliteDirectoryStore final : public DirectoryStore {
     FERRY_RETURN_IF_ERROR(Run("DELETE FROM peers WHERE last_seen < ?", online_since));
     int64_t removed = writer_.Changes();
     FERRY_RETURN_IF_ERROR(Run("DELETE FROM sessions WHERE expires_ms <= ?", now));
+    FERRY_RETURN_IF_ERROR(Run("DELETE FROM tickets WHERE expires_ms <= ?", now));
     FERRY_RETURN_IF_ERROR(CommitWrite(*txn));
     book_.Prune(online_since);
     return removed;

@@ -86,6 +86,13 @@ class Fields {
     return s;
   }
 
+  Result<std::string> Ticket(const char* key) const {
+    auto s = String(key);
+    if (!s.ok()) return s.status();
+    FERRY_RETURN_IF_ERROR(Prefixed(where_, ValidateTicket(*s, key)));
+    return s;
+  }
+
   Result<std::string> Address(const char* key, AddressRule rule) const {
     auto s = String(key);
     if (!s.ok()) return s.status();
@@ -326,6 +333,18 @@ Json ToJson(const std::vector<ContentSource>& sources) {
   return out;
 }
 
+Json ToJson(const TicketRequest& r) { return Json{{"peer_id", r.peer_id}}; }
+
+Json ToJson(const Ticket& t) {
+  return Json{{"ticket", t.ticket}, {"peer_id", t.peer_id}, {"expires_at", t.expires_at}};
+}
+
+Json ToJson(const TicketCheck& c) { return Json{{"peer_id", c.peer_id}, {"ticket", c.ticket}}; }
+
+Json ToJson(const TicketHolder& h) {
+  return Json{{"username", h.username}, {"expires_at", h.expires_at}};
+}
+
 Json HeartbeatJson(const std::string& peer_id) { return Json{{"peer_id", peer_id}}; }
 
 Json RegisteredJson(const std::string& username) { return Json{{"username", username}}; }
@@ -429,6 +448,42 @@ Result<TokenInfo> DecodeTokenInfo(const Json& body) {
 Result<std::string> DecodeRegistered(const Json& body) {
   FERRY_RETURN_IF_ERROR(RequireBodyObject(body));
   return Fields(body, "").UserName("username");
+}
+
+Result<TicketRequest> DecodeTicketRequest(const Json& body) {
+  FERRY_RETURN_IF_ERROR(RequireBodyObject(body));
+  Fields f(body, "");
+  TicketRequest request;
+  FERRY_RETURN_IF_ERROR(Take(f.PeerId("peer_id"), &request.peer_id));
+  return request;
+}
+
+Result<Ticket> DecodeTicket(const Json& body) {
+  FERRY_RETURN_IF_ERROR(RequireBodyObject(body));
+  Fields f(body, "");
+  Ticket ticket;
+  FERRY_RETURN_IF_ERROR(Take(f.Ticket("ticket"), &ticket.ticket));
+  FERRY_RETURN_IF_ERROR(Take(f.PeerId("peer_id"), &ticket.peer_id));
+  FERRY_RETURN_IF_ERROR(Take(f.Count("expires_at"), &ticket.expires_at));
+  return ticket;
+}
+
+Result<TicketCheck> DecodeTicketCheck(const Json& body) {
+  FERRY_RETURN_IF_ERROR(RequireBodyObject(body));
+  Fields f(body, "");
+  TicketCheck check;
+  FERRY_RETURN_IF_ERROR(Take(f.PeerId("peer_id"), &check.peer_id));
+  FERRY_RETURN_IF_ERROR(Take(f.Ticket("ticket"), &check.ticket));
+  return check;
+}
+
+Result<TicketHolder> DecodeTicketHolder(const Json& body) {
+  FERRY_RETURN_IF_ERROR(RequireBodyObject(body));
+  Fields f(body, "");
+  TicketHolder holder;
+  FERRY_RETURN_IF_ERROR(Take(f.UserName("username"), &holder.username));
+  FERRY_RETURN_IF_ERROR(Take(f.Count("expires_at"), &holder.expires_at));
+  return holder;
 }
 
 Result<std::vector<SharedFile>> DecodeSharedFiles(const Json& body) {

@@ -47,6 +47,10 @@ Json ToJson(const std::vector<SharedFile>& files);
 Json ToJson(const std::vector<PeerInfo>& peers);
 Json ToJson(const std::vector<SearchHit>& hits);
 Json ToJson(const std::vector<ContentSource>& sources);
+Json ToJson(const TicketRequest& request);
+Json ToJson(const Ticket& ticket);
+Json ToJson(const TicketCheck& check);
+Json ToJson(const TicketHolder& holder);
 // {"peer_id": ...}: a heartbeat's body.
 Json HeartbeatJson(const std::string& peer_id);
 // {"username": ...}: register's answer.
@@ -63,6 +67,14 @@ Result<Credentials> DecodeCredentials(const Json& body, CredentialUse use);
 Result<Announcement> DecodeAnnouncement(const Json& body, AddressRule address_rule);
 // A heartbeat's peer id.
 Result<std::string> DecodeHeartbeat(const Json& body);
+
+// Tickets: the bodies of POST /api/v1/tickets and /api/v1/tickets/check, and
+// their answers. Peer ids and tickets must be exactly as the directory makes
+// them (lower-case hex), never lowered on the way in.
+Result<TicketRequest> DecodeTicketRequest(const Json& body);
+Result<Ticket> DecodeTicket(const Json& body);
+Result<TicketCheck> DecodeTicketCheck(const Json& body);
+Result<TicketHolder> DecodeTicketHolder(const Json& body);
 
 // `where` prefixes each error ("files[3]: "); "" at the top of a body.
 Result<SharedFile> DecodeSharedFile(const Json& item, std::string_view where);

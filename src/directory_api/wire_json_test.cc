@@ -296,6 +296,71 @@ TEST(WireJsonTest, LeaseLoginTokenRegisteredRoundTrip) {
   ExpectInvalid(DecodeRegistered(RegisteredJson("")).status(), "user name");
 }
 
+TEST(WireJsonTest, TicketBodiesAndAnswersRoundTrip) {
+  const std::string ticket(64, 'e');
+  Json request = ToJson(TicketRequest{kPeerId});
+  EXPECT_EQ(request.dump(), R"({"peer_id":")" + kPeerId + R"("})");
+  auto back_request = DecodeTicketRequest(request);
+  ASSERT_TRUE(back_request.ok()) << back_request.status().ToString();
+  EXPECT_EQ(back_request->peer_id, kPeerId);
+
+  Json issued = ToJson(Ticket{ticket, kPeerId, 1790000300});
+  EXPECT_EQ(issued.dump(), R"({"expires_at":1790000300,"peer_id":")" + kPeerId + R"(","ticket":")" +
+                               ticket + R"("})");
+  auto back_ticket = DecodeTicket(issued);
+  ASSERT_TRUE(back_ticket.ok()) << back_ticket.status().ToString();
+  EXPECT_EQ(back_ticket->ticket, ticket);
+  EXPECT_EQ(back_ticket->peer_id, kPeerId);
+  EXPECT_EQ(back_ticket->expires_at, 1790000300);
+
+  Json check = ToJson(TicketCheck{kPeerId, ticket});
+  auto back_check = DecodeTicketCheck(check);
+  ASSERT_TRUE(back_check.ok()) << back_check.status().ToString();
+  EXPECT_EQ(back_check->peer_id, kPeerId);
+  EXPECT_EQ(back_check->ticket, ticket);
+
+  Json holder = ToJson(TicketHolder{"bob", 1790000300});
+  EXPECT_EQ(holder.dump(), R"({"expires_at":1790000300,"username":"bob"})");
+  auto back_holder = DecodeTicketHolder(holder);
+  ASSERT_TRUE(back_holder.ok()) << back_holder.status().ToString();
+  EXPECT_EQ(back_holder->username, "bob");
+  EXPECT_EQ(back_holder->expires_at, 1790000300);
+}
+
+// Tickets and peer ids must be exactly as the directory makes them; a ticket
+// is never lowered into one.
+TEST(WireJsonTest, TicketBodiesAndAnswersReject) {
+  const std::string ticket(64, 'e');
+  Json check = ToJson(TicketCheck{kPeerId, ticket});
+  ExpectInvalid(DecodeTicketCheck(Json::array()).status(), "the body must be a JSON object");
+  ExpectInvalid(DecodeTicketCheck(With(check, "ticket", "")).status(), "'ticket' is missing");
+  ExpectInvalid(DecodeTicketCheck(With(check, "ticket", "null")).status(), "'ticket' is missing");
+  ExpectInvalid(DecodeTicketCheck(With(check, "ticket", "7")).status(),
+                "'ticket' must be a string");
+  ExpectInvalid(
+      DecodeTicketCheck(With(check, "ticket", Json(std::string(64, 'E')).dump())).status(),
+      "'ticket' must be 64 lower-case hex digits");
+  ExpectInvalid(
+      DecodeTicketCheck(With(check, "ticket", Json(std::string(63, 'e')).dump())).status(),
+      "'ticket' must be 64 lower-case hex digits");
+  ExpectInvalid(DecodeTicketCheck(With(check, "peer_id", "")).status(), "'peer_id' is missing");
+  ExpectInvalid(DecodeTicketCheck(With(check, "peer_id", "\"ABC\"")).status(),
+                "'peer_id' must be 32 lower-case hex digits");
+
+  ExpectInvalid(DecodeTicketRequest(Json::object()).status(), "'peer_id' is missing");
+  ExpectInvalid(DecodeTicketRequest(Json(kPeerId)).status(), "the body must be a JSON object");
+
+  Json issued = ToJson(Ticket{ticket, kPeerId, 1});
+  ExpectInvalid(DecodeTicket(With(issued, "ticket", "\"short\"")).status(), "'ticket' must be 64");
+  ExpectInvalid(DecodeTicket(With(issued, "expires_at", "-1")).status(), "'expires_at' must be");
+  ExpectInvalid(DecodeTicket(With(issued, "peer_id", "")).status(), "'peer_id' is missing");
+
+  Json holder = ToJson(TicketHolder{"bob", 1});
+  ExpectInvalid(DecodeTicketHolder(With(holder, "username", "\"Bad Name\"")).status(), "user name");
+  ExpectInvalid(DecodeTicketHolder(With(holder, "expires_at", "")).status(),
+                "'expires_at' is missing");
+}
+
 TEST(WireJsonTest, PeerInfosRoundTripAndRejects) {
   PeerInfo p{kPeerId, "alice", "203.0.113.7:7443", kCert, 42, 1790000000};
   Json list = ToJson(std::vector<PeerInfo>{p});

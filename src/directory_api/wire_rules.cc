@@ -9,16 +9,30 @@
 
 namespace ferry::dirapi {
 
-bool IsPeerId(std::string_view id) {
-  return id.size() == kPeerIdHexDigits && std::all_of(id.begin(), id.end(), [](char c) {
+namespace {
+
+bool IsLowerHex(std::string_view s, size_t digits) {
+  return s.size() == digits && std::all_of(s.begin(), s.end(), [](char c) {
            return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
          });
 }
+
+}  // namespace
+
+bool IsPeerId(std::string_view id) { return IsLowerHex(id, kPeerIdHexDigits); }
 
 Status ValidatePeerId(std::string_view id, std::string_view field) {
   if (IsPeerId(id)) return Status::Ok();
   return Status::InvalidArgument(
       fmt::format("'{}' must be {} lower-case hex digits", field, kPeerIdHexDigits));
+}
+
+bool IsTicket(std::string_view ticket) { return IsLowerHex(ticket, kTicketHexDigits); }
+
+Status ValidateTicket(std::string_view ticket, std::string_view field) {
+  if (IsTicket(ticket)) return Status::Ok();
+  return Status::InvalidArgument(
+      fmt::format("'{}' must be {} lower-case hex digits", field, kTicketHexDigits));
 }
 
 std::string LowerHex(std::string hex) {

@@ -34,11 +34,19 @@ inline constexpr size_t kMaxPasswordBytes = 1024;
 inline constexpr int kMaxHeartbeatSeconds = 86'400;
 // The longest session token a client accepts.
 inline constexpr size_t kMaxTokenBytes = 512;
+// A ticket is what the directory makes when it issues one: 32 random bytes
+// written as 64 lower-case hex digits. Nothing else is one.
+inline constexpr size_t kTicketHexDigits = 64;
 
 // True for exactly kPeerIdHexDigits characters from 0-9 a-f.
 bool IsPeerId(std::string_view id);
 // IsPeerId, as a Status: "'FIELD' must be 32 lower-case hex digits".
 Status ValidatePeerId(std::string_view id, std::string_view field = "peer_id");
+
+// True for exactly kTicketHexDigits characters from 0-9 a-f.
+bool IsTicket(std::string_view ticket);
+// IsTicket, as a Status: "'FIELD' must be 64 lower-case hex digits".
+Status ValidateTicket(std::string_view ticket, std::string_view field = "ticket");
 
 // `hex` with A-F lowered: the one form in which hashes are kept and compared.
 std::string LowerHex(std::string hex);

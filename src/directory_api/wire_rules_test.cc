@@ -27,6 +27,21 @@ TEST(WireRulesTest, PeerIdIs32LowerCaseHexDigits) {
   ExpectInvalid(ValidatePeerId("x", "id"), "'id' must be 32");
 }
 
+TEST(WireRulesTest, TicketIs64LowerCaseHexDigits) {
+  const std::string ticket = std::string(32, '0') + "123456789abcdef0123456789abcdef0";
+  EXPECT_TRUE(IsTicket(ticket));
+  EXPECT_TRUE(ValidateTicket(ticket).ok());
+  EXPECT_FALSE(IsTicket(""));
+  EXPECT_FALSE(IsTicket(ticket.substr(1)));            // 63 digits
+  EXPECT_FALSE(IsTicket(ticket + "0"));                // 65 digits
+  EXPECT_FALSE(IsTicket(std::string(32, 'a')));        // a peer id's length
+  EXPECT_FALSE(IsTicket(std::string(64, 'A')));        // upper case is not lowered
+  EXPECT_FALSE(IsTicket(std::string(63, 'a') + "g"));  // not hex
+  EXPECT_FALSE(IsTicket(std::string(63, 'a') + " "));  // nothing around it
+  ExpectInvalid(ValidateTicket("x"), "'ticket' must be 64 lower-case hex digits");
+  ExpectInvalid(ValidateTicket("x", "t"), "'t' must be 64");
+}
+
 TEST(WireRulesTest, Sha256IsKeptInLowerCase) {
   auto upper = CanonicalSha256(std::string(64, 'A'), "sha256");
   ASSERT_TRUE(upper.ok()) << upper.status().ToString();

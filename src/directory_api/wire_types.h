@@ -94,4 +94,31 @@ struct SearchHit {
   std::vector<PeerAddress> peers;  // ordered by peer_id
 };
 
+// POST /api/v1/tickets: a fetcher asks for a ticket to show one serving peer.
+struct TicketRequest {
+  std::string peer_id;  // the serving peer
+};
+
+// The answer: a ticket that names the fetcher to that one peer, and only while
+// it lasts. It is a secret like a token, but worth nothing on the directory
+// itself, so a peer shown one cannot act as the fetcher there.
+struct Ticket {
+  std::string ticket;  // 64 lower-case hex digits (kTicketHexDigits)
+  std::string peer_id;
+  int64_t expires_at = 0;  // Unix seconds
+};
+
+// POST /api/v1/tickets/check: a serving peer's owner asks who holds a ticket
+// shown to that peer.
+struct TicketCheck {
+  std::string peer_id;  // the caller's own serving peer
+  std::string ticket;
+};
+
+// The answer to a check: the user the ticket was issued to.
+struct TicketHolder {
+  std::string username;
+  int64_t expires_at = 0;  // Unix seconds: cache the answer no longer than this
+};
+
 }  // namespace ferry::dirapi

@@ -279,6 +279,65 @@ TEST_F(DirectoryCliTest, SourcesNameTheOnlinePeersOfAContentWithTheirChunkRoots)
   EXPECT_EQ(alice->Sources("abc").status().code(), Code::kInvalidArgument);
 }
 
+// Alice's peer serves; bob, fetching, gets a ticket for it and shows that
+// instead of his token; alice's peer learns from the directory that the
+// fetcher is bob. The ticket is worth nothing anywhere else: not to carol's
+// peer, not as a token, and not once it expires.
+TEST_F(DirectoryCliTest, ATicketTellsTheServingPeerWhoFetchesAndNothingMore) {
+  StartDirectory("data", {"--ticket-seconds", "2"});
+  ASSERT_OK(Ferry({"register", "--trust-new-server"}));
+  ASSERT_OK(Ferry({"register"}, "bob", "bob-password"));
+  ASSERT_OK(Ferry({"register"}, "carol", "carol-password"));
+  auto alice = Client("data", "alice", "alice-password");
+  auto bob = Client("data", "bob", "bob-password");
+  auto carol = Client("data", "carol", "carol-password");
+  ASSERT_TRUE(alice && bob && carol);
+  std::string alices_peer =
+      Announce(*alice, "127.0.0.2:7443", {{"film.mkv", 5301234, kSongSha, 1, ""}});
+  std::string carols_peer = Announce(*carol, "127.0.0.3:7443", {});
+  ASSERT_FALSE(alices_peer.empty() || carols_peer.empty());
+
+  auto ticket = bob->IssueTicket(alices_peer);
+  ASSERT_TRUE(ticket.ok()) << ticket.status().ToString();
+  EXPECT_EQ(ticket->peer_id, alices_peer);
+  EXPECT_NE(ticket->ticket, bob->token());
+  auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+                 .count();
+  EXPECT_LE(ticket->expires_at, now + 3);
+
+  auto holder = alice->CheckTicket(alices_peer, ticket->ticket);
+  ASSERT_TRUE(holder.ok()) << holder.status().ToString();
+  EXPECT_EQ(holder->username, "bob");
+  EXPECT_EQ(holder->expires_at, ticket->expires_at);
+
+  // Carol's peer was not the one it was issued for, nor is alice's peer hers.
+  auto at_carols = carol->CheckTicket(carols_peer, ticket->ticket);
+  EXPECT_EQ(at_carols.status().code(), Code::kPermissionDenied) << at_carols.status().ToString();
+  EXPECT_EQ(carol->CheckTicket(alices_peer, ticket->ticket).status().code(),
+            Code::kPermissionDenied);
+  // Replayed to the directory as a token, it is no token.
+  auto replay = Client("data", "carol", "carol-password");
+  ASSERT_TRUE(replay);
+  replay->set_token(ticket->ticket);
+  EXPECT_EQ(replay->Verify().status().code(), Code::kUnauthenticated);
+  EXPECT_EQ(replay->IssueTicket(alices_peer).status().code(), Code::kUnauthenticated);
+  EXPECT_EQ(replay->Sources(kSongSha).status().code(), Code::kUnauthenticated);
+  // Nor is a token a ticket.
+  EXPECT_EQ(alice->CheckTicket(alices_peer, bob->token()).status().code(), Code::kPermissionDenied);
+  // An offline peer gets no ticket.
+  EXPECT_EQ(bob->IssueTicket(std::string(32, '0')).status().code(), Code::kNotFound);
+
+  // Expired after --ticket-seconds.
+  std::this_thread::sleep_for(2100ms);
+  auto expired = alice->CheckTicket(alices_peer, ticket->ticket);
+  EXPECT_EQ(expired.status().code(), Code::kPermissionDenied) << expired.status().ToString();
+  // A fresh one works again.
+  auto fresh = bob->IssueTicket(alices_peer);
+  ASSERT_TRUE(fresh.ok()) << fresh.status().ToString();
+  EXPECT_TRUE(alice->CheckTicket(alices_peer, fresh->ticket).ok());
+}
+
 TEST_F(DirectoryCliTest, ACaCertificateInsteadOfPinning) {
   StartDirectory("data");
   std::string ca = Path("data/tls/directory.crt");
