@@ -9,6 +9,7 @@
 
 #include "cli/directory_commands.h"
 #include "cli/fail.h"
+#include "core/byte_size.h"
 #include "core/secrets.h"
 #include "peer/peer_daemon.h"
 
@@ -19,7 +20,8 @@ namespace {
 // so that the config file can fill it in.
 struct PeerFlags {
   std::string config;
-  std::string share, downloads, data, directory, listen, advertise;
+  std::string share, downloads, data, directory, listen, advertise, limit_rate;
+  int max_uploads = 0;
   int settle_ms = 0;
   int rescan_seconds = 0;
   int hash_threads = -1;
@@ -30,8 +32,9 @@ struct PeerFlags {
 // The keys a peer's config file may hold: one per setting, named after the
 // flag ("directory_ca_cert" is --ca-cert, as in the client config file).
 constexpr const char* kConfigKeys[] = {
-    "share", "downloads",         "data",      "directory",      "listen",      "advertise",
-    "user",  "directory_ca_cert", "settle_ms", "rescan_seconds", "hash_threads"};
+    "share",     "downloads",         "data",      "directory",      "listen",       "advertise",
+    "user",      "directory_ca_cert", "settle_ms", "rescan_seconds", "hash_threads", "max_uploads",
+    "limit_rate"};
 
 Result<std::map<std::string, std::string>> ReadPeerConfig(const std::string& path) {
   if (path.empty()) return std::map<std::string, std::string>{};
@@ -90,6 +93,15 @@ Status Run(const PeerFlags& f, const ClientFlags& client_flags) {
   auto threads = PickInt(f.hash_threads, -1, c, "hash_threads", 0);
   if (!threads.ok()) return threads.status();
   o.hash_threads = *threads;
+  auto uploads = PickInt(f.max_uploads, 0, c, "max_uploads", o.serve.max_uploads);
+  if (!uploads.ok()) return uploads.status();
+  o.serve.max_uploads = std::max(1, *uploads);
+  std::string rate = Pick(f.limit_rate, c["limit_rate"], "");
+  if (!rate.empty()) {
+    auto parsed = ParseRate(rate);
+    if (!parsed.ok()) return parsed.status();
+    o.serve.limit_bytes_per_second = *parsed;
+  }
 
   // The directory and the login: flag, then environment, then this file,
   // then the client config file (ResolveDirectoryLogin).
@@ -115,12 +127,13 @@ void AddPeerCommand(CLI::App& app, ClientFlags& flags, int* exit_code) {
   auto* cmd = app.add_subcommand(
       "peer",
       "share a folder through the P2P directory: index it, watch it, announce it and its "
-      "changes, heartbeat, and withdraw on SIGINT/SIGTERM. Serving chunks to other peers comes "
-      "with the chunk service; until then --advertise (or --listen) is only announced.");
+      "changes, heartbeat, serve its files' chunks to other peers (over TLS, to callers with a "
+      "ticket from the directory), and withdraw on SIGINT/SIGTERM.");
   cmd->add_option("--config", f->config,
                   "this peer's config file: 'key = value' lines with the keys share, downloads, "
                   "data, directory, listen, advertise, user, directory_ca_cert, settle_ms, "
-                  "rescan_seconds, hash_threads (flags and FERRY_* variables win)");
+                  "rescan_seconds, hash_threads, max_uploads, limit_rate (flags and FERRY_* "
+                  "variables win)");
   cmd->add_option("--share", f->share, "the folder to share (required, here or in --config)");
   cmd->add_option("--downloads", f->downloads, "where downloads go (default DATA/downloads)");
   cmd->add_option("--data", f->data,
@@ -129,10 +142,15 @@ void AddPeerCommand(CLI::App& app, ClientFlags& flags, int* exit_code) {
   cmd->add_option("--directory", f->directory,
                   "P2P directory URL (env FERRY_DIRECTORY; default https://127.0.0.1:7080)");
   cmd->add_option("--listen", f->listen,
-                  "HOST:PORT the chunk service will listen on (default 127.0.0.1:7443)");
+                  "HOST:PORT where other peers fetch chunks, over TLS (default 127.0.0.1:7443)");
   cmd->add_option("--advertise", f->advertise,
                   "HOST:PORT announced to the directory for other peers to dial (default: "
                   "--listen)");
+  cmd->add_option("--max-uploads", f->max_uploads,
+                  "chunk streams served at once; more callers are sent to other peers "
+                  "(default 8)");
+  cmd->add_option("--limit-rate", f->limit_rate,
+                  "all uploads together at most this fast, e.g. 10M (bytes/s; default: no limit)");
   cmd->add_option("--settle-ms", f->settle_ms,
                   "how long the share must be quiet after a change before it is scanned "
                   "(default 500)");

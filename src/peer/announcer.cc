@@ -54,9 +54,10 @@ Announcer::Announcer(std::unique_ptr<dirclient::DirectoryClient> client, ListFil
 
 Announcer::~Announcer() { (void)Withdraw(); }
 
-void Announcer::Start() {
+void Announcer::Start(const std::string& address) {
   std::lock_guard lock(mu_);
   if (thread_.joinable() || stopping_) return;
+  if (!address.empty()) options_.address = address;
   thread_ = std::thread([this] { Run(); });
 }
 

@@ -84,8 +84,9 @@ class Announcer {
   Announcer(const Announcer&) = delete;
   Announcer& operator=(const Announcer&) = delete;
 
-  // Starts the thread, which announces at once.
-  void Start();
+  // Starts the thread, which announces at once. `address`, when not empty,
+  // replaces options.address (a peer learns its port only once it listens).
+  void Start(const std::string& address = "");
 
   // A file now in the index (new, changed or renamed).
   void Indexed(const SharedFile& file);
@@ -128,7 +129,7 @@ class Announcer {
   const std::unique_ptr<dirclient::DirectoryClient> client_;  // the thread's, then Withdraw's
   const ListFiles list_files_;
   const Login login_;
-  const AnnouncerOptions options_;
+  AnnouncerOptions options_;  // written only before the thread starts
 
   mutable std::mutex mu_;
   mutable std::condition_variable cv_;

@@ -69,7 +69,7 @@ Result<std::string> ChunkService::Caller(const grpc::ServerContext& ctx) const {
 }
 
 Status ChunkService::Stale(const SharedFile& file, const Status& why) {
-  spdlog::info("not serving '{}': {}; it is indexed afresh", file.path, why.message());
+  spdlog::info("not serving '{}': {}; the next scan indexes it afresh", file.path, why.message());
   if (on_stale_) on_stale_(file.path);
   return NotShared(file.sha256);
 }

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <utility>
 
 #include <fmt/format.h>
@@ -16,7 +17,9 @@
 #include "net/daemon.h"
 #include "net/tls_identity.h"
 #include "peer/announcer.h"
+#include "peer/peer_server.h"
 #include "peer/share_index.h"
+#include "peer/ticket_checker.h"
 
 namespace ferry {
 namespace {
@@ -110,9 +113,18 @@ Status RunPeer(const PeerOptions& o) {
   if (o.share_dir.empty()) return Status::InvalidArgument("no share folder: use --share DIR");
   auto listen = ParseHostPort(o.listen, ListenRules("--listen"));
   if (!listen.ok()) return listen.status();
-  auto advertise = ParseHostPort(o.advertise.empty() ? o.listen : o.advertise,
-                                 {.what = "--advertise", .default_port = std::nullopt});
-  if (!advertise.ok()) return advertise.status();
+  // What other peers dial: --advertise, else where the chunk service listens
+  // (its port known once it does), which must then be one address.
+  std::optional<HostPort> advertise;
+  if (!o.advertise.empty()) {
+    auto parsed = ParseHostPort(o.advertise, {.what = "--advertise", .default_port = std::nullopt});
+    if (!parsed.ok()) return parsed.status();
+    advertise = *parsed;
+  } else if (listen->host.empty() || listen->host == "0.0.0.0" || listen->host == "::") {
+    return Status::InvalidArgument(
+        "--listen takes every address of this machine: say with --advertise HOST:PORT where "
+        "other peers reach this one");
+  }
   struct stat st {};
   if (::stat(o.share_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
     return Status::NotFound(fmt::format("the share folder '{}' does not exist", o.share_dir));
@@ -157,7 +169,6 @@ Status RunPeer(const PeerOptions& o) {
                session->username);
 
   AnnouncerOptions announce;
-  announce.address = advertise->ToString();
   announce.cert_sha256 = *fingerprint;
   ShareIndex& shared = **index;
   Announcer announcer(
@@ -166,9 +177,24 @@ Status RunPeer(const PeerOptions& o) {
         return c.Login(user, password).status();
       },
       announce);
-  announcer.Start();
-  spdlog::info("announcing {} for the chunk service (serving chunks is not part of this version)",
-               announce.address);
+
+  // Callers are checked with the directory as this peer's user, on a client
+  // of their own (a DirectoryClient serves one thread at a time).
+  TicketChecker tickets(
+      directory,
+      [user = o.user, password = o.password](dirclient::DirectoryClient& c) {
+        return c.Login(user, password).status();
+      },
+      [&announcer] { return announcer.peer_id(); });
+  ChunkService chunks(
+      &shared, [&tickets](const std::string& ticket) { return tickets.Check(ticket); }, o.serve);
+  auto server = PeerServer::Start(*listen, *identity, &chunks);
+  if (!server.ok()) return server.status();
+  const std::string address =
+      advertise ? advertise->ToString() : HostPort{listen->host, (*server)->port()}.ToString();
+  announcer.Start(address);
+  spdlog::info("serving chunks on {}:{} (TLS), announced as {}", listen->BracketedHost(),
+               (*server)->port(), address);
 
   ShareScanner scanner(shared, announcer);
   auto watcher = ShareWatcher::Start(o.share_dir, o.watch,
@@ -178,7 +204,10 @@ Status RunPeer(const PeerOptions& o) {
     spdlog::info("watching {} folders of the share", (*watcher)->watches());
   }
 
-  daemon.WaitForSignal({.what_happens = "withdrawing from the directory and stopping"});
+  daemon.WaitForSignal(
+      {.what_happens = fmt::format("withdrawing from the directory, letting uploads finish (up to "
+                                   "{} s), then stopping",
+                                   o.upload_grace.count())});
   Status withdrawn = announcer.Withdraw();
   if (!withdrawn.ok()) {
     spdlog::warn(
@@ -187,6 +216,7 @@ Status RunPeer(const PeerOptions& o) {
         withdrawn.ToString());
   }
   (*watcher)->Stop();
+  (*server)->Shutdown(o.upload_grace);
   spdlog::info("stopped");
   return Status::Ok();
 }

@@ -4,15 +4,17 @@
 // start, keeps the share index in DATA (never inside the share), logs in to
 // the directory, announces itself, scans the share (each file announced as
 // soon as it is hashed), watches it and announces what changes, heartbeats,
-// and on SIGINT/SIGTERM withdraws from the directory at once and exits.
-// Serving chunks to other peers is the chunk service's, which this does not
-// start yet: the address it announces is where that service will listen.
+// serves its files' chunks on --listen (the chunk service over TLS with its
+// certificate, to callers whose directory ticket the directory vouches for),
+// and on SIGINT/SIGTERM withdraws from the directory at once, lets running
+// uploads finish within a grace period, and exits.
 #pragma once
 
 #include <string>
 
 #include "client/directory_client.h"
 #include "core/status.h"
+#include "peer/chunk_service.h"
 #include "peer/share_watcher.h"
 
 namespace ferry {
@@ -28,6 +30,9 @@ struct PeerOptions {
   std::string password;
   ShareWatcherOptions watch;
   int hash_threads = 0;  // 0: every CPU the process may use
+  ChunkServiceOptions serve;
+  // How long running uploads may go on after SIGINT/SIGTERM.
+  std::chrono::seconds upload_grace{10};
   bool verbose = false;
 };
 

@@ -9,10 +9,17 @@
 #include <regex>
 #include <thread>
 
+#include <grpcpp/grpcpp.h>
+
 #include "client/directory_client.h"
+#include "core/sha256.h"
+#include "ferry/v1/peer.grpc.pb.h"
 #include "net/tls_identity.h"
+#include "net/trust.h"
 #include "tests/e2e/directory_harness.h"
 #include "tests/e2e/harness.h"
+#include "transfer/chunk_tree.h"
+#include "transfer/grpc_tuning.h"
 
 namespace ferry::e2e {
 namespace {
@@ -79,10 +86,9 @@ class PeerE2eTest : public ::testing::Test {
   void StartPeer() {
     ++starts_;
     log_ = Path("peer-" + std::to_string(starts_) + ".log");
-    peer_ =
-        Child::Spawn({"peer", "--share", Path("share"), "--data", Path("peer-data"), "--advertise",
-                      "127.0.0.1:7443", "--settle-ms", "200", "--trust-new-server"},
-                     PeerEnv(), "/dev/null", log_);
+    peer_ = Child::Spawn({"peer", "--share", Path("share"), "--data", Path("peer-data"), "--listen",
+                          "127.0.0.1:0", "--settle-ms", "200", "--trust-new-server"},
+                         PeerEnv(), "/dev/null", log_);
   }
   // SIGTERM, and the exit status.
   int StopPeer() {
@@ -158,7 +164,10 @@ TEST_F(PeerE2eTest, SharedFilesBecomeSearchableAndFollowTheShare) {
   auto peers = client_->Peers();
   ASSERT_TRUE(peers.ok());
   ASSERT_EQ(peers->size(), 1u);
-  EXPECT_EQ((*peers)[0].address, "127.0.0.1:7443");
+  // Where its chunk service listens, on the port the system picked.
+  std::string announced = WaitForLog(R"(announced as 127\.0\.0\.1:[0-9]+)", kStart);
+  ASSERT_NE(announced, "") << Log();
+  EXPECT_EQ((*peers)[0].address, announced.substr(std::string("announced as ").size()));
   EXPECT_EQ((*peers)[0].cert_sha256, fingerprint);
   auto files = client_->AllPeerFiles((*peers)[0].peer_id);
   ASSERT_TRUE(files.ok());
@@ -218,6 +227,96 @@ TEST_F(PeerE2eTest, ARestartHashesNothingUnchangedAndSigtermWithdrawsAtOnce) {
   EXPECT_NE(Log().find("using TLS certificate"), std::string::npos) << Log();
   EXPECT_EQ(StopPeer(), 0) << Log();
   EXPECT_EQ(OnlinePeers(), 0u) << Log();
+}
+
+// Another user fetches alice's file straight from her peer: the directory
+// names the peer, its certificate and the chunk root, and issues a ticket for
+// that peer; the peer serves chunks that check against the root, and takes
+// neither a session token nor a made-up ticket.
+TEST_F(PeerE2eTest, AnotherUserFetchesChunksWithATicketFromTheDirectory) {
+  WriteRandomFile(Share("film.mkv"), (2 << 20) + 777, 5);
+  const std::string sha = Sha256File(Share("film.mkv"));
+  StartPeer();
+  ASSERT_TRUE(Finds("film.mkv", sha, kStart)) << Log();
+
+  Env bob_env = PeerEnv();
+  bob_env["FERRY_USER"] = "bob";
+  bob_env["FERRY_PASSWORD"] = "bob-password";
+  ASSERT_OK(RunFerry({"register"}, bob_env, "", 60s));
+  dirclient::DirectoryClientOptions o;
+  o.url = directory_.url();
+  TrustedServer trusted;
+  trusted.root_pem = ReadFile(Path("directory/tls/directory.crt"));
+  trusted.target_name = kSelfSignedName;
+  trusted.fingerprint = CertFingerprint(trusted.root_pem).value();
+  auto bob = DirectoryClient::OpenTrusted(o, trusted);
+  ASSERT_TRUE(bob.ok());
+  auto bob_session = (*bob)->Login("bob", "bob-password");
+  ASSERT_TRUE(bob_session.ok()) << bob_session.status().ToString();
+
+  auto sources = (*bob)->Sources(sha);
+  ASSERT_TRUE(sources.ok()) << sources.status().ToString();
+  ASSERT_EQ(sources->size(), 1u);
+  const dirapi::ContentSource& source = (*sources)[0];
+  auto ticket = (*bob)->IssueTicket(source.peer.peer_id);
+  ASSERT_TRUE(ticket.ok()) << ticket.status().ToString();
+
+  // Dial the peer pinned to the certificate the directory published.
+  auto colon = source.peer.address.rfind(':');
+  auto pem = FetchServerCertificate(source.peer.address.substr(0, colon),
+                                    source.peer.address.substr(colon + 1), 5000);
+  ASSERT_TRUE(pem.ok()) << pem.status().ToString();
+  ASSERT_EQ(CertFingerprint(*pem).value(), source.peer.cert_sha256);
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = *pem;
+  grpc::ChannelArguments args;
+  TuneChannelForTransfers(args);
+  args.SetSslTargetNameOverride(kSelfSignedName);
+  auto stub = v1::Peer::NewStub(
+      grpc::CreateCustomChannel(source.peer.address, grpc::SslCredentials(ssl), args));
+  auto call = [&](const std::string& authorization) {
+    auto ctx = std::make_unique<grpc::ClientContext>();
+    ctx->AddMetadata("authorization", authorization);
+    ctx->set_deadline(std::chrono::system_clock::now() + 30s * kSlowdown);
+    return ctx;
+  };
+
+  v1::ManifestRequest want;
+  want.set_sha256(sha);
+  v1::Manifest manifest;
+  grpc::Status got = stub->GetManifest(call("Ticket " + ticket->ticket).get(), want, &manifest);
+  ASSERT_TRUE(got.ok()) << got.error_message() << "\n" << Log();
+  std::vector<std::string> hashes(manifest.chunk_sha256().begin(), manifest.chunk_sha256().end());
+  EXPECT_TRUE(VerifyChunkHashes(hashes, manifest.size(), source.chunk_root).ok());
+
+  v1::ReadChunksRequest read;
+  read.set_sha256(sha);
+  read.set_first_chunk(0);
+  read.set_chunk_count(static_cast<int>(hashes.size()));
+  auto ctx = call("Ticket " + ticket->ticket);
+  auto reader = stub->ReadChunks(ctx.get(), read);
+  std::string bytes;
+  v1::ChunkData chunk;
+  while (reader->Read(&chunk)) {
+    EXPECT_EQ(Sha256::HexOf(chunk.data()), hashes.at(static_cast<size_t>(chunk.index())));
+    bytes += chunk.data();
+  }
+  ASSERT_TRUE(reader->Finish().ok());
+  EXPECT_EQ(Sha256::HexOf(bytes), sha);
+
+  // Bob's session token is not a ticket, and a made-up ticket is not one the
+  // directory vouches for.
+  EXPECT_EQ(
+      stub->GetManifest(call("Bearer " + bob_session->token).get(), want, &manifest).error_code(),
+      grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(
+      stub->GetManifest(call("Ticket " + std::string(64, '7')).get(), want, &manifest).error_code(),
+      grpc::StatusCode::PERMISSION_DENIED);
+  // Content the peer does not share.
+  want.set_sha256(std::string(64, '0'));
+  EXPECT_EQ(stub->GetManifest(call("Ticket " + ticket->ticket).get(), want, &manifest).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(StopPeer(), 0) << Log();
 }
 
 TEST_F(PeerE2eTest, RefusesADataFolderInsideTheShare) {
