@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "cli/directory_commands.h"
 #include "cli/fail.h"
+#include "cli/fetch_command.h"
 #include "cli/file_commands.h"
 #include "cli/job_commands.h"
 #include "cli/peer_commands.h"
@@ -45,6 +46,7 @@ int main(int argc, char** argv) {
   AddDirectoryCommand(app, &exit_code);
   AddDirectoryClientCommands(app, flags, &exit_code);
   AddPeerCommand(app, flags, &exit_code);
+  AddFetchCommand(app, flags, &exit_code);
   AddUserCommands(app, &exit_code);
   AddLogCommand(app, &exit_code);
 

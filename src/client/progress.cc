@@ -70,9 +70,9 @@ void Progress::Draw(bool final) {
     }
   }
   std::string label = label_.size() > 28 ? "..." + label_.substr(label_.size() - 25) : label_;
-  std::fprintf(stdout, "\r%-28s [%s] %3.0f%% %10s %10s/s %s   ", label.c_str(), bar.c_str(),
+  std::fprintf(stdout, "\r%-28s [%s] %3.0f%% %10s %10s/s %s %s   ", label.c_str(), bar.c_str(),
                fraction * 100, HumanBytes(static_cast<double>(done_)).c_str(),
-               HumanBytes(rate).c_str(), eta.c_str());
+               HumanBytes(rate).c_str(), eta.c_str(), note_.c_str());
   std::fflush(stdout);
 }
 

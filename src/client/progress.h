@@ -15,12 +15,15 @@ class Progress {
 
   // Bytes done so far (absolute, so resumed transfers start where they were).
   void Update(int64_t done);
+  // Text drawn after the ETA, such as "3 peers".
+  void set_note(std::string note) { note_ = std::move(note); }
   void Finish();
 
  private:
   void Draw(bool final);
 
   std::string label_;
+  std::string note_;
   int64_t total_ = 0;
   int64_t done_ = 0;
   int64_t start_done_ = -1;

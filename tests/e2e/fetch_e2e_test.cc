@@ -1,0 +1,289 @@
+// `ferry fetch` against a real directory and several real `ferry peer`s on
+// loopback: a file shared by three peers comes from all three and is
+// byte-identical; a peer whose copy was altered behind its index is dropped
+// at its first bad chunk while the download completes from the others; a
+// fetcher killed mid-download and run again fetches no recorded chunk twice.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <regex>
+#include <thread>
+
+#include "client/directory_client.h"
+#include "net/tls_identity.h"
+#include "net/trust.h"
+#include "tests/e2e/directory_harness.h"
+#include "tests/e2e/harness.h"
+
+namespace ferry::e2e {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+const auto kStart = 30s * kSlowdown;
+constexpr int64_t kMiB = 1 << 20;
+
+// Makes `path`'s mtime an hour old, so that a restarted peer trusts its index
+// entry without checking the file again.
+void Age(const std::string& path) {
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0) << path;
+  timespec times[2] = {st.st_atim, st.st_mtim};
+  times[1].tv_sec -= 3600;
+  ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), times, 0), 0) << path;
+}
+
+// Overwrites a few bytes in the middle of every 1 MiB chunk of `path` and
+// puts its mtime back: same size, mtime and inode, other content.
+void AlterBehindTheIndex(const std::string& path) {
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  int fd = ::open(path.c_str(), O_WRONLY);
+  ASSERT_GE(fd, 0);
+  for (int64_t start = 0; start < st.st_size; start += kMiB) {
+    int64_t middle = start + std::min(kMiB, st.st_size - start) / 2;
+    ASSERT_EQ(::pwrite(fd, "tampered", 8, std::min(middle, st.st_size - 8)), 8);
+  }
+  ::close(fd);
+  timespec times[2] = {st.st_atim, st.st_mtim};
+  ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), times, 0), 0);
+}
+
+class FetchE2eTest : public ::testing::Test {
+ protected:
+  struct Peer {
+    Child child;
+    std::string log;
+    std::string address;
+  };
+
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("ferry-e2e-fetch-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(Path("to"));
+    directory_.Start(Path("directory"));
+    ASSERT_FALSE(HasFatalFailure());
+    ASSERT_OK(RunFerry({"register", "--trust-new-server"}, Env("alice"), "", 60s));
+    ASSERT_OK(RunFerry({"register"}, Env("bob"), "", 60s));
+  }
+  void TearDown() override {
+    for (auto& p : peers_) {
+      p.child.Signal(SIGTERM);
+      p.child.Wait(30s);
+    }
+    directory_.Stop();
+    if (!HasFailure()) fs::remove_all(dir_);
+  }
+
+  std::string Path(const std::string& name) const { return (dir_ / name).string(); }
+  std::string Share(int peer, const std::string& name) const {
+    return Path("share" + std::to_string(peer) + "/" + name);
+  }
+  ferry::e2e::Env Env(const std::string& user) const {
+    return {{"XDG_CONFIG_HOME", Path("config")},
+            {"FERRY_DIRECTORY", directory_.url()},
+            {"FERRY_USER", user},
+            {"FERRY_PASSWORD", user + "-password"}};
+  }
+
+  // Starts (or restarts) peer `i` on share<i>, and waits for its address.
+  void StartPeer(size_t i, const std::vector<std::string>& extra = {}) {
+    if (peers_.size() <= i) peers_.resize(i + 1);
+    Peer& p = peers_[i];
+    static int starts = 0;
+    p.log = Path("peer" + std::to_string(i) + "-" + std::to_string(++starts) + ".log");
+    std::vector<std::string> args = {"peer",
+                                     "--share",
+                                     Path("share" + std::to_string(i)),
+                                     "--data",
+                                     Path("peer-data" + std::to_string(i)),
+                                     "--listen",
+                                     "127.0.0.1:0",
+                                     "--trust-new-server"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    p.child = Child::Spawn(args, Env("alice"), "/dev/null", p.log);
+    std::regex re(R"(announced as (127\.0\.0\.1:[0-9]+))");
+    auto deadline = std::chrono::steady_clock::now() + kStart;
+    while (std::chrono::steady_clock::now() < deadline && p.child.Running()) {
+      std::smatch m;
+      std::string text = ReadFile(p.log);
+      if (std::regex_search(text, m, re)) {
+        p.address = m[1].str();
+        return;
+      }
+      std::this_thread::sleep_for(50ms);
+    }
+    FAIL() << "peer " << i << " did not start:\n" << ReadFile(p.log);
+  }
+  void StopPeer(size_t i) {
+    peers_[i].child.Signal(SIGTERM);
+    ASSERT_EQ(peers_[i].child.Wait(30s), 0) << ReadFile(peers_[i].log);
+  }
+
+  // Waits until `ferry search NAME` shows `peers` peers for the content.
+  void WaitForSources(const std::string& name, const std::string& sha, size_t peers) {
+    auto deadline = std::chrono::steady_clock::now() + kStart;
+    std::string last;
+    while (std::chrono::steady_clock::now() < deadline) {
+      RunResult r = RunFerry({"search", name, "--json"}, Env("bob"), "", 60s);
+      last = r.out + r.err;
+      if (r.exit_code == 0 && r.out.find(sha) != std::string::npos) {
+        size_t n = 0;
+        for (auto at = r.out.find("\"peer_id\""); at != std::string::npos;
+             at = r.out.find("\"peer_id\"", at + 1)) {
+          ++n;
+        }
+        if (n == peers) return;
+      }
+      std::this_thread::sleep_for(100ms);
+    }
+    FAIL() << "search never showed " << peers << " peers for " << name << ": " << last;
+  }
+
+  // The file every peer in `which` shares, aged so restarts trust the index.
+  std::string ShareEverywhere(const std::string& name, size_t size, std::vector<int> which) {
+    for (int i : which) {
+      fs::create_directories(Path("share" + std::to_string(i)));
+      WriteRandomFile(Share(i, name), size, 7);
+      Age(Share(i, name));
+    }
+    return Sha256File(Share(which[0], name));
+  }
+
+  RunResult Fetch(const std::string& name) {
+    return RunFerry({"fetch", name, "--to", Path("to")}, Env("bob"), "", 120s * kSlowdown);
+  }
+
+  // The bytes the summary line says came from `address`.
+  static int64_t BytesFrom(const std::string& out, const std::string& address) {
+    std::smatch m;
+    std::regex re(std::regex_replace(address, std::regex(R"(\.)"), R"(\.)") + R"( ([0-9]+) bytes)");
+    return std::regex_search(out, m, re) ? std::stoll(m[1].str()) : -1;
+  }
+
+  fs::path dir_;
+  DirectoryProcess directory_;
+  std::vector<Peer> peers_;
+};
+
+TEST_F(FetchE2eTest, AFileSharedByThreePeersComesFromAllThree) {
+  const size_t size = 8 * kMiB + 4321;
+  std::string sha = ShareEverywhere("film.mkv", size, {0, 1, 2});
+  for (size_t i = 0; i < 3; ++i) StartPeer(i);
+  ASSERT_FALSE(HasFatalFailure());
+  WaitForSources("film.mkv", sha, 3);
+  ASSERT_FALSE(HasFatalFailure());
+
+  RunResult r = Fetch("film");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(Sha256File(Path("to/film.mkv")), sha);
+  int64_t total = 0;
+  for (const auto& p : peers_) {
+    int64_t from = BytesFrom(r.out, p.address);
+    EXPECT_GT(from, 0) << p.address << " served nothing: " << r.out;
+    total += from;
+  }
+  EXPECT_EQ(total, static_cast<int64_t>(size)) << r.out;
+  EXPECT_NE(r.out.find("peers dropped: none"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(Path("to/.ferry-film.mkv.part")));
+  EXPECT_FALSE(fs::exists(Path("to/.ferry-film.mkv.part.done")));
+
+  // Never over an existing file without --force.
+  RunResult again = Fetch("film");
+  EXPECT_NE(again.exit_code, 0);
+  EXPECT_NE(again.err.find("--force"), std::string::npos) << again.err;
+  RunResult forced =
+      RunFerry({"fetch", "--sha256", sha, "--to", Path("to"), "--force"}, Env("bob"), "", 120s);
+  EXPECT_EQ(forced.exit_code, 0) << forced.out << forced.err;
+}
+
+TEST_F(FetchE2eTest, APeerWithAnAlteredCopyIsDroppedAndTheFileStillArrivesWhole) {
+  const size_t size = 8 * kMiB + 99;
+  std::string sha = ShareEverywhere("disk.img", size, {0, 1, 2});
+  for (size_t i = 0; i < 3; ++i) StartPeer(i);
+  ASSERT_FALSE(HasFatalFailure());
+  WaitForSources("disk.img", sha, 3);
+  ASSERT_FALSE(HasFatalFailure());
+  // Altered while peer 1 is down, so it comes back trusting its index.
+  StopPeer(1);
+  AlterBehindTheIndex(Share(1, "disk.img"));
+  ASSERT_NE(Sha256File(Share(1, "disk.img")), sha);
+  StartPeer(1);
+  ASSERT_FALSE(HasFatalFailure());
+  ASSERT_NE(ReadFile(peers_[1].log).find("0 hashed"), std::string::npos) << ReadFile(peers_[1].log);
+  WaitForSources("disk.img", sha, 3);
+  ASSERT_FALSE(HasFatalFailure());
+
+  RunResult r = Fetch("disk.img");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(Sha256File(Path("to/disk.img")), sha);
+  const std::string bad = peers_[1].address;
+  EXPECT_NE(r.out.find("peers dropped: " + bad + " (chunk "), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("dropped peer"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(bad), std::string::npos) << r.err;
+  EXPECT_EQ(BytesFrom(r.out, bad), 0) << r.out;
+}
+
+TEST_F(FetchE2eTest, AFetcherKilledMidwayResumesWithoutFetchingRecordedChunksAgain) {
+  const int64_t size = 6 * kMiB + 1234;
+  const int64_t chunks = 7;
+  std::string sha = ShareEverywhere("slow.bin", static_cast<size_t>(size), {0});
+  StartPeer(0, {"--limit-rate", "1M"});
+  ASSERT_FALSE(HasFatalFailure());
+  WaitForSources("slow.bin", sha, 1);
+  ASSERT_FALSE(HasFatalFailure());
+
+  const std::string record = Path("to/.ferry-slow.bin.part.done");
+  // The chunks the record marks done, and their bytes.
+  auto recorded_chunks = [&](int64_t* bytes) -> int64_t {
+    std::string text = ReadFile(record);
+    auto nl = text.find('\n');
+    int64_t n = 0;
+    if (bytes) *bytes = 0;
+    for (size_t i = nl == std::string::npos ? text.size() : nl + 1; i < text.size(); ++i) {
+      if (text[i] != '1') continue;
+      ++n;
+      int64_t chunk = static_cast<int64_t>(i - nl - 1);
+      if (bytes) *bytes += std::min(kMiB, size - chunk * kMiB);
+    }
+    return n;
+  };
+  Child fetcher = Child::Spawn({"fetch", "slow.bin", "--to", Path("to")}, Env("bob"),
+                               Path("fetch1.out"), Path("fetch1.err"));
+  auto deadline = std::chrono::steady_clock::now() + 60s * kSlowdown;
+  while (std::chrono::steady_clock::now() < deadline && fetcher.Running() &&
+         (!fs::exists(record) || recorded_chunks(nullptr) < 2)) {
+    std::this_thread::sleep_for(20ms);
+  }
+  fetcher.Signal(SIGKILL);
+  fetcher.Wait(10s);
+  int64_t recorded_bytes = 0;
+  const int64_t recorded = recorded_chunks(&recorded_bytes);
+  ASSERT_GE(recorded, 2) << ReadFile(Path("fetch1.err"));
+  ASSERT_LT(recorded, chunks) << "the first run was not stopped midway";
+  ASSERT_FALSE(fs::exists(Path("to/slow.bin")));
+
+  RunResult r = Fetch("slow.bin");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(Sha256File(Path("to/slow.bin")), sha);
+  EXPECT_NE(r.err.find("resuming 'slow.bin': " + std::to_string(recorded) + " of 7 chunks"),
+            std::string::npos)
+      << r.err;
+  // One peer, so no endgame copies: the second run fetches exactly what the
+  // record did not hold. What the first run fetched twice is then at most
+  // what it had in flight or written but not yet recorded when it was killed
+  // (requests_per_peer * chunks_per_request + record_every_chunks chunks).
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(r.out, m, std::regex(R"(fetched ([0-9]+) bytes)"))) << r.out;
+  EXPECT_EQ(std::stoll(m[1].str()), size - recorded_bytes) << r.out;
+  EXPECT_NE(r.out.find("bytes resumed"), std::string::npos) << r.out;
+}
+
+}  // namespace
+}  // namespace ferry::e2e
