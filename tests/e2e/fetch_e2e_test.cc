@@ -175,12 +175,27 @@ class FetchE2eTest : public ::testing::Test {
 TEST_F(FetchE2eTest, AFileSharedByThreePeersComesFromAllThree) {
   const size_t size = 8 * kMiB + 4321;
   std::string sha = ShareEverywhere("film.mkv", size, {0, 1, 2});
+  WriteFile(Share(0, "film-trailer.mkv"), "a trailer\n");
+  Age(Share(0, "film-trailer.mkv"));
   for (size_t i = 0; i < 3; ++i) StartPeer(i);
   ASSERT_FALSE(HasFatalFailure());
   WaitForSources("film.mkv", sha, 3);
+  WaitForSources("film-trailer.mkv", Sha256File(Share(0, "film-trailer.mkv")), 1);
   ASSERT_FALSE(HasFatalFailure());
 
-  RunResult r = Fetch("film");
+  // A name that matches two files: a list to choose from, nothing fetched.
+  RunResult several = Fetch("film");
+  EXPECT_NE(several.exit_code, 0);
+  EXPECT_NE(several.err.find("2 files match 'film'; choose one with --sha256"), std::string::npos)
+      << several.err;
+  EXPECT_NE(several.err.find(sha), std::string::npos) << several.err;
+  RunResult none = Fetch("no-such-film");
+  EXPECT_NE(none.exit_code, 0);
+  EXPECT_NE(none.err.find("no online peer shares a file whose name contains 'no-such-film'"),
+            std::string::npos)
+      << none.err;
+
+  RunResult r = Fetch("film.mkv");
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_EQ(Sha256File(Path("to/film.mkv")), sha);
   int64_t total = 0;
@@ -195,7 +210,7 @@ TEST_F(FetchE2eTest, AFileSharedByThreePeersComesFromAllThree) {
   EXPECT_FALSE(fs::exists(Path("to/.ferry-film.mkv.part.done")));
 
   // Never over an existing file without --force.
-  RunResult again = Fetch("film");
+  RunResult again = Fetch("film.mkv");
   EXPECT_NE(again.exit_code, 0);
   EXPECT_NE(again.err.find("--force"), std::string::npos) << again.err;
   RunResult forced =
