@@ -19,7 +19,7 @@ packages=(
   postgresql curl
 )
 if [[ "${FERRY_BENCH_DEPS:-0}" == 1 ]]; then
-  packages+=(openssh-server openssh-client nginx curl time wrk opentracker)
+  packages+=(openssh-server openssh-client nginx curl time wrk opentracker aria2 python3-libtorrent)
 fi
 
 missing=()

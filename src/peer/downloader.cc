@@ -100,6 +100,7 @@ struct Source {
   // The rest is guarded by Fetch::mu_.
   PeerReport report;
   int slots_running = 0;
+  bool proven = false;  // it has sent a chunk that matched its hash
   std::vector<Call*> calls;
 };
 
@@ -117,22 +118,31 @@ class Fetch {
         part_fd_(part_fd),
         record_path_(std::move(record_path)),
         schedule_(done),
+        on_disk_(done),
         recorded_(std::move(done)) {
     resumed_bytes_ = DoneBytes();
   }
 
   // Runs the slots until every chunk is verified, no peer is left, `stop`
-  // is requested or the disk fails.
-  Status Run(std::stop_token stop, const DownloadObserver& observer);
+  // is requested or the disk fails. On success, the whole file's SHA-256,
+  // hashed in order from the partial file while the chunks arrived.
+  Result<std::string> Run(std::stop_token stop, const DownloadObserver& observer);
   DownloadProgress Progress() const;
 
  private:
-  void Slot(Source* source);
+  // Slot `slot` of `source`: asks it for chunks, one call at a time. Only
+  // slot 0 asks a peer that has not yet delivered a good chunk, so a peer
+  // that sends bad data is caught on its first chunk, before more of its
+  // bad chunks are in flight.
+  void Slot(Source* source, int slot);
   // One ReadChunks call for `range`; false when the source is out.
   bool Request(Source* source, ChunkRange range);
   // Takes `source` out of the download and cancels its calls. REQUIRES: mu_.
   void RetireLocked(Source* source, State state, const std::string& why);
-  void Watch();
+  // Hashes the partial file from its start as its chunks land, so the whole
+  // file's SHA-256 is ready when the last chunk is: the check costs no time
+  // after the download. Ends when writing has ended (`writes_over_`).
+  void HashInOrder();
   Status SaveRecord(bool force);
   int64_t DoneBytes() const;  // REQUIRES: mu_ or no slot running
 
@@ -149,10 +159,13 @@ class Fetch {
   mutable std::mutex mu_;
   std::condition_variable changed_;  // the schedule changed, or a source left
   ChunkSchedule schedule_;           // guarded by mu_
-  std::vector<bool> recorded_;       // guarded by mu_: what the record on disk says
-  std::vector<int64_t> written_;     // guarded by mu_: written, not yet recorded
-  Status failure_;                   // guarded by mu_: a disk error ends the download
-  bool finishing_ = false;           // guarded by mu_: slots leave
+  std::vector<bool> on_disk_;        // guarded by mu_: verified and written
+  bool writes_over_ = false;         // guarded by mu_: no slot writes any more
+  Result<std::string> whole_{Status::Aborted("not hashed")};  // by HashInOrder
+  std::vector<bool> recorded_;    // guarded by mu_: what the record on disk says
+  std::vector<int64_t> written_;  // guarded by mu_: written, not yet recorded
+  Status failure_;                // guarded by mu_: a disk error ends the download
+  bool finishing_ = false;        // guarded by mu_: slots leave
   Clock::time_point last_record_ = Clock::now();
 };
 
@@ -232,6 +245,10 @@ bool Fetch::Request(Source* source, ChunkRange range) {
     {
       std::lock_guard lock(mu_);
       call.last_data = Clock::now();
+      if (!source->proven) {
+        source->proven = true;
+        changed_.notify_all();  // its other slots may start
+      }
       first = schedule_.Complete(next, index);
       if (!first) source->report.wasted += static_cast<int64_t>(data.size());
     }
@@ -244,6 +261,7 @@ bool Fetch::Request(Source* source, ChunkRange range) {
         if (failure_.ok()) failure_ = w;
         finishing_ = true;
       } else {
+        on_disk_[static_cast<size_t>(next)] = true;
         written_.push_back(next);
         source->report.bytes += static_cast<int64_t>(data.size());
         source->report.chunks++;
@@ -283,7 +301,7 @@ bool Fetch::Request(Source* source, ChunkRange range) {
   return false;
 }
 
-void Fetch::Slot(Source* source) {
+void Fetch::Slot(Source* source, int slot) {
   const int index = source->index;
   const int total_slots = static_cast<int>(sources_.size()) * options_.requests_per_peer;
   while (true) {
@@ -295,6 +313,7 @@ void Fetch::Slot(Source* source) {
         if (finishing_ || source->report.state != State::kActive || schedule_.AllDone()) {
           return true;
         }
+        if (slot > 0 && !source->proven) return false;  // on probation
         // Small requests while little is pending, so that every peer gets
         // some of it and none holds the last chunks alone.
         int share = static_cast<int>(std::clamp<int64_t>(
@@ -319,6 +338,28 @@ void Fetch::Slot(Source* source) {
   }
 }
 
+void Fetch::HashInOrder() {
+  Sha256 whole;
+  std::string buf;
+  for (int64_t i = 0; i < schedule_.chunk_count(); ++i) {
+    {
+      std::unique_lock lock(mu_);
+      changed_.wait(lock, [&] { return on_disk_[static_cast<size_t>(i)] || writes_over_; });
+      if (!on_disk_[static_cast<size_t>(i)]) return;  // the download ended short
+    }
+    buf.resize(static_cast<size_t>(ChunkBytes(i, size_)));
+    auto n =
+        ReadFullAt(part_fd_, buf.data(), buf.size(), i * kChunkBytes, "reading the partial file");
+    if (!n.ok() || *n != buf.size()) {
+      whole_ =
+          n.ok() ? Status::DataLoss("the partial file is shorter than its chunks") : n.status();
+      return;
+    }
+    whole.Update(buf);
+  }
+  whole_ = whole.FinishHex();
+}
+
 Status Fetch::SaveRecord(bool force) {
   std::vector<bool> bits;
   {
@@ -338,7 +379,8 @@ Status Fetch::SaveRecord(bool force) {
   return SaveDoneRecord(record_path_, request_.sha256, bits);
 }
 
-Status Fetch::Run(std::stop_token stop, const DownloadObserver& observer) {
+Result<std::string> Fetch::Run(std::stop_token stop, const DownloadObserver& observer) {
+  std::jthread hasher([this] { HashInOrder(); });
   std::vector<std::jthread> slots;
   for (auto& s : sources_) {
     std::lock_guard lock(mu_);
@@ -346,7 +388,7 @@ Status Fetch::Run(std::stop_token stop, const DownloadObserver& observer) {
   }
   for (auto& s : sources_) {
     for (int i = 0; i < options_.requests_per_peer; ++i) {
-      slots.emplace_back([this, src = s.get()] { Slot(src); });
+      slots.emplace_back([this, src = s.get(), i] { Slot(src, i); });
     }
   }
   Status result;
@@ -396,8 +438,17 @@ Status Fetch::Run(std::stop_token stop, const DownloadObserver& observer) {
     if (observer) observer(Progress());
   }
   slots.clear();  // joins
+  {
+    std::lock_guard lock(mu_);
+    writes_over_ = true;
+    // A download that ends short leaves the hasher nothing to finish.
+    if (!result.ok()) std::fill(on_disk_.begin(), on_disk_.end(), false);
+    changed_.notify_all();
+  }
+  hasher.join();
   if (Status s = SaveRecord(true); !s.ok() && result.ok()) result = s;
-  return result;
+  if (!result.ok()) return result;
+  return whole_;
 }
 
 // A file name from the directory, as a name in the target folder.
@@ -623,22 +674,19 @@ Result<DownloadResult> Download(dirclient::DirectoryClient& directory,
                ChunkCount(size), sources.size(), sources.size() == 1 ? "" : "s");
   Fetch fetch(request, options, size, std::move(hashes), std::move(sources), part.get(),
               record_path, std::move(done).value());
-  Status run = fetch.Run(stop, observer);
+  Result<std::string> whole = fetch.Run(stop, observer);
   DownloadProgress progress = fetch.Progress();
   if (observer) observer(progress);
-  if (!run.ok()) {
-    if (run.code() == Code::kUnavailable) {
+  if (!whole.ok()) {
+    if (whole.status().code() == Code::kUnavailable) {
       return Status::Unavailable(fmt::format(
           "no peer is left to fetch '{}' from, with {} of {} bytes verified (kept in '{}' for the "
           "next run); {}",
           ForDisplay(request.name), progress.done_bytes, size, ForDisplay(part_path),
           DownloadSummary(progress)));
     }
-    return run;
+    return whole.status();
   }
-
-  auto whole = Sha256OfFd(part.get(), size);
-  if (!whole.ok()) return whole.status();
   if (*whole != sha256) {
     // Every chunk checked against a manifest that matched the chunk root, so
     // the root the peers announced does not belong to this content.

@@ -87,7 +87,7 @@ class ShareScanner {
     if (first_) {
       first_ = false;
       spdlog::info(
-          "indexed {} files in {:.1f} s: {} hashed ({} bytes hashed), {} unchanged, {} renamed, "
+          "indexed {} files in {:.2f} s: {} hashed ({} bytes hashed), {} unchanged, {} renamed, "
           "{} removed, {} not settled",
           s.files, seconds, s.files_hashed, s.bytes_hashed, s.files_unchanged, s.files_renamed,
           s.files_removed, s.files_unsettled);
@@ -217,7 +217,7 @@ Status RunPeer(const PeerOptions& o) {
   }
   (*watcher)->Stop();
   (*server)->Shutdown(o.upload_grace);
-  spdlog::info("stopped");
+  spdlog::info("stopped; served {} bytes of chunks", chunks.bytes_served());
   return Status::Ok();
 }
 

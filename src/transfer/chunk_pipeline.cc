@@ -71,7 +71,8 @@ void ChunkQueue::Abandon() {
 
 void ChunkQueue::Recycle(std::string buffer) {
   if (buffer.capacity() == 0) return;
-  buffer.clear();
+  // The bytes stay: a taker sizes the buffer and overwrites it, and keeping
+  // the size spares it zero-filling a whole chunk again (resize).
   std::lock_guard lock(mu_);
   if (!abandoned_ && spare_.size() < depth_ + 2) spare_.push_back(std::move(buffer));
 }

@@ -50,8 +50,9 @@ class ChunkQueue {
   void Abandon();
   // Consumer side: a buffer the producer may reuse (kept: at most depth + 2).
   void Recycle(std::string buffer);
-  // Producer side: an empty string, with the capacity of a recycled buffer
-  // when there is one.
+  // Producer side: a buffer to overwrite (resize, then fill or swap): a
+  // recycled one, which keeps its old size and bytes, when there is one,
+  // else an empty string.
   std::string TakeBuffer();
 
  private:
