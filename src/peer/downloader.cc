@@ -590,44 +590,65 @@ Result<DownloadResult> Download(dirclient::DirectoryClient& directory,
   const int64_t size = agreeing[0].size;
   const std::string chunk_root = agreeing[0].chunk_root;
 
-  // Dial every source pinned; the first whose manifest checks gives the hashes.
+  // Every source gets a ticket (the directory client is this thread's), then
+  // all are dialed pinned and asked for their manifest at once: the first in
+  // the directory's order whose manifest checks gives the hashes. Checking
+  // every peer's manifest also has each check the ticket once, before
+  // chunks are asked of it.
+  struct Candidate {
+    std::unique_ptr<Source> source;
+    Status usable;
+    Result<std::vector<std::string>> manifest{Status::Aborted("not asked")};
+  };
+  std::vector<Candidate> candidates;
+  for (auto& c : agreeing) {
+    Candidate& cand = candidates.emplace_back();
+    cand.source = std::make_unique<Source>();
+    cand.source->peer = c.peer;
+    cand.source->report.peer_id = c.peer.peer_id;
+    cand.source->report.address = c.peer.address;
+    auto ticket = directory.IssueTicket(c.peer.peer_id);
+    if (!ticket.ok()) {
+      cand.usable =
+          Status(ticket.status().code(), "no ticket for it: " + ticket.status().message());
+      continue;
+    }
+    cand.source->ticket = ticket->ticket;
+  }
+  {
+    std::vector<std::jthread> dialers;
+    for (auto& cand : candidates) {
+      if (!cand.usable.ok()) continue;
+      dialers.emplace_back([&cand, &options, &sha256, size, &chunk_root] {
+        auto stub = DialPinned(cand.source->peer, options.connect_timeout);
+        if (!stub.ok()) {
+          cand.usable = stub.status();
+          return;
+        }
+        cand.source->stub = std::move(stub).value();
+        cand.manifest =
+            FetchManifest(*cand.source, sha256, size, chunk_root, options.stall_timeout);
+        if (!cand.manifest.ok()) cand.usable = cand.manifest.status();
+      });
+    }
+  }
   std::vector<std::unique_ptr<Source>> sources;
   std::vector<std::string> hashes;
   bool have_manifest = false;
-  for (auto& c : agreeing) {
-    auto source = std::make_unique<Source>();
-    source->peer = c.peer;
-    source->report.peer_id = c.peer.peer_id;
-    source->report.address = c.peer.address;
-    auto ticket = directory.IssueTicket(c.peer.peer_id);
-    if (!ticket.ok()) {
-      spdlog::warn("not using peer {} ({}): no ticket for it: {}", c.peer.peer_id,
-                   ForDisplay(c.peer.address), ticket.status().message());
-      continue;
-    }
-    source->ticket = ticket->ticket;
-    auto stub = DialPinned(c.peer, options.connect_timeout);
-    if (!stub.ok()) {
-      spdlog::warn("not using peer {} ({}): {}", c.peer.peer_id, ForDisplay(c.peer.address),
-                   stub.status().message());
-      continue;
-    }
-    source->stub = std::move(stub).value();
-    // Every peer's manifest is checked (which also has each peer check the
-    // ticket once, before chunks are asked of it); the first gives the hashes.
-    auto list = FetchManifest(*source, sha256, size, chunk_root, options.stall_timeout);
-    if (!list.ok()) {
+  for (auto& cand : candidates) {
+    const dirapi::PeerAddress& peer = cand.source->peer;
+    if (!cand.usable.ok()) {
       spdlog::warn("{} peer {} ({}): {}",
-                   list.status().code() == Code::kDataLoss ? "dropped" : "not using",
-                   c.peer.peer_id, ForDisplay(c.peer.address), list.status().message());
+                   cand.usable.code() == Code::kDataLoss ? "dropped" : "not using", peer.peer_id,
+                   ForDisplay(peer.address), cand.usable.message());
       continue;
     }
     if (!have_manifest) {
-      hashes = std::move(list).value();
+      hashes = std::move(cand.manifest).value();
       have_manifest = true;
     }
-    source->index = static_cast<int>(sources.size());
-    sources.push_back(std::move(source));
+    cand.source->index = static_cast<int>(sources.size());
+    sources.push_back(std::move(cand.source));
   }
   if (!have_manifest) {
     return Status::Unavailable(
