@@ -159,6 +159,20 @@ class FetchE2eTest : public ::testing::Test {
     ASSERT_EQ(peers_[i].child.Wait(30s), 0) << ReadFile(peers_[i].log);
   }
 
+  // Peer `i`'s log once it holds `text` (a line logged after its address).
+  std::string WaitForLog(size_t i, const std::string& text) {
+    auto deadline = std::chrono::steady_clock::now() + kStart;
+    std::string log = ReadFile(peers_[i].log);
+    while (log.find(text) == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(50ms);
+      log = ReadFile(peers_[i].log);
+    }
+    EXPECT_NE(log.find(text), std::string::npos)
+        << "peer " << i << " never logged '" << text << "':\n"
+        << log;
+    return log;
+  }
+
   // Waits until `ferry search NAME` shows `peers` peers for the content.
   void WaitForSources(const std::string& name, const std::string& sha, size_t peers) {
     auto deadline = std::chrono::steady_clock::now() + kStart;
@@ -290,7 +304,8 @@ TEST_F(FetchE2eTest, APeerWithAnAlteredCopyIsDroppedAndTheFileStillArrivesWhole)
   ASSERT_NE(Sha256File(Share(1, "disk.img")), sha);
   StartPeer(1);
   ASSERT_FALSE(HasFatalFailure());
-  ASSERT_NE(ReadFile(peers_[1].log).find("0 hashed"), std::string::npos) << ReadFile(peers_[1].log);
+  const std::string indexed = WaitForLog(1, "indexed ");
+  ASSERT_NE(indexed.find(": 0 hashed"), std::string::npos) << indexed;
   WaitForSources("disk.img", sha, 3);
   ASSERT_FALSE(HasFatalFailure());
 
