@@ -3,6 +3,9 @@
 // byte-identical; a peer whose copy was altered behind its index is dropped
 // at its first bad chunk while the download completes from the others; a
 // fetcher killed mid-download and run again fetches no recorded chunk twice.
+// Peers that fail mid-download (killed, stopped, their file overwritten) and
+// a peer presenting a certificate other than the one it announced cost the
+// fetch their chunks only: the file still arrives whole from the others.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -53,6 +56,35 @@ void AlterBehindTheIndex(const std::string& path) {
   ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), times, 0), 0);
 }
 
+// The chunks the done record `record` of a `size`-byte download marks done,
+// and their bytes into *bytes; 0 while there is no record.
+int64_t RecordedChunks(const std::string& record, int64_t size, int64_t* bytes = nullptr) {
+  std::string text = ReadFile(record);
+  auto nl = text.find('\n');
+  int64_t n = 0;
+  if (bytes) *bytes = 0;
+  for (size_t i = nl == std::string::npos ? text.size() : nl + 1; i < text.size(); ++i) {
+    if (text[i] != '1') continue;
+    ++n;
+    int64_t chunk = static_cast<int64_t>(i - nl - 1);
+    if (bytes) *bytes += std::min(kMiB, size - chunk * kMiB);
+  }
+  return n;
+}
+
+// Overwrites `path` in place with other content (every byte inverted): same
+// inode and size, as an editor saving over it would, with a new mtime.
+void OverwriteInPlace(const std::string& path) {
+  std::string data = ReadFile(path);
+  for (char& c : data) c = static_cast<char>(~c);
+  int fd = ::open(path.c_str(), O_WRONLY);
+  ASSERT_GE(fd, 0) << path;
+  ASSERT_EQ(::pwrite(fd, data.data(), data.size(), 0), static_cast<ssize_t>(data.size()));
+  timespec now[2] = {{0, UTIME_OMIT}, {0, UTIME_NOW}};
+  ASSERT_EQ(::futimens(fd, now), 0) << path;
+  ::close(fd);
+}
+
 class FetchE2eTest : public ::testing::Test {
  protected:
   struct Peer {
@@ -74,6 +106,7 @@ class FetchE2eTest : public ::testing::Test {
   }
   void TearDown() override {
     for (auto& p : peers_) {
+      p.child.Signal(SIGCONT);  // a stopped peer handles SIGTERM only once resumed
       p.child.Signal(SIGTERM);
       p.child.Wait(30s);
     }
@@ -126,6 +159,20 @@ class FetchE2eTest : public ::testing::Test {
     ASSERT_EQ(peers_[i].child.Wait(30s), 0) << ReadFile(peers_[i].log);
   }
 
+  // Peer `i`'s log once it holds `text` (a line logged after its address).
+  std::string WaitForLog(size_t i, const std::string& text) {
+    auto deadline = std::chrono::steady_clock::now() + kStart;
+    std::string log = ReadFile(peers_[i].log);
+    while (log.find(text) == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(50ms);
+      log = ReadFile(peers_[i].log);
+    }
+    EXPECT_NE(log.find(text), std::string::npos)
+        << "peer " << i << " never logged '" << text << "':\n"
+        << log;
+    return log;
+  }
+
   // Waits until `ferry search NAME` shows `peers` peers for the content.
   void WaitForSources(const std::string& name, const std::string& sha, size_t peers) {
     auto deadline = std::chrono::steady_clock::now() + kStart;
@@ -158,6 +205,32 @@ class FetchE2eTest : public ::testing::Test {
 
   RunResult Fetch(const std::string& name) {
     return RunFerry({"fetch", name, "--to", Path("to")}, Env("bob"), "", 120s * kSlowdown);
+  }
+
+  // `ferry fetch NAME` in the background, its output in fetch.out and fetch.err.
+  Child StartFetch(const std::string& name) {
+    return Child::Spawn({"fetch", name, "--to", Path("to")}, Env("bob"), Path("fetch.out"),
+                        Path("fetch.err"));
+  }
+  // Waits for a fetch from StartFetch to end (-1: it did not).
+  RunResult FinishFetch(Child& fetcher) {
+    RunResult r;
+    r.exit_code = fetcher.Wait(120s * kSlowdown).value_or(-1);
+    r.out = ReadFile(Path("fetch.out"));
+    r.err = ReadFile(Path("fetch.err"));
+    return r;
+  }
+  // Waits while `fetcher` runs until the done record of the `size`-byte
+  // `name` marks at least `chunks` chunks: bytes have moved, the fetch is on.
+  void WaitUntilRecorded(Child& fetcher, const std::string& name, int64_t size, int64_t chunks) {
+    const std::string record = Path("to/.ferry-" + name + ".part.done");
+    auto deadline = std::chrono::steady_clock::now() + 60s * kSlowdown;
+    while (std::chrono::steady_clock::now() < deadline && fetcher.Running()) {
+      if (RecordedChunks(record, size) >= chunks) return;
+      std::this_thread::sleep_for(20ms);
+    }
+    FAIL() << "the fetch of " << name << " never recorded " << chunks << " chunks while running:\n"
+           << ReadFile(Path("fetch.out")) << ReadFile(Path("fetch.err"));
   }
 
   // The bytes the summary line says came from `address`.
@@ -231,7 +304,8 @@ TEST_F(FetchE2eTest, APeerWithAnAlteredCopyIsDroppedAndTheFileStillArrivesWhole)
   ASSERT_NE(Sha256File(Share(1, "disk.img")), sha);
   StartPeer(1);
   ASSERT_FALSE(HasFatalFailure());
-  ASSERT_NE(ReadFile(peers_[1].log).find("0 hashed"), std::string::npos) << ReadFile(peers_[1].log);
+  const std::string indexed = WaitForLog(1, "indexed ");
+  ASSERT_NE(indexed.find(": 0 hashed"), std::string::npos) << indexed;
   WaitForSources("disk.img", sha, 3);
   ASSERT_FALSE(HasFatalFailure());
 
@@ -254,33 +328,15 @@ TEST_F(FetchE2eTest, AFetcherKilledMidwayResumesWithoutFetchingRecordedChunksAga
   WaitForSources("slow.bin", sha, 1);
   ASSERT_FALSE(HasFatalFailure());
 
-  const std::string record = Path("to/.ferry-slow.bin.part.done");
-  // The chunks the record marks done, and their bytes.
-  auto recorded_chunks = [&](int64_t* bytes) -> int64_t {
-    std::string text = ReadFile(record);
-    auto nl = text.find('\n');
-    int64_t n = 0;
-    if (bytes) *bytes = 0;
-    for (size_t i = nl == std::string::npos ? text.size() : nl + 1; i < text.size(); ++i) {
-      if (text[i] != '1') continue;
-      ++n;
-      int64_t chunk = static_cast<int64_t>(i - nl - 1);
-      if (bytes) *bytes += std::min(kMiB, size - chunk * kMiB);
-    }
-    return n;
-  };
-  Child fetcher = Child::Spawn({"fetch", "slow.bin", "--to", Path("to")}, Env("bob"),
-                               Path("fetch1.out"), Path("fetch1.err"));
-  auto deadline = std::chrono::steady_clock::now() + 60s * kSlowdown;
-  while (std::chrono::steady_clock::now() < deadline && fetcher.Running() &&
-         (!fs::exists(record) || recorded_chunks(nullptr) < 2)) {
-    std::this_thread::sleep_for(20ms);
-  }
+  Child fetcher = StartFetch("slow.bin");
+  WaitUntilRecorded(fetcher, "slow.bin", size, 2);
   fetcher.Signal(SIGKILL);
   fetcher.Wait(10s);
+  ASSERT_FALSE(HasFatalFailure());
   int64_t recorded_bytes = 0;
-  const int64_t recorded = recorded_chunks(&recorded_bytes);
-  ASSERT_GE(recorded, 2) << ReadFile(Path("fetch1.err"));
+  const int64_t recorded =
+      RecordedChunks(Path("to/.ferry-slow.bin.part.done"), size, &recorded_bytes);
+  ASSERT_GE(recorded, 2) << ReadFile(Path("fetch.err"));
   ASSERT_LT(recorded, chunks) << "the first run was not stopped midway";
   ASSERT_FALSE(fs::exists(Path("to/slow.bin")));
 
@@ -298,6 +354,150 @@ TEST_F(FetchE2eTest, AFetcherKilledMidwayResumesWithoutFetchingRecordedChunksAga
   ASSERT_TRUE(std::regex_search(r.out, m, std::regex(R"(fetched ([0-9]+) bytes)"))) << r.out;
   EXPECT_EQ(std::stoll(m[1].str()), size - recorded_bytes) << r.out;
   EXPECT_NE(r.out.find("bytes resumed"), std::string::npos) << r.out;
+}
+
+TEST_F(FetchE2eTest, APeerKilledMidDownloadLosesItsChunksToTheOthers) {
+  // 9 chunks, three peers at 1 MB/s each: about a second per chunk and peer,
+  // so every peer still has chunks in flight when the first are recorded.
+  const int64_t size = 8 * kMiB + 4321;
+  std::string sha = ShareEverywhere("film.mkv", static_cast<size_t>(size), {0, 1, 2});
+  for (size_t i = 0; i < 3; ++i) StartPeer(i, {"--limit-rate", "1M"});
+  ASSERT_FALSE(HasFatalFailure());
+  WaitForSources("film.mkv", sha, 3);
+  ASSERT_FALSE(HasFatalFailure());
+
+  Child fetcher = StartFetch("film.mkv");
+  WaitUntilRecorded(fetcher, "film.mkv", size, 1);
+  ASSERT_FALSE(HasFatalFailure());
+  peers_[1].child.Signal(SIGKILL);
+  ASSERT_EQ(peers_[1].child.Wait(10s), 128 + SIGKILL);
+  ASSERT_LT(RecordedChunks(Path("to/.ferry-film.mkv.part.done"), size), 9)
+      << "the fetch was not midway when the peer was killed";
+
+  RunResult r = FinishFetch(fetcher);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(Sha256File(Path("to/film.mkv")), sha);
+  const std::string killed = peers_[1].address;
+  EXPECT_NE(r.out.find(killed + " (lost: "), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("lost peer"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(killed), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("dropped peer"), std::string::npos) << r.err;
+  int64_t total = 0;
+  for (const auto& p : peers_) total += BytesFrom(r.out, p.address);
+  EXPECT_EQ(total, size) << r.out;
+  EXPECT_LT(BytesFrom(r.out, killed), size) << r.out;
+  EXPECT_GT(BytesFrom(r.out, peers_[0].address), 0) << r.out;
+  EXPECT_GT(BytesFrom(r.out, peers_[2].address), 0) << r.out;
+}
+
+TEST_F(FetchE2eTest, AStalledPeerHoldsUpNothingPastTheEndgame) {
+  const int64_t size = 8 * kMiB + 4321;
+  std::string sha = ShareEverywhere("film.mkv", static_cast<size_t>(size), {0, 1, 2});
+  for (size_t i = 0; i < 3; ++i) StartPeer(i, {"--limit-rate", "1M"});
+  ASSERT_FALSE(HasFatalFailure());
+  WaitForSources("film.mkv", sha, 3);
+  ASSERT_FALSE(HasFatalFailure());
+
+  const auto start = std::chrono::steady_clock::now();
+  Child fetcher = StartFetch("film.mkv");
+  WaitUntilRecorded(fetcher, "film.mkv", size, 1);
+  ASSERT_FALSE(HasFatalFailure());
+  // Its connections stay open and its calls silent: only the endgame, not
+  // the 30 s stall timeout, gets its chunks from the others in time.
+  peers_[1].child.Signal(SIGSTOP);
+  ASSERT_LT(RecordedChunks(Path("to/.ferry-film.mkv.part.done"), size), 9)
+      << "the fetch was not midway when the peer was stopped";
+
+  RunResult r = FinishFetch(fetcher);
+  const auto took = std::chrono::steady_clock::now() - start;
+  peers_[1].child.Signal(SIGCONT);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(Sha256File(Path("to/film.mkv")), sha);
+  EXPECT_LT(took, 20s) << r.out;
+  // Not timed out as stalled either: the download ended first.
+  EXPECT_NE(r.out.find("peers dropped: none"), std::string::npos) << r.out;
+  int64_t total = 0;
+  for (const auto& p : peers_) total += BytesFrom(r.out, p.address);
+  EXPECT_EQ(total, size) << r.out;
+  EXPECT_LT(BytesFrom(r.out, peers_[1].address), size) << r.out;
+}
+
+TEST_F(FetchE2eTest, APeerPresentingAnotherCertificateThanItAnnouncedIsNeverUsed) {
+  const int64_t size = 4 * kMiB + 17;
+  std::string sha = ShareEverywhere("disk.img", static_cast<size_t>(size), {0, 1, 2});
+  StartPeer(0);
+  StartPeer(1);
+  ASSERT_FALSE(HasFatalFailure());
+  // Peer 2 announces its own certificate at peer 1's address: whoever dials
+  // that address for peer 2 meets peer 1's certificate.
+  const std::string honest = peers_[1].address;
+  StartPeer(2, {"--advertise", honest});
+  ASSERT_FALSE(HasFatalFailure());
+  ASSERT_EQ(peers_[2].address, honest);
+  WaitForSources("disk.img", sha, 3);
+  ASSERT_FALSE(HasFatalFailure());
+  std::smatch m;
+  const std::string log = ReadFile(peers_[2].log);
+  ASSERT_TRUE(std::regex_search(log, m, std::regex("announced peer ([0-9a-f]+) at"))) << log;
+  const std::string impostor = m[1].str();
+
+  RunResult r = Fetch("disk.img");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(Sha256File(Path("to/disk.img")), sha);
+  EXPECT_NE(r.err.find("not using peer " + impostor + " (" + honest + "): its certificate"),
+            std::string::npos)
+      << r.err;
+  // It is no source at all: the summary names peer 1's address once, for
+  // peer 1, and the two honest peers delivered every byte.
+  size_t named = 0;
+  for (auto at = r.out.find(honest + " "); at != std::string::npos;
+       at = r.out.find(honest + " ", at + 1)) {
+    ++named;
+  }
+  EXPECT_EQ(named, 1u) << r.out;
+  EXPECT_EQ(BytesFrom(r.out, peers_[0].address) + BytesFrom(r.out, honest), size) << r.out;
+  EXPECT_NE(r.out.find("peers dropped: none"), std::string::npos) << r.out;
+}
+
+TEST_F(FetchE2eTest, AFileOverwrittenWhileServedIsNotServedStale) {
+  // 12 chunks for three peers at 512 KB/s each: each peer reads its first
+  // four chunks at once and sends one about every two seconds, so every
+  // peer is asked for more (endgame) two seconds in, after the overwrite.
+  // --settle-ms holds off a rescan of the share for 10 s after the overwrite,
+  // so the chunk service's own check must notice the change.
+  const int64_t size = 11 * kMiB + 4321;
+  std::string sha = ShareEverywhere("disk.img", static_cast<size_t>(size), {0, 1, 2});
+  for (size_t i = 0; i < 3; ++i) {
+    StartPeer(i, {"--limit-rate", "512K", "--settle-ms", "60000"});
+  }
+  ASSERT_FALSE(HasFatalFailure());
+  WaitForSources("disk.img", sha, 3);
+  ASSERT_FALSE(HasFatalFailure());
+
+  Child fetcher = StartFetch("disk.img");
+  WaitUntilRecorded(fetcher, "disk.img", size, 1);
+  ASSERT_FALSE(HasFatalFailure());
+  OverwriteInPlace(Share(1, "disk.img"));
+  ASSERT_FALSE(HasFatalFailure());
+  ASSERT_LT(RecordedChunks(Path("to/.ferry-disk.img.part.done"), size), 12)
+      << "the fetch was not midway when the file was overwritten";
+  ASSERT_NE(Sha256File(Share(1, "disk.img")), sha);
+
+  RunResult r = FinishFetch(fetcher);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(Sha256File(Path("to/disk.img")), sha);
+  // Peer 1 answered with an error, never with bytes of the new content.
+  const std::string changed = peers_[1].address;
+  EXPECT_NE(r.out.find(changed + " (lost: this peer does not share content " + sha + ")"),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(r.out.find("does not match its hash"), std::string::npos) << r.out;
+  EXPECT_EQ(r.err.find("dropped peer"), std::string::npos) << r.err;
+  EXPECT_NE(ReadFile(peers_[1].log).find("not serving 'disk.img'"), std::string::npos)
+      << ReadFile(peers_[1].log);
+  int64_t total = 0;
+  for (const auto& p : peers_) total += BytesFrom(r.out, p.address);
+  EXPECT_EQ(total, size) << r.out;
 }
 
 }  // namespace
