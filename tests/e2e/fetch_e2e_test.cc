@@ -317,6 +317,15 @@ TEST_F(FetchE2eTest, APeerWithAnAlteredCopyIsDroppedAndTheFileStillArrivesWhole)
   EXPECT_NE(r.err.find("dropped peer"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find(bad), std::string::npos) << r.err;
   EXPECT_EQ(BytesFrom(r.out, bad), 0) << r.out;
+  // Every chunk of its copy is bad, and a peer gets one call until its first
+  // chunk verifies: the first bad chunk ends that call and the peer, so
+  // exactly one bad chunk is ever checked.
+  size_t bad_chunks = 0;
+  for (auto at = r.err.find("does not match its hash"); at != std::string::npos;
+       at = r.err.find("does not match its hash", at + 1)) {
+    ++bad_chunks;
+  }
+  EXPECT_EQ(bad_chunks, 1u) << r.err;
 }
 
 TEST_F(FetchE2eTest, AFetcherKilledMidwayResumesWithoutFetchingRecordedChunksAgain) {
