@@ -44,6 +44,8 @@ using State = PeerReport::State;
 
 // Bounds a whole ReadChunks call; stalls are caught sooner by the watchdog.
 constexpr auto kCallDeadline = std::chrono::hours(1);
+// The flow-control window of each ReadChunks call (see DialPinned).
+constexpr int kPeerCallWindowBytes = 2 * static_cast<int>(kChunkBytes);
 // How often the watchdog looks at calls, saves the record and reports.
 constexpr auto kTick = std::chrono::milliseconds(100);
 
@@ -80,6 +82,10 @@ Result<std::unique_ptr<v1::Peer::Stub>> DialPinned(const dirapi::PeerAddress& pe
   ssl.pem_root_certs = *pem;
   grpc::ChannelArguments args;
   TuneChannelForTransfers(args);
+  // A call asks for a few chunks and the peer is dialed several times over:
+  // a window of two chunks per call keeps each call streaming and bounds
+  // what the fetcher buffers (requests x window, not requests x 8 MiB).
+  args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, kPeerCallWindowBytes);
   args.SetSslTargetNameOverride(kSelfSignedName);
   return v1::Peer::NewStub(
       grpc::CreateCustomChannel(peer.address, grpc::SslCredentials(ssl), args));

@@ -40,7 +40,7 @@ struct DownloadRequest {
 };
 
 struct DownloadOptions {
-  int requests_per_peer = 3;   // ReadChunks calls in flight at each peer
+  int requests_per_peer = 2;   // ReadChunks calls in flight at each peer
   int chunks_per_request = 4;  // the most chunks one call asks for
   // A call that delivers nothing for this long is a stalled peer: it loses
   // its chunks to the others and is not used again.
