@@ -127,11 +127,11 @@ fetch_ferry() {
   rm -rf dst && mkdir dst
   warm_memory
   t0=$(now)
-  "${FETCH_ENV[@]}" /usr/bin/time -f %M -o fetch.rss "$FERRY" fetch "$name" --to dst \
+  "${FETCH_ENV[@]}" /usr/bin/time -f "%M %U %S" -o fetch.rss "$FERRY" fetch "$name" --to dst \
     >fetch.out 2>fetch.err || { cat fetch.err >&2; exit 1; }
   t1=$(now)
   [[ $(sha "dst/$name") == "$want" ]] || { echo "ferry fetched a different $name" >&2; exit 1; }
-  echo "$(secs "$t0" "$t1") $(tail -n1 fetch.rss)"
+  echo "$(secs "$t0" "$t1") $(tail -n1 fetch.rss | awk '{ printf "%s %.2f", $1, $2 + $3 }')"
 }
 
 # ---- three nginx HTTPS mirrors, one per address, one worker each ------------------------
@@ -188,11 +188,11 @@ fetch_aria2c() {
   warm_memory
   local t0 t1
   t0=$(now)
-  /usr/bin/time -f %M -o fetch.rss "${ARIA[@]}" "${MIRROR_URLS[@]}" >fetch.out 2>fetch.err ||
+  /usr/bin/time -f "%M %U %S" -o fetch.rss "${ARIA[@]}" "${MIRROR_URLS[@]}" >fetch.out 2>fetch.err ||
     { cat fetch.out fetch.err >&2; exit 1; }
   t1=$(now)
   [[ $(sha dst/file.bin) == "$SRC_SHA" ]] || { echo "aria2c fetched a different file" >&2; exit 1; }
-  echo "$(secs "$t0" "$t1") $(tail -n1 fetch.rss)"
+  echo "$(secs "$t0" "$t1") $(tail -n1 fetch.rss | awk '{ printf "%s %.2f", $1, $2 + $3 }')"
 }
 
 # ---- libtorrent: a v2 torrent, three seeders, one per address -----------------------------
@@ -224,11 +224,11 @@ fetch_libtorrent() {
   local t0 t1 peers=()
   for h in "${HOSTS[@]:0:3}"; do peers+=("$h:$BT_PORT"); done
   t0=$(now)
-  /usr/bin/time -f %M -o fetch.rss "${BT[@]}" get 127.0.0.5 "$BT_PORT" bt/file.torrent dst \
+  /usr/bin/time -f "%M %U %S" -o fetch.rss "${BT[@]}" get 127.0.0.5 "$BT_PORT" bt/file.torrent dst \
     "${peers[@]}" >fetch.out 2>fetch.err || { cat fetch.err >&2; exit 1; }
   t1=$(now)
   [[ $(sha dst/file.bin) == "$SRC_SHA" ]] || { echo "libtorrent fetched a different file" >&2; exit 1; }
-  echo "$(secs "$t0" "$t1") $(tail -n1 fetch.rss)"
+  echo "$(secs "$t0" "$t1") $(tail -n1 fetch.rss | awk '{ printf "%s %.2f", $1, $2 + $3 }')"
 }
 
 # ---- section: fetch ---------------------------------------------------------------------
@@ -236,15 +236,36 @@ fetch_libtorrent() {
 # same size): `ferry1` fetches that, from one peer.
 SOLO=3
 HOSTS+=(127.0.0.6)
-declare -A SECS RUNS FETCH_KB SERVE_KB
-# run_tool TOOL -> "seconds fetcher_kb"
-run_tool() {
+declare -A SECS RUNS FETCH_KB SERVE_KB FETCH_CPU SERVE_CPU
+# serving_pids TOOL -> the processes that serve TOOL's fetches
+serving_pids() {
   case $1 in
-    ferry) fetch_ferry file.bin ;;
-    ferry1) fetch_ferry solo.bin ;;
-    aria2c) fetch_aria2c ;;
-    libtorrent) fetch_libtorrent ;;
+    ferry) echo "${PEER_PID[0]} ${PEER_PID[1]} ${PEER_PID[2]}" ;;
+    ferry1) echo "${PEER_PID[$SOLO]}" ;;
+    aria2c) mirror_workers ;;
+    libtorrent) echo "${SEED_PID[0]} ${SEED_PID[1]} ${SEED_PID[2]}" ;;
   esac
+}
+# cpu_ticks PID... -> user + system clock ticks of those processes so far
+cpu_ticks() {
+  local p t=0
+  for p in "$@"; do t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat"))); done
+  echo "$t"
+}
+# run_tool TOOL -> "seconds fetcher_kb fetcher_cpu_s serving_cpu_s"
+run_tool() {
+  local pids before out
+  pids=$(serving_pids "$1")
+  # shellcheck disable=SC2086
+  before=$(cpu_ticks $pids)
+  case $1 in
+    ferry) out=$(fetch_ferry file.bin) ;;
+    ferry1) out=$(fetch_ferry solo.bin) ;;
+    aria2c) out=$(fetch_aria2c) ;;
+    libtorrent) out=$(fetch_libtorrent) ;;
+  esac
+  # shellcheck disable=SC2086
+  echo "$out $(awk -v a="$before" -v b="$(cpu_ticks $pids)" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", (b - a) / hz }')"
 }
 serving_kb() {
   local p max=0 kb
@@ -314,6 +335,8 @@ if [[ " $SECTIONS " == *" fetch "* || " $SECTIONS " == *" bad "* || " $SECTIONS 
     SECS[$tool]=$(cut -d' ' -f1 "runs-$tool.txt" | median)
     RUNS[$tool]=$(cut -d' ' -f1 "runs-$tool.txt" | awk '{ printf "%s%.2f", (NR > 1 ? ", " : ""), $1 }')
     FETCH_KB[$tool]=$(cut -d' ' -f2 "runs-$tool.txt" | sort -n | tail -1)
+    FETCH_CPU[$tool]=$(cut -d' ' -f3 "runs-$tool.txt" | median)
+    SERVE_CPU[$tool]=$(cut -d' ' -f4 "runs-$tool.txt" | median)
     SERVE_KB[$tool]=$(serving_kb "$tool")
   done
 fi
@@ -482,11 +505,13 @@ under() { awk -v a="$1" -v b="$2" 'BEGIN { print (a < b ? "met" : "NOT met") }';
     echo
     echo "Median of $REPS runs; every repeat ran each tool once, in the order of the table. MB/s is"
     echo "10^6 bytes per second, timed from the command's start to its exit (log-in, search and"
-    echo "connecting included for ferry). Peak RSS: the fetcher's from \`/usr/bin/time\`, the serving"
-    echo "side's the largest VmHWM of its processes over the whole run."
+    echo "connecting included for ferry). CPU is user + system time (medians): the fetcher's from"
+    echo "\`/usr/bin/time\`, the serving side's summed over its processes from /proc. Peak RSS: the"
+    echo "fetcher's from \`/usr/bin/time\`, the serving side's the largest VmHWM of its processes over"
+    echo "the whole run."
     echo
-    echo "| tool | sources | MB/s | seconds | every run, s | fetcher peak RSS MiB | largest server peak RSS MiB |"
-    echo "|---|---|---|---|---|---|---|"
+    echo "| tool | sources | MB/s | seconds | every run, s | fetcher CPU s | serving CPU s, all sources | fetcher peak RSS MiB | largest server peak RSS MiB |"
+    echo "|---|---|---|---|---|---|---|---|---|"
     for tool in $TOOLS; do
       case $tool in
         ferry) what="3 ferry peers (TLS, every chunk verified)" ;;
@@ -494,7 +519,7 @@ under() { awk -v a="$1" -v b="$2" 'BEGIN { print (a < b ? "met" : "NOT met") }';
         aria2c) what="3 nginx HTTPS mirrors, \`-x4 -s12 -k1M\`" ;;
         libtorrent) what="3 seeders, v2 torrent, plaintext" ;;
       esac
-      echo "| $tool | $what | $(mbps "$SIZE_MB" "${SECS[$tool]}") | ${SECS[$tool]} | ${RUNS[$tool]} | $(mib "${FETCH_KB[$tool]}") | $(mib "${SERVE_KB[$tool]}") |"
+      echo "| $tool | $what | $(mbps "$SIZE_MB" "${SECS[$tool]}") | ${SECS[$tool]} | ${RUNS[$tool]} | ${FETCH_CPU[$tool]} | ${SERVE_CPU[$tool]} | $(mib "${FETCH_KB[$tool]}") | $(mib "${SERVE_KB[$tool]}") |"
     done
     echo
     echo "Tools: $(aria2c --version | head -1); nginx $(/usr/sbin/nginx -v 2>&1 | sed 's|.*/||');"
