@@ -101,21 +101,35 @@ struct Call {
 struct Source {
   int index = 0;  // in the schedule
   dirapi::PeerAddress peer;
-  std::string ticket;
   std::unique_ptr<v1::Peer::Stub> stub;
-  // The rest is guarded by Fetch::mu_.
+  // The rest is guarded by Fetch::mu_ once the download runs.
+  std::string ticket;
+  std::chrono::system_clock::time_point renew_at;  // half way through the ticket's life
   PeerReport report;
   int slots_running = 0;
   bool proven = false;  // it has sent a chunk that matched its hash
   std::vector<Call*> calls;
 };
 
+// When a ticket that expires at `expires_at` (Unix seconds) is renewed: half
+// way through what is left of it, so a renewal that fails has time to be
+// tried again before the old one runs out.
+std::chrono::system_clock::time_point RenewAt(int64_t expires_at) {
+  auto now = std::chrono::system_clock::now();
+  auto left = std::chrono::system_clock::from_time_t(static_cast<time_t>(expires_at)) - now;
+  return now + std::max<std::chrono::system_clock::duration>(left / 2, std::chrono::seconds(1));
+}
+
+// Issues a fresh ticket for the serving peer `peer_id` (from the thread that
+// runs the download: the directory client's).
+using TicketIssuer = std::function<Result<dirapi::Ticket>(const std::string& peer_id)>;
+
 // One download in progress: the sources, the schedule, the partial file.
 class Fetch {
  public:
   Fetch(const DownloadRequest& request, const DownloadOptions& options, int64_t size,
         std::vector<std::string> hashes, std::vector<std::unique_ptr<Source>> sources, int part_fd,
-        std::string record_path, std::vector<bool> done)
+        std::string record_path, std::vector<bool> done, TicketIssuer issue_ticket)
       : request_(request),
         options_(options),
         size_(size),
@@ -125,7 +139,8 @@ class Fetch {
         record_path_(std::move(record_path)),
         schedule_(done),
         on_disk_(done),
-        recorded_(std::move(done)) {
+        recorded_(std::move(done)),
+        issue_ticket_(std::move(issue_ticket)) {
     resumed_bytes_ = DoneBytes();
   }
 
@@ -150,6 +165,10 @@ class Fetch {
   // after the download. Ends when writing has ended (`writes_over_`).
   void HashInOrder();
   Status SaveRecord(bool force);
+  // Renews each active source's ticket that is half way through its life,
+  // so a download that outlasts tickets keeps its peers. A renewal that
+  // fails is tried again a few seconds later, while the old ticket lasts.
+  void RenewTickets();
   int64_t DoneBytes() const;  // REQUIRES: mu_ or no slot running
 
   const DownloadRequest& request_;
@@ -173,6 +192,7 @@ class Fetch {
   Status failure_;                // guarded by mu_: a disk error ends the download
   bool finishing_ = false;        // guarded by mu_: slots leave
   Clock::time_point last_record_ = Clock::now();
+  const TicketIssuer issue_ticket_;
 };
 
 int64_t Fetch::DoneBytes() const {
@@ -215,7 +235,6 @@ void Fetch::RetireLocked(Source* source, State state, const std::string& why) {
 bool Fetch::Request(Source* source, ChunkRange range) {
   const int index = source->index;
   grpc::ClientContext ctx;
-  ctx.AddMetadata("authorization", "Ticket " + source->ticket);
   ctx.set_deadline(std::chrono::system_clock::now() + kCallDeadline);
   Call call{&ctx, Clock::now()};
   {
@@ -225,6 +244,7 @@ bool Fetch::Request(Source* source, ChunkRange range) {
       changed_.notify_all();
       return false;
     }
+    ctx.AddMetadata("authorization", "Ticket " + source->ticket);
     source->calls.push_back(&call);
   }
   v1::ReadChunksRequest req;
@@ -366,6 +386,28 @@ void Fetch::HashInOrder() {
   whole_ = whole.FinishHex();
 }
 
+void Fetch::RenewTickets() {
+  for (auto& s : sources_) {
+    {
+      std::lock_guard lock(mu_);
+      if (s->report.state != State::kActive || finishing_ ||
+          std::chrono::system_clock::now() < s->renew_at) {
+        continue;
+      }
+    }
+    auto ticket = issue_ticket_(s->peer.peer_id);
+    std::lock_guard lock(mu_);
+    if (!ticket.ok()) {
+      spdlog::warn("could not renew the ticket for peer {} ({}): {}; trying again shortly",
+                   s->peer.peer_id, ForDisplay(s->peer.address), ticket.status().message());
+      s->renew_at = std::chrono::system_clock::now() + std::chrono::seconds(5);
+      continue;
+    }
+    s->ticket = ticket->ticket;
+    s->renew_at = RenewAt(ticket->expires_at);
+  }
+}
+
 Status Fetch::SaveRecord(bool force) {
   std::vector<bool> bits;
   {
@@ -441,6 +483,7 @@ Result<std::string> Fetch::Run(std::stop_token stop, const DownloadObserver& obs
       std::lock_guard lock(mu_);
       failure_ = s;
     }
+    RenewTickets();
     if (observer) observer(Progress());
   }
   slots.clear();  // joins
@@ -620,6 +663,7 @@ Result<DownloadResult> Download(dirclient::DirectoryClient& directory,
       continue;
     }
     cand.source->ticket = ticket->ticket;
+    cand.source->renew_at = RenewAt(ticket->expires_at);
   }
   {
     std::vector<std::jthread> dialers;
@@ -700,7 +744,8 @@ Result<DownloadResult> Download(dirclient::DirectoryClient& directory,
   spdlog::info("fetching '{}' ({} bytes, {} chunks) from {} peer{}", ForDisplay(request.name), size,
                ChunkCount(size), sources.size(), sources.size() == 1 ? "" : "s");
   Fetch fetch(request, options, size, std::move(hashes), std::move(sources), part.get(),
-              record_path, std::move(done).value());
+              record_path, std::move(done).value(),
+              [&directory](const std::string& peer_id) { return directory.IssueTicket(peer_id); });
   Result<std::string> whole = fetch.Run(stop, observer);
   DownloadProgress progress = fetch.Progress();
   if (observer) observer(progress);

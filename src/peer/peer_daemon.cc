@@ -1,9 +1,11 @@
 #include "peer/peer_daemon.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -188,7 +190,12 @@ Status RunPeer(const PeerOptions& o) {
       [&announcer] { return announcer.peer_id(); });
   ChunkService chunks(
       &shared, [&tickets](const std::string& ticket) { return tickets.Check(ticket); }, o.serve);
-  auto server = PeerServer::Start(*listen, *identity, &chunks);
+  PeerServerOptions server_options;
+  server_options.on_fatal = [](const std::string& why) {
+    spdlog::critical("{}: stopping, so that a supervisor can start the peer again", why);
+    ::kill(::getpid(), SIGTERM);
+  };
+  auto server = PeerServer::Start(*listen, *identity, &chunks, server_options);
   if (!server.ok()) return server.status();
   const std::string address =
       advertise ? advertise->ToString() : HostPort{listen->host, (*server)->port()}.ToString();

@@ -1,6 +1,10 @@
 // The peer's gRPC server: the chunk service over TLS with the peer's own
 // certificate (whose fingerprint the directory publishes, so fetchers pin
-// it), tuned for transfers like the file server.
+// it), tuned for transfers like the file server. Its port faces anyone, so
+// it takes connections as the file server does (net/tcp_acceptor.h): each
+// is counted against ConnectionGate's caps before gRPC spends a handshake on
+// it, and a flood of bare connections neither exhausts its descriptors nor
+// keeps others out.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -10,6 +14,8 @@
 
 #include "core/host_port.h"
 #include "core/status.h"
+#include "net/connection_gate.h"
+#include "net/tcp_acceptor.h"
 #include "net/tls_identity.h"
 #include "peer/chunk_service.h"
 
@@ -20,6 +26,13 @@ struct PeerServerOptions {
   int max_streams_per_connection = 32;
   // A connection that has not finished its TLS handshake by then is closed.
   int handshake_timeout_seconds = 10;
+  // Connections open at once, in all and from one source (an IPv4 address or
+  // an IPv6 /64): fetchers hold one each. max_connections is lowered to what
+  // the process's descriptor limit leaves room for.
+  int max_connections = 512;
+  int max_connections_per_source = 16;
+  // Called once if the port can no longer accept (net/tcp_acceptor.h).
+  std::function<void(const std::string& why)> on_fatal;
 };
 
 class PeerServer {
@@ -38,11 +51,13 @@ class PeerServer {
   void Shutdown(std::chrono::milliseconds grace);
 
  private:
-  PeerServer(std::unique_ptr<grpc::Server> server, int port)
-      : server_(std::move(server)), port_(port) {}
+  PeerServer() = default;
 
+  std::unique_ptr<ConnectionGate> gate_;
+  std::unique_ptr<TcpAcceptor> acceptor_;
+  std::unique_ptr<grpc::experimental::ExternalConnectionAcceptor> handoff_;
   std::unique_ptr<grpc::Server> server_;
-  int port_;
+  int port_ = 0;
   bool shut_down_ = false;
 };
 

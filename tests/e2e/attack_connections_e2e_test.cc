@@ -47,15 +47,6 @@ class ConnectionAttackTest : public E2eTest {
   std::string failures_;
 };
 
-// Lets this process hold `n` descriptors; false if the hard limit is lower.
-bool AllowDescriptors(rlim_t n) {
-  rlimit limit{};
-  getrlimit(RLIMIT_NOFILE, &limit);
-  if (limit.rlim_max < n) return false;
-  limit.rlim_cur = limit.rlim_max;
-  return setrlimit(RLIMIT_NOFILE, &limit) == 0;
-}
-
 // Row 1: more bare connections than the server has descriptors, from one
 // address. The server keeps serving others during the flood and everyone
 // after it.

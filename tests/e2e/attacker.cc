@@ -7,6 +7,7 @@
 #include <openssl/ssl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -188,6 +189,14 @@ class StormConnection {
 };
 
 }  // namespace
+
+bool AllowDescriptors(long n) {
+  rlimit limit{};
+  getrlimit(RLIMIT_NOFILE, &limit);
+  if (limit.rlim_max < static_cast<rlim_t>(n)) return false;
+  limit.rlim_cur = limit.rlim_max;
+  return setrlimit(RLIMIT_NOFILE, &limit) == 0;
+}
 
 FloodResult BareConnectionFlood(const std::string& address, const std::string& source_ip, int count,
                                 std::chrono::milliseconds duration,

@@ -7,6 +7,9 @@
 
 namespace ferry::e2e {
 
+// Lets this process hold `n` descriptors; false if the hard limit is lower.
+bool AllowDescriptors(long n);
+
 struct FloodResult {
   int opened = 0;  // connections whose connect() succeeded
   int failed = 0;  // connect() errors (refused, no descriptors left, ...)

@@ -7,10 +7,12 @@
 // a peer presenting a certificate other than the one it announced cost the
 // fetch their chunks only: the file still arrives whole from the others.
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <regex>
 #include <thread>
@@ -18,6 +20,7 @@
 #include "client/directory_client.h"
 #include "net/tls_identity.h"
 #include "net/trust.h"
+#include "tests/e2e/attacker.h"
 #include "tests/e2e/directory_harness.h"
 #include "tests/e2e/harness.h"
 
@@ -507,6 +510,74 @@ TEST_F(FetchE2eTest, AFileOverwrittenWhileServedIsNotServedStale) {
   int64_t total = 0;
   for (const auto& p : peers_) total += BytesFrom(r.out, p.address);
   EXPECT_EQ(total, size) << r.out;
+}
+
+TEST_F(FetchE2eTest, ADownloadThatOutlastsItsTicketsRenewsThem) {
+  // Tickets last 2 s; the download takes about 5 s at 1 MB/s. The serving
+  // peer refuses a call with an expired ticket, so without renewal the peer
+  // is lost after 2 s and the fetch fails with no peer left.
+  directory_.Stop();
+  directory_.Start(Path("directory"), {"--ticket-seconds", "2"});
+  ASSERT_FALSE(HasFatalFailure());
+  const size_t size = 5 * kMiB + 77;
+  std::string sha = ShareEverywhere("long.iso", size, {0});
+  StartPeer(0, {"--limit-rate", "1M"});
+  ASSERT_FALSE(HasFatalFailure());
+  WaitForSources("long.iso", sha, 1);
+  ASSERT_FALSE(HasFatalFailure());
+
+  auto start = std::chrono::steady_clock::now();
+  RunResult r = Fetch("long.iso");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_GT(std::chrono::steady_clock::now() - start, 3s) << "the download outlasted no ticket";
+  EXPECT_EQ(Sha256File(Path("to/long.iso")), sha);
+  EXPECT_NE(r.out.find("peers dropped: none"), std::string::npos) << r.out;
+  EXPECT_EQ(BytesFrom(r.out, peers_[0].address), static_cast<int64_t>(size)) << r.out;
+}
+
+// Anyone may connect to a peer's port. A flood of bare connections from one
+// address, twice what the peer has descriptors for, neither stops the peer
+// nor keeps a fetcher out, during the flood or after it.
+TEST_F(FetchE2eTest, ABareConnectionFloodNeitherStopsAPeerNorKeepsFetchersOut) {
+  if (kSanitizerBuild)
+    GTEST_SKIP() << "4,000 connections are a load test; the normal build runs it";
+  if (!AllowDescriptors(6000)) GTEST_SKIP() << "needs 6000 descriptors in this process";
+  const size_t size = 2 * kMiB + 5;
+  std::string sha = ShareEverywhere("flood.bin", size, {0});
+  StartPeer(0);
+  ASSERT_FALSE(HasFatalFailure());
+  WaitForSources("flood.bin", sha, 1);
+  ASSERT_FALSE(HasFatalFailure());
+  rlimit peer_limit{2048, 2048};
+  ASSERT_EQ(prlimit(peers_[0].child.pid(), RLIMIT_NOFILE, &peer_limit, nullptr), 0);
+
+  std::atomic<bool> stop{false};
+  int ok = 0, failed = 0;
+  std::string failures;
+  std::thread fetcher([&] {
+    while (!stop) {
+      fs::remove(Path("to/flood.bin"));
+      RunResult r = Fetch("flood.bin");
+      if (r.exit_code == 0 && Sha256File(Path("to/flood.bin")) == sha) {
+        ++ok;
+      } else {
+        ++failed;
+        failures += r.out + r.err;
+      }
+    }
+  });
+  FloodResult flood = BareConnectionFlood(peers_[0].address, "127.0.0.2", 4000, 5s, 1s);
+  stop = true;
+  fetcher.join();
+  EXPECT_GT(flood.opened, 2048) << "the flood did not outnumber the peer's descriptors";
+  EXPECT_GT(ok, 0);
+  EXPECT_EQ(failed, 0) << failures;
+
+  ASSERT_TRUE(peers_[0].child.Running());
+  fs::remove(Path("to/flood.bin"));
+  RunResult r = Fetch("flood.bin");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(Sha256File(Path("to/flood.bin")), sha);
 }
 
 }  // namespace
