@@ -46,6 +46,10 @@ using State = PeerReport::State;
 constexpr auto kCallDeadline = std::chrono::hours(1);
 // The flow-control window of each ReadChunks call (see DialPinned).
 constexpr int kPeerCallWindowBytes = 2 * static_cast<int>(kChunkBytes);
+// How long a slot waits before asking a busy peer again: doubling each time
+// the peer is still busy, up to the most.
+constexpr auto kFirstBusyPause = std::chrono::milliseconds(250);
+constexpr auto kMaxBusyPause = std::chrono::milliseconds(8000);
 // How often the watchdog looks at calls, saves the record and reports.
 constexpr auto kTick = std::chrono::milliseconds(100);
 
@@ -108,6 +112,7 @@ struct Source {
   PeerReport report;
   int slots_running = 0;
   bool proven = false;  // it has sent a chunk that matched its hash
+  int probing = 0;      // calls asked of it while !proven (at most one)
   std::vector<Call*> calls;
 };
 
@@ -151,13 +156,16 @@ class Fetch {
   DownloadProgress Progress() const;
 
  private:
-  // Slot `slot` of `source`: asks it for chunks, one call at a time. Only
-  // slot 0 asks a peer that has not yet delivered a good chunk, so a peer
-  // that sends bad data is caught on its first chunk, before more of its
-  // bad chunks are in flight.
-  void Slot(Source* source, int slot);
-  // One ReadChunks call for `range`; false when the source is out.
-  bool Request(Source* source, ChunkRange range);
+  // A slot of `source`: asks it for chunks, one call at a time. A peer that
+  // has not yet delivered a good chunk gets one call at a time in all, so a
+  // peer that sends bad data is caught on its first chunk, before more of
+  // its bad chunks are in flight. A peer serving its maximum of uploads is
+  // asked again after a pause that doubles up to kMaxBusyPause.
+  void Slot(Source* source);
+  enum class Outcome { kMore, kBusy, kOut };
+  // One ReadChunks call for `range`: kOut when the source is out of the
+  // download, kBusy when it turned the call away as busy.
+  Outcome Request(Source* source, ChunkRange range);
   // Takes `source` out of the download and cancels its calls. REQUIRES: mu_.
   void RetireLocked(Source* source, State state, const std::string& why);
   // Hashes the partial file from its start as its chunks land, so the whole
@@ -232,7 +240,7 @@ void Fetch::RetireLocked(Source* source, State state, const std::string& why) {
   changed_.notify_all();
 }
 
-bool Fetch::Request(Source* source, ChunkRange range) {
+Fetch::Outcome Fetch::Request(Source* source, ChunkRange range) {
   const int index = source->index;
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + kCallDeadline);
@@ -242,7 +250,7 @@ bool Fetch::Request(Source* source, ChunkRange range) {
     if (source->report.state != State::kActive || finishing_) {
       for (int i = 0; i < range.count; ++i) schedule_.Release(range.first + i, index);
       changed_.notify_all();
-      return false;
+      return Outcome::kOut;
     }
     ctx.AddMetadata("authorization", "Ticket " + source->ticket);
     source->calls.push_back(&call);
@@ -310,28 +318,29 @@ bool Fetch::Request(Source* source, ChunkRange range) {
   changed_.notify_all();
   if (!bad.empty()) {
     RetireLocked(source, State::kDropped, bad);
-    return false;
+    return Outcome::kOut;
   }
-  if (next == end) return true;
-  if (source->report.state != State::kActive || finishing_) return false;
+  if (next == end) return Outcome::kMore;
+  if (source->report.state != State::kActive || finishing_) return Outcome::kOut;
   if (status.ok()) {
     RetireLocked(source, State::kLost,
                  fmt::format("answered chunks {}..{} with only {}", range.first, end - 1,
                              next - range.first));
-  } else if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED &&
-             source->slots_running > 1) {
-    return false;  // the peer is busy: this slot leaves it to the others
+  } else if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED && next == range.first) {
+    return Outcome::kBusy;  // its chunks went back to the queue for the others
   } else {
     RetireLocked(source, State::kLost, FromGrpc(status).message());
   }
-  return false;
+  return Outcome::kOut;
 }
 
-void Fetch::Slot(Source* source, int slot) {
+void Fetch::Slot(Source* source) {
   const int index = source->index;
   const int total_slots = static_cast<int>(sources_.size()) * options_.requests_per_peer;
+  auto busy_pause = kFirstBusyPause;
   while (true) {
     std::optional<ChunkRange> range;
+    bool probing = false;
     {
       std::unique_lock lock(mu_);
       // Waits with a timeout: a chunk becomes due for endgame by time alone.
@@ -339,7 +348,7 @@ void Fetch::Slot(Source* source, int slot) {
         if (finishing_ || source->report.state != State::kActive || schedule_.AllDone()) {
           return true;
         }
-        if (slot > 0 && !source->proven) return false;  // on probation
+        if (!source->proven && source->probing > 0) return false;  // on probation
         // Small requests while little is pending, so that every peer gets
         // some of it and none holds the last chunks alone.
         int share = static_cast<int>(std::clamp<int64_t>(
@@ -354,13 +363,32 @@ void Fetch::Slot(Source* source, int slot) {
         changed_.notify_all();
         return;
       }
+      if (!source->proven) {
+        ++source->probing;
+        probing = true;
+      }
     }
-    if (!Request(source, *range)) {
-      std::lock_guard lock(mu_);
+    const Outcome outcome = Request(source, *range);
+    std::unique_lock lock(mu_);
+    if (probing) {
+      --source->probing;
+      changed_.notify_all();
+    }
+    if (outcome == Outcome::kOut) {
       --source->slots_running;
       changed_.notify_all();
       return;
     }
+    if (outcome == Outcome::kMore) {
+      busy_pause = kFirstBusyPause;
+      continue;
+    }
+    spdlog::info("peer {} ({}) is serving its maximum of uploads; asking it again in {} ms",
+                 source->peer.peer_id, ForDisplay(source->peer.address), busy_pause.count());
+    changed_.wait_for(lock, busy_pause, [&] {
+      return finishing_ || source->report.state != State::kActive || schedule_.AllDone();
+    });
+    busy_pause = std::min(busy_pause * 2, kMaxBusyPause);
   }
 }
 
@@ -436,7 +464,7 @@ Result<std::string> Fetch::Run(std::stop_token stop, const DownloadObserver& obs
   }
   for (auto& s : sources_) {
     for (int i = 0; i < options_.requests_per_peer; ++i) {
-      slots.emplace_back([this, src = s.get(), i] { Slot(src, i); });
+      slots.emplace_back([this, src = s.get()] { Slot(src); });
     }
   }
   Status result;

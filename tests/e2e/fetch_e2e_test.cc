@@ -210,17 +210,18 @@ class FetchE2eTest : public ::testing::Test {
     return RunFerry({"fetch", name, "--to", Path("to")}, Env("bob"), "", 120s * kSlowdown);
   }
 
-  // `ferry fetch NAME` in the background, its output in fetch.out and fetch.err.
-  Child StartFetch(const std::string& name) {
-    return Child::Spawn({"fetch", name, "--to", Path("to")}, Env("bob"), Path("fetch.out"),
-                        Path("fetch.err"));
+  // `ferry fetch NAME` in the background, into the folder `to` (under the
+  // test's folder); its output goes to `to`.out and `to`.err.
+  Child StartFetch(const std::string& name, const std::string& to = "to") {
+    return Child::Spawn({"fetch", name, "--to", Path(to)}, Env("bob"), Path(to + ".out"),
+                        Path(to + ".err"));
   }
   // Waits for a fetch from StartFetch to end (-1: it did not).
-  RunResult FinishFetch(Child& fetcher) {
+  RunResult FinishFetch(Child& fetcher, const std::string& to = "to") {
     RunResult r;
     r.exit_code = fetcher.Wait(120s * kSlowdown).value_or(-1);
-    r.out = ReadFile(Path("fetch.out"));
-    r.err = ReadFile(Path("fetch.err"));
+    r.out = ReadFile(Path(to + ".out"));
+    r.err = ReadFile(Path(to + ".err"));
     return r;
   }
   // Waits while `fetcher` runs until the done record of the `size`-byte
@@ -233,7 +234,7 @@ class FetchE2eTest : public ::testing::Test {
       std::this_thread::sleep_for(20ms);
     }
     FAIL() << "the fetch of " << name << " never recorded " << chunks << " chunks while running:\n"
-           << ReadFile(Path("fetch.out")) << ReadFile(Path("fetch.err"));
+           << ReadFile(Path("to.out")) << ReadFile(Path("to.err"));
   }
 
   // The bytes the summary line says came from `address`.
@@ -348,7 +349,7 @@ TEST_F(FetchE2eTest, AFetcherKilledMidwayResumesWithoutFetchingRecordedChunksAga
   int64_t recorded_bytes = 0;
   const int64_t recorded =
       RecordedChunks(Path("to/.ferry-slow.bin.part.done"), size, &recorded_bytes);
-  ASSERT_GE(recorded, 2) << ReadFile(Path("fetch.err"));
+  ASSERT_GE(recorded, 2) << ReadFile(Path("to.err"));
   ASSERT_LT(recorded, chunks) << "the first run was not stopped midway";
   ASSERT_FALSE(fs::exists(Path("to/slow.bin")));
 
@@ -578,6 +579,33 @@ TEST_F(FetchE2eTest, ABareConnectionFloodNeitherStopsAPeerNorKeepsFetchersOut) {
   RunResult r = Fetch("flood.bin");
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_EQ(Sha256File(Path("to/flood.bin")), sha);
+}
+
+TEST_F(FetchE2eTest, APeerAtItsMaximumOfUploadsIsAskedAgainNotLost) {
+  // One peer that serves one upload at a time, slowly, and two fetchers at
+  // once: the one turned away waits for the upload slot rather than
+  // dropping its only peer and failing.
+  const size_t size = 3 * kMiB + 9;
+  std::string sha = ShareEverywhere("busy.bin", size, {0});
+  StartPeer(0, {"--max-uploads", "1", "--limit-rate", "2M"});
+  ASSERT_FALSE(HasFatalFailure());
+  WaitForSources("busy.bin", sha, 1);
+  ASSERT_FALSE(HasFatalFailure());
+  fs::create_directories(Path("to2"));
+
+  Child first = StartFetch("busy.bin", "to");
+  Child second = StartFetch("busy.bin", "to2");
+  RunResult a = FinishFetch(first, "to");
+  RunResult b = FinishFetch(second, "to2");
+  ASSERT_EQ(a.exit_code, 0) << a.out << a.err;
+  ASSERT_EQ(b.exit_code, 0) << b.out << b.err;
+  EXPECT_EQ(Sha256File(Path("to/busy.bin")), sha);
+  EXPECT_EQ(Sha256File(Path("to2/busy.bin")), sha);
+  EXPECT_NE((a.err + b.err).find("is serving its maximum of uploads; asking it again"),
+            std::string::npos)
+      << a.err << b.err;
+  EXPECT_NE(a.out.find("peers dropped: none"), std::string::npos) << a.out;
+  EXPECT_NE(b.out.find("peers dropped: none"), std::string::npos) << b.out;
 }
 
 }  // namespace
