@@ -4,6 +4,7 @@
 
 #include <iostream>
 #include <memory>
+#include <stop_token>
 
 #include <fmt/format.h>
 
@@ -14,6 +15,7 @@
 #include "core/logging.h"
 #include "core/secrets.h"
 #include "core/sha256.h"
+#include "net/daemon.h"
 #include "peer/downloader.h"
 
 namespace ferry {
@@ -25,6 +27,10 @@ struct FetchArgs {
 };
 
 Status Fetch(dirclient::DirectoryClient& client, const FetchArgs& a) {
+  // SIGINT and SIGTERM stop the download cleanly: calls cancelled, every
+  // verified chunk recorded, so running the command again resumes. Taken
+  // before the download starts its threads; a second signal exits at once.
+  Daemon signals;
   auto hit = FindContent(client, a.text, a.sha256);
   if (!hit.ok()) return hit.status();
   DownloadRequest request;
@@ -37,7 +43,14 @@ Status Fetch(dirclient::DirectoryClient& client, const FetchArgs& a) {
     progress.set_note(fmt::format("{} peer{}", p.peers_in_use, p.peers_in_use == 1 ? "" : "s"));
     progress.Update(p.done_bytes);
   };
-  auto done = Download(client, request, DownloadOptions{}, std::stop_token{}, observer);
+  std::stop_source stop;
+  Result<DownloadResult> done = Status::Aborted("not run");
+  DaemonStop how;
+  how.what_happens = "stopping the download and keeping its verified chunks";
+  how.second_signal_exits = true;
+  signals.Run(
+      [&] { done = Download(client, request, DownloadOptions{}, stop.get_token(), observer); },
+      [&] { stop.request_stop(); }, how);
   if (!done.ok()) return done.status();
   progress.Finish();
   std::cout << fmt::format("fetched '{}': {}\n", ForDisplay(done->path),

@@ -1,5 +1,6 @@
-// How every ferry daemon (server, worker, directory) runs until SIGINT or
-// SIGTERM and then stops gracefully.
+// How every ferry daemon (server, worker, directory, peer) runs until SIGINT
+// or SIGTERM and then stops gracefully; `ferry fetch` stops its download the
+// same way.
 //
 // The signals are taken synchronously by one watching thread, never by a
 // serving thread: a Daemon blocks them in the thread that makes it and in

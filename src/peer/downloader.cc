@@ -778,6 +778,11 @@ Result<DownloadResult> Download(dirclient::DirectoryClient& directory,
   DownloadProgress progress = fetch.Progress();
   if (observer) observer(progress);
   if (!whole.ok()) {
+    if (whole.status().code() == Code::kCancelled) {
+      return Status::Cancelled(fmt::format(
+          "stopped with {} of {} bytes of '{}' verified, kept in '{}': run it again to resume",
+          progress.done_bytes, size, ForDisplay(request.name), ForDisplay(part_path)));
+    }
     if (whole.status().code() == Code::kUnavailable) {
       return Status::Unavailable(fmt::format(
           "no peer is left to fetch '{}' from, with {} of {} bytes verified (kept in '{}' for the "

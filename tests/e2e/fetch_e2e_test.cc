@@ -206,6 +206,19 @@ class FetchE2eTest : public ::testing::Test {
     return Sha256File(Share(which[0], name));
   }
 
+  // Shares a `size`-byte `name` at the peers `which`, starts them with
+  // `flags` and waits until a search shows them all; its SHA-256.
+  std::string ServeEverywhere(const std::string& name, size_t size, std::vector<int> which,
+                              const std::vector<std::string>& flags = {}) {
+    std::string sha = ShareEverywhere(name, size, which);
+    for (int i : which) {
+      StartPeer(static_cast<size_t>(i), flags);
+      if (HasFatalFailure()) return sha;
+    }
+    WaitForSources(name, sha, which.size());
+    return sha;
+  }
+
   RunResult Fetch(const std::string& name) {
     return RunFerry({"fetch", name, "--to", Path("to")}, Env("bob"), "", 120s * kSlowdown);
   }
@@ -297,10 +310,7 @@ TEST_F(FetchE2eTest, AFileSharedByThreePeersComesFromAllThree) {
 
 TEST_F(FetchE2eTest, APeerWithAnAlteredCopyIsDroppedAndTheFileStillArrivesWhole) {
   const size_t size = 8 * kMiB + 99;
-  std::string sha = ShareEverywhere("disk.img", size, {0, 1, 2});
-  for (size_t i = 0; i < 3; ++i) StartPeer(i);
-  ASSERT_FALSE(HasFatalFailure());
-  WaitForSources("disk.img", sha, 3);
+  std::string sha = ServeEverywhere("disk.img", size, {0, 1, 2});
   ASSERT_FALSE(HasFatalFailure());
   // Altered while peer 1 is down, so it comes back trusting its index.
   StopPeer(1);
@@ -335,10 +345,8 @@ TEST_F(FetchE2eTest, APeerWithAnAlteredCopyIsDroppedAndTheFileStillArrivesWhole)
 TEST_F(FetchE2eTest, AFetcherKilledMidwayResumesWithoutFetchingRecordedChunksAgain) {
   const int64_t size = 6 * kMiB + 1234;
   const int64_t chunks = 7;
-  std::string sha = ShareEverywhere("slow.bin", static_cast<size_t>(size), {0});
-  StartPeer(0, {"--limit-rate", "1M"});
-  ASSERT_FALSE(HasFatalFailure());
-  WaitForSources("slow.bin", sha, 1);
+  std::string sha =
+      ServeEverywhere("slow.bin", static_cast<size_t>(size), {0}, {"--limit-rate", "1M"});
   ASSERT_FALSE(HasFatalFailure());
 
   Child fetcher = StartFetch("slow.bin");
@@ -369,14 +377,49 @@ TEST_F(FetchE2eTest, AFetcherKilledMidwayResumesWithoutFetchingRecordedChunksAga
   EXPECT_NE(r.out.find("bytes resumed"), std::string::npos) << r.out;
 }
 
+TEST_F(FetchE2eTest, SigintStopsAFetchAtOnceKeepingEveryVerifiedChunk) {
+  const int64_t size = 6 * kMiB + 1234;
+  std::string sha =
+      ServeEverywhere("slow.bin", static_cast<size_t>(size), {0}, {"--limit-rate", "1M"});
+  ASSERT_FALSE(HasFatalFailure());
+
+  Child fetcher = StartFetch("slow.bin");
+  WaitUntilRecorded(fetcher, "slow.bin", size, 1);
+  ASSERT_FALSE(HasFatalFailure());
+  auto signalled = std::chrono::steady_clock::now();
+  fetcher.Signal(SIGINT);
+  RunResult stopped = FinishFetch(fetcher);
+  // Calls in flight are cancelled, not finished at 1 MB/s.
+  EXPECT_LT(std::chrono::steady_clock::now() - signalled, 5s * kSlowdown);
+  EXPECT_EQ(stopped.exit_code, 1) << stopped.err;
+  EXPECT_NE(stopped.err.find("received SIGINT"), std::string::npos) << stopped.err;
+  EXPECT_NE(stopped.err.find("ferry: CANCELLED: stopped with "), std::string::npos) << stopped.err;
+  EXPECT_NE(stopped.err.find("run it again to resume"), std::string::npos) << stopped.err;
+  ASSERT_FALSE(fs::exists(Path("to/slow.bin")));
+  int64_t recorded_bytes = 0;
+  const int64_t recorded =
+      RecordedChunks(Path("to/.ferry-slow.bin.part.done"), size, &recorded_bytes);
+  ASSERT_GE(recorded, 1);
+  ASSERT_LT(recorded, 7) << "the fetch was not stopped midway";
+  // Everything it reported verified is in the record it left.
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(stopped.err, m, std::regex(R"(stopped with ([0-9]+) of)")))
+      << stopped.err;
+  EXPECT_EQ(std::stoll(m[1].str()), recorded_bytes) << stopped.err;
+
+  RunResult r = Fetch("slow.bin");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(Sha256File(Path("to/slow.bin")), sha);
+  ASSERT_TRUE(std::regex_search(r.out, m, std::regex(R"(fetched ([0-9]+) bytes)"))) << r.out;
+  EXPECT_EQ(std::stoll(m[1].str()), size - recorded_bytes) << r.out;
+}
+
 TEST_F(FetchE2eTest, APeerKilledMidDownloadLosesItsChunksToTheOthers) {
   // 9 chunks, three peers at 1 MB/s each: about a second per chunk and peer,
   // so every peer still has chunks in flight when the first are recorded.
   const int64_t size = 8 * kMiB + 4321;
-  std::string sha = ShareEverywhere("film.mkv", static_cast<size_t>(size), {0, 1, 2});
-  for (size_t i = 0; i < 3; ++i) StartPeer(i, {"--limit-rate", "1M"});
-  ASSERT_FALSE(HasFatalFailure());
-  WaitForSources("film.mkv", sha, 3);
+  std::string sha =
+      ServeEverywhere("film.mkv", static_cast<size_t>(size), {0, 1, 2}, {"--limit-rate", "1M"});
   ASSERT_FALSE(HasFatalFailure());
 
   Child fetcher = StartFetch("film.mkv");
@@ -405,10 +448,8 @@ TEST_F(FetchE2eTest, APeerKilledMidDownloadLosesItsChunksToTheOthers) {
 
 TEST_F(FetchE2eTest, AStalledPeerHoldsUpNothingPastTheEndgame) {
   const int64_t size = 8 * kMiB + 4321;
-  std::string sha = ShareEverywhere("film.mkv", static_cast<size_t>(size), {0, 1, 2});
-  for (size_t i = 0; i < 3; ++i) StartPeer(i, {"--limit-rate", "1M"});
-  ASSERT_FALSE(HasFatalFailure());
-  WaitForSources("film.mkv", sha, 3);
+  std::string sha =
+      ServeEverywhere("film.mkv", static_cast<size_t>(size), {0, 1, 2}, {"--limit-rate", "1M"});
   ASSERT_FALSE(HasFatalFailure());
 
   const auto start = std::chrono::steady_clock::now();
@@ -521,10 +562,7 @@ TEST_F(FetchE2eTest, ADownloadThatOutlastsItsTicketsRenewsThem) {
   directory_.Start(Path("directory"), {"--ticket-seconds", "2"});
   ASSERT_FALSE(HasFatalFailure());
   const size_t size = 5 * kMiB + 77;
-  std::string sha = ShareEverywhere("long.iso", size, {0});
-  StartPeer(0, {"--limit-rate", "1M"});
-  ASSERT_FALSE(HasFatalFailure());
-  WaitForSources("long.iso", sha, 1);
+  std::string sha = ServeEverywhere("long.iso", size, {0}, {"--limit-rate", "1M"});
   ASSERT_FALSE(HasFatalFailure());
 
   auto start = std::chrono::steady_clock::now();
@@ -544,10 +582,7 @@ TEST_F(FetchE2eTest, ABareConnectionFloodNeitherStopsAPeerNorKeepsFetchersOut) {
     GTEST_SKIP() << "4,000 connections are a load test; the normal build runs it";
   if (!AllowDescriptors(6000)) GTEST_SKIP() << "needs 6000 descriptors in this process";
   const size_t size = 2 * kMiB + 5;
-  std::string sha = ShareEverywhere("flood.bin", size, {0});
-  StartPeer(0);
-  ASSERT_FALSE(HasFatalFailure());
-  WaitForSources("flood.bin", sha, 1);
+  std::string sha = ServeEverywhere("flood.bin", size, {0});
   ASSERT_FALSE(HasFatalFailure());
   rlimit peer_limit{2048, 2048};
   ASSERT_EQ(prlimit(peers_[0].child.pid(), RLIMIT_NOFILE, &peer_limit, nullptr), 0);
@@ -586,10 +621,8 @@ TEST_F(FetchE2eTest, APeerAtItsMaximumOfUploadsIsAskedAgainNotLost) {
   // once: the one turned away waits for the upload slot rather than
   // dropping its only peer and failing.
   const size_t size = 3 * kMiB + 9;
-  std::string sha = ShareEverywhere("busy.bin", size, {0});
-  StartPeer(0, {"--max-uploads", "1", "--limit-rate", "2M"});
-  ASSERT_FALSE(HasFatalFailure());
-  WaitForSources("busy.bin", sha, 1);
+  std::string sha =
+      ServeEverywhere("busy.bin", size, {0}, {"--max-uploads", "1", "--limit-rate", "2M"});
   ASSERT_FALSE(HasFatalFailure());
   fs::create_directories(Path("to2"));
 
