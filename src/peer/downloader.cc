@@ -113,16 +113,21 @@ struct Source {
   int slots_running = 0;
   bool proven = false;  // it has sent a chunk that matched its hash
   int probing = 0;      // calls asked of it while !proven (at most one)
+  // A call refused with the current ticket (PERMISSION_DENIED: it may have
+  // expired by the directory's clock) has a fresh one issued; the peer is
+  // lost only if it refuses that one too before sending a good chunk.
+  bool awaiting_renewal = false;
+  bool renewed_after_refusal = false;
   std::vector<Call*> calls;
 };
 
-// When a ticket that expires at `expires_at` (Unix seconds) is renewed: half
-// way through what is left of it, so a renewal that fails has time to be
-// tried again before the old one runs out.
+// When a ticket that expires at `expires_at` (Unix seconds, the directory's
+// clock) is renewed: half way through what is left of it, so a renewal that
+// fails has time to be tried again before the old one runs out.
 std::chrono::system_clock::time_point RenewAt(int64_t expires_at) {
   auto now = std::chrono::system_clock::now();
   auto left = std::chrono::system_clock::from_time_t(static_cast<time_t>(expires_at)) - now;
-  return now + std::max<std::chrono::system_clock::duration>(left / 2, std::chrono::seconds(1));
+  return now + std::max<std::chrono::system_clock::duration>(left / 2, {});
 }
 
 // Issues a fresh ticket for the serving peer `peer_id` (from the thread that
@@ -162,9 +167,10 @@ class Fetch {
   // its bad chunks are in flight. A peer serving its maximum of uploads is
   // asked again after a pause that doubles up to kMaxBusyPause.
   void Slot(Source* source);
-  enum class Outcome { kMore, kBusy, kOut };
+  enum class Outcome { kMore, kBusy, kRenew, kOut };
   // One ReadChunks call for `range`: kOut when the source is out of the
-  // download, kBusy when it turned the call away as busy.
+  // download, kBusy when it turned the call away as busy, kRenew when it
+  // refused the ticket (a fresh one is due).
   Outcome Request(Source* source, ChunkRange range);
   // Takes `source` out of the download and cancels its calls. REQUIRES: mu_.
   void RetireLocked(Source* source, State state, const std::string& why);
@@ -245,6 +251,7 @@ Fetch::Outcome Fetch::Request(Source* source, ChunkRange range) {
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + kCallDeadline);
   Call call{&ctx, Clock::now()};
+  std::string ticket;
   {
     std::lock_guard lock(mu_);
     if (source->report.state != State::kActive || finishing_) {
@@ -252,7 +259,8 @@ Fetch::Outcome Fetch::Request(Source* source, ChunkRange range) {
       changed_.notify_all();
       return Outcome::kOut;
     }
-    ctx.AddMetadata("authorization", "Ticket " + source->ticket);
+    ticket = source->ticket;
+    ctx.AddMetadata("authorization", "Ticket " + ticket);
     source->calls.push_back(&call);
   }
   v1::ReadChunksRequest req;
@@ -283,6 +291,7 @@ Fetch::Outcome Fetch::Request(Source* source, ChunkRange range) {
         source->proven = true;
         changed_.notify_all();  // its other slots may start
       }
+      source->renewed_after_refusal = false;
       first = schedule_.Complete(next, index);
       if (!first) source->report.wasted += static_cast<int64_t>(data.size());
     }
@@ -328,6 +337,12 @@ Fetch::Outcome Fetch::Request(Source* source, ChunkRange range) {
                              next - range.first));
   } else if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED && next == range.first) {
     return Outcome::kBusy;  // its chunks went back to the queue for the others
+  } else if (status.error_code() == grpc::StatusCode::PERMISSION_DENIED && next == range.first &&
+             (ticket != source->ticket || !source->renewed_after_refusal)) {
+    if (ticket != source->ticket) return Outcome::kMore;  // renewed since: ask again
+    source->awaiting_renewal = true;
+    source->renew_at = std::chrono::system_clock::now();  // RenewTickets, at the next tick
+    return Outcome::kRenew;
   } else {
     RetireLocked(source, State::kLost, FromGrpc(status).message());
   }
@@ -383,6 +398,13 @@ void Fetch::Slot(Source* source) {
       busy_pause = kFirstBusyPause;
       continue;
     }
+    if (outcome == Outcome::kRenew) {
+      // Asked again once RenewTickets has a fresh ticket for it.
+      changed_.wait_for(lock, kFirstBusyPause, [&] {
+        return finishing_ || source->report.state != State::kActive || !source->awaiting_renewal;
+      });
+      continue;
+    }
     spdlog::info("peer {} ({}) is serving its maximum of uploads; asking it again in {} ms",
                  source->peer.peer_id, ForDisplay(source->peer.address), busy_pause.count());
     changed_.wait_for(lock, busy_pause, [&] {
@@ -433,6 +455,11 @@ void Fetch::RenewTickets() {
     }
     s->ticket = ticket->ticket;
     s->renew_at = RenewAt(ticket->expires_at);
+    if (s->awaiting_renewal) {
+      s->awaiting_renewal = false;
+      s->renewed_after_refusal = true;
+    }
+    changed_.notify_all();
   }
 }
 
