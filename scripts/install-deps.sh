@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs every package ferry needs to build, test and benchmark, from Debian 12.
 # A no-op when everything is already installed.
+# Also installs the browser tests' npm packages (tests/browser/node_modules).
 set -euo pipefail
 
 packages=(
@@ -17,7 +18,12 @@ packages=(
   openssl sqlite3 procps zip unzip age redis-server
   # the directory's PostgreSQL store is tested against a real server (pg_trgm is in it)
   postgresql curl
+  # the peer's web UI is tested in a real headless browser (tests/browser)
+  chromium
 )
+# Node and npm drive the browser tests; a node from elsewhere will do.
+command -v node >/dev/null || packages+=(nodejs)
+command -v npm >/dev/null || packages+=(npm)
 if [[ "${FERRY_BENCH_DEPS:-0}" == 1 ]]; then
   packages+=(openssh-server openssh-client nginx curl time wrk opentracker aria2 python3-libtorrent)
 fi
@@ -26,10 +32,19 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
-((${#missing[@]} == 0)) && exit 0
+if ((${#missing[@]} > 0)); then
+  echo "installing: ${missing[*]}"
+  sudo=""
+  [[ $(id -u) -ne 0 ]] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
 
-echo "installing: ${missing[*]}"
-sudo=""
-[[ $(id -u) -ne 0 ]] && sudo="sudo"
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# The browser tests' npm packages, exactly as tests/browser/package-lock.json
+# pins them; skipped while node_modules is newer than the lock file.
+browser="$(cd "$(dirname "$0")/../tests/browser" && pwd)"
+installed="$browser/node_modules/.package-lock.json"
+if [[ ! -f $installed || $browser/package-lock.json -nt $installed || $browser/package.json -nt $installed ]]; then
+  echo "installing the browser tests' npm packages into $browser/node_modules"
+  npm ci --prefix "$browser" --no-audit --no-fund --prefer-offline
+fi
