@@ -22,6 +22,15 @@ CREATE TABLE IF NOT EXISTS history (
   path        TEXT NOT NULL,
   sources     TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS unfinished (
+  seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+  id         TEXT NOT NULL UNIQUE,
+  sha256     TEXT NOT NULL,
+  name       TEXT NOT NULL,
+  size       INTEGER NOT NULL,
+  started_at INTEGER NOT NULL,
+  paused     INTEGER NOT NULL
+);
 )sql";
 
 std::string SourcesJson(const std::vector<HistorySource>& sources) {
@@ -110,6 +119,51 @@ Result<std::vector<HistoryEntry>> DownloadHistory::Newest(int limit) {
     e.path = stmt->Text(10);
     e.sources = ParseSources(stmt->Text(11));
     out.push_back(std::move(e));
+  }
+  return out;
+}
+
+Status DownloadHistory::SaveUnfinished(const UnfinishedDownload& d) {
+  std::lock_guard lock(mu_);
+  auto stmt = db_.Prepare(
+      "INSERT INTO unfinished (id, sha256, name, size, started_at, paused) VALUES (?, ?, ?, ?, ?, "
+      "?) ON CONFLICT(id) DO UPDATE SET size = excluded.size, paused = excluded.paused");
+  if (!stmt.ok()) return stmt.status();
+  stmt->Bind(1, d.id)
+      .Bind(2, d.sha256)
+      .Bind(3, d.name)
+      .Bind(4, d.size)
+      .Bind(5, d.started_at)
+      .Bind(6, int64_t{d.paused ? 1 : 0});
+  return stmt->Run();
+}
+
+Status DownloadHistory::ForgetUnfinished(const std::string& id) {
+  std::lock_guard lock(mu_);
+  auto stmt = db_.Prepare("DELETE FROM unfinished WHERE id = ?");
+  if (!stmt.ok()) return stmt.status();
+  stmt->Bind(1, id);
+  return stmt->Run();
+}
+
+Result<std::vector<UnfinishedDownload>> DownloadHistory::Unfinished() {
+  std::lock_guard lock(mu_);
+  auto stmt =
+      db_.Prepare("SELECT id, sha256, name, size, started_at, paused FROM unfinished ORDER BY seq");
+  if (!stmt.ok()) return stmt.status();
+  std::vector<UnfinishedDownload> out;
+  for (;;) {
+    auto more = stmt->Step();
+    if (!more.ok()) return more.status();
+    if (!*more) break;
+    UnfinishedDownload d;
+    d.id = stmt->Text(0);
+    d.sha256 = stmt->Text(1);
+    d.name = stmt->Text(2);
+    d.size = stmt->Int(3);
+    d.started_at = stmt->Int(4);
+    d.paused = stmt->Int(5) != 0;
+    out.push_back(std::move(d));
   }
   return out;
 }

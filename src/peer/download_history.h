@@ -1,8 +1,11 @@
-// Every download that ended (done, failed, cancelled), kept in a small SQLite
-// file in the peer's data folder so that it survives restarts.
+// Every download that ended (done, failed, cancelled), and every one that
+// has not ended yet, kept in a small SQLite file in the peer's data folder
+// so that both survive restarts: the history is shown again, and the
+// unfinished downloads go on.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -34,6 +37,16 @@ struct HistoryEntry {
   std::vector<HistorySource> sources;
 };
 
+// A download that has not ended: what a restart needs to go on with it.
+struct UnfinishedDownload {
+  std::string id;
+  std::string sha256;
+  std::string name;
+  int64_t size = 0;
+  int64_t started_at = 0;  // Unix seconds
+  bool paused = false;     // by the user: stays paused after a restart
+};
+
 // Thread-safe.
 class DownloadHistory {
  public:
@@ -46,6 +59,13 @@ class DownloadHistory {
   Result<std::vector<HistoryEntry>> Newest(int limit);
   // Entries kept.
   Result<int64_t> Count();
+
+  // Records (or updates) a download that has not ended.
+  Status SaveUnfinished(const UnfinishedDownload& d);
+  // Forgets it (it ended, and is in the history).
+  Status ForgetUnfinished(const std::string& id);
+  // The downloads not ended, oldest first.
+  Result<std::vector<UnfinishedDownload>> Unfinished();
 
   explicit DownloadHistory(Db db) : db_(std::move(db)) {}
 

@@ -99,6 +99,44 @@ DownloadManager::~DownloadManager() {
   notifier_.join();
 }
 
+Status DownloadManager::Restore() {
+  auto unfinished = history_->Unfinished();
+  if (!unfinished.ok()) return unfinished.status();
+  std::lock_guard lock(mu_);
+  for (const auto& d : *unfinished) {
+    auto job = std::make_shared<Job>();
+    job->view.id = d.id;
+    job->view.sha256 = d.sha256;
+    job->view.name = d.name;
+    job->view.size = d.size;
+    job->view.started_at = d.started_at;
+    job->view.state = d.paused ? DownloadState::kPaused : DownloadState::kQueued;
+    job->request.sha256 = d.sha256;
+    job->request.name = d.name;
+    job->request.to_dir = options_.downloads_dir;
+    job->view.done_bytes = VerifiedBytes(job->request, d.size);
+    jobs_.push_back(job);
+    spdlog::info("download {}: '{}' taken up again ({})", d.id, ForDisplay(d.name),
+                 d.paused ? "paused" : "queued");
+    ChangedLocked(*job);
+  }
+  ScheduleLocked();
+  return Status::Ok();
+}
+
+void DownloadManager::SaveUnfinishedLocked(const Job& job) {
+  UnfinishedDownload d;
+  d.id = job.view.id;
+  d.sha256 = job.view.sha256;
+  d.name = job.view.name;
+  d.size = job.view.size;
+  d.started_at = job.view.started_at;
+  d.paused = job.view.state == DownloadState::kPaused;
+  if (Status s = history_->SaveUnfinished(d); !s.ok()) {
+    spdlog::warn("download {}: cannot record it for a restart: {}", d.id, s.ToString());
+  }
+}
+
 std::shared_ptr<DownloadManager::Job> DownloadManager::Find(const std::string& id) const {
   for (const auto& job : jobs_) {
     if (job->view.id == id) return job;
@@ -153,6 +191,7 @@ Result<DownloadView> DownloadManager::Start(const std::string& raw_sha256,
   job->request.name = name;
   job->request.to_dir = options_.downloads_dir;
   jobs_.push_back(job);
+  SaveUnfinishedLocked(*job);
   spdlog::info("download {}: '{}' ({} bytes, {}) queued", job->view.id, ForDisplay(name), hit->size,
                *sha256);
   ChangedLocked(*job);
@@ -254,6 +293,7 @@ void DownloadManager::Finish(const std::shared_ptr<Job>& job, Result<DownloadRes
   } else if (result.status().code() == Code::kCancelled &&
              (reason == StopReason::kPause || reason == StopReason::kShutdown)) {
     j.view.state = DownloadState::kPaused;
+    if (reason == StopReason::kPause) SaveUnfinishedLocked(j);
     spdlog::info("download {}: '{}' paused at {} of {} bytes", j.view.id, ForDisplay(j.view.name),
                  j.view.done_bytes, j.view.size);
   } else {
@@ -293,6 +333,9 @@ void DownloadManager::RecordLocked(Job& job) {
   if (Status s = history_->Add(e); !s.ok()) {
     spdlog::warn("download {}: cannot record it in the history: {}", e.id, s.ToString());
   }
+  if (Status s = history_->ForgetUnfinished(e.id); !s.ok()) {
+    spdlog::warn("download {}: cannot record that it ended: {}", e.id, s.ToString());
+  }
   ended_entries_.push_back(std::move(e));
   notify_.notify_all();
 }
@@ -313,6 +356,7 @@ Result<DownloadView> DownloadManager::Pause(const std::string& id) {
       break;
     case DownloadState::kQueued:
       job->view.state = DownloadState::kPaused;
+      SaveUnfinishedLocked(*job);
       ChangedLocked(*job);
       break;
     default:
@@ -336,6 +380,7 @@ Result<DownloadView> DownloadManager::Resume(const std::string& id) {
   job->view.state = DownloadState::kQueued;
   job->view.error.clear();
   job->view.finished_at = 0;
+  SaveUnfinishedLocked(*job);
   ChangedLocked(*job);
   ScheduleLocked();
   return ViewLocked(*job, Clock::now());

@@ -2,7 +2,8 @@
 // UI's API, each run by the downloader (downloader.h) on a thread of its own,
 // a few at a time, the rest queued. It keeps what each download looks like
 // now (progress, rate, its peers) for the UI, tells a listener of every
-// change, and records every download that ends in the history.
+// change, records every download that ends in the history, and takes up
+// after a restart the downloads that had not ended.
 #pragma once
 
 #include <chrono>
@@ -90,6 +91,11 @@ class DownloadManager {
   DownloadManager(const DownloadManager&) = delete;
   DownloadManager& operator=(const DownloadManager&) = delete;
 
+  // Takes up the downloads that had not ended when the peer last stopped
+  // (from the history file): queued again, or paused if the user paused them.
+  // Call once, before Start.
+  Status Restore();
+
   // Starts downloading content `sha256` as `name` ("": the name the
   // directory knows it by). INVALID_ARGUMENT for a bad hash or name;
   // NOT_FOUND "no peer online has this file"; ALREADY_EXISTS when it is
@@ -120,6 +126,8 @@ class DownloadManager {
   void StopLocked(std::unique_lock<std::mutex>& lock, Job& job, StopReason why);
   DownloadView ViewLocked(const Job& job, std::chrono::steady_clock::time_point now) const;
   void RecordLocked(Job& job);  // REQUIRES: mu_ held
+  // REQUIRES: mu_ held. Keeps the job as unfinished across a restart.
+  void SaveUnfinishedLocked(const Job& job);
   // REQUIRES: mu_ held. The listener hears of `job` soon, on the notifier.
   void ChangedLocked(const Job& job);
   // Tells the listener, from one thread and in order, of the jobs changed

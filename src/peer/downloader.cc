@@ -682,6 +682,19 @@ void DiscardPartial(const DownloadRequest& request) {
   }
 }
 
+int64_t VerifiedBytes(const DownloadRequest& request, int64_t size) {
+  const std::string record = request.to_dir + "/" + DoneRecordName(PartialFileName(request.name));
+  auto done = LoadDoneRecord(record, request.sha256, ChunkCount(size));
+  if (!done.ok()) return 0;
+  int64_t bytes = 0;
+  for (size_t i = 0; i < done->size(); ++i) {
+    if ((*done)[i]) {
+      bytes += std::min<int64_t>(kChunkBytes, size - static_cast<int64_t>(i) * kChunkBytes);
+    }
+  }
+  return bytes;
+}
+
 Result<DownloadResult> Download(dirclient::DirectoryClient& directory,
                                 const DownloadRequest& request, const DownloadOptions& options,
                                 std::stop_token stop, const DownloadObserver& observer) {

@@ -269,6 +269,9 @@ Status RunPeer(const PeerOptions& o) {
            [&events](const DownloadView& v) { events.Publish("download", Dump(DownloadJson(v))); },
        .ended =
            [&events](const HistoryEntry& e) { events.Publish("history", Dump(HistoryJson(e))); }});
+  if (Status restored = manager.Restore(); !restored.ok()) {
+    spdlog::warn("cannot take up the downloads that had not ended: {}", restored.ToString());
+  }
   std::unique_ptr<UiServer> ui;
   if (*ui_address) {
     auto secret = LoadOrCreateUiSecret(o.data_dir + "/ui-secret");

@@ -478,8 +478,25 @@ TEST_F(PeerUiE2eTest, ADownloadIsPausedResumedAndCancelled) {
   std::this_thread::sleep_for(500ms);
   EXPECT_EQ(Call("GET", "/api/v1/downloads").body["downloads"][0]["done_bytes"], kept);
 
+  // A restart keeps it paused, with what it verified.
+  ui_.child.Signal(SIGTERM);
+  ASSERT_EQ(ui_.child.Wait(30s), 0) << ReadFile(ui_.log);
+  StartUi();
+  ASSERT_FALSE(HasFatalFailure());
+  json after = Call("GET", "/api/v1/downloads").body["downloads"];
+  ASSERT_EQ(after.size(), 1u) << after.dump();
+  EXPECT_EQ(after[0]["id"], id);
+  EXPECT_EQ(after[0]["state"], "paused");
+  EXPECT_EQ(after[0]["done_bytes"].get<int64_t>(), kept / kMiB * kMiB) << after.dump();
+
   UiReply resumed = Call("POST", "/api/v1/downloads/" + id + "/resume");
   ASSERT_EQ(resumed.status, 200) << resumed.raw;
+  // A download running when the peer stops goes on after its restart.
+  WaitForState(id, "running");
+  ui_.child.Signal(SIGTERM);
+  ASSERT_EQ(ui_.child.Wait(30s), 0) << ReadFile(ui_.log);
+  StartUi();
+  ASSERT_FALSE(HasFatalFailure());
   json done = WaitForState(id, "done");
   EXPECT_EQ(Sha256File(Path("ui-data/downloads/slow.bin")), slow);
   EXPECT_EQ(Call("POST", "/api/v1/downloads/" + id + "/resume").status, 409);
