@@ -76,7 +76,6 @@ class UiServer {
   UiServer(const UiServerOptions& options, UiParts parts);
 
  private:
-  void AddRoutes();
   void Tick();  // the ticker thread
 
   const UiServerOptions options_;
