@@ -93,7 +93,7 @@ start_peer() {
   mkdir -p "share$i"
   rm -f "peer$i.log"
   env FERRY_USER=seeder FERRY_PASSWORD=seeder-password setsid "$FERRY" peer \
-    --share "share$i" --data "peer-data$i" --listen "${HOSTS[$i]}:$PEER_PORT" "$@" \
+    --share "share$i" --data "peer-data$i" --listen "${HOSTS[$i]}:$PEER_PORT" --ui-listen off "$@" \
     >/dev/null 2>"peer$i.log" </dev/null &
   PEER_PID[$i]=$!
   PIDS+=($!)

@@ -20,7 +20,8 @@ namespace {
 // so that the config file can fill it in.
 struct PeerFlags {
   std::string config;
-  std::string share, downloads, data, directory, listen, advertise, limit_rate;
+  std::string share, downloads, data, directory, listen, advertise, limit_rate, ui_listen;
+  bool ui_allow_remote = false;
   int max_uploads = 0;
   int settle_ms = 0;
   int rescan_seconds = 0;
@@ -32,9 +33,9 @@ struct PeerFlags {
 // The keys a peer's config file may hold: one per setting, named after the
 // flag ("directory_ca_cert" is --ca-cert, as in the client config file).
 constexpr const char* kConfigKeys[] = {
-    "share",     "downloads",         "data",      "directory",      "listen",       "advertise",
-    "user",      "directory_ca_cert", "settle_ms", "rescan_seconds", "hash_threads", "max_uploads",
-    "limit_rate"};
+    "share",      "downloads",         "data",      "directory",      "listen",       "advertise",
+    "user",       "directory_ca_cert", "settle_ms", "rescan_seconds", "hash_threads", "max_uploads",
+    "limit_rate", "ui_listen"};
 
 Result<std::map<std::string, std::string>> ReadPeerConfig(const std::string& path) {
   if (path.empty()) return std::map<std::string, std::string>{};
@@ -83,6 +84,8 @@ Status Run(const PeerFlags& f, const ClientFlags& client_flags) {
   o.data_dir = Pick(f.data, c["data"], o.data_dir);
   o.listen = Pick(f.listen, c["listen"], o.listen);
   o.advertise = Pick(f.advertise, c["advertise"], "");
+  o.ui_listen = Pick(f.ui_listen, c["ui_listen"], o.ui_listen);
+  o.ui_allow_remote = f.ui_allow_remote;
   o.verbose = f.verbose;
   auto settle = PickInt(f.settle_ms, 0, c, "settle_ms", 500);
   if (!settle.ok()) return settle.status();
@@ -129,11 +132,12 @@ void AddPeerCommand(CLI::App& app, ClientFlags& flags, int* exit_code) {
       "share a folder through the P2P directory: index it, watch it, announce it and its "
       "changes, heartbeat, serve its files' chunks to other peers (over TLS, to callers with a "
       "ticket from the directory), and withdraw on SIGINT/SIGTERM.");
-  cmd->add_option("--config", f->config,
-                  "this peer's config file: 'key = value' lines with the keys share, downloads, "
-                  "data, directory, listen, advertise, user, directory_ca_cert, settle_ms, "
-                  "rescan_seconds, hash_threads, max_uploads, limit_rate (flags and FERRY_* "
-                  "variables win)");
+  cmd->add_option(
+      "--config", f->config,
+      "this peer's config file: 'key = value' lines with the keys share, downloads, "
+      "data, directory, listen, advertise, user, directory_ca_cert, settle_ms, "
+      "rescan_seconds, hash_threads, max_uploads, limit_rate, ui_listen (flags and FERRY_* "
+      "variables win)");
   cmd->add_option("--share", f->share, "the folder to share (required, here or in --config)");
   cmd->add_option("--downloads", f->downloads, "where downloads go (default DATA/downloads)");
   cmd->add_option("--data", f->data,
@@ -146,6 +150,12 @@ void AddPeerCommand(CLI::App& app, ClientFlags& flags, int* exit_code) {
   cmd->add_option("--advertise", f->advertise,
                   "HOST:PORT announced to the directory for other peers to dial (default: "
                   "--listen)");
+  cmd->add_option("--ui-listen", f->ui_listen,
+                  "HOST:PORT of the web UI and its local API (default 127.0.0.1:7090; 'off': "
+                  "none)");
+  cmd->add_flag("--ui-allow-remote", f->ui_allow_remote,
+                "let --ui-listen take an address other than loopback (the UI is plain HTTP: "
+                "put TLS in front of it)");
   cmd->add_option("--max-uploads", f->max_uploads,
                   "chunk streams served at once; more callers are sent to other peers "
                   "(default 8)");

@@ -4,12 +4,15 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 namespace ferry {
+
+class HttpStream;  // net/http_stream.h
 
 using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
 // Query parameters, decoded, in the order sent; a name may repeat.
@@ -35,6 +38,10 @@ struct HttpResponse {
   int status = 200;
   HttpHeaders headers;
   std::string body;
+  // Set by a handler that streams: the status and headers are sent (no
+  // Content-Length; the connection closes when the stream ends), then
+  // whatever is written to it, as it is written.
+  std::shared_ptr<HttpStream> stream;
 
   // Replaces any header called `name` (any case).
   void SetHeader(std::string_view name, std::string value);

@@ -116,6 +116,7 @@ PoolWork HttpRoutes::StartOnLoop(const RouteMatch& match, const HttpRequest& req
     } catch (const std::exception& e) {
       spdlog::error("{}: {} {} failed: {}", options_.name, request.method, match.pattern, e.what());
       out.headers.clear();
+      out.stream.reset();
       SendHttpError(out, 500,
                     fmt::format("internal error; the {}'s log has the details", options_.name));
       return {};

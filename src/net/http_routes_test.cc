@@ -1,10 +1,13 @@
 #include "net/http_routes.h"
 
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
+
+#include "net/http_stream.h"
 
 namespace ferry {
 namespace {
@@ -158,6 +161,7 @@ TEST(HttpRoutesStandaloneTest, AThrowingHandlerIsA500) {
   route.pattern = "/boom";
   route.handler = [](const HttpRequest&, const PathParams&, HttpResponse& res) -> PoolWork {
     res.SetHeader("X-Half", "done");
+    res.stream = std::make_shared<HttpStream>();
     throw std::runtime_error("boom");
   };
   routes.Add(std::move(route));
@@ -166,6 +170,7 @@ TEST(HttpRoutesStandaloneTest, AThrowingHandlerIsA500) {
   EXPECT_EQ(res.status, 500);
   EXPECT_EQ(res.body, R"({"error":"internal error; the unit's log has the details"})");
   EXPECT_EQ(res.Header("X-Half"), "");
+  EXPECT_EQ(res.stream, nullptr);  // the 500 is sent whole, not streamed
 }
 
 TEST(HttpMessageTest, TargetsSplitIntoDecodedPathAndQuery) {

@@ -2,9 +2,12 @@
 
 #include <malloc.h>
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string_view>
@@ -14,6 +17,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <boost/asio.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -24,6 +28,7 @@
 #include "core/usable_cpus.h"
 #include "net/http_message.h"
 #include "net/http_routes.h"
+#include "net/http_stream.h"
 
 namespace ferry {
 
@@ -33,18 +38,39 @@ namespace http = beast::http;
 using tcp = asio::ip::tcp;
 using boost::system::error_code;
 
+// The server's side of an HttpStream while a connection sends it: attached
+// to the connection's wake-up while it lives, dropped and detached when it
+// ends. On the connection's loop.
+class HttpStreamSending {
+ public:
+  HttpStreamSending(std::shared_ptr<HttpStream> stream, std::function<void(bool dropped)> wake)
+      : stream_(std::move(stream)) {
+    if (wake) stream_->Attach(std::move(wake));
+  }
+  ~HttpStreamSending() { stream_->Detach(); }
+  HttpStreamSending(const HttpStreamSending&) = delete;
+  HttpStreamSending& operator=(const HttpStreamSending&) = delete;
+
+  auto Take() { return stream_->Take(); }
+  void Drop() { stream_->Drop(); }
+
+ private:
+  std::shared_ptr<HttpStream> stream_;
+};
+
 namespace {
 
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
 // What Stop() needs of a connection: to close it while it waits for a
-// request. Only touched on the connection's loop; `socket` is null once the
-// connection is done.
+// request, and to end the stream it sends. Only touched on the connection's
+// loop; `socket` is null once the connection is done.
 struct ConnectionControl {
   explicit ConnectionControl(tcp::socket* s) : socket(s) {}
   tcp::socket* socket;
   bool idle = false;
   bool closing = false;
+  HttpStreamSending* sending = nullptr;  // while a streamed body is sent
 };
 
 // An event loop run by one thread, serving the connections given to it.
@@ -216,6 +242,122 @@ http::response<http::string_body> Refusal(int status, const std::string& message
   return out;
 }
 
+// The head of a streamed response: no Content-Length, and the body ends
+// when the connection closes (HTTP/1.0 and 1.1 alike).
+http::response<http::empty_body> StreamHead(const HttpResponse& in, unsigned version) {
+  http::response<http::empty_body> out;
+  out.version(version);
+  out.result(static_cast<unsigned>(in.status > 0 ? in.status : 500));
+  for (const auto& [name, value] : in.headers) out.insert(name, value);
+  out.erase(http::field::content_length);
+  out.erase(http::field::transfer_encoding);
+  out.keep_alive(false);
+  return out;
+}
+
+// Wakes a connection's SendWritten from any thread, through the loop that
+// the connection and the timer belong to.
+struct StreamWake {
+  explicit StreamWake(beast::tcp_stream& s) : socket(s), timer(s.get_executor()) {}
+  beast::tcp_stream& socket;
+  asio::steady_timer timer;  // waited on while nothing is queued
+};
+
+std::function<void(bool dropped)> WakeUpFor(const std::shared_ptr<StreamWake>& wake) {
+  return [executor = wake->socket.get_executor(),
+          weak = std::weak_ptr<StreamWake>(wake)](bool dropped) {
+    asio::post(executor, [weak, dropped] {
+      auto w = weak.lock();
+      if (!w) return;  // the connection is done
+      w->timer.cancel();
+      // Ends at once a write the client does not read, and WatchForHangUp.
+      if (dropped) w->socket.cancel();
+    });
+  };
+}
+
+// Sends what is written to the stream as it is written, until it ends (sets
+// `ended`), is dropped, or a write fails or outlasts `io_timeout`; then
+// stops WatchForHangUp.
+template <typename Stream>
+asio::awaitable<void> SendWritten(Stream& stream, HttpStreamSending& sending, StreamWake& wake,
+                                  std::chrono::milliseconds io_timeout, bool& ended) {
+  auto& socket = beast::get_lowest_layer(stream);
+  for (;;) {
+    auto taken = sending.Take();
+    if (taken.dropped) break;
+    if (!taken.data.empty()) {
+      // Sets the write's deadline alone: WatchForHangUp's read is pending.
+      socket.expires_after(io_timeout);
+      auto [ec, n] = co_await asio::async_write(stream, asio::buffer(taken.data), kTuple);
+      if (ec) {
+        sending.Drop();
+        break;
+      }
+    }
+    if (taken.ended) {
+      ended = true;
+      break;
+    }
+    if (taken.data.empty()) {
+      // Until Write, Close or Drop cancels it (see WakeUpFor).
+      wake.timer.expires_at(asio::steady_timer::time_point::max());
+      co_await wake.timer.async_wait(kTuple);
+    }
+  }
+  socket.cancel();
+}
+
+// Reads and ignores what the client sends while its stream is sent, so that
+// a client that hangs up is noticed at once, even while nothing is written;
+// then drops the stream. SendWritten ends it by cancelling the read.
+template <typename Stream>
+asio::awaitable<void> WatchForHangUp(Stream& stream, HttpStreamSending& sending) {
+  auto& socket = beast::get_lowest_layer(stream);
+  std::array<char, 512> ignored;
+  for (;;) {
+    // No deadline for the read; SendWritten sets each write's own.
+    socket.expires_never();
+    auto [ec, n] = co_await stream.async_read_some(asio::buffer(ignored), kTuple);
+    if (ec) break;
+  }
+  sending.Drop();
+}
+
+// Answers with a streamed body: the head, then what is written to the
+// stream as it is written, until it ends, the client goes away, a write
+// fails, or the server stops. A HEAD request gets the head alone. Leaves the
+// socket closed unless the body ended in order.
+template <typename Stream>
+asio::awaitable<void> SendStream(HttpServer::State& state, Stream& stream,
+                                 ConnectionControl& control, HttpResponse response,
+                                 unsigned version, bool head) {
+  using namespace asio::experimental::awaitable_operators;
+  auto& socket = beast::get_lowest_layer(stream);
+  auto wake = std::make_shared<StreamWake>(socket);
+  HttpStreamSending sending(std::move(response.stream), head ? nullptr : WakeUpFor(wake));
+  // For Stop(), while `sending` lives.
+  struct Registration {
+    ConnectionControl& owner;
+    ~Registration() { owner.sending = nullptr; }
+  } registration{control};
+  control.sending = &sending;
+  bool ended = false;
+  if (!control.closing) {
+    auto reply = StreamHead(response, version);
+    socket.expires_after(state.options.io_timeout);
+    auto [ec, n] = co_await http::async_write(stream, reply, kTuple);
+    if (!ec && head) {
+      ended = true;
+    } else if (!ec) {
+      co_await (WatchForHangUp(stream, sending) &&
+                SendWritten(stream, sending, *wake, state.options.io_timeout, ended));
+    }
+  }
+  // Dropped: nothing more is sent, not even a TLS close_notify.
+  if (!ended) socket.close();
+}
+
 std::string RemoteAddress(const tcp::socket& socket, int* port) {
   error_code ec;
   auto endpoint = socket.remote_endpoint(ec);
@@ -303,6 +445,10 @@ asio::awaitable<void> ServeRequests(HttpServer::State& state, Stream& stream,
     if (in.body.size() >= kLargeBody) {
       std::string().swap(in.body);
       ReleaseFreedMemory(state);
+    }
+    if (out.stream) {
+      co_await SendStream(state, stream, control, std::move(out), version, head);
+      co_return;
     }
     auto reply = ToBeast(std::move(out), version, keep_alive, head);
     socket.expires_after(options.io_timeout);
@@ -504,6 +650,7 @@ void HttpServer::Stop() {
         error_code ignored;
         control->socket->cancel(ignored);
       }
+      if (control->sending != nullptr) control->sending->Drop();
     });
   }
 }

@@ -12,6 +12,10 @@
 // hand-over between threads; the others, which may wait (a database server,
 // password hashing), are handled on one of `threads` pool threads, so that
 // they hold up nobody else.
+//
+// A handler may answer with a stream (HttpResponse::stream, net/http_stream.h):
+// its connection then sends what is written to it as it is written, waiting
+// on its loop between writes, and closes when the stream ends.
 #pragma once
 
 #include <chrono>
@@ -41,9 +45,10 @@ struct HttpServerOptions {
   // those are handled at once.
   int threads = 16;
   // From the end of a reply (or the connection) to the end of the next
-  // request's headers.
+  // request's headers. A stream being sent is not idle.
   std::chrono::milliseconds idle_timeout{std::chrono::seconds(60)};
-  // To read a request's body, send a reply, or finish a TLS handshake.
+  // To read a request's body, send a reply (or each write of a stream), or
+  // finish a TLS handshake.
   std::chrono::milliseconds io_timeout{std::chrono::seconds(30)};
   // Stop() waits this long for requests being handled or sent.
   std::chrono::milliseconds stop_grace{std::chrono::seconds(10)};
@@ -70,7 +75,8 @@ class HttpServer {
   // Serves until Stop(), then returns once the requests in hand are answered
   // (or stop_grace has passed). Call from one thread.
   void Serve();
-  // Stops accepting and closes idle connections; safe from any thread.
+  // Stops accepting, closes idle connections and ends streams at once (what
+  // is queued in them is not sent); safe from any thread.
   void Stop();
 
   struct State;

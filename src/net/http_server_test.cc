@@ -8,11 +8,14 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -21,6 +24,7 @@
 #include <gtest/gtest.h>
 
 #include "net/http_routes.h"
+#include "net/http_stream.h"
 #include "net/tls_identity.h"
 
 namespace ferry {
@@ -65,6 +69,24 @@ class RawConnection {
   bool ClosedByServer() {
     char c;
     return recv(fd_, &c, 1, 0) == 0;
+  }
+  // Reads and throws away what comes until the server closes or drops the
+  // connection (true; `*bytes` is how much came), or 5 s pass with nothing.
+  bool DrainUntilClosed(size_t* bytes) {
+    char buf[65536];
+    for (;;) {
+      ssize_t n = recv(fd_, buf, sizeof buf, 0);
+      if (n > 0) {
+        *bytes += static_cast<size_t>(n);
+        continue;
+      }
+      return n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
+    }
+  }
+  // Closes the connection, as a client that goes away does.
+  void HangUp() {
+    close(fd_);
+    fd_ = -1;
   }
 
  private:
@@ -122,6 +144,66 @@ void AddEchoRoutes(HttpRoutes& routes) {
     routes.Add(EchoRoute(method, "/{path}"));
   }
 }
+
+// The streams a streaming route answered with, for a test to write to.
+class Streams {
+ public:
+  // The stream the next request gets; none: a new one.
+  void Prepare(std::shared_ptr<HttpStream> stream) {
+    std::lock_guard lock(mu_);
+    prepared_ = std::move(stream);
+  }
+  std::shared_ptr<HttpStream> Answer(size_t max_queued) {
+    std::lock_guard lock(mu_);
+    auto stream = prepared_ ? std::move(prepared_) : std::make_shared<HttpStream>(max_queued);
+    prepared_.reset();
+    answered_.push_back(stream);
+    changed_.notify_all();
+    return stream;
+  }
+  // The n-th stream answered (from 0), once it is; null after 5 s.
+  std::shared_ptr<HttpStream> Get(size_t n) {
+    std::unique_lock lock(mu_);
+    changed_.wait_for(lock, 5s, [&] { return answered_.size() > n; });
+    return answered_.size() > n ? answered_[n] : nullptr;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable changed_;
+  std::shared_ptr<HttpStream> prepared_;               // GUARDED_BY(mu_)
+  std::vector<std::shared_ptr<HttpStream>> answered_;  // GUARDED_BY(mu_)
+};
+
+// GET `pattern` answered with Server-Sent Events from `streams`.
+HttpRoute StreamRoute(std::string pattern, Streams& streams, bool answered_on_loop = true,
+                      size_t max_queued = 1 << 20) {
+  HttpRoute route;
+  route.method = "GET";
+  route.pattern = std::move(pattern);
+  route.answered_on_loop = answered_on_loop;
+  route.handler = [&streams, max_queued](const HttpRequest&, const PathParams&,
+                                         HttpResponse& res) -> PoolWork {
+    res.SetHeader("Content-Type", "text/event-stream");
+    res.SetHeader("Cache-Control", "no-cache");
+    res.stream = streams.Answer(max_queued);
+    return {};
+  };
+  return route;
+}
+
+// True once `stream` is closed, within `limit`.
+bool ClosesWithin(HttpStream& stream, std::chrono::milliseconds limit) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!stream.closed()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(2ms);
+  }
+  return true;
+}
+
+// An event with `data`, as Server-Sent Events frame it.
+std::string Event(const std::string& data) { return "data: " + data + "\n\n"; }
 
 class HttpServerTest : public ::testing::Test {
  protected:
@@ -469,6 +551,219 @@ TEST_F(HttpServerTest, ATakenPortIsUnavailable) {
   auto second = HttpServer::Bind(same, routes_.get());
   ASSERT_FALSE(second.ok());
   EXPECT_EQ(second.status().code(), Code::kUnavailable);
+}
+
+// Echo routes, and streams from `streams` at /events (on the loop) and
+// /pool/events (on a pool thread), each with `max_queued`.
+std::unique_ptr<HttpRoutes> StreamRoutes(Streams& streams, size_t max_queued = 1 << 20) {
+  auto routes = std::make_unique<HttpRoutes>();
+  routes->Add(StreamRoute("/events", streams, true, max_queued));
+  routes->Add(StreamRoute("/pool/events", streams, false, max_queued));
+  AddEchoRoutes(*routes);
+  return routes;
+}
+
+TEST_F(HttpServerTest, StreamSendsWhatIsWrittenBeforeAndAfterTheClientCame) {
+  Streams streams;
+  StartServer(HttpServerOptions{}, StreamRoutes(streams));
+  for (const std::string path : {"/events", "/pool/events"}) {
+    auto stream = std::make_shared<HttpStream>();
+    ASSERT_TRUE(stream->Write(Event("1")));
+    ASSERT_TRUE(stream->Write(Event("2")));
+    streams.Prepare(stream);
+    RawConnection raw(port());
+    ASSERT_TRUE(raw.Send("GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n"));
+    std::string got = raw.ReadUntil(Event("2"));
+    std::string expected = Event("1") + Event("2");
+    // Then from another thread, while the client waits.
+    std::thread writer([&] {
+      for (int i = 3; i <= 100; ++i) EXPECT_TRUE(stream->Write(Event(std::to_string(i))));
+      stream->Close();
+    });
+    for (int i = 3; i <= 100; ++i) expected += Event(std::to_string(i));
+    got += raw.ReadUntil("the end, which never comes");
+    writer.join();
+    size_t body = got.find("\r\n\r\n");
+    ASSERT_NE(body, std::string::npos) << got;
+    const std::string head = got.substr(0, body + 2);
+    EXPECT_EQ(head.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << head;
+    EXPECT_NE(head.find("Content-Type: text/event-stream\r\n"), std::string::npos) << head;
+    EXPECT_NE(head.find("Connection: close\r\n"), std::string::npos) << head;
+    EXPECT_EQ(head.find("Content-Length"), std::string::npos) << head;
+    EXPECT_EQ(head.find("Transfer-Encoding"), std::string::npos) << head;
+    EXPECT_EQ(got.substr(body + 4), expected) << path;
+    EXPECT_FALSE(stream->Write(Event("late")));
+  }
+}
+
+TEST_F(HttpServerTest, StreamOfAClientThatHangsUpCloses) {
+  Streams streams;
+  StartServer(HttpServerOptions{}, StreamRoutes(streams));
+  RawConnection raw(port());
+  ASSERT_TRUE(raw.Send("GET /events HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_NE(raw.ReadUntil("\r\n\r\n").find("200 OK"), std::string::npos);
+  auto stream = streams.Get(0);
+  ASSERT_TRUE(stream);
+  EXPECT_FALSE(stream->closed());
+  // Noticed while nothing is written, not at the next write.
+  raw.HangUp();
+  EXPECT_TRUE(ClosesWithin(*stream, 2s));
+  EXPECT_FALSE(stream->Write(Event("anyone?")));
+}
+
+TEST_F(HttpServerTest, StreamsOutliveTheIdleAndWriteTimeouts) {
+  Streams streams;
+  HttpServerOptions options;
+  options.idle_timeout = 100ms;
+  options.io_timeout = 100ms;
+  StartServer(options, StreamRoutes(streams));
+  RawConnection raw(port());
+  ASSERT_TRUE(raw.Send("GET /events HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_NE(raw.ReadUntil("\r\n\r\n").find("200 OK"), std::string::npos);
+  auto stream = streams.Get(0);
+  ASSERT_TRUE(stream);
+  ASSERT_TRUE(stream->Write(Event("1")));
+  EXPECT_NE(raw.ReadUntil(Event("1")).find(Event("1")), std::string::npos);
+  std::this_thread::sleep_for(300ms);
+  ASSERT_TRUE(stream->Write(Event("2")));
+  EXPECT_NE(raw.ReadUntil(Event("2")).find(Event("2")), std::string::npos);
+  EXPECT_FALSE(stream->closed());
+}
+
+TEST_F(HttpServerTest, StopEndsStreamsAtOnce) {
+  Streams streams;
+  StartServer(HttpServerOptions{}, StreamRoutes(streams));
+  RawConnection raw(port()), pooled(port());
+  ASSERT_TRUE(raw.Send("GET /events HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(pooled.Send("GET /pool/events HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_NE(raw.ReadUntil("\r\n\r\n").find("200 OK"), std::string::npos);
+  ASSERT_NE(pooled.ReadUntil("\r\n\r\n").find("200 OK"), std::string::npos);
+  auto first = streams.Get(0), second = streams.Get(1);
+  ASSERT_TRUE(first && second);
+  ASSERT_TRUE(first->Write(Event("1")));
+  // Not the 10 s grace: the streams do not end by themselves.
+  EXPECT_LT(StopServer(), 2s);
+  size_t bytes = 0;
+  EXPECT_TRUE(raw.DrainUntilClosed(&bytes));
+  EXPECT_TRUE(pooled.DrainUntilClosed(&bytes));
+  EXPECT_TRUE(first->closed());
+  EXPECT_TRUE(second->closed());
+  EXPECT_FALSE(first->Write(Event("2")));
+}
+
+TEST_F(HttpServerTest, StreamOfAClientThatDoesNotReadIsDropped) {
+  Streams streams;
+  constexpr size_t kMaxQueued = 256 << 10;
+  StartServer(HttpServerOptions{}, StreamRoutes(streams, kMaxQueued));
+  RawConnection raw(port());
+  ASSERT_TRUE(raw.Send("GET /events HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_NE(raw.ReadUntil("\r\n\r\n").find("200 OK"), std::string::npos);
+  auto stream = streams.Get(0);
+  ASSERT_TRUE(stream);
+  // The client reads nothing more. Written at a pace the server keeps up
+  // with until the socket's buffers are full (a few MiB on loopback); then
+  // the queue grows past its limit.
+  const std::string chunk(64 << 10, 'x');
+  constexpr size_t kEnough = 64 << 20;
+  size_t written = 0;
+  while (written < kEnough && stream->Write(chunk)) {
+    written += chunk.size();
+    std::this_thread::sleep_for(1ms);
+  }
+  EXPECT_LT(written, kEnough) << "the queue grew without bound";
+  EXPECT_TRUE(stream->closed());
+  // And the connection is dropped, with what was queued.
+  size_t received = 0;
+  EXPECT_TRUE(raw.DrainUntilClosed(&received));
+  EXPECT_LT(received, written);
+}
+
+TEST_F(HttpServerTest, HeadOfAStreamGetsTheHeadAlone) {
+  Streams streams;
+  StartServer(HttpServerOptions{}, StreamRoutes(streams));
+  auto stream = std::make_shared<HttpStream>();
+  ASSERT_TRUE(stream->Write(Event("1")));
+  streams.Prepare(stream);
+  RawConnection raw(port());
+  ASSERT_TRUE(raw.Send("HEAD /events HTTP/1.1\r\nHost: x\r\n\r\n"));
+  std::string got = raw.ReadUntil("the end, which never comes");
+  EXPECT_EQ(got.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << got;
+  EXPECT_NE(got.find("Content-Type: text/event-stream\r\n"), std::string::npos) << got;
+  EXPECT_EQ(got.find("Content-Length"), std::string::npos) << got;
+  EXPECT_EQ(got.size(), got.find("\r\n\r\n") + 4) << got;
+  EXPECT_TRUE(ClosesWithin(*stream, 2s));
+}
+
+TEST_F(HttpServerTest, StreamsOverTls) {
+  std::string dir = ::testing::TempDir() + "/http-server-stream-tls";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  bool created = false;
+  ASSERT_TRUE(LoadOrCreateSelfSigned(dir + "/c.pem", dir + "/k.pem", &created).ok());
+  HttpServerOptions options;
+  options.cert_file = dir + "/c.pem";
+  options.key_file = dir + "/k.pem";
+  Streams streams;
+  StartServer(options, StreamRoutes(streams));
+  auto stream = std::make_shared<HttpStream>();
+  ASSERT_TRUE(stream->Write(Event("1")));
+  streams.Prepare(stream);
+
+  std::mutex mu;
+  std::condition_variable changed;
+  std::string got;  // GUARDED_BY(mu)
+  std::optional<httplib::Result> result;
+  std::thread client([&] {
+    httplib::SSLClient tls("127.0.0.1", port());
+    tls.enable_server_certificate_verification(false);
+    result = tls.Get("/pool/events", [&](const char* data, size_t size) {
+      std::lock_guard lock(mu);
+      got.append(data, size);
+      changed.notify_all();
+      return true;
+    });
+  });
+  {
+    std::unique_lock lock(mu);
+    EXPECT_TRUE(changed.wait_for(lock, 5s, [&] { return got == Event("1"); })) << got;
+  }
+  EXPECT_TRUE(stream->Write(Event("2")));
+  stream->Close();
+  client.join();
+  ASSERT_TRUE(result && *result) << httplib::to_string(result->error());
+  EXPECT_EQ((*result)->status, 200);
+  EXPECT_EQ((*result)->get_header_value("Content-Type"), "text/event-stream");
+  std::lock_guard lock(mu);
+  EXPECT_EQ(got, Event("1") + Event("2"));
+}
+
+TEST_F(HttpServerTest, StopEndsAStreamOverTlsAtOnce) {
+  std::string dir = ::testing::TempDir() + "/http-server-stream-tls-stop";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  bool created = false;
+  ASSERT_TRUE(LoadOrCreateSelfSigned(dir + "/c.pem", dir + "/k.pem", &created).ok());
+  HttpServerOptions options;
+  options.cert_file = dir + "/c.pem";
+  options.key_file = dir + "/k.pem";
+  Streams streams;
+  StartServer(options, StreamRoutes(streams));
+  std::atomic<bool> first_came{false};
+  std::thread client([&] {
+    httplib::SSLClient tls("127.0.0.1", port());
+    tls.enable_server_certificate_verification(false);
+    tls.Get("/events", [&](const char*, size_t) {
+      first_came = true;
+      return true;
+    });
+  });
+  auto stream = streams.Get(0);
+  ASSERT_TRUE(stream);
+  ASSERT_TRUE(stream->Write(Event("1")));
+  while (!first_came) std::this_thread::sleep_for(2ms);
+  EXPECT_LT(StopServer(), 2s);
+  client.join();
+  EXPECT_TRUE(stream->closed());
 }
 
 }  // namespace

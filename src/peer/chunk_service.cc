@@ -37,6 +37,38 @@ class UploadSlot {
   bool taken_ = false;
 };
 
+// "127.0.0.1:51234" of gRPC's "ipv4:127.0.0.1:51234" ("[::1]:5" of "ipv6:[::1]:5").
+std::string CallerAddress(const grpc::ServerContext& ctx) {
+  std::string peer = ctx.peer();
+  for (std::string_view scheme : {"ipv4:", "ipv6:"}) {
+    if (peer.starts_with(scheme)) return peer.substr(scheme.size());
+  }
+  return peer;
+}
+
+// One call on the upload board while it lives.
+class BoardEntry {
+ public:
+  BoardEntry(UploadBoard* board, std::string user, const std::string& address, std::string sha256,
+             const std::string& name)
+      : board_(board), user_(std::move(user)), sha256_(std::move(sha256)) {
+    if (board_ != nullptr) board_->Begin(user_, address, sha256_, name);
+  }
+  ~BoardEntry() {
+    if (board_ != nullptr) board_->End(user_, sha256_);
+  }
+  BoardEntry(const BoardEntry&) = delete;
+  BoardEntry& operator=(const BoardEntry&) = delete;
+  void Sent(int64_t bytes) {
+    if (board_ != nullptr) board_->Sent(user_, sha256_, bytes);
+  }
+
+ private:
+  UploadBoard* board_;
+  std::string user_;
+  std::string sha256_;
+};
+
 // A handler's answer; RESOURCE_EXHAUSTED is final (transfer/grpc_tuning.h).
 grpc::Status Answer(grpc::ServerContext* ctx, const Status& s) {
   if (s.code() == Code::kResourceExhausted) MarkAnswerFinal(ctx);
@@ -46,11 +78,13 @@ grpc::Status Answer(grpc::ServerContext* ctx, const Status& s) {
 }  // namespace
 
 ChunkService::ChunkService(ShareIndex* index, TicketCheck check, ChunkServiceOptions options,
-                           std::function<void(const std::string& path)> on_stale)
+                           std::function<void(const std::string& path)> on_stale,
+                           UploadBoard* uploads)
     : index_(index),
       check_(std::move(check)),
       options_(options),
       on_stale_(std::move(on_stale)),
+      board_(uploads),
       limiter_(options.limit_bytes_per_second) {}
 
 Result<std::string> ChunkService::Caller(const grpc::ServerContext& ctx) const {
@@ -128,6 +162,7 @@ grpc::Status ChunkService::ReadChunks(grpc::ServerContext* ctx, const v1::ReadCh
   SourceOptions source;
   source.read_error = fmt::format("cannot read '{}'", file.path);
   source.shrank_error = fmt::format("'{}' shrank while it was being sent", file.path);
+  BoardEntry on_board(board_, *caller, CallerAddress(*ctx), file.sha256, file.path);
   v1::ChunkData message;
   bool gone = false;
   Status sent = ferry::ReadChunks(open.fd.get(), begin, end, source, [&](Chunk& chunk) -> Status {
@@ -145,6 +180,7 @@ grpc::Status ChunkService::ReadChunks(grpc::ServerContext* ctx, const v1::ReadCh
     }
     message.mutable_data()->swap(chunk.data);  // the buffer goes back to the reader
     bytes_served_.fetch_add(size);
+    on_board.Sent(size);
     return Status::Ok();
   });
   if (gone) return grpc::Status::CANCELLED;

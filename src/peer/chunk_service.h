@@ -19,6 +19,7 @@
 #include "core/status.h"
 #include "ferry/v1/peer.grpc.pb.h"
 #include "peer/share_index.h"
+#include "peer/upload_board.h"
 #include "transfer/rate_limiter.h"
 
 namespace ferry {
@@ -42,9 +43,11 @@ using TicketCheck = std::function<Result<std::string>(const std::string& ticket)
 class ChunkService final : public v1::Peer::Service {
  public:
   // `index` and `check` must outlive the service. `on_stale` (may be empty)
-  // gets the share-relative path of a file found changed.
+  // gets the share-relative path of a file found changed. `uploads` (may be
+  // null; outlives the service) hears of every chunk sent.
   ChunkService(ShareIndex* index, TicketCheck check, ChunkServiceOptions options,
-               std::function<void(const std::string& path)> on_stale = {});
+               std::function<void(const std::string& path)> on_stale = {},
+               UploadBoard* uploads = nullptr);
 
   grpc::Status GetManifest(grpc::ServerContext* ctx, const v1::ManifestRequest* req,
                            v1::Manifest* resp) override;
@@ -65,6 +68,7 @@ class ChunkService final : public v1::Peer::Service {
   TicketCheck check_;
   const ChunkServiceOptions options_;
   std::function<void(const std::string&)> on_stale_;
+  UploadBoard* board_;
   SharedRateLimiter limiter_;
   std::atomic<int> uploads_{0};
   std::atomic<int64_t> bytes_served_{0};

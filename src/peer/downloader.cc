@@ -555,16 +555,6 @@ Result<std::string> Fetch::Run(std::stop_token stop, const DownloadObserver& obs
   return whole_;
 }
 
-// A file name from the directory, as a name in the target folder.
-Status CheckLeaf(const std::string& name) {
-  if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos ||
-      name.find('\0') != std::string::npos) {
-    return Status::InvalidArgument(
-        fmt::format("'{}' cannot be a file name here", ForDisplay(name)));
-  }
-  return Status::Ok();
-}
-
 // Sources of the content that agree with the majority on its size and chunk
 // root: a peer that announced something else is not used.
 std::vector<dirapi::ContentSource> AgreeingSources(std::vector<dirapi::ContentSource> all) {
@@ -673,10 +663,42 @@ std::string DownloadSummary(const DownloadProgress& p) {
   return line;
 }
 
+Status CheckDownloadName(const std::string& name) {
+  if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos ||
+      name.find('\0') != std::string::npos || IsOwnFileName(name)) {
+    return Status::InvalidArgument(
+        fmt::format("'{}' cannot be a file name here", ForDisplay(name)));
+  }
+  return Status::Ok();
+}
+
+void DiscardPartial(const DownloadRequest& request) {
+  const std::string part_leaf = PartialFileName(request.name);
+  for (const std::string& leaf : {part_leaf, DoneRecordName(part_leaf)}) {
+    const std::string path = request.to_dir + "/" + leaf;
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+      spdlog::warn("cannot remove '{}': {}", ForDisplay(path), std::strerror(errno));
+    }
+  }
+}
+
+int64_t VerifiedBytes(const DownloadRequest& request, int64_t size) {
+  const std::string record = request.to_dir + "/" + DoneRecordName(PartialFileName(request.name));
+  auto done = LoadDoneRecord(record, request.sha256, ChunkCount(size));
+  if (!done.ok()) return 0;
+  int64_t bytes = 0;
+  for (size_t i = 0; i < done->size(); ++i) {
+    if ((*done)[i]) {
+      bytes += std::min<int64_t>(kChunkBytes, size - static_cast<int64_t>(i) * kChunkBytes);
+    }
+  }
+  return bytes;
+}
+
 Result<DownloadResult> Download(dirclient::DirectoryClient& directory,
                                 const DownloadRequest& request, const DownloadOptions& options,
                                 std::stop_token stop, const DownloadObserver& observer) {
-  if (Status s = CheckLeaf(request.name); !s.ok()) return s;
+  if (Status s = CheckDownloadName(request.name); !s.ok()) return s;
   if (!IsSha256Hex(request.sha256)) {
     return Status::InvalidArgument(
         fmt::format("'{}' is not a SHA-256 (64 hex digits)", ForDisplay(request.sha256)));

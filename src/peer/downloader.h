@@ -95,6 +95,19 @@ Result<DownloadResult> Download(dirclient::DirectoryClient& directory,
                                 const DownloadRequest& request, const DownloadOptions& options,
                                 std::stop_token stop, const DownloadObserver& observer);
 
+// OK if `name` can be the name of a downloaded file: one path component,
+// not "." or "..", no NUL, not one of the peer's own names (".ferry-...");
+// INVALID_ARGUMENT saying so otherwise.
+Status CheckDownloadName(const std::string& name);
+
+// Removes the partial file of `request` and its record of verified chunks,
+// if they exist: a cancelled download leaves nothing behind.
+void DiscardPartial(const DownloadRequest& request);
+
+// The bytes of the `size`-byte content of `request` that its partial file's
+// record marks verified: what a run would resume from (0 without a record).
+int64_t VerifiedBytes(const DownloadRequest& request, int64_t size);
+
 // The content a fetch by name or by SHA-256 means: exactly one of `text` (a
 // part of the file name) and `sha256` is set. NOT_FOUND when nothing
 // matches; FAILED_PRECONDITION listing the matches (name, size, SHA-256,

@@ -19,9 +19,17 @@
 #include "net/daemon.h"
 #include "net/tls_identity.h"
 #include "peer/announcer.h"
+#include "peer/directory_session.h"
+#include "peer/download_history.h"
+#include "peer/download_manager.h"
 #include "peer/peer_server.h"
 #include "peer/share_index.h"
 #include "peer/ticket_checker.h"
+#include "peer/ui_access.h"
+#include "peer/ui_events.h"
+#include "peer/ui_json.h"
+#include "peer/ui_server.h"
+#include "peer/upload_board.h"
 
 namespace ferry {
 namespace {
@@ -67,9 +75,17 @@ Status RefuseInside(const std::string& data_dir, const std::string& share_dir) {
 // keeps at 0), later ones when something changed.
 class ShareScanner {
  public:
-  ShareScanner(ShareIndex& index, Announcer& announcer) : index_(index), announcer_(announcer) {
-    callbacks_.on_indexed = [this](const SharedFile& f) { announcer_.Indexed(f); };
-    callbacks_.on_removed = [this](const SharedFile& f) { announcer_.Removed(f); };
+  // `on_change` (may be empty) hears of every file indexed or removed.
+  ShareScanner(ShareIndex& index, Announcer& announcer, std::function<void()> on_change)
+      : index_(index), announcer_(announcer), on_change_(std::move(on_change)) {
+    callbacks_.on_indexed = [this](const SharedFile& f) {
+      announcer_.Indexed(f);
+      if (on_change_) on_change_();
+    };
+    callbacks_.on_removed = [this](const SharedFile& f) {
+      announcer_.Removed(f);
+      if (on_change_) on_change_();
+    };
     callbacks_.on_unsettled = [](const std::string& path, const Status& why) {
       spdlog::debug("not shared yet: '{}': {}", path, why.message());
     };
@@ -105,9 +121,34 @@ class ShareScanner {
  private:
   ShareIndex& index_;
   Announcer& announcer_;
+  const std::function<void()> on_change_;
   ScanCallbacks callbacks_;
   bool first_ = true;  // used by the watcher's thread only
 };
+
+// The web UI's address, or nothing for "off". One that is not loopback
+// needs --ui-allow-remote: the UI speaks plain HTTP.
+Result<std::optional<HostPort>> UiAddress(const PeerOptions& o) {
+  if (o.ui_listen == "off") return std::optional<HostPort>();
+  auto parsed = ParseHostPort(o.ui_listen, ListenRules("--ui-listen"));
+  if (!parsed.ok()) return parsed.status();
+  const std::string& host = parsed->host;
+  const bool loopback = host == "localhost" || host == "::1" || host.starts_with("127.");
+  if (!loopback && !o.ui_allow_remote) {
+    return Status::InvalidArgument(fmt::format(
+        "--ui-listen {} is not a loopback address: the web UI (plain HTTP) would be reachable "
+        "from the network; add --ui-allow-remote if that is meant",
+        o.ui_listen));
+  }
+  if (!loopback) {
+    spdlog::warn(
+        "the web UI listens on {}, which is not loopback: anyone who can reach it and learns the "
+        "secret controls this peer, and the secret crosses the network in clear unless TLS is "
+        "put in front",
+        o.ui_listen);
+  }
+  return std::optional<HostPort>(*parsed);
+}
 
 }  // namespace
 
@@ -132,6 +173,8 @@ Status RunPeer(const PeerOptions& o) {
     return Status::NotFound(fmt::format("the share folder '{}' does not exist", o.share_dir));
   }
   FERRY_RETURN_IF_ERROR(RefuseInside(o.data_dir, o.share_dir));
+  auto ui_address = UiAddress(o);
+  if (!ui_address.ok()) return ui_address.status();
   FERRY_RETURN_IF_ERROR(MakeFolder(o.data_dir, "data folder"));
   ::chmod(o.data_dir.c_str(), 0700);
   std::string downloads = o.downloads_dir.empty() ? o.data_dir + "/downloads" : o.downloads_dir;
@@ -167,8 +210,8 @@ Status RunPeer(const PeerOptions& o) {
   if (!client.ok()) return client.status();
   auto session = (*client)->Login(o.user, o.password);
   if (!session.ok()) return session.status();
-  spdlog::info("logged in to the directory at {} as {}", (*client)->endpoint().Url(),
-               session->username);
+  const std::string directory_url = (*client)->endpoint().Url();
+  spdlog::info("logged in to the directory at {} as {}", directory_url, session->username);
 
   AnnouncerOptions announce;
   announce.cert_sha256 = *fingerprint;
@@ -188,8 +231,10 @@ Status RunPeer(const PeerOptions& o) {
         return c.Login(user, password).status();
       },
       [&announcer] { return announcer.peer_id(); });
+  UploadBoard uploads;
   ChunkService chunks(
-      &shared, [&tickets](const std::string& ticket) { return tickets.Check(ticket); }, o.serve);
+      &shared, [&tickets](const std::string& ticket) { return tickets.Check(ticket); }, o.serve, {},
+      &uploads);
   PeerServerOptions server_options;
   server_options.on_fatal = [](const std::string& why) {
     spdlog::critical("{}: stopping, so that a supervisor can start the peer again", why);
@@ -203,7 +248,66 @@ Status RunPeer(const PeerOptions& o) {
   spdlog::info("serving chunks on {}:{} (TLS), announced as {}", listen->BracketedHost(),
                (*server)->port(), address);
 
-  ShareScanner scanner(shared, announcer);
+  // Downloads, their history and the web UI.
+  auto history = DownloadHistory::Open(o.data_dir + "/history.db");
+  if (!history.ok()) return history.status();
+  DirectorySession ui_directory(
+      [directory, user = o.user,
+       password = o.password]() -> Result<std::unique_ptr<dirclient::DirectoryClient>> {
+        auto c = dirclient::DirectoryClient::Open(directory);
+        if (!c.ok()) return c.status();
+        auto in = (*c)->Login(user, password);
+        if (!in.ok()) return in.status();
+        return std::move(c).value();
+      });
+  UiEvents events;
+  DownloadManagerOptions manager_options;
+  manager_options.downloads_dir = downloads;
+  DownloadManager manager(
+      &ui_directory, history->get(), manager_options,
+      {.changed =
+           [&events](const DownloadView& v) { events.Publish("download", Dump(DownloadJson(v))); },
+       .ended =
+           [&events](const HistoryEntry& e) { events.Publish("history", Dump(HistoryJson(e))); }});
+  if (Status restored = manager.Restore(); !restored.ok()) {
+    spdlog::warn("cannot take up the downloads that had not ended: {}", restored.ToString());
+  }
+  std::unique_ptr<UiServer> ui;
+  if (*ui_address) {
+    auto secret = LoadOrCreateUiSecret(o.data_dir + "/ui-secret");
+    if (!secret.ok()) return secret.status();
+    UiParts parts;
+    parts.index = &shared;
+    parts.uploads = &uploads;
+    parts.downloads = &manager;
+    parts.history = history->get();
+    parts.directory = &ui_directory;
+    parts.events = &events;
+    parts.peer_id = [&announcer] { return announcer.peer_id(); };
+    parts.bytes_served = [&chunks] { return chunks.bytes_served(); };
+    parts.uploads_in_progress = [&chunks] { return chunks.uploads_in_progress(); };
+    parts.info = {.user = o.user,
+                  .address = address,
+                  .share_dir = shared.share_dir(),
+                  .downloads_dir = downloads,
+                  .directory = directory_url};
+    UiServerOptions ui_options;
+    ui_options.host = (*ui_address)->host;
+    ui_options.port = (*ui_address)->port;
+    auto started = UiServer::Start(ui_options, *secret, std::move(parts));
+    if (!started.ok()) return started.status();
+    ui = std::move(started).value();
+    spdlog::info(
+        "web UI on http://{}:{} (its login link is printed on standard output; the "
+        "secret is in {}/ui-secret)",
+        (*ui_address)->BracketedHost(), ui->port(), o.data_dir);
+    fmt::print("web UI: {}\n", ui->LoginLink());
+    std::fflush(stdout);
+  }
+
+  ShareScanner scanner(shared, announcer, [&ui] {
+    if (ui) ui->SharesChanged();
+  });
   auto watcher = ShareWatcher::Start(o.share_dir, o.watch,
                                      [&scanner](std::stop_token stop) { scanner.Scan(stop); });
   if (!watcher.ok()) return watcher.status();
@@ -223,6 +327,7 @@ Status RunPeer(const PeerOptions& o) {
         withdrawn.ToString());
   }
   (*watcher)->Stop();
+  ui.reset();
   (*server)->Shutdown(o.upload_grace);
   spdlog::info("stopped; served {} bytes of chunks", chunks.bytes_served());
   return Status::Ok();

@@ -7,7 +7,9 @@
 // serves its files' chunks on --listen (the chunk service over TLS with its
 // certificate, to callers whose directory ticket the directory vouches for),
 // and on SIGINT/SIGTERM withdraws from the directory at once, lets running
-// uploads finish within a grace period, and exits.
+// uploads finish within a grace period, and exits. It serves a web UI and
+// its local API on ui_listen (docs/peer-ui.md), through which downloads are
+// started, followed and kept in a history.
 #pragma once
 
 #include <string>
@@ -25,6 +27,9 @@ struct PeerOptions {
   std::string data_dir = "./ferry-peer";
   std::string listen = "127.0.0.1:7443";
   std::string advertise;  // "host:port" announced; "" = listen
+  // The web UI and its local API (docs/peer-ui.md); "off": none.
+  std::string ui_listen = "127.0.0.1:7090";
+  bool ui_allow_remote = false;  // required for a ui_listen that is not loopback
   dirclient::DirectoryClientOptions directory;
   std::string user;
   std::string password;

@@ -85,6 +85,7 @@ struct ScanPlan {
   // New paths whose file is one that vanished: recorded with its hashes.
   std::vector<std::pair<RelPath, SharedFile>> renamed;
   std::vector<RelPath> to_hash;
+  int64_t bytes_to_hash = 0;  // the sizes of to_hash when walked
   // For each of to_hash: the recorded version when it is only checked again.
   std::vector<std::optional<SharedFile>> recheck_of;
 };
@@ -110,6 +111,7 @@ ScanPlan PlanScan(std::vector<WalkedFile> walked, std::vector<ShareStore::Row> r
       plan.removed.push_back(std::move(row.file));
       fresh.push_back(std::move(w));
     } else if (row.recheck) {
+      plan.bytes_to_hash += w.info.size;
       plan.to_hash.push_back(std::move(w.path));
       plan.recheck_of.push_back(std::move(row.file));
     } else {
@@ -127,6 +129,7 @@ ScanPlan PlanScan(std::vector<WalkedFile> walked, std::vector<ShareStore::Row> r
       plan.renamed.emplace_back(std::move(w.path), std::move(it->second));
       vanished.erase(it);
     } else {
+      plan.bytes_to_hash += w.info.size;
       plan.to_hash.push_back(std::move(w.path));
       plan.recheck_of.emplace_back();
     }
@@ -222,6 +225,23 @@ Result<std::unique_ptr<ShareIndex>> ShareIndex::Open(const std::string& share_di
 ShareIndex::ShareIndex(HomeFs share, ShareStore store, const ShareIndexOptions& options)
     : share_(std::move(share)), options_(options), store_(std::move(store)) {}
 
+IndexingProgress ShareIndex::Progress() const {
+  IndexingProgress p;
+  p.running = scanning_.load();
+  if (!p.running) return p;
+  p.files_hashed = scan_files_done_.load();
+  p.bytes_hashed = bytes_hashed_.load() - scan_bytes_before_.load();
+  p.files_pending = std::max<int64_t>(0, scan_files_planned_.load() - p.files_hashed);
+  p.bytes_pending = std::max<int64_t>(0, scan_bytes_planned_.load() - p.bytes_hashed);
+  if (p.files_pending == 0) p.bytes_pending = 0;
+  return p;
+}
+
+Result<int64_t> ShareIndex::Count() {
+  std::lock_guard lock(store_mu_);
+  return store_.Count();
+}
+
 Result<std::vector<SharedFile>> ShareIndex::Files() {
   std::lock_guard lock(store_mu_);
   auto rows = store_.All();
@@ -266,6 +286,15 @@ Result<ScanStats> ShareIndex::Scan(const ScanCallbacks& callbacks, std::stop_tok
   std::lock_guard scan_lock(scan_mu_);
   ScanContext ctx{store_mu_, store_, callbacks, options_.racy_window_ns, {}, false};
   const int64_t bytes_before = bytes_hashed_.load();
+  scan_bytes_before_ = bytes_before;
+  scan_files_planned_ = 0;
+  scan_bytes_planned_ = 0;
+  scan_files_done_ = 0;
+  scanning_ = true;
+  struct EndOfScan {
+    std::atomic<bool>& scanning;
+    ~EndOfScan() { scanning = false; }
+  } end_of_scan{scanning_};
 
   std::vector<WalkedFile> walked;
   FERRY_RETURN_IF_ERROR(Walk(share_, stop, walked, ctx.stats.entries_skipped));
@@ -289,10 +318,13 @@ Result<ScanStats> ShareIndex::Scan(const ScanCallbacks& callbacks, std::stop_tok
     if (callbacks.on_indexed) callbacks.on_indexed(file);
   }
 
+  scan_files_planned_ = static_cast<int64_t>(plan.to_hash.size());
+  scan_bytes_planned_ = plan.bytes_to_hash;
   Status failed;
   const int threads = options_.hash_threads > 0 ? options_.hash_threads : UsableCpus();
   HashInParallel(share_, plan.to_hash, threads, stop, bytes_hashed_,
                  [&](size_t i, Result<HashedFile> hashed) {
+                   ++scan_files_done_;
                    if (failed.ok())
                      failed = ctx.Record(plan.to_hash[i], plan.recheck_of[i], std::move(hashed));
                  });

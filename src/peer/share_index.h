@@ -87,6 +87,15 @@ struct ScanStats {
   int64_t bytes_hashed = 0;     // read and hashed by this scan
 };
 
+// What the scan running now has left to hash (all zero between scans).
+struct IndexingProgress {
+  bool running = false;       // a scan is walking or hashing the share
+  int64_t files_pending = 0;  // planned for hashing and not yet done
+  int64_t bytes_pending = 0;  // their bytes not yet hashed (an estimate)
+  int64_t files_hashed = 0;   // by this scan so far
+  int64_t bytes_hashed = 0;   // by this scan so far
+};
+
 class ShareIndex {
  public:
   // Opens the share folder `share_dir` and the index file `index_path`
@@ -110,6 +119,8 @@ class ShareIndex {
 
   // Every indexed file, ordered by path.
   Result<std::vector<SharedFile>> Files();
+  // How many files are indexed.
+  Result<int64_t> Count();
   // An indexed file with this content (lower-case hex SHA-256), if any. Its
   // recorded size, mtime and inode say which version was hashed: a server
   // checks them against the open file before it sends a byte.
@@ -124,6 +135,9 @@ class ShareIndex {
   // `file`: checked again while it is being read.
   static bool StillUnchanged(const OpenFile& open, const SharedFile& file);
 
+  // The scan running now, for a progress display; any thread.
+  IndexingProgress Progress() const;
+
   // Bytes read and hashed by every scan since Open.
   int64_t bytes_hashed() const { return bytes_hashed_.load(); }
   const std::string& share_dir() const { return share_.root(); }
@@ -134,6 +148,12 @@ class ShareIndex {
   HomeFs share_;
   const ShareIndexOptions options_;
   std::atomic<int64_t> bytes_hashed_{0};
+  // The running scan's progress, as Progress() reports it.
+  std::atomic<bool> scanning_{false};
+  std::atomic<int64_t> scan_bytes_before_{0};
+  std::atomic<int64_t> scan_files_planned_{0};
+  std::atomic<int64_t> scan_bytes_planned_{0};
+  std::atomic<int64_t> scan_files_done_{0};
   std::mutex scan_mu_;   // held for a whole Scan: one at a time
   std::mutex store_mu_;  // guards store_
   ShareStore store_;     // GUARDED_BY(store_mu_)

@@ -141,6 +141,8 @@ class FetchE2eTest : public ::testing::Test {
                                      Path("peer-data" + std::to_string(i)),
                                      "--listen",
                                      "127.0.0.1:0",
+                                     "--ui-listen",
+                                     "127.0.0.1:0",
                                      "--trust-new-server"};
     args.insert(args.end(), extra.begin(), extra.end());
     p.child = Child::Spawn(args, Env("alice"), "/dev/null", p.log);
