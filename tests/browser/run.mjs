@@ -810,7 +810,9 @@ async function main() {
       }, 30_000);
       if (!/directory/i.test(text)) {
         const again = await request(`${net_.ui}/api/v1/search?q=anything`, { headers: bearer() }).catch((e) => ({ status: e.message, text: '' }));
-        throw new Error(`the message when the directory is down: ${text} (the same search from node: ${again.status} ${again.text})`);
+        const carol = net_.carol.exited ? `exited (${net_.carol.code})` : 'running';
+        throw new Error(`the message when the directory is down: ${text} (the same search from node: ` +
+                        `${again.status} ${again.text}; carol's peer: ${carol})`);
       }
       log(`  shown: ${text}`);
       await stopProcess(net_.carol);
@@ -818,8 +820,10 @@ async function main() {
         const b = document.getElementById('connection');
         return !b.hidden && b.textContent === 'connection to the peer lost, reconnecting';
       }, { timeout: 10_000 });
-      const body = await page.evaluate(() => document.body.innerText);
-      assert(body.includes('big.bin'), 'the page went blank when the peer went away');
+      await showTab(page, 'downloads');
+      const kept = await card(page, 'big.bin');
+      assert(kept && kept.state === 'done', 'the Downloads panel lost big.bin when the peer went away');
+      await noHarm('after the peer went away');
     });
   } finally {
     if (browser) await browser.close().catch(() => {});
