@@ -25,15 +25,15 @@ test-release: build
 test-asan: build-asan
 	cd build-asan && ctest --output-on-failure -j $(JOBS)
 
-# The directory's request handling for FUZZ_SECONDS, then the age header parser
-# and the ZIP layout reader for JOBS_FUZZ_SECONDS each, under libFuzzer (clang,
+# The directory's request handling for FUZZ_SECONDS, then the age header parser,
+# the ZIP layout reader and the peer UI's API for JOBS_FUZZ_SECONDS each, under libFuzzer (clang,
 # ASan, UBSan), starting from the seed corpora in the tree.
 FUZZ_SECONDS ?= 60
 JOBS_FUZZ_SECONDS ?= $(shell [ $(FUZZ_SECONDS) -lt 30 ] && echo $(FUZZ_SECONDS) || echo 30)
 fuzz: deps
 	cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
 	  -DFERRY_FUZZ=ON -DFERRY_WERROR=OFF
-	cmake --build build-fuzz -j $(JOBS) --target directory_fuzz age_header_fuzz zip_fuzz
+	cmake --build build-fuzz -j $(JOBS) --target directory_fuzz age_header_fuzz zip_fuzz peer_ui_fuzz
 	rm -rf build-fuzz/corpus && mkdir -p build-fuzz/corpus && cp fuzz/corpus/directory/* build-fuzz/corpus/
 	./build-fuzz/directory_fuzz -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=4096 \
 	  -print_final_stats=1 build-fuzz/corpus fuzz/corpus/directory
@@ -43,6 +43,9 @@ fuzz: deps
 	rm -rf build-fuzz/corpus-zip && mkdir -p build-fuzz/corpus-zip && cp fuzz/corpus/zip/* build-fuzz/corpus-zip/
 	./build-fuzz/zip_fuzz -max_total_time=$(JOBS_FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
 	  -print_final_stats=1 build-fuzz/corpus-zip fuzz/corpus/zip
+	rm -rf build-fuzz/corpus-ui && mkdir -p build-fuzz/corpus-ui && cp fuzz/corpus/peer_ui/* build-fuzz/corpus-ui/
+	./build-fuzz/peer_ui_fuzz -max_total_time=$(JOBS_FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+	  -print_final_stats=1 build-fuzz/corpus-ui fuzz/corpus/peer_ui
 
 test: test-release test-asan fuzz
 

@@ -150,7 +150,10 @@ grpc::Status ChunkService::ReadChunks(grpc::ServerContext* ctx, const v1::ReadCh
   }
   auto content = OpenContent(req->sha256());
   if (!content.ok()) return Answer(ctx, content.status());
-  auto& [file, open] = *content;
+  // Named references, not a structured binding: the lambda below uses them
+  // (clang 14, the fuzz builds' compiler, cannot capture bindings).
+  SharedFile& file = content->first;
+  OpenFile& open = content->second;
   const int64_t chunks = ChunkCount(file.size);
   if (req->first_chunk() >= chunks || req->chunk_count() > chunks - req->first_chunk()) {
     return Answer(
