@@ -17,6 +17,7 @@
 int main(int argc, char** argv) {
   using namespace ferry;
   TuneAllocatorForStreaming();
+  IgnoreBrokenPipes();
   if (Status s = InitCrypto(); !s.ok()) return Fail(s);
 
   CLI::App app("ferry: self-hosted file sharing", "ferry");

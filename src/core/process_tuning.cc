@@ -3,9 +3,13 @@
 #include <malloc.h>
 #include <sys/resource.h>
 
+#include <csignal>
+
 #include <spdlog/spdlog.h>
 
 namespace ferry {
+
+void IgnoreBrokenPipes() { std::signal(SIGPIPE, SIG_IGN); }
 
 void TuneAllocatorForStreaming() {
   mallopt(M_MMAP_THRESHOLD, 16 << 20);

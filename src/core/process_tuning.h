@@ -1,4 +1,5 @@
-// Process-wide settings that streaming large files depends on.
+// Process-wide settings that streaming large files, and long-running
+// processes, depend on.
 #pragma once
 
 namespace ferry {
@@ -9,6 +10,13 @@ namespace ferry {
 // arenas, so gRPC's many threads do not multiply the resident set.
 // Call once, first thing in main().
 void TuneAllocatorForStreaming();
+
+// A write to a socket or pipe whose reader has gone fails with EPIPE, which
+// the writer handles, instead of raising SIGPIPE, which kills the process:
+// OpenSSL (under cpp-httplib's TLS client) writes with write(2), so a
+// directory that closed a kept-alive connection would otherwise kill the
+// peer that next writes to it. Call once, first thing in main().
+void IgnoreBrokenPipes();
 
 // Every open connection is a descriptor, and idle ones cost nothing else, so
 // the soft limit (often 1024) would be the number of clients that can stay
