@@ -290,6 +290,7 @@ function renderShares(files) {
     h('td', { class: 'path', text: f.path }),
     h('td', { class: 'num', text: formatSize(f.size) }),
     h('td', { class: 'nowrap', text: formatTime(f.mtime) }),
+    h('td', { class: 'nowrap', text: formatTime(f.hashed_at) }),
     hashCell(f.sha256)));
   fillTable($('shares'), $('shares-empty'), rows);
   $('shares-count').textContent = `(${files.length})`;

@@ -66,6 +66,7 @@ Result<HashedFile> HashSharedFile(const HomeFs& share, const RelPath& path,
 
   SharedFile& file = out.file;
   file.path = path.Relative();
+  file.hashed_at = out.started_ns / 1'000'000'000;
   file.size = before.st_size;
   file.mtime_ns = MtimeNs(before);
   file.inode = before.st_ino;

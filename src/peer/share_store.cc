@@ -7,8 +7,10 @@
 namespace ferry {
 namespace {
 
-// Bumped whenever the table's meaning changes; an old file is then rebuilt.
-constexpr int kSchemaVersion = 1;
+// Bumped whenever the table's meaning changes; an old file is then rebuilt,
+// except from kHashedAtAdded - 1, which only lacks the hashed_at column.
+constexpr int kSchemaVersion = 2;
+constexpr int kHashedAtAdded = 2;
 constexpr size_t kHexDigits = 64;
 
 constexpr char kSchema[] = R"sql(
@@ -21,13 +23,14 @@ CREATE TABLE IF NOT EXISTS shared_files (
   sha256        TEXT NOT NULL,
   chunk_sha256s TEXT NOT NULL,
   chunk_root    TEXT NOT NULL,
-  recheck       INTEGER NOT NULL
+  recheck       INTEGER NOT NULL,
+  hashed_at     INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS shared_files_by_sha256 ON shared_files(sha256, path);
 )sql";
 
 constexpr char kColumns[] =
-    "path, size, mtime_ns, inode, device, sha256, chunk_sha256s, chunk_root, recheck";
+    "path, size, mtime_ns, inode, device, sha256, chunk_sha256s, chunk_root, recheck, hashed_at";
 
 // Reads a row selected with kColumns; false if its chunk list does not parse.
 bool ReadRow(const Statement& stmt, ShareStore::Row& row) {
@@ -41,6 +44,7 @@ bool ReadRow(const Statement& stmt, ShareStore::Row& row) {
   std::string joined = stmt.Text(6);
   f.chunk_root = stmt.Text(7);
   row.recheck = stmt.Int(8) != 0;
+  f.hashed_at = stmt.Int(9);
   if (f.size < 0 || joined.size() != static_cast<size_t>(ChunkCount(f.size)) * kHexDigits) {
     return false;
   }
@@ -61,7 +65,11 @@ Result<ShareStore> ShareStore::Open(const std::string& path) {
   auto has = version->Step();
   if (!has.ok()) return has.status();
   int64_t found = *has ? version->Int(0) : 0;
-  if (found != kSchemaVersion) {
+  if (found == kHashedAtAdded - 1) {
+    // Hashes kept: the files hashed before show no time.
+    FERRY_RETURN_IF_ERROR(
+        db->Exec("ALTER TABLE shared_files ADD COLUMN hashed_at INTEGER NOT NULL DEFAULT 0"));
+  } else if (found != kSchemaVersion) {
     FERRY_RETURN_IF_ERROR(db->Exec("DROP TABLE IF EXISTS shared_files"));
   }
   FERRY_RETURN_IF_ERROR(db->Exec(kSchema));
@@ -114,7 +122,7 @@ Status ShareStore::Put(const SharedFile& file, bool recheck) {
   joined.reserve(file.chunk_sha256s.size() * kHexDigits);
   for (const auto& h : file.chunk_sha256s) joined += h;
   auto stmt = db_.Reuse(fmt::format(
-      "INSERT OR REPLACE INTO shared_files ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+      "INSERT OR REPLACE INTO shared_files ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
       kColumns));
   if (!stmt.ok()) return stmt.status();
   (*stmt)
@@ -126,7 +134,8 @@ Status ShareStore::Put(const SharedFile& file, bool recheck) {
       .Bind(6, file.sha256)
       .Bind(7, joined)
       .Bind(8, file.chunk_root)
-      .Bind(9, int64_t{recheck ? 1 : 0});
+      .Bind(9, int64_t{recheck ? 1 : 0})
+      .Bind(10, file.hashed_at);
   return (*stmt)->Run();
 }
 

@@ -22,8 +22,16 @@ struct SharedFile {
   std::vector<std::string> chunk_sha256s;
   // transfer/chunk_tree.h's root over chunk_sha256s, lower-case hex.
   std::string chunk_root;
+  // When its content was read and hashed, Unix seconds (a rename keeps it).
+  // For display only: not part of what makes two records the same version.
+  int64_t hashed_at = 0;
 
-  bool operator==(const SharedFile&) const = default;
+  // The same path, version and hashes (hashed_at aside).
+  bool operator==(const SharedFile& o) const {
+    return path == o.path && size == o.size && mtime_ns == o.mtime_ns && inode == o.inode &&
+           device == o.device && sha256 == o.sha256 && chunk_sha256s == o.chunk_sha256s &&
+           chunk_root == o.chunk_root;
+  }
 };
 
 }  // namespace ferry

@@ -81,7 +81,8 @@ nlohmann::json SharedFileJson(const SharedFile& f) {
   return {{"path", f.path},
           {"size", f.size},
           {"sha256", f.sha256},
-          {"mtime", f.mtime_ns / 1'000'000'000}};
+          {"mtime", f.mtime_ns / 1'000'000'000},
+          {"hashed_at", f.hashed_at}};
 }
 
 nlohmann::json PeerJson(const dirapi::PeerInfo& p, bool self) {

@@ -9,6 +9,8 @@
 #include <sys/socket.h>
 
 #include <atomic>
+#include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <mutex>
 #include <regex>
@@ -538,6 +540,8 @@ TEST_F(PeerUiE2eTest, SharesUploadsAndTheNetworkAreShown) {
   ASSERT_EQ(shares.body["files"].size(), 1u) << shares.raw;
   EXPECT_EQ(shares.body["files"][0]["path"], "song.ogg");
   EXPECT_EQ(shares.body["files"][0]["sha256"], sha);
+  const int64_t hashed_at = shares.body["files"][0]["hashed_at"];
+  EXPECT_LE(std::abs(hashed_at - static_cast<int64_t>(std::time(nullptr))), 120) << shares.raw;
   EXPECT_EQ(shares.body["indexing"]["files_pending"], 0);
 
   StartServer({});
