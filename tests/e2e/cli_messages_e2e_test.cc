@@ -1,0 +1,72 @@
+// What the CLI says, and with which exit status, for the cases people ran
+// into: --version, a failure of every kind as one "ferry: CODE: message" line,
+// messages that name what is actually wrong, `ls` of several paths, and the
+// summary lines of a resumed upload and of a job followed with --wait.
+#include <openssl/crypto.h>
+
+#include <filesystem>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include <grpcpp/grpcpp.h>
+
+#include "client/progress.h"
+#include "ferry/v1/jobs.grpc.pb.h"
+#include "tests/e2e/harness.h"
+#include "tests/support/pty.h"
+
+namespace ferry::e2e {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+class CliMessagesTest : public E2eTest {
+ protected:
+  // Runs a client command on a terminal (so that progress bars are drawn),
+  // as alice; the terminal's transcript holds stdout and stderr alike.
+  int FerryOnPty(const std::vector<std::string>& args, std::string* transcript) {
+    std::vector<std::string> argv = {"/usr/bin/env"};
+    for (const auto& [k, v] : ClientEnv("alice")) argv.push_back(k + "=" + v);
+    argv.push_back(FERRY_BINARY);
+    argv.insert(argv.end(), args.begin(), args.end());
+    argv.push_back("--trust-new-server");
+    return testing::RunOnPty(argv, {}, transcript);
+  }
+
+  std::string Token() {
+    grpc::Status s;
+    std::string token =
+        RawLogin(RawChannel(server_.address(), data_), "alice", passwords_["alice"], &s);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return token;
+  }
+};
+
+TEST_F(CliMessagesTest, VersionPrintsFerryGrpcAndOpenSslVersions) {
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"--version"}, std::vector<std::string>{"version"}}) {
+    auto r = RunFerry(args);
+    ASSERT_OK(r);
+    EXPECT_TRUE(std::regex_search(r.out, std::regex("^ferry [0-9]+\\.[0-9]+\\.[0-9]+\n"))) << r.out;
+    EXPECT_NE(r.out.find("gRPC " + grpc::Version()), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find(OpenSSL_version(OPENSSL_VERSION)), std::string::npos) << r.out;
+    EXPECT_EQ(r.err, "");
+  }
+}
+
+TEST_F(CliMessagesTest, CommandLineErrorsFailWithOneFerryLine) {
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"frob"}, std::vector<std::string>{"ls", "--bogus"},
+        std::vector<std::string>{}}) {
+    auto r = RunFerry(args);
+    EXPECT_NE(r.exit_code, 0);
+    EXPECT_TRUE(r.err.starts_with("ferry: INVALID_ARGUMENT: ")) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  }
+  EXPECT_NE(RunFerry({"frob"}).err.find("unknown command 'frob'"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ferry::e2e
