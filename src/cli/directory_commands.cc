@@ -14,6 +14,7 @@
 #include "cli/fail.h"
 #include "cli/prompt.h"
 #include "client/progress.h"
+#include "core/credentials.h"
 #include "core/display_text.h"
 #include "core/rel_path.h"
 #include "core/secrets.h"
@@ -217,6 +218,7 @@ Result<DirectoryLogin> ResolveDirectoryLogin(const ClientFlags& flags, const std
     }
     login.user = *typed;
   }
+  FERRY_RETURN_IF_ERROR(ValidateUserName(login.user));  // as the directory would, saying why
   if (password_stdin) {
     auto line = ReadStdinLine();
     if (!line) return Status::InvalidArgument("--password-stdin: nothing on standard input");

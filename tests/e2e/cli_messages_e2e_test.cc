@@ -68,5 +68,22 @@ TEST_F(CliMessagesTest, CommandLineErrorsFailWithOneFerryLine) {
   EXPECT_NE(RunFerry({"frob"}).err.find("unknown command 'frob'"), std::string::npos);
 }
 
+TEST_F(CliMessagesTest, UserNamesStartingWithADashAreRefusedSayingWhy) {
+  const std::string data = Path("other-data");
+  auto r = RunFerry({"user", "add", "-x", "--data", data, "--password-stdin"}, {}, "password-1\n");
+  EXPECT_FAILS_WITH(r,
+                    "'-x' is not an option of this command, and '-x' is not a valid user "
+                    "name: a user name starts with a letter or digit");
+  EXPECT_FALSE(fs::exists(data)) << "a refused command made the data directory";
+  r = RunFerry({"user", "add", "--data", data, "--password-stdin", "--", "-x"}, {}, "password-1\n");
+  EXPECT_FAILS_WITH(r, "INVALID_ARGUMENT: '-x' is not a valid user name");
+  EXPECT_FAILS_WITH(RunFerry({"user", "del", "-bob", "--data", data_}),
+                    "'-bob' is not a valid user name");
+  EXPECT_FAILS_WITH(RunFerry({"user", "add", "--data", data}), "give a user name");
+  // A client told to log in as one says so instead of "wrong user name or password".
+  r = Ferry({"ls", "--user", "-x"});
+  EXPECT_FAILS_WITH(r, "INVALID_ARGUMENT: '-x' is not a valid user name");
+}
+
 }  // namespace
 }  // namespace ferry::e2e
