@@ -134,7 +134,12 @@ Status Search(DirectoryClient& client, const Args& a) {
     for (const auto& h : *hits) out.push_back(dirapi::ToJson(h));
     PrintJson(out);
   } else if (hits->empty()) {
-    std::cerr << "ferry: no online peer shares a matching file" << std::endl;
+    // No hit is an answer, not a failure: said on stdout, exit status 0.
+    std::cout << (a.offset > 0 ? fmt::format("no hits past the first {}\n", a.offset)
+                  : a.text.empty()
+                      ? fmt::format("no online peer shares content {}\n", a.sha256)
+                      : fmt::format("no online peer shares a file whose name contains '{}'\n",
+                                    ForDisplay(a.text)));
   } else {
     PrintHits(*hits);
   }
@@ -172,7 +177,7 @@ Status Peers(DirectoryClient& client, const Args& a) {
     return Status::Ok();
   }
   if (shown.empty()) {
-    std::cerr << "ferry: no peer is online" << std::endl;
+    std::cout << "no peer is online\n";  // an answer, as for search
     return Status::Ok();
   }
   std::vector<std::vector<std::string>> rows = {{"PEER", "USER", "ADDRESS", "FILES", "LAST SEEN"}};
