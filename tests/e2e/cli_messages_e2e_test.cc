@@ -68,6 +68,34 @@ TEST_F(CliMessagesTest, CommandLineErrorsFailWithOneFerryLine) {
   EXPECT_NE(RunFerry({"frob"}).err.find("unknown command 'frob'"), std::string::npos);
 }
 
+TEST_F(CliMessagesTest, HeadWithANegativeCountSaysTheCountIsNegative) {
+  WriteFile(Path("f.txt"), "hello");
+  ASSERT_OK(Ferry({"put", Path("f.txt"), "f.txt"}));
+  auto r = Ferry({"head", "-c", "-5", "f.txt"});
+  EXPECT_FAILS_WITH(r, "INVALID_ARGUMENT: a preview length cannot be negative");
+  EXPECT_EQ(r.err.find("at most"), std::string::npos) << r.err;
+  EXPECT_FAILS_WITH(Ferry({"head", "-c", "2000000", "f.txt"}),
+                    "a preview is at most 1048576 bytes (2000000 asked for)");
+}
+
+TEST_F(CliMessagesTest, DownloadOfANegativeLengthSaysTheLengthIsNegative) {
+  WriteFile(Path("f.txt"), "hello");
+  ASSERT_OK(Ferry({"put", Path("f.txt"), "f.txt"}));
+  auto files = v1::Files::NewStub(RawChannel(server_.address(), data_));
+  v1::DownloadRequest req;
+  req.set_path("f.txt");
+  req.set_length(-1);
+  auto ctx = RawContext(Token());
+  auto reader = files->Download(ctx.get(), req);
+  v1::DownloadChunk chunk;
+  while (reader->Read(&chunk)) {
+  }
+  grpc::Status s = reader->Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+  EXPECT_NE(s.error_message().find("length is negative"), std::string::npos) << s.error_message();
+  EXPECT_EQ(s.error_message().find("starts at"), std::string::npos) << s.error_message();
+}
+
 TEST_F(CliMessagesTest, UserNamesStartingWithADashAreRefusedSayingWhy) {
   const std::string data = Path("other-data");
   auto r = RunFerry({"user", "add", "-x", "--data", data, "--password-stdin"}, {}, "password-1\n");
