@@ -96,6 +96,66 @@ TEST_F(CliMessagesTest, DownloadOfANegativeLengthSaysTheLengthIsNegative) {
   EXPECT_EQ(s.error_message().find("starts at"), std::string::npos) << s.error_message();
 }
 
+TEST_F(CliMessagesTest, PathsThatAreNotUtf8AreInvalidArgumentNamingTheName) {
+  const std::string bad =
+      "bad\xff"
+      "name";
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"ls", bad}, std::vector<std::string>{"touch", bad},
+        std::vector<std::string>{"mkdir", "ok/" + bad}}) {
+    auto r = Ferry(args);
+    EXPECT_FAILS_WITH(r, "INVALID_ARGUMENT: name 'bad\\x{ff}name' is not valid UTF-8");
+    EXPECT_EQ(r.err.find("INTERNAL"), std::string::npos) << r.err;
+  }
+  // An upload names the remote path it could not take.
+  WriteFile(Path("f.txt"), "hello");
+  EXPECT_FAILS_WITH(Ferry({"put", Path("f.txt"), bad}), "is not valid UTF-8");
+  // A name put in a home by other means reaches the client, which shows it
+  // escaped, and a download of the tree refuses it by name.
+  WriteFile(HomePath("alice", std::string("disk\xfe") + "name"), "x");
+  auto listed = Ferry({"ls"});
+  ASSERT_OK(listed);
+  EXPECT_NE(listed.out.find("disk\\x{fe}name"), std::string::npos) << listed.out;
+  EXPECT_FAILS_WITH(Ferry({"get", "-r", "", Path("tree")}),
+                    "INVALID_ARGUMENT: name 'disk\\x{fe}name' is not valid UTF-8");
+
+  // Below the CLI: the server itself answers INVALID_ARGUMENT, never INTERNAL,
+  // whichever field carries the bytes.
+  auto channel = RawChannel(server_.address(), data_);
+  auto files = v1::Files::NewStub(channel);
+  std::string token = Token();
+  {
+    v1::StatRequest req;
+    req.set_path(bad);
+    v1::StatResponse resp;
+    grpc::Status s = files->Stat(RawContext(token).get(), req, &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+  }
+  {
+    v1::RenameRequest req;
+    req.set_from("f.txt");
+    req.set_to(bad);
+    v1::Empty resp;
+    grpc::Status s = files->Rename(RawContext(token).get(), req, &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+  }
+  {
+    auto jobs = v1::Jobs::NewStub(channel);
+    v1::SubmitJobRequest req;
+    req.set_kind(v1::JOB_KIND_ZIP);
+    req.add_paths(bad);
+    v1::Job resp;
+    grpc::Status s = jobs->Submit(RawContext(token).get(), req, &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+  }
+  {
+    // A login with such a name is a wrong name, like any other.
+    grpc::Status s;
+    RawLogin(channel, "alice\xff", "alice-password", &s);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED) << s.error_message();
+  }
+}
+
 TEST_F(CliMessagesTest, UserNamesStartingWithADashAreRefusedSayingWhy) {
   const std::string data = Path("other-data");
   auto r = RunFerry({"user", "add", "-x", "--data", data, "--password-stdin"}, {}, "password-1\n");
