@@ -173,5 +173,25 @@ TEST_F(CliMessagesTest, UserNamesStartingWithADashAreRefusedSayingWhy) {
   EXPECT_FAILS_WITH(r, "INVALID_ARGUMENT: '-x' is not a valid user name");
 }
 
+TEST_F(CliMessagesTest, LsOfSeveralPathsListsEachUnderItsHeader) {
+  WriteFile(Path("f.txt"), "hello");
+  ASSERT_OK(Ferry({"mkdir", "a", "b"}));
+  ASSERT_OK(Ferry({"put", Path("f.txt"), "a/x"}));
+  ASSERT_OK(Ferry({"put", Path("f.txt"), "a/y"}));
+  ASSERT_OK(Ferry({"put", Path("f.txt"), "b/z"}));
+  ASSERT_OK(Ferry({"put", Path("f.txt"), "top.txt"}));
+  auto r = Ferry({"ls", "a", "b"});
+  ASSERT_OK(r);
+  EXPECT_EQ(r.out, "a:\nx\ny\n\nb:\nz\n");
+  // Files given by name come first, as given, then the directories.
+  r = Ferry({"ls", "a", "top.txt"});
+  ASSERT_OK(r);
+  EXPECT_EQ(r.out, "top.txt\n\na:\nx\ny\n");
+  // One directory: its entries alone, as before.
+  r = Ferry({"ls", "b"});
+  ASSERT_OK(r);
+  EXPECT_EQ(r.out, "z\n");
+}
+
 }  // namespace
 }  // namespace ferry::e2e
