@@ -44,6 +44,39 @@ class CliMessagesTest : public E2eTest {
   }
 };
 
+// The lines a terminal shows, a carriage return starting a line over as a
+// line feed does.
+std::vector<std::string> ScreenLines(const std::string& transcript) {
+  std::vector<std::string> lines;
+  std::string line;
+  for (char c : transcript) {
+    if (c == '\r' || c == '\n') {
+      if (!line.empty()) lines.push_back(line);
+      line.clear();
+    } else {
+      line += c;
+    }
+  }
+  if (!line.empty()) lines.push_back(line);
+  return lines;
+}
+
+// The last screen line holding `text`, or "".
+std::string LastLineWith(const std::string& transcript, const std::string& text) {
+  std::string found;
+  for (const auto& line : ScreenLines(transcript)) {
+    if (line.find(text) != std::string::npos) found = line;
+  }
+  return found;
+}
+
+double UnitBytes(const std::string& unit) {
+  if (unit == "KiB") return 1024.0;
+  if (unit == "MiB") return 1024.0 * 1024;
+  if (unit == "GiB") return 1024.0 * 1024 * 1024;
+  return 1;
+}
+
 TEST_F(CliMessagesTest, VersionPrintsFerryGrpcAndOpenSslVersions) {
   for (const std::vector<std::string>& args :
        {std::vector<std::string>{"--version"}, std::vector<std::string>{"version"}}) {
@@ -191,6 +224,72 @@ TEST_F(CliMessagesTest, LsOfSeveralPathsListsEachUnderItsHeader) {
   r = Ferry({"ls", "b"});
   ASSERT_OK(r);
   EXPECT_EQ(r.out, "z\n");
+}
+
+// Run on a terminal, a resumed upload ends with a summary that counts the bytes
+// of this run only: what the server already held is not credited to its rate.
+TEST_F(CliMessagesTest, ResumedUploadSummaryCountsOnlyThisRunsBytes) {
+  const int64_t kSize = 8 * 1024 * 1024;
+  WriteRandomFile(Path("big.bin"), kSize, 21);
+  ASSERT_OK(Ferry({"ls"}));  // pin the certificate
+  std::vector<std::string> first = {"put",           "--limit-rate", "4M",
+                                    Path("big.bin"), "big.bin",      "--trust-new-server"};
+  Child put = Child::Spawn(first, ClientEnv("alice"), Path("put.out"), Path("put.err"));
+  auto held = [&]() -> int64_t {
+    std::error_code ec;
+    for (auto& e : fs::recursive_directory_iterator(data_ + "/uploads", ec)) {
+      if (e.path().extension() == ".part") return static_cast<int64_t>(fs::file_size(e.path()));
+    }
+    return 0;
+  };
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (held() < 3 * 1024 * 1024 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
+  put.Signal(SIGKILL);
+  put.Wait(10s);
+  ASSERT_GE(held(), 3 * 1024 * 1024);
+
+  std::string screen;
+  ASSERT_EQ(FerryOnPty({"put", "--limit-rate", "4M", Path("big.bin"), "big.bin"}, &screen), 0)
+      << screen;
+  std::smatch m;
+  ASSERT_TRUE(
+      std::regex_search(screen, m, std::regex("resuming upload of 'big.bin' at byte ([0-9]+)")))
+      << screen;
+  const int64_t this_run = kSize - std::stoll(m[1].str());
+  ASSERT_GT(this_run, 0);
+  ASSERT_LT(this_run, kSize);
+  std::string summary = LastLineWith(screen, "100%");
+  ASSERT_TRUE(std::regex_search(
+      summary, m,
+      std::regex("100% +8\\.0 MiB \\(([0-9.]+ [KMG]?i?B) this run\\) in ([0-9.]+)s, "
+                 "([0-9.]+) ([KMG]?i?B)/s")))
+      << summary;
+  EXPECT_EQ(m[1].str(), HumanBytes(static_cast<double>(this_run))) << summary;
+  // The rate is this run's bytes over this run's time, to the rounding of
+  // what is printed (the time to 0.1 s, the rate to 0.1 of its unit).
+  double seconds = std::stod(m[2].str());
+  double rate = std::stod(m[3].str()) * UnitBytes(m[4].str());
+  ASSERT_GE(seconds, 0.5) << summary;  // limited to 4 MiB/s
+  EXPECT_LE(rate * (seconds - 0.05), static_cast<double>(this_run) * 1.05) << summary;
+  EXPECT_GE(rate * (seconds + 0.05), static_cast<double>(this_run) * 0.95) << summary;
+  EXPECT_EQ(Sha256File(HomePath("alice", "big.bin")), Sha256File(Path("big.bin")));
+}
+
+// `zip --wait` on a terminal follows the job with a bar whose last line gives
+// the job's time on the server and no transfer rate: no bytes moved here.
+TEST_F(CliMessagesTest, ZipWaitEndsWithTheJobsTimeAndNoRate) {
+  WriteRandomFile(Path("some.bin"), 256 * 1024, 22);
+  ASSERT_OK(Ferry({"put", Path("some.bin"), "some.bin"}));
+  std::string screen;
+  ASSERT_EQ(FerryOnPty({"zip", "--wait", "some.bin"}, &screen), 0) << screen;
+  std::string last = LastLineWith(screen, "100%");
+  EXPECT_TRUE(std::regex_search(last, std::regex("^zip [0-9a-f]{8} +\\[#+\\] 100% +256\\.0 KiB "
+                                                 "in [0-9]+\\.[0-9]s *$")))
+      << last;
+  EXPECT_EQ(last.find("/s"), std::string::npos) << last;
+  EXPECT_NE(screen.find("some.bin.zip"), std::string::npos) << screen;
 }
 
 }  // namespace
