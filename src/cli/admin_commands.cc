@@ -83,6 +83,33 @@ void AddJobLimitOptions(CLI::App* cmd, JobLimitOptions* o) {
       ->capture_default_str();
 }
 
+// The user name a `ferry user` command was given. Those commands keep what
+// they cannot parse (allow_extras) instead of letting the parser take a name
+// such as "-x" for an unknown option and then ask for a name: a word that
+// starts with '-' and is no option gets told why it is not a user name either.
+Status CheckUserNameArgument(const CLI::App& cmd, const std::string& name) {
+  bool after_marker = false;  // after "--" every word is an argument, as given
+  for (const std::string& extra : cmd.remaining()) {
+    if (extra == "--" && !after_marker) {
+      after_marker = true;
+      continue;
+    }
+    if (after_marker || !extra.starts_with('-')) {
+      return Status::InvalidArgument(fmt::format("ferry user {}: unexpected argument '{}'{}",
+                                                 cmd.get_name(), ForDisplay(extra),
+                                                 after_marker ? " (options go before --)" : ""));
+    }
+    Status s = ValidateUserName(extra);
+    return Status::InvalidArgument(
+        fmt::format("ferry user {}: '{}' is not an option of this command{}", cmd.get_name(),
+                    ForDisplay(extra), s.ok() ? "" : ", and " + s.message()));
+  }
+  if (name.empty()) {
+    return Status::InvalidArgument(fmt::format("ferry user {}: give a user name", cmd.get_name()));
+  }
+  return ValidateUserName(name);
+}
+
 }  // namespace
 
 void AddServerCommand(CLI::App& app, int* exit_code) {
@@ -259,8 +286,12 @@ void AddUserCommands(CLI::App& app, int* exit_code) {
   auto a = std::make_shared<Args>();
   auto* user = app.add_subcommand("user", "manage accounts in a data directory");
   user->require_subcommand(1);
-  auto with_db = [a, exit_code](const std::function<Status(AccountStore&, const DataDir&)>& body) {
-    Status s = InitCrypto();
+  // Runs `body` on the data directory's accounts; a command that takes a name
+  // (`named`) has it checked first, before anything is created.
+  auto with_db = [a, exit_code](const CLI::App* named,
+                                const std::function<Status(AccountStore&, const DataDir&)>& body) {
+    Status s = named != nullptr ? CheckUserNameArgument(*named, a->name) : Status::Ok();
+    if (s.ok()) s = InitCrypto();
     DataDir data{a->data};
     if (s.ok()) s = data.Prepare();
     if (s.ok()) {
@@ -276,16 +307,19 @@ void AddUserCommands(CLI::App& app, int* exit_code) {
   };
   auto add_common = [a](CLI::App* cmd, bool takes_name) {
     cmd->add_option("--data", a->data, "data directory")->capture_default_str();
-    if (takes_name) cmd->add_option("name", a->name, "user name")->required();
+    if (takes_name) {
+      // Checked by CheckUserNameArgument, which also explains "-x".
+      cmd->add_option("name", a->name, "user name (required)");
+      cmd->allow_extras()->fallthrough(false);
+    }
   };
 
   auto* add = user->add_subcommand("add", "create an account and its home");
   add_common(add, true);
   add->add_flag("--password-stdin", a->password_stdin, "read the password from standard input");
   add->add_option("--quota", a->quota, "storage quota, like 10G or none (default: none)");
-  add->callback([a, with_db] {
-    with_db([&](AccountStore& accounts, const DataDir& data) -> Status {
-      FERRY_RETURN_IF_ERROR(ValidateUserName(a->name));
+  add->callback([a, with_db, add] {
+    with_db(add, [&](AccountStore& accounts, const DataDir& data) -> Status {
       auto quota = ParseQuota(a->quota.empty() ? "none" : a->quota);
       if (!quota.ok()) return quota.status();
       auto pw = NewPassword(a->password_stdin, a->name);
@@ -304,8 +338,8 @@ void AddUserCommands(CLI::App& app, int* exit_code) {
   auto* passwd = user->add_subcommand("passwd", "set a user's password");
   add_common(passwd, true);
   passwd->add_flag("--password-stdin", a->password_stdin, "read the password from standard input");
-  passwd->callback([a, with_db] {
-    with_db([&](AccountStore& accounts, const DataDir&) -> Status {
+  passwd->callback([a, with_db, passwd] {
+    with_db(passwd, [&](AccountStore& accounts, const DataDir&) -> Status {
       auto pw = NewPassword(a->password_stdin, a->name);
       if (!pw.ok()) return pw.status();
       Status s = accounts.SetPassword(a->name, *pw);
@@ -320,8 +354,8 @@ void AddUserCommands(CLI::App& app, int* exit_code) {
       user->add_subcommand("del", "delete an account (its files stay unless --remove-home)");
   add_common(del, true);
   del->add_flag("--remove-home", a->remove_home, "also delete the user's files");
-  del->callback([a, with_db] {
-    with_db([&](AccountStore& accounts, const DataDir& data) -> Status {
+  del->callback([a, with_db, del] {
+    with_db(del, [&](AccountStore& accounts, const DataDir& data) -> Status {
       FERRY_RETURN_IF_ERROR(accounts.Delete(a->name));
       if (a->remove_home) {
         auto files = HomeFs::Open(data.files(), false);
@@ -339,9 +373,12 @@ void AddUserCommands(CLI::App& app, int* exit_code) {
 
   auto* quota = user->add_subcommand("quota", "set or remove a user's storage quota");
   add_common(quota, true);
-  quota->add_option("size", a->quota, "the quota, like 10G, or none")->required();
-  quota->callback([a, with_db] {
-    with_db([&](AccountStore& accounts, const DataDir&) -> Status {
+  quota->add_option("size", a->quota, "the quota, like 10G, or none (required)");
+  quota->callback([a, with_db, quota] {
+    with_db(quota, [&](AccountStore& accounts, const DataDir&) -> Status {
+      if (a->quota.empty()) {
+        return Status::InvalidArgument("ferry user quota: give the quota, like 10G, or none");
+      }
       auto bytes = ParseQuota(a->quota);
       if (!bytes.ok()) return bytes.status();
       FERRY_RETURN_IF_ERROR(accounts.SetQuota(a->name, *bytes));
@@ -355,7 +392,7 @@ void AddUserCommands(CLI::App& app, int* exit_code) {
   auto* list = user->add_subcommand("list", "list accounts");
   add_common(list, false);
   list->callback([with_db] {
-    with_db([&](AccountStore& accounts, const DataDir&) -> Status {
+    with_db(nullptr, [&](AccountStore& accounts, const DataDir&) -> Status {
       auto all = accounts.List();
       if (!all.ok()) return all.status();
       for (const auto& u : *all) {

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "cli/prompt.h"
+#include "core/credentials.h"
 
 namespace ferry {
 namespace {}  // namespace
@@ -65,6 +66,9 @@ Result<ClientOptions> ResolveClientOptions(const ClientFlags& flags) {
     }
     o.user = *typed;
   }
+  // A name no account can have ("--user -x") is refused here, saying why,
+  // rather than by the server as a wrong name or password.
+  FERRY_RETURN_IF_ERROR(ValidateUserName(o.user));
   if (const char* pw = std::getenv("FERRY_PASSWORD"); pw != nullptr) {
     o.password = pw;
   } else {

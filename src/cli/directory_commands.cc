@@ -14,6 +14,7 @@
 #include "cli/fail.h"
 #include "cli/prompt.h"
 #include "client/progress.h"
+#include "core/credentials.h"
 #include "core/display_text.h"
 #include "core/rel_path.h"
 #include "core/secrets.h"
@@ -133,7 +134,12 @@ Status Search(DirectoryClient& client, const Args& a) {
     for (const auto& h : *hits) out.push_back(dirapi::ToJson(h));
     PrintJson(out);
   } else if (hits->empty()) {
-    std::cerr << "ferry: no online peer shares a matching file" << std::endl;
+    // No hit is an answer, not a failure: said on stdout, exit status 0.
+    std::cout << (a.offset > 0 ? fmt::format("no hits past the first {}\n", a.offset)
+                  : a.text.empty()
+                      ? fmt::format("no online peer shares content {}\n", a.sha256)
+                      : fmt::format("no online peer shares a file whose name contains '{}'\n",
+                                    ForDisplay(a.text)));
   } else {
     PrintHits(*hits);
   }
@@ -171,7 +177,7 @@ Status Peers(DirectoryClient& client, const Args& a) {
     return Status::Ok();
   }
   if (shown.empty()) {
-    std::cerr << "ferry: no peer is online" << std::endl;
+    std::cout << "no peer is online\n";  // an answer, as for search
     return Status::Ok();
   }
   std::vector<std::vector<std::string>> rows = {{"PEER", "USER", "ADDRESS", "FILES", "LAST SEEN"}};
@@ -217,6 +223,7 @@ Result<DirectoryLogin> ResolveDirectoryLogin(const ClientFlags& flags, const std
     }
     login.user = *typed;
   }
+  FERRY_RETURN_IF_ERROR(ValidateUserName(login.user));  // as the directory would, saying why
   if (password_stdin) {
     auto line = ReadStdinLine();
     if (!line) return Status::InvalidArgument("--password-stdin: nothing on standard input");

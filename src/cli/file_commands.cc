@@ -6,6 +6,7 @@
 #include <ctime>
 #include <iostream>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
@@ -86,6 +87,48 @@ bool IsLocalDirectory(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+void PrintEntry(const v1::FileEntry& e, const std::string& name, bool long_format) {
+  bool dir = e.type() == v1::FILE_TYPE_DIRECTORY;
+  if (long_format) {
+    std::cout << fmt::format("{}{:04o} {:>14} {} {}{}\n", TypeChar(e.type()), e.mode(), e.size(),
+                             FormatTime(e.mtime_ns()), ForDisplay(name), dir ? "/" : "");
+  } else {
+    std::cout << ForDisplay(name) << (dir ? "/" : "") << "\n";
+  }
+}
+
+void PrintEntries(const std::vector<v1::FileEntry>& entries, bool long_format) {
+  for (const auto& e : entries) PrintEntry(e, e.name(), long_format);
+}
+
+// `ls a b ...` as GNU ls lays it out: the arguments that are files first, as
+// given, then each directory's listing under a "name:" header, the groups
+// apart by a blank line.
+Status ListSeveral(Connection& c, const FileCommandEnv& env, const std::vector<std::string>& paths,
+                   bool long_format) {
+  std::vector<std::pair<std::string, v1::FileEntry>> files;
+  std::vector<std::string> dirs;
+  for (const auto& p : paths) {
+    auto st = StatRemote(c, env.Remote(p), false);
+    if (!st.ok()) return st.status();
+    if (st->entry().type() == v1::FILE_TYPE_DIRECTORY) {
+      dirs.push_back(p);
+    } else {
+      files.emplace_back(p, st->entry());
+    }
+  }
+  for (const auto& [p, e] : files) PrintEntry(e, p, long_format);
+  bool first = files.empty();
+  for (const auto& p : dirs) {
+    auto entries = ListRemote(c, env.Remote(p));
+    if (!entries.ok()) return entries.status();
+    std::cout << (first ? "" : "\n") << ForDisplay(p.empty() ? "." : p) << ":\n";
+    first = false;
+    PrintEntries(*entries, long_format);
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 void Run(FileCommandEnv& env, const std::function<Status(Connection&)>& body) {
@@ -135,22 +178,13 @@ void AddFileCommands(CLI::App& app, FileCommandEnv& env) {
   ls->callback([&env, a] {
     if (a->paths.empty()) a->paths.push_back("");
     Run(env, [&](Connection& c) -> Status {
-      for (const auto& p : a->paths) {
-        auto entries = ListRemote(c, env.Remote(p));
+      if (a->paths.size() == 1) {
+        auto entries = ListRemote(c, env.Remote(a->paths[0]));
         if (!entries.ok()) return entries.status();
-        if (a->paths.size() > 1) std::cout << ForDisplay(p) << ":\n";
-        for (const auto& e : *entries) {
-          bool dir = e.type() == v1::FILE_TYPE_DIRECTORY;
-          if (a->long_format) {
-            std::cout << fmt::format("{}{:04o} {:>14} {} {}{}\n", TypeChar(e.type()), e.mode(),
-                                     e.size(), FormatTime(e.mtime_ns()), ForDisplay(e.name()),
-                                     dir ? "/" : "");
-          } else {
-            std::cout << ForDisplay(e.name()) << (dir ? "/" : "") << "\n";
-          }
-        }
+        PrintEntries(*entries, a->long_format);
+        return Status::Ok();
       }
-      return Status::Ok();
+      return ListSeveral(c, env, a->paths, a->long_format);
     });
   });
 

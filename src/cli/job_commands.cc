@@ -1,5 +1,6 @@
 #include "cli/job_commands.h"
 
+#include <chrono>
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
@@ -80,11 +81,20 @@ Status Follow(Connection& c, const std::string& id) {
     if (!terminal || j.total_bytes() == 0) return;
     if (!bar) {
       bar = std::make_unique<Progress>(fmt::format("{} {}", KindWord(j.kind()), id.substr(0, 8)),
-                                       static_cast<int64_t>(j.total_bytes()), true);
+                                       static_cast<int64_t>(j.total_bytes()), true,
+                                       Progress::Kind::kWork);
     }
     bar->Update(static_cast<int64_t>(j.done_bytes()));
   });
-  if (bar && job.ok() && job->state() == v1::JOB_STATE_DONE) bar->Finish();
+  if (bar && job.ok() && job->state() == v1::JOB_STATE_DONE) {
+    // The job ran on the server, maybe before this command watched it: its
+    // own start and end times say how long it took.
+    if (job->started_unix_ms() > 0 && job->finished_unix_ms() >= job->started_unix_ms()) {
+      bar->Finish(std::chrono::milliseconds(job->finished_unix_ms() - job->started_unix_ms()));
+    } else {
+      bar->Finish();
+    }
+  }
   if (!job.ok()) return job.status();
   FERRY_RETURN_IF_ERROR(Outcome(*job));
   std::cout << ForDisplay(job->result()) << "\n";

@@ -3,6 +3,8 @@
 
 #include <memory>
 
+#include <fmt/format.h>
+
 #include "cli/client_settings.h"
 #include "cli/commands.h"
 #include "cli/directory_commands.h"
@@ -11,6 +13,8 @@
 #include "cli/file_commands.h"
 #include "cli/job_commands.h"
 #include "cli/peer_commands.h"
+#include "cli/version.h"
+#include "core/display_text.h"
 #include "core/process_tuning.h"
 #include "core/secrets.h"
 
@@ -23,6 +27,20 @@ int main(int argc, char** argv) {
   CLI::App app("ferry: self-hosted file sharing", "ferry");
   app.require_subcommand(1);
   app.fallthrough();
+  // A command line ferry cannot parse fails like any other command: one line
+  // "ferry: INVALID_ARGUMENT: ..." (with the parser's exit status).
+  app.failure_message([](const CLI::App* parsed, const CLI::Error& e) {
+    std::string what = e.what();
+    // CLI11 asks for a subcommand when the word given is none of them.
+    auto left = parsed->remaining(true);
+    if (e.get_name() == "RequiredError" && what.find("subcommand") != std::string::npos &&
+        !left.empty()) {
+      what = fmt::format("unknown command '{}'", left.front());
+    }
+    return fmt::format("ferry: INVALID_ARGUMENT: {} (see ferry --help, or ferry COMMAND --help)\n",
+                       ForDisplay(what));
+  });
+  AddVersionCommand(app);
   int exit_code = 0;
 
   ClientFlags flags;

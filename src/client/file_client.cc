@@ -386,7 +386,10 @@ Status DownloadFile(Connection& conn, const std::string& remote, const std::stri
           return Status::Ok();
         },
         [&](Chunk& chunk) -> Status {
-          if (!progress) progress = MakeProgress(options, remote, sink.size());
+          if (!progress) {
+            progress = MakeProgress(options, remote, sink.size());
+            progress->Update(start);  // this run starts here: a resumed part is not counted
+          }
           FERRY_RETURN_IF_ERROR(sink.Write(chunk));
           progress->Update(sink.written());
           limiter.Consume(static_cast<int64_t>(chunk.data.size()));

@@ -21,8 +21,17 @@ std::string HumanBytes(double bytes) {
                    : fmt::format("{:.1f} {}", bytes, kUnits[unit]);
 }
 
-Progress::Progress(std::string label, int64_t total, bool enabled)
+std::string HumanSeconds(double seconds) {
+  if (!std::isfinite(seconds) || seconds < 0) seconds = 0;
+  if (seconds < 60) return fmt::format("{:.1f}s", seconds);
+  auto whole = static_cast<int64_t>(std::min(seconds, 1e12));
+  if (whole < 3600) return fmt::format("{}m{:02}s", whole / 60, whole % 60);
+  return fmt::format("{}h{:02}m", whole / 3600, whole % 3600 / 60);
+}
+
+Progress::Progress(std::string label, int64_t total, bool enabled, Kind kind)
     : label_(ForDisplay(label)),  // a remote path; names in a tree come from the server
+      kind_(kind),
       total_(total),
       enabled_(enabled),
       start_(std::chrono::steady_clock::now()) {}
@@ -34,45 +43,64 @@ void Progress::Update(int64_t done) {
   auto now = std::chrono::steady_clock::now();
   if (now - last_draw_ < std::chrono::milliseconds(100)) return;
   last_draw_ = now;
-  Draw(false);
+  Draw(false, Elapsed());
 }
 
-void Progress::Finish() {
+void Progress::Finish() { Finish(std::chrono::milliseconds(std::llround(Elapsed() * 1000))); }
+
+void Progress::Finish(std::chrono::milliseconds took) {
   if (!enabled_) return;
-  Draw(true);
+  Draw(true, static_cast<double>(took.count()) / 1000);
   std::fputc('\n', stdout);
   std::fflush(stdout);
   enabled_ = false;
 }
 
-void Progress::Draw(bool final) {
+double Progress::Elapsed() const {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+}
+
+void Progress::Draw(bool final, double seconds) {
   // `done_` and `total_` come from the server: whatever they are, the bar stays
   // within its width and no conversion leaves the range of its type.
-  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-  double moved =
-      static_cast<double>(done_) - static_cast<double>(std::max<int64_t>(start_done_, 0));
-  double rate = seconds > 0 ? std::max(moved, 0.0) / seconds : 0;
+  double moved = std::max(
+      static_cast<double>(done_) - static_cast<double>(std::max<int64_t>(start_done_, 0)), 0.0);
+  double rate = seconds > 0 ? moved / seconds : 0;
   double fraction = total_ > 0 ? static_cast<double>(done_) / static_cast<double>(total_) : 1.0;
   fraction = std::clamp(fraction, 0.0, 1.0);
   constexpr int kWidth = 24;
   int filled = std::clamp(static_cast<int>(fraction * kWidth), 0, kWidth);
   std::string bar = std::string(static_cast<size_t>(filled), '#') +
                     std::string(static_cast<size_t>(kWidth - filled), '.');
-  std::string eta = "--:--";
-  if (final) {
-    eta = fmt::format("{:.1f}s", seconds);
-  } else if (rate > 0) {
-    double left = std::max(static_cast<double>(total_) - static_cast<double>(done_), 0.0) / rate;
-    constexpr double kLongestEta = 100.0 * 24 * 3600;  // beyond, an ETA says nothing
-    if (std::isfinite(left) && left < kLongestEta) {
-      int64_t whole = static_cast<int64_t>(left);
-      eta = fmt::format("{:02}:{:02}", whole / 60, whole % 60);
-    }
-  }
   std::string label = label_.size() > 28 ? "..." + label_.substr(label_.size() - 25) : label_;
-  std::fprintf(stdout, "\r%-28s [%s] %3.0f%% %10s %10s/s %s %s   ", label.c_str(), bar.c_str(),
-               fraction * 100, HumanBytes(static_cast<double>(done_)).c_str(),
-               HumanBytes(rate).c_str(), eta.c_str(), note_.c_str());
+  std::string line = fmt::format("{:<28} [{}] {:3.0f}% {:>10}", label, bar, fraction * 100,
+                                 HumanBytes(static_cast<double>(done_)));
+  if (final) {
+    // Only this run's bytes make the rate: a resumed transfer says how many
+    // it moved rather than crediting this run with what was already there.
+    if (kind_ == Kind::kTransfer && start_done_ > 0) {
+      line += fmt::format(" ({} this run)", HumanBytes(moved));
+    }
+    line += fmt::format(" in {}", HumanSeconds(seconds));
+    if (kind_ == Kind::kTransfer) line += fmt::format(", {}/s", HumanBytes(rate));
+  } else {
+    std::string eta = "--:--";
+    if (rate > 0) {
+      double left = std::max(static_cast<double>(total_) - static_cast<double>(done_), 0.0) / rate;
+      constexpr double kLongestEta = 100.0 * 24 * 3600;  // beyond, an ETA says nothing
+      if (std::isfinite(left) && left < kLongestEta) {
+        int64_t whole = static_cast<int64_t>(left);
+        eta = fmt::format("{:02}:{:02}", whole / 60, whole % 60);
+      }
+    }
+    if (kind_ == Kind::kTransfer) line += fmt::format(" {:>10}/s", HumanBytes(rate));
+    line += " " + eta;
+  }
+  if (!note_.empty()) line += " " + note_;
+  size_t width = line.size();
+  line.append(drawn_width_ > width ? drawn_width_ - width : 0, ' ');  // cover the longer line
+  drawn_width_ = width;
+  std::fprintf(stdout, "\r%s", line.c_str());
   std::fflush(stdout);
 }
 

@@ -60,7 +60,10 @@ Status ValidateName(std::string_view name) {
           fmt::format("name '{}' contains a control character", ForDisplay(name)));
     }
     size_t len = Utf8SequenceLength(name, i);
-    if (len == 0) return Status::InvalidArgument("name is not valid UTF-8");
+    if (len == 0) {
+      return Status::InvalidArgument(fmt::format(
+          "name '{}' is not valid UTF-8 (ferry's names are UTF-8 text)", ForDisplay(name)));
+    }
     i += len;
   }
   return Status::Ok();

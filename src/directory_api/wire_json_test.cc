@@ -385,7 +385,7 @@ TEST(WireJsonTest, PeerInfosRoundTripAndRejects) {
   ExpectInvalid(one(With(good, "peer_id", "\"" + std::string(32, 'B') + "\"")), "lower-case");
   ExpectInvalid(one(With(good, "cert_sha256", "\"abc\"")), "peers[0]: 'cert_sha256' must be 64");
   ExpectInvalid(one(With(good, "address", "\"no-port\"")), "peers[0]: 'address' must be host:port");
-  ExpectInvalid(one(With(good, "username", "\"\"")), "peers[0]: a user name");
+  ExpectInvalid(one(With(good, "username", "\"\"")), "peers[0]: '' is not a valid user name");
   ExpectInvalid(one(With(good, "files", "-1")), "peers[0]: 'files' must be a whole number");
   ExpectInvalid(one(With(good, "last_seen", "")), "peers[0]: 'last_seen' is missing");
 }

@@ -445,9 +445,14 @@ grpc::Status FileService::Head(grpc::ServerContext* ctx, const v1::HeadRequest* 
   return Serve(
       state_, ctx, "head", req->path(), /*streaming=*/false,
       [&](Caller& caller, const RelPath& path, AuditScope& audit) -> Status {
-        if (req->length() < 0 || req->length() > kMaxHeadBytes) {
+        if (req->length() < 0) {
           return Status::InvalidArgument(
-              fmt::format("a preview is at most {} bytes", kMaxHeadBytes));
+              fmt::format("a preview length cannot be negative ({} bytes asked for; 0 means {})",
+                          req->length(), kDefaultHeadBytes));
+        }
+        if (req->length() > kMaxHeadBytes) {
+          return Status::InvalidArgument(fmt::format("a preview is at most {} bytes ({} asked for)",
+                                                     kMaxHeadBytes, req->length()));
         }
         Result<OpenFile> file = [&] {
           auto lock = state_->locks.Read(caller.call.user(), path);

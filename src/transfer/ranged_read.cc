@@ -29,7 +29,11 @@ void RememberHashes(const OpenFile& file, const std::string& sha256,
 
 Result<ByteRange> ResolveRange(int64_t size, int64_t offset, int64_t length,
                                std::string_view display) {
-  if (offset < 0 || offset > size || length < 0) {
+  if (length < 0) {
+    return Status::InvalidArgument(
+        fmt::format("the range's length is negative ({}); 0 means to the end of the file", length));
+  }
+  if (offset < 0 || offset > size) {
     return Status::OutOfRange(
         fmt::format("range starts at {} but '{}' has {} bytes", offset, display, size));
   }

@@ -23,7 +23,8 @@ struct ByteRange {
 
 // The range a request for `length` bytes at `offset` names in a file of
 // `size` bytes (length 0, or one past the end, means to the end).
-// OUT_OF_RANGE if offset is outside [0, size] or length is negative.
+// INVALID_ARGUMENT if length is negative; OUT_OF_RANGE if offset is outside
+// [0, size].
 Result<ByteRange> ResolveRange(int64_t size, int64_t offset, int64_t length,
                                std::string_view display);
 

@@ -52,7 +52,9 @@ TEST(RangedReadTest, ResolvesRanges) {
   EXPECT_EQ(ResolveRange(100, 100, 0, "f")->begin, 100);
   EXPECT_EQ(ResolveRange(100, 101, 0, "f").status().code(), Code::kOutOfRange);
   EXPECT_EQ(ResolveRange(100, -1, 0, "f").status().code(), Code::kOutOfRange);
-  EXPECT_EQ(ResolveRange(100, 0, -1, "f").status().code(), Code::kOutOfRange);
+  EXPECT_EQ(ResolveRange(100, 0, -1, "f").status().code(), Code::kInvalidArgument);
+  EXPECT_NE(ResolveRange(100, 0, -1, "f").status().message().find("length is negative"),
+            std::string::npos);
 }
 
 TEST(RangedReadTest, AMiddleRangeCarriesItsBytesPrefixHashAndWholeChunkHashes) {

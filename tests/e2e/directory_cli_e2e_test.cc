@@ -125,10 +125,15 @@ TEST_F(DirectoryCliTest, RegisterThenFindWhatPeersShare) {
                     "ALREADY_EXISTS");
   ASSERT_OK(Ferry({"register"}, "bob", "bob-password"));  // FERRY_PASSWORD works too
 
+  // No peer and no hit are answers, not failures: a line on stdout, exit 0.
   auto none = Ferry({"peers"});
   ASSERT_OK(none);
-  EXPECT_EQ(none.out, "");
-  EXPECT_NE(none.err.find("no peer is online"), std::string::npos) << none.err;
+  EXPECT_EQ(none.out, "no peer is online\n");
+  EXPECT_EQ(none.err, "");
+  auto no_hit = Ferry({"search", "x"});
+  ASSERT_OK(no_hit);
+  EXPECT_EQ(no_hit.out, "no online peer shares a file whose name contains 'x'\n");
+  EXPECT_EQ(no_hit.err, "");
 
   auto alice = Client("data", "alice", "alice-password");
   auto bob = Client("data", "bob", "bob-password");
