@@ -353,7 +353,8 @@ async function main() {
       assertEqual(JSON.stringify(paths), JSON.stringify([HOSTILE_NAME_2, 'carol-notes.txt'].sort()), 'the shared paths');
       const notes = shared.find((r) => r[0] === 'carol-notes.txt');
       assertEqual(notes[1], '14 B', 'the size of carol-notes.txt');
-      assert(/^[0-9a-f]{64}$/.test(notes[3]), `the SHA-256 of carol-notes.txt: ${notes[3]}`);
+      assert(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/.test(notes[3]), `when carol-notes.txt was hashed: ${notes[3]}`);
+      assert(/^[0-9a-f]{64}$/.test(notes[4]), `the SHA-256 of carol-notes.txt: ${notes[4]}`);
       await noHarm('on the Shared panel');
       await screenshot(page, 'shared');
     });
