@@ -33,32 +33,6 @@ using namespace std::chrono_literals;
 const auto kStart = 30s * kSlowdown;
 constexpr int64_t kMiB = 1 << 20;
 
-// Makes `path`'s mtime an hour old, so that a restarted peer trusts its index
-// entry without checking the file again.
-void Age(const std::string& path) {
-  struct stat st {};
-  ASSERT_EQ(::stat(path.c_str(), &st), 0) << path;
-  timespec times[2] = {st.st_atim, st.st_mtim};
-  times[1].tv_sec -= 3600;
-  ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), times, 0), 0) << path;
-}
-
-// Overwrites a few bytes in the middle of every 1 MiB chunk of `path` and
-// puts its mtime back: same size, mtime and inode, other content.
-void AlterBehindTheIndex(const std::string& path) {
-  struct stat st {};
-  ASSERT_EQ(::stat(path.c_str(), &st), 0);
-  int fd = ::open(path.c_str(), O_WRONLY);
-  ASSERT_GE(fd, 0);
-  for (int64_t start = 0; start < st.st_size; start += kMiB) {
-    int64_t middle = start + std::min(kMiB, st.st_size - start) / 2;
-    ASSERT_EQ(::pwrite(fd, "tampered", 8, std::min(middle, st.st_size - 8)), 8);
-  }
-  ::close(fd);
-  timespec times[2] = {st.st_atim, st.st_mtim};
-  ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), times, 0), 0);
-}
-
 // The chunks the done record `record` of a `size`-byte download marks done,
 // and their bytes into *bytes; 0 while there is no record.
 int64_t RecordedChunks(const std::string& record, int64_t size, int64_t* bytes = nullptr) {

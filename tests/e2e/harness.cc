@@ -3,9 +3,11 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -60,6 +62,29 @@ std::string ReadFile(const std::string& path) {
 
 void WriteFile(const std::string& path, const std::string& data) {
   std::ofstream(path, std::ios::binary) << data;
+}
+
+void Age(const std::string& path) {
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0) << path;
+  timespec times[2] = {st.st_atim, st.st_mtim};
+  times[1].tv_sec -= 3600;
+  ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), times, 0), 0) << path;
+}
+
+void AlterBehindTheIndex(const std::string& path) {
+  constexpr int64_t kMiB = 1 << 20;
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  int fd = ::open(path.c_str(), O_WRONLY);
+  ASSERT_GE(fd, 0);
+  for (int64_t start = 0; start < st.st_size; start += kMiB) {
+    int64_t middle = start + std::min(kMiB, st.st_size - start) / 2;
+    ASSERT_EQ(::pwrite(fd, "tampered", 8, std::min(middle, st.st_size - 8)), 8);
+  }
+  ::close(fd);
+  timespec times[2] = {st.st_atim, st.st_mtim};
+  ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), times, 0), 0);
 }
 
 void WriteRandomFile(const std::string& path, size_t size, unsigned seed) {

@@ -65,6 +65,13 @@ void WriteFile(const std::string& path, const std::string& data);
 // A file of `size` pseudo-random bytes from `seed`.
 void WriteRandomFile(const std::string& path, size_t size, unsigned seed);
 std::string Sha256File(const std::string& path);
+// Makes `path`'s mtime an hour old, so that a (re)started peer trusts its
+// index entry without checking the file again.
+void Age(const std::string& path);
+// Overwrites a few bytes in the middle of every 1 MiB chunk of `path` and
+// puts its mtime back: same size, mtime and inode, other content (a peer's
+// copy altered behind its index).
+void AlterBehindTheIndex(const std::string& path);
 // The resident set of process `pid` in bytes (VmRSS); 0 if it cannot be read.
 size_t ResidentBytes(pid_t pid);
 // Everything under `root`: relative path -> SHA-256, or "dir" for a directory.

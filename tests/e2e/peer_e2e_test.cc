@@ -91,10 +91,10 @@ class PeerE2eTest : public ::testing::Test {
   void StartPeer() {
     ++starts_;
     log_ = Path("peer-" + std::to_string(starts_) + ".log");
-    peer_ = Child::Spawn({"peer", "--share", Path("share"), "--data", Path("peer-data"), "--listen",
-                          "127.0.0.1:0", "--ui-listen", "127.0.0.1:0", "--settle-ms", "200",
-                          "--trust-new-server"},
-                         PeerEnv(), "/dev/null", log_);
+    peer_ = Child::Spawn(
+        {"peer", "--share", Path("share"), "--data", Path("peer-data"), "--listen", "127.0.0.1:0",
+         "--ui-listen", "127.0.0.1:0", "--settle-ms", "200", "--trust-new-server"},
+        PeerEnv(), "/dev/null", log_);
   }
   // SIGTERM, and the exit status.
   int StopPeer() {

@@ -105,6 +105,7 @@ class PeerUiE2eTest : public ::testing::Test {
       // Content by name: files of other names differ, of one name are the same.
       WriteRandomFile(Path("share" + i + "/" + name), static_cast<size_t>(size),
                       static_cast<unsigned>(std::hash<std::string>{}(name)));
+      Age(Path("share" + i + "/" + name));
     }
     Peer& p = peers_.emplace_back();
     p.log = Path("server" + i + ".log");
@@ -526,6 +527,45 @@ TEST_F(PeerUiE2eTest, ADownloadIsPausedResumedAndCancelled) {
   EXPECT_EQ(history.body["history"][0]["state"], "cancelled");
   EXPECT_EQ(history.body["history"][1]["id"], id);
   EXPECT_EQ(history.body["history"][1]["state"], "done");
+}
+
+TEST_F(PeerUiE2eTest, APeerThatSendsBadDataIsShownDroppedWithWhy) {
+  const int64_t size = 8 * kMiB;
+  StartServer({{"clip.bin", size}});
+  StartServer({{"clip.bin", size}});
+  StartUi();
+  ASSERT_FALSE(HasFatalFailure());
+  const std::string sha = WaitForSearch("clip", 2);
+  ASSERT_FALSE(sha.empty());
+  // The second peer's copy changes behind its index: it serves bad chunks.
+  AlterBehindTheIndex(Path("share1/clip.bin"));
+
+  UiReply started = Call("POST", "/api/v1/downloads", json{{"sha256", sha}}.dump());
+  ASSERT_EQ(started.status, 201) << started.raw;
+  json done = WaitForState(started.body["id"], "done");
+  EXPECT_EQ(Sha256File(Path("ui-data/downloads/clip.bin")), sha);
+  ASSERT_EQ(done["peers"].size(), 2u) << done.dump();
+  int dropped = 0;
+  for (const auto& p : done["peers"]) {
+    if (p["state"] == "dropped") {
+      ++dropped;
+      EXPECT_NE(p["why"].get<std::string>().find("chunk"), std::string::npos) << p.dump();
+      EXPECT_EQ(p["bytes"], 0) << p.dump();
+    } else {
+      EXPECT_EQ(p["state"], "active") << p.dump();
+      EXPECT_EQ(p["bytes"], size) << p.dump();
+    }
+  }
+  EXPECT_EQ(dropped, 1) << done.dump();
+  UiReply metrics = Call("GET", "/metrics");
+  EXPECT_NE(metrics.raw.find("ferry_peer_peers_dropped_total 1\n"), std::string::npos)
+      << metrics.raw;
+  EXPECT_NE(metrics.raw.find("ferry_peer_chunks_rejected_total 1\n"), std::string::npos)
+      << metrics.raw;
+  // The history names the honest peer alone as a source.
+  json entry = Call("GET", "/api/v1/history").body["history"][0];
+  ASSERT_EQ(entry["sources"].size(), 1u) << entry.dump();
+  EXPECT_EQ(entry["sources"][0]["bytes"], size);
 }
 
 TEST_F(PeerUiE2eTest, SharesUploadsAndTheNetworkAreShown) {
