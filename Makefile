@@ -3,7 +3,7 @@ JOBS ?= 2
 DATA ?= ./ferry-data
 LISTEN ?= 127.0.0.1:7070
 
-.PHONY: deps build build-asan run test fuzz bench-directory test-release test-asan bench bench-transfer bench-jobs bench-attack bench-memory bench-peer format clean
+.PHONY: deps build build-asan run test fuzz bench-directory test-release test-asan bench bench-transfer bench-jobs bench-attack bench-memory bench-peer bench-peer-ui format clean
 
 deps:
 	./scripts/install-deps.sh
@@ -49,7 +49,7 @@ fuzz: deps
 
 test: test-release test-asan fuzz
 
-bench: bench-transfer bench-jobs bench-directory bench-attack bench-memory bench-peer
+bench: bench-transfer bench-jobs bench-directory bench-attack bench-memory bench-peer bench-peer-ui
 
 bench-transfer: build
 	FERRY_BENCH_DEPS=1 ./scripts/install-deps.sh
@@ -58,6 +58,10 @@ bench-transfer: build
 bench-peer: build
 	FERRY_BENCH_DEPS=1 ./scripts/install-deps.sh
 	./bench/peer_bench.sh
+
+bench-peer-ui: build
+	FERRY_BENCH_DEPS=1 ./scripts/install-deps.sh
+	./bench/peer_ui_bench.sh
 
 bench-jobs: build
 	./bench/jobs_bench.sh

@@ -25,7 +25,8 @@ packages=(
 command -v node >/dev/null || packages+=(nodejs)
 command -v npm >/dev/null || packages+=(npm)
 if [[ "${FERRY_BENCH_DEPS:-0}" == 1 ]]; then
-  packages+=(openssh-server openssh-client nginx curl time wrk opentracker aria2 python3-libtorrent)
+  packages+=(openssh-server openssh-client nginx curl time wrk opentracker aria2 python3-libtorrent
+    transmission-daemon)
 fi
 
 missing=()

@@ -531,6 +531,17 @@ asio::awaitable<void> Accept(HttpServer::State& state) {
       continue;
     }
     error_code ignored;
+    if (state.options.max_connections > 0) {
+      int open = 0;
+      for (const auto& l : state.loops) open += l->connections.load();
+      if (open >= state.options.max_connections) {
+        // Reset, not closed in order: the peer learns at once, and no
+        // TIME_WAIT is left here.
+        socket.set_option(asio::socket_base::linger(true, 0), ignored);
+        socket.close(ignored);
+        continue;
+      }
+    }
     socket.set_option(tcp::no_delay(true), ignored);
     ++loop->connections;
     if (state.tls) {

@@ -44,6 +44,9 @@ struct HttpServerOptions {
   // Pool threads for the requests not answered on the loop: how many of
   // those are handled at once.
   int threads = 16;
+  // Connections open at once; one more is reset as soon as it is accepted,
+  // before any TLS or HTTP work. 0: no limit (the descriptor limit's).
+  int max_connections = 0;
   // From the end of a reply (or the connection) to the end of the next
   // request's headers. A stream being sent is not idle.
   std::chrono::milliseconds idle_timeout{std::chrono::seconds(60)};

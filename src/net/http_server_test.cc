@@ -475,6 +475,35 @@ TEST_F(HttpServerTest, IdleConnectionsTimeOut) {
   EXPECT_GE(std::chrono::steady_clock::now() - start, 250ms);
 }
 
+TEST_F(HttpServerTest, ConnectionsPastTheCapAreResetAndServedOnceOthersClose) {
+  HttpServerOptions options;
+  options.max_connections = 2;
+  StartServer(options);
+  auto first = std::make_unique<RawConnection>(port());
+  RawConnection second(port());
+  // Both are served: the cap counts open connections, not requests.
+  for (RawConnection* c : {first.get(), &second}) {
+    ASSERT_TRUE(c->Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+    ASSERT_NE(c->ReadUntil("from 127.0.0.1").find("200 OK"), std::string::npos);
+  }
+  RawConnection third(port());
+  third.Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  size_t answered = 0;
+  EXPECT_TRUE(third.DrainUntilClosed(&answered));
+  EXPECT_EQ(answered, 0u);
+  // One closes: a new connection is served again.
+  first.reset();
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  bool served = false;
+  while (!served && std::chrono::steady_clock::now() < deadline) {
+    RawConnection again(port());
+    served = again.Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n") &&
+             again.ReadUntil("from 127.0.0.1").find("200 OK") != std::string::npos;
+    if (!served) std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_TRUE(served);
+}
+
 // Stops while a slow request is in hand (on a loop, or on the pool of
 // threads when `options` says so): that one is answered, an idle connection
 // is closed, and Serve() returns well before the grace ends.

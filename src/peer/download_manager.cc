@@ -20,6 +20,10 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// Downloads that ended stay in List() (this run's) up to this many, the
+// oldest forgotten first; the history keeps them all.
+constexpr size_t kEndedKept = 500;
+
 int64_t UnixNow() { return static_cast<int64_t>(std::time(nullptr)); }
 
 std::string_view PeerStateName(PeerReport::State state) {
@@ -338,6 +342,16 @@ void DownloadManager::RecordLocked(Job& job) {
   }
   ended_entries_.push_back(std::move(e));
   notify_.notify_all();
+  size_t ended = 0;
+  for (const auto& j : jobs_) ended += Unfinished(j->view.state) || j->running ? 0 : 1;
+  for (auto it = jobs_.begin(); ended > kEndedKept && it != jobs_.end();) {
+    if (!Unfinished((*it)->view.state) && !(*it)->running) {
+      it = jobs_.erase(it);
+      --ended;
+    } else {
+      ++it;
+    }
+  }
 }
 
 void DownloadManager::StopLocked(std::unique_lock<std::mutex>& lock, Job& job, StopReason why) {

@@ -108,7 +108,8 @@ class DownloadManager {
   Result<DownloadView> Resume(const std::string& id);  // a paused or failed one
   Result<DownloadView> Cancel(const std::string& id);  // deletes its partial file
 
-  // This run's downloads, newest first.
+  // This run's downloads, newest first (of those that ended, the newest 500;
+  // the history has every one).
   std::vector<DownloadView> List() const;
   DownloadTotals Totals() const;
 

@@ -13,6 +13,8 @@ namespace ferry {
 
 // The largest request body the UI takes (the API's bodies are small JSON).
 inline constexpr size_t kUiBodyLimit = 16 << 10;
+// Connections to the UI open at once; more are reset when accepted.
+inline constexpr int kUiMaxConnections = 64;
 
 // The route table; `access` and `parts` outlive it.
 HttpRoutes MakeUiRoutes(const UiAccess& access, const UiParts& parts);

@@ -24,6 +24,9 @@ Result<std::unique_ptr<UiServer>> UiServer::Start(const UiServerOptions& options
   http.max_body = kUiBodyLimit;
   http.loops = 1;
   http.threads = 4;
+  // A browser opens a few connections per host, a script one or two: the
+  // cap keeps any local process from spending the peer's descriptors.
+  http.max_connections = kUiMaxConnections;
   http.stop_grace = std::chrono::seconds(2);
   // The routes are made once the port, which the Host check needs, is known;
   // nothing is served before Serve().

@@ -31,6 +31,13 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const FERRY = process.env.FERRY_BINARY;
 const CHROMIUM = process.env.FERRY_CHROMIUM || '/usr/bin/chromium';
 const SHOTS = process.env.FERRY_SCREENSHOTS || '';
+// Timings are measured, not asserted (tests assert behaviour): with
+// FERRY_UI_FIGURES=FILE they are appended to FILE as one JSON line, for
+// bench/peer_ui_bench.sh. FERRY_UI_IDLE_MS is how long the page is watched
+// while idle.
+const FIGURES = process.env.FERRY_UI_FIGURES || '';
+const IDLE_MS = Number(process.env.FERRY_UI_IDLE_MS || 3000);
+const figures = {};
 const SKIP_CODE = 77;
 const TOTAL_TIMEOUT_MS = 280_000;
 const START_TIMEOUT_MS = 60_000;
@@ -449,7 +456,7 @@ async function main() {
       await noHarm('on the Downloads panel');
     });
 
-    await step('live progress: SSE event sent -> progress bar updated, p95 under 250 ms', async () => {
+    await step('live progress: pushed updates reach the progress bar', async () => {
       net_.events.close();
       const changes = await page.evaluate(() => window.__progressChanges);
       const latencies = [];
@@ -461,8 +468,9 @@ async function main() {
              `(${changes.length} changes, ${net_.events.arrivals.length} events)`);
       const p50 = percentile(latencies, 50);
       const p95 = percentile(latencies, 95);
-      log(`  ${latencies.length} updates: p50 ${p50.toFixed(1)} ms, p95 ${p95.toFixed(1)} ms, max ${Math.max(...latencies).toFixed(1)} ms`);
-      assert(p95 < 250, `p95 of event -> screen is ${p95.toFixed(1)} ms`);
+      const max = Math.max(...latencies);
+      log(`  ${latencies.length} updates: p50 ${p50.toFixed(1)} ms, p95 ${p95.toFixed(1)} ms, max ${max.toFixed(1)} ms`);
+      Object.assign(figures, { updates: latencies.length, p50_ms: p50, p95_ms: p95, max_ms: max });
     });
 
     await step('History: the finished download, then a cancelled one pushed live', async () => {
@@ -510,8 +518,9 @@ async function main() {
       await showTab(page, 'downloads');
       await sleep(500);
       const before = requests.length;
-      await sleep(3000);
+      await sleep(IDLE_MS);
       const sent = requests.slice(before).map((r) => `${r.method} ${r.url}`);
+      Object.assign(figures, { idle_ms: IDLE_MS, idle_requests: sent.length });
       assertEqual(sent.length, 0, `requests from an idle page: ${sent.join(', ')}`);
     });
 
@@ -534,7 +543,7 @@ async function main() {
       await page.setViewport({ width: 1100, height: 760 });
     });
 
-    await step('History of 1,000 downloads renders in under 1 s', async () => {
+    await step('History of 1,000 downloads renders', async () => {
       const entries = generateHistory(1000, { hostileName: HOSTILE_NAME });
       const page2 = await browser.newPage();
       await page2.setViewport({ width: 1100, height: 760 });
@@ -570,7 +579,7 @@ async function main() {
       assertEqual(await page2.evaluate(() => window.__xss), undefined, 'window.__xss with 1000 rows');
       assertEqual(errors.length, 0, `errors with 1000 rows: ${errors.join('; ')}`);
       await page2.close();
-      assert(ms < 1000, `1000 history rows took ${ms.toFixed(1)} ms`);
+      figures.history_1000_ms = ms;
     });
 
     await step('errors a person can act on: the directory down, then the peer gone', async () => {
@@ -631,6 +640,7 @@ function finish(code) {
     fs.rmSync(work, { recursive: true, force: true });
   }
   log(`${results.passed} passed, ${results.failed} failed`);
+  if (FIGURES && code === 0) fs.appendFileSync(FIGURES, `${JSON.stringify(figures)}\n`);
   process.exit(code);
 }
 
