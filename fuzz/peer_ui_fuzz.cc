@@ -22,10 +22,10 @@
 #include "net/http_message.h"
 #include "net/http_routes.h"
 #include "net/http_stream.h"
-#include "peer/directory_session.h"
 #include "peer/download_history.h"
 #include "peer/download_manager.h"
 #include "peer/share_index.h"
+#include "peer/shared_directory_client.h"
 #include "peer/ui_access.h"
 #include "peer/ui_events.h"
 #include "peer/ui_routes.h"
@@ -63,7 +63,7 @@ struct World {
   std::unique_ptr<ferry::ShareIndex> index;
   ferry::UploadBoard uploads;
   std::unique_ptr<ferry::DownloadHistory> history;
-  std::unique_ptr<ferry::DirectorySession> directory;
+  std::unique_ptr<ferry::SharedDirectoryClient> directory;
   ferry::UiEvents events;
   std::unique_ptr<ferry::DownloadManager> downloads;
   std::unique_ptr<ferry::UiAccess> access;
@@ -91,7 +91,7 @@ World& TheWorld() {
     auto history = ferry::DownloadHistory::Open(root + "/history.db");
     if (!history.ok()) std::abort();
     w->history = std::move(history).value();
-    w->directory = std::make_unique<ferry::DirectorySession>(
+    w->directory = std::make_unique<ferry::SharedDirectoryClient>(
         []() -> ferry::Result<std::unique_ptr<ferry::dirclient::DirectoryClient>> {
           return ferry::Status::Unavailable("cannot reach the directory (fuzzing)");
         });

@@ -79,7 +79,7 @@ struct DownloadManager::Job {
   std::map<std::string, HistorySource> sources;  // bytes of earlier runs
 };
 
-DownloadManager::DownloadManager(DirectorySession* session, DownloadHistory* history,
+DownloadManager::DownloadManager(SharedDirectoryClient* session, DownloadHistory* history,
                                  DownloadManagerOptions options, Listener listener)
     : session_(session),
       history_(history),

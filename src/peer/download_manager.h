@@ -21,9 +21,9 @@
 #include <vector>
 
 #include "core/status.h"
-#include "peer/directory_session.h"
 #include "peer/download_history.h"
 #include "peer/downloader.h"
+#include "peer/shared_directory_client.h"
 
 namespace ferry {
 
@@ -84,7 +84,7 @@ class DownloadManager {
   // `session` checks a content before a download starts; each download runs
   // on a client of its own from session->connect(). `session` and `history`
   // outlive the manager.
-  DownloadManager(DirectorySession* session, DownloadHistory* history,
+  DownloadManager(SharedDirectoryClient* session, DownloadHistory* history,
                   DownloadManagerOptions options, Listener listener);
   // Stops every download (keeping what each verified) and waits for them.
   ~DownloadManager();
@@ -135,7 +135,7 @@ class DownloadManager {
   // since it last did (each once, as it is then) and of the ends recorded.
   void Notify();
 
-  DirectorySession* session_;
+  SharedDirectoryClient* session_;
   DownloadHistory* history_;
   const DownloadManagerOptions options_;
   const Listener listener_;

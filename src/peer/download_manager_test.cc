@@ -23,7 +23,7 @@ class DownloadManagerTest : public ::testing::Test {
   std::filesystem::path dir_;
   std::unique_ptr<DownloadHistory> history_;
   int connects_ = 0;
-  DirectorySession session_{[this]() -> Result<std::unique_ptr<dirclient::DirectoryClient>> {
+  SharedDirectoryClient session_{[this]() -> Result<std::unique_ptr<dirclient::DirectoryClient>> {
     ++connects_;
     return Status::Unavailable("cannot reach the directory at https://127.0.0.1:1: refused");
   }};

@@ -19,11 +19,11 @@
 #include "net/daemon.h"
 #include "net/tls_identity.h"
 #include "peer/announcer.h"
-#include "peer/directory_session.h"
 #include "peer/download_history.h"
 #include "peer/download_manager.h"
 #include "peer/peer_server.h"
 #include "peer/share_index.h"
+#include "peer/shared_directory_client.h"
 #include "peer/ticket_checker.h"
 #include "peer/ui_access.h"
 #include "peer/ui_events.h"
@@ -251,7 +251,7 @@ Status RunPeer(const PeerOptions& o) {
   // Downloads, their history and the web UI.
   auto history = DownloadHistory::Open(o.data_dir + "/history.db");
   if (!history.ok()) return history.status();
-  DirectorySession ui_directory(
+  SharedDirectoryClient ui_directory(
       [directory, user = o.user,
        password = o.password]() -> Result<std::unique_ptr<dirclient::DirectoryClient>> {
         auto c = dirclient::DirectoryClient::Open(directory);

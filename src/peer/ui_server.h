@@ -14,10 +14,10 @@
 #include "core/status.h"
 #include "net/http_routes.h"
 #include "net/http_server.h"
-#include "peer/directory_session.h"
 #include "peer/download_history.h"
 #include "peer/download_manager.h"
 #include "peer/share_index.h"
+#include "peer/shared_directory_client.h"
 #include "peer/ui_access.h"
 #include "peer/ui_events.h"
 #include "peer/upload_board.h"
@@ -39,7 +39,7 @@ struct UiParts {
   UploadBoard* uploads = nullptr;
   DownloadManager* downloads = nullptr;
   DownloadHistory* history = nullptr;
-  DirectorySession* directory = nullptr;
+  SharedDirectoryClient* directory = nullptr;
   UiEvents* events = nullptr;
   std::function<std::string()> peer_id;  // "" until announced
   std::function<int64_t()> bytes_served;

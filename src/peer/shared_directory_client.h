@@ -15,9 +15,9 @@ namespace ferry {
 // Opens a client of the directory and logs it in as the peer's user.
 using DirectoryConnect = std::function<Result<std::unique_ptr<dirclient::DirectoryClient>>()>;
 
-class DirectorySession {
+class SharedDirectoryClient {
  public:
-  explicit DirectorySession(DirectoryConnect connect) : connect_(std::move(connect)) {}
+  explicit SharedDirectoryClient(DirectoryConnect connect) : connect_(std::move(connect)) {}
 
   // Calls `fn` with the client. A call refused as UNAUTHENTICATED (the
   // session ended) is made once more on a client logged in afresh; after
