@@ -26,6 +26,14 @@ constexpr int64_t kMinuteUs = 60'000'000;
 constexpr size_t kUsersNamed = 3;
 constexpr auto kRecoveryPeriod = std::chrono::seconds(1);
 constexpr const char* kUnwritable = "the server cannot write its audit log; ask its administrator";
+constexpr const char* kUnwritableFull =
+    "the server cannot write its audit log: no space left on the server; ask its administrator";
+
+// What a refused caller is told: a full disk is named, since freeing space is the cure.
+Status Unwritable(const Status& cause) {
+  return Status::Unavailable(cause.code() == Code::kResourceExhausted ? kUnwritableFull
+                                                                      : kUnwritable);
+}
 
 int64_t NowUs() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
@@ -127,6 +135,7 @@ AuditLog::AuditLog(Db db, AuditOptions options)
           "refused until there is room",
           options_.reserve_bytes, s.ToString());
       writable_ = false;
+      unwritable_ = Unwritable(s);
     }
   }
   writer_ = std::thread([this] { Run(); });
@@ -169,7 +178,7 @@ std::future<Status> AuditLog::RecordDurable(AuditRecord record) {
 
 Status AuditLog::Writable() const {
   std::lock_guard lock(mu_);
-  return writable_ ? Status::Ok() : Status::Unavailable(kUnwritable);
+  return writable_ ? Status::Ok() : unwritable_;
 }
 
 void AuditLog::Flush() {
@@ -216,7 +225,7 @@ void AuditLog::Run() {
     if (!batch.empty()) {
       Status s = WriteWithReserve(batch);
       for (auto& p : batch) {
-        if (p.done) p.done->set_value(s.ok() ? Status::Ok() : Status::Unavailable(kUnwritable));
+        if (p.done) p.done->set_value(s.ok() ? Status::Ok() : Unwritable(s));
       }
     }
     if (now >= next_prune) {
@@ -236,6 +245,7 @@ Status AuditLog::WriteWithReserve(const std::vector<Pending>& batch) {
   {
     std::lock_guard lock(mu_);
     writable_ = false;
+    unwritable_ = Unwritable(s);
   }
   spdlog::error(
       "audit log: cannot write {} records ({}); mutating operations are refused "

@@ -141,6 +141,7 @@ class AuditLog {
   bool flush_aggregates_ = false;  // GUARDED_BY(mu_)
   bool stopping_ = false;          // GUARDED_BY(mu_)
   bool writable_ = true;           // GUARDED_BY(mu_)
+  Status unwritable_;              // GUARDED_BY(mu_): why writing fails, while it does
   std::thread writer_;
 };
 

@@ -217,6 +217,32 @@ TEST_F(AuditLogTest, AFailedWriteFailsTheDurableRecordUntilWritingWorks) {
   EXPECT_EQ(Count(db, "operation = 'audit'"), 1) << "the recovery is on record";
 }
 
+// A full disk (here SQLite's page limit, which fails as ENOSPC does) is named
+// in the refusal, since making room is what the administrator must do.
+TEST_F(AuditLogTest, AFullDiskIsNamedInTheRefusal) {
+  Db full = Open();
+  int64_t page_count = 0;
+  {
+    auto pages = full.Prepare("PRAGMA page_count");
+    ASSERT_TRUE(pages.ok());
+    ASSERT_TRUE(pages->Step().ok());
+    page_count = pages->Int(0);
+  }
+  ASSERT_TRUE(full.Exec("PRAGMA max_page_count = " + std::to_string(page_count)).ok());
+  AuditLog log(std::move(full));
+  AuditRecord r;
+  r.time_us = Now();
+  r.user = "alice";
+  r.operation = "put";
+  r.path = std::string(64 << 10, 'x');  // needs pages the limit does not allow
+  Status failed = log.RecordDurable(r).get();
+  EXPECT_EQ(failed.code(), Code::kUnavailable);
+  EXPECT_EQ(failed.message(),
+            "the server cannot write its audit log: no space left on the server; ask its "
+            "administrator");
+  EXPECT_EQ(log.Writable().message(), failed.message());
+}
+
 TEST_F(AuditLogTest, TheReserveIsKeptAndFreedWhenAWriteFails) {
   Db db = Open();
   AuditOptions options;
