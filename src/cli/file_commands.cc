@@ -6,6 +6,7 @@
 #include <ctime>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -17,6 +18,7 @@
 #include "client/progress.h"
 #include "core/byte_size.h"
 #include "core/display_text.h"
+#include "core/home_glob.h"
 #include "core/rel_path.h"
 
 namespace ferry {
@@ -82,6 +84,11 @@ Result<TransferOptions> MakeTransferOptions(bool force, const std::string& limit
   return o;
 }
 
+// "dir/name", or just "name" in the current directory.
+std::string JoinLocal(const std::string& dir, const std::string& name) {
+  return dir == "." ? name : dir + "/" + name;
+}
+
 bool IsLocalDirectory(const std::string& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
@@ -101,28 +108,72 @@ void PrintEntries(const std::vector<v1::FileEntry>& entries, bool long_format) {
   for (const auto& e : entries) PrintEntry(e, e.name(), long_format);
 }
 
+// One remote path an argument names: resolved for the server, shown as the
+// user would write it, with its entry when a wildcard expansion already told.
+struct RemoteArg {
+  std::string path;
+  std::string shown;
+  std::optional<v1::FileEntry> entry;
+};
+
+// What `arg` names: the matches of its wildcards, expanded by the server, or
+// the argument itself with its backslash escapes taken out.
+Result<std::vector<RemoteArg>> Expand(Connection& c, const FileCommandEnv& env,
+                                      const std::string& arg) {
+  std::string remote = env.Remote(arg);
+  if (!HasGlobMeta(remote)) return std::vector<RemoteArg>{{GlobUnescape(remote), arg, {}}};
+  auto matches = GlobRemote(c, remote);
+  if (!matches.ok()) return matches.status();
+  std::vector<RemoteArg> out;
+  // In the shell a match below the current directory is shown relative to it.
+  std::string here = env.in_shell && !env.cwd.empty() ? env.cwd + "/" : "";
+  for (auto& e : *matches) {
+    std::string path = e.name();
+    std::string shown = !here.empty() && path.rfind(here, 0) == 0 ? path.substr(here.size()) : path;
+    out.push_back({std::move(path), std::move(shown), std::move(e)});
+  }
+  return out;
+}
+
+// Every argument expanded, in order.
+Result<std::vector<RemoteArg>> ExpandAll(Connection& c, const FileCommandEnv& env,
+                                         const std::vector<std::string>& args) {
+  std::vector<RemoteArg> out;
+  for (const auto& arg : args) {
+    auto expanded = Expand(c, env, arg);
+    if (!expanded.ok()) return expanded.status();
+    for (auto& r : *expanded) out.push_back(std::move(r));
+  }
+  return out;
+}
+
 // `ls a b ...` as GNU ls lays it out: the arguments that are files first, as
 // given, then each directory's listing under a "name:" header, the groups
 // apart by a blank line.
-Status ListSeveral(Connection& c, const FileCommandEnv& env, const std::vector<std::string>& paths,
-                   bool long_format) {
+Status ListSeveral(Connection& c, const std::vector<RemoteArg>& args, bool long_format) {
   std::vector<std::pair<std::string, v1::FileEntry>> files;
-  std::vector<std::string> dirs;
-  for (const auto& p : paths) {
-    auto st = StatRemote(c, env.Remote(p), false);
-    if (!st.ok()) return st.status();
-    if (st->entry().type() == v1::FILE_TYPE_DIRECTORY) {
-      dirs.push_back(p);
+  std::vector<const RemoteArg*> dirs;
+  for (const auto& arg : args) {
+    v1::FileEntry entry;
+    if (arg.entry) {
+      entry = *arg.entry;
     } else {
-      files.emplace_back(p, st->entry());
+      auto st = StatRemote(c, arg.path, false);
+      if (!st.ok()) return st.status();
+      entry = st->entry();
+    }
+    if (entry.type() == v1::FILE_TYPE_DIRECTORY) {
+      dirs.push_back(&arg);
+    } else {
+      files.emplace_back(arg.shown, std::move(entry));
     }
   }
-  for (const auto& [p, e] : files) PrintEntry(e, p, long_format);
+  for (const auto& [shown, e] : files) PrintEntry(e, shown, long_format);
   bool first = files.empty();
-  for (const auto& p : dirs) {
-    auto entries = ListRemote(c, env.Remote(p));
+  for (const RemoteArg* arg : dirs) {
+    auto entries = ListRemote(c, arg->path);
     if (!entries.ok()) return entries.status();
-    std::cout << (first ? "" : "\n") << ForDisplay(p.empty() ? "." : p) << ":\n";
+    std::cout << (first ? "" : "\n") << ForDisplay(arg->shown.empty() ? "." : arg->shown) << ":\n";
     first = false;
     PrintEntries(*entries, long_format);
   }
@@ -178,13 +229,15 @@ void AddFileCommands(CLI::App& app, FileCommandEnv& env) {
   ls->callback([&env, a] {
     if (a->paths.empty()) a->paths.push_back("");
     Run(env, [&](Connection& c) -> Status {
-      if (a->paths.size() == 1) {
-        auto entries = ListRemote(c, env.Remote(a->paths[0]));
+      if (a->paths.size() == 1 && !HasGlobMeta(env.Remote(a->paths[0]))) {
+        auto entries = ListRemote(c, GlobUnescape(env.Remote(a->paths[0])));
         if (!entries.ok()) return entries.status();
         PrintEntries(*entries, a->long_format);
         return Status::Ok();
       }
-      return ListSeveral(c, env, a->paths, a->long_format);
+      auto args = ExpandAll(c, env, a->paths);
+      if (!args.ok()) return args.status();
+      return ListSeveral(c, *args, a->long_format);
     });
   });
 
@@ -193,12 +246,14 @@ void AddFileCommands(CLI::App& app, FileCommandEnv& env) {
   stat->add_option("path", a->paths, "what to describe")->required();
   stat->callback([&env, a] {
     Run(env, [&](Connection& c) -> Status {
-      for (const auto& p : a->paths) {
-        auto st = StatRemote(c, env.Remote(p), a->sha256);
+      auto args = ExpandAll(c, env, a->paths);
+      if (!args.ok()) return args.status();
+      for (const auto& arg : *args) {
+        auto st = StatRemote(c, arg.path, a->sha256);
         if (!st.ok()) return st.status();
         const auto& e = st->entry();
         std::cout << fmt::format("path:  {}\ntype:  {}\nsize:  {}\nmtime: {}\nmode:  {:04o}\n",
-                                 ForDisplay(p), TypeWord(e.type()), e.size(),
+                                 ForDisplay(arg.shown), TypeWord(e.type()), e.size(),
                                  FormatTime(e.mtime_ns()), e.mode());
         if (!st->sha256().empty()) std::cout << "sha256: " << st->sha256() << "\n";
       }
@@ -232,8 +287,11 @@ void AddFileCommands(CLI::App& app, FileCommandEnv& env) {
   rm->add_option("path", a->paths)->required();
   rm->callback([&env, a] {
     Run(env, [&](Connection& c) -> Status {
-      for (const auto& p : a->paths) {
-        FERRY_RETURN_IF_ERROR(RemoveRemote(c, env.Remote(p), a->recursive));
+      // Every argument is expanded first, so a pattern that fails removes nothing.
+      auto args = ExpandAll(c, env, a->paths);
+      if (!args.ok()) return args.status();
+      for (const auto& arg : *args) {
+        FERRY_RETURN_IF_ERROR(RemoveRemote(c, arg.path, a->recursive));
       }
       return Status::Ok();
     });
@@ -241,17 +299,33 @@ void AddFileCommands(CLI::App& app, FileCommandEnv& env) {
 
   auto* mv = app.add_subcommand("mv", "rename or move (never overwrites without --force)");
   mv->add_flag("-f,--force", a->force, "replace an existing destination");
-  mv->add_option("old", a->from)->required();
-  mv->add_option("new", a->to)->required();
+  mv->add_option("paths", a->paths,
+                 "OLD... NEW: several sources (or wildcards) move into the directory NEW")
+      ->required();
   mv->callback([&env, a] {
+    if (a->paths.size() < 2) {
+      env.exit_code = Fail(Status::InvalidArgument("mv needs what to move and where: OLD... NEW"));
+      return;
+    }
+    a->to = a->paths.back();
+    a->paths.pop_back();
     Run(env, [&](Connection& c) -> Status {
-      std::string to = env.Remote(a->to);
-      // Moving onto an existing directory moves into it, as mv does.
-      if (auto st = StatRemote(c, to, false);
-          st.ok() && st->entry().type() == v1::FILE_TYPE_DIRECTORY) {
-        to = JoinRemote(to, BaseName(a->from));
+      auto sources = ExpandAll(c, env, a->paths);
+      if (!sources.ok()) return sources.status();
+      std::string to = GlobUnescape(env.Remote(a->to));
+      auto st = StatRemote(c, to, false);
+      bool into = st.ok() && st->entry().type() == v1::FILE_TYPE_DIRECTORY;
+      if (sources->size() > 1 && !into) {
+        return Status::InvalidArgument(
+            fmt::format("moving {} names needs a directory to move them into; '{}' is not one",
+                        sources->size(), a->to));
       }
-      return RenameRemote(c, env.Remote(a->from), to, a->force);
+      for (const auto& from : *sources) {
+        // Moving onto an existing directory moves into it, as mv does.
+        std::string target = into ? JoinRemote(to, BaseName(from.path)) : to;
+        FERRY_RETURN_IF_ERROR(RenameRemote(c, from.path, target, a->force));
+      }
+      return Status::Ok();
     });
   });
 
@@ -296,15 +370,35 @@ void AddFileCommands(CLI::App& app, FileCommandEnv& env) {
   get->add_option("local", a->to, "destination (default: same name in the current directory)");
   get->callback([&env, a] {
     Run(env, [&](Connection& c) -> Status {
-      std::string remote = env.Remote(a->from);
-      std::string name = BaseName(remote);
-      if (name.empty()) name = "home";
-      std::string local = a->to.empty() ? name : a->to;
-      if (IsLocalDirectory(local) && !a->to.empty()) local = local + "/" + name;
       auto options = MakeTransferOptions(a->force, a->limit_rate);
       if (!options.ok()) return options.status();
-      if (!a->recursive) return DownloadFile(c, remote, local, *options);
-      return DownloadTree(c, remote, local, *options);
+      auto sources = Expand(c, env, a->from);
+      if (!sources.ok()) return sources.status();
+      // Several matches land in a local directory under their own names.
+      bool several = sources->size() > 1;
+      std::string dir = a->to.empty() ? "." : a->to;
+      if (several && !IsLocalDirectory(dir)) {
+        return Status::InvalidArgument(
+            fmt::format("'{}' matches {} names; give a local directory to put them in, not '{}'",
+                        a->from, sources->size(), a->to));
+      }
+      // Checked for all before any is fetched, so a refusal leaves nothing behind.
+      for (const auto& source : *sources) {
+        if (several && !a->recursive && source.entry &&
+            source.entry->type() == v1::FILE_TYPE_DIRECTORY) {
+          return Status::FailedPrecondition(
+              fmt::format("'{}' is a directory (use get -r)", source.shown));
+        }
+      }
+      for (const auto& source : *sources) {
+        std::string name = BaseName(source.path);
+        if (name.empty()) name = "home";
+        std::string local = several || a->to.empty() ? JoinLocal(dir, name) : a->to;
+        if (!several && IsLocalDirectory(local) && !a->to.empty()) local = local + "/" + name;
+        FERRY_RETURN_IF_ERROR(a->recursive ? DownloadTree(c, source.path, local, *options)
+                                           : DownloadFile(c, source.path, local, *options));
+      }
+      return Status::Ok();
     });
   });
 

@@ -112,26 +112,45 @@ std::string JoinRemote(const std::string& dir, const std::string& name) {
   return dir.back() == '/' ? dir + name : dir + "/" + name;
 }
 
-Result<std::vector<v1::FileEntry>> ListRemote(Connection& conn, const std::string& path) {
-  auto ctx = conn.Context(kUnaryTimeout);
-  v1::ListRequest req;
-  req.set_path(path);
-  auto reader = conn.files().List(ctx.get(), req);
+namespace {
+
+// Reads a List or Glob stream, keeping at most kMaxListEntries entries.
+Result<std::vector<v1::FileEntry>> ReadEntries(grpc::ClientContext& ctx,
+                                               grpc::ClientReader<v1::ListResponse>& reader,
+                                               const std::string& path) {
   std::vector<v1::FileEntry> out;
   v1::ListResponse batch;
-  while (reader->Read(&batch)) {
+  while (reader.Read(&batch)) {
     if (static_cast<size_t>(batch.entries_size()) > kMaxListEntries - out.size()) {
-      ctx->TryCancel();
-      while (reader->Read(&batch)) {
+      ctx.TryCancel();
+      while (reader.Read(&batch)) {
       }
-      (void)reader->Finish();
+      (void)reader.Finish();
       return Status::ResourceExhausted(fmt::format(
           "'{}' has more than {} entries, more than ferry lists", path, kMaxListEntries));
     }
     for (auto& e : *batch.mutable_entries()) out.push_back(std::move(e));
   }
-  FERRY_RETURN_IF_ERROR(FromGrpc(reader->Finish()));
+  FERRY_RETURN_IF_ERROR(FromGrpc(reader.Finish()));
   return out;
+}
+
+}  // namespace
+
+Result<std::vector<v1::FileEntry>> ListRemote(Connection& conn, const std::string& path) {
+  auto ctx = conn.Context(kUnaryTimeout);
+  v1::ListRequest req;
+  req.set_path(path);
+  auto reader = conn.files().List(ctx.get(), req);
+  return ReadEntries(*ctx, *reader, path);
+}
+
+Result<std::vector<v1::FileEntry>> GlobRemote(Connection& conn, const std::string& pattern) {
+  auto ctx = conn.Context(kUnaryTimeout);
+  v1::GlobRequest req;
+  req.set_pattern(pattern);
+  auto reader = conn.files().Glob(ctx.get(), req);
+  return ReadEntries(*ctx, *reader, pattern);
 }
 
 Result<v1::StatResponse> StatRemote(Connection& conn, const std::string& path, bool sha256) {

@@ -29,6 +29,9 @@ struct TransferOptions {
 };
 
 Result<std::vector<v1::FileEntry>> ListRemote(Connection& conn, const std::string& path);
+// What a path with wildcards matches (core/home_glob.h has the rules), sorted;
+// each entry's name is its whole path from the home.
+Result<std::vector<v1::FileEntry>> GlobRemote(Connection& conn, const std::string& pattern);
 Result<v1::StatResponse> StatRemote(Connection& conn, const std::string& path, bool sha256);
 Status MakeRemoteDirectory(Connection& conn, const std::string& path, bool parents);
 Status TouchRemote(Connection& conn, const std::string& path);

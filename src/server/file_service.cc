@@ -15,6 +15,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/display_text.h"
+#include "core/home_glob.h"
 #include "core/sha256.h"
 #include "server/call_context.h"
 #include "transfer/chunk_pipeline.h"
@@ -348,6 +349,29 @@ grpc::Status FileService::List(grpc::ServerContext* ctx, const v1::ListRequest* 
                    }
                  }
                  if (batch.entries_size() > 0 || entries->empty()) writer->Write(batch);
+                 return Status::Ok();
+               });
+}
+
+grpc::Status FileService::Glob(grpc::ServerContext* ctx, const v1::GlobRequest* req,
+                               grpc::ServerWriter<v1::ListResponse>* writer) {
+  return Serve(state_, ctx, "glob", req->pattern(), /*streaming=*/false,
+               [&](Caller& caller, const RelPath& pattern, AuditScope&) -> Status {
+                 // A read-only walk: no path lock, as a concurrent change at worst
+                 // makes a match vanish, which the caller's next call reports.
+                 auto matches = ExpandGlob(caller.home, pattern);
+                 if (!matches.ok()) return matches.status();
+                 v1::ListResponse batch;
+                 for (const auto& m : *matches) {
+                   v1::FileEntry* entry = batch.add_entries();
+                   ToEntry(m.info, entry);
+                   entry->set_name(m.path.Relative());
+                   if (batch.entries_size() == kListBatch) {
+                     if (!writer->Write(batch)) return Status::Cancelled("the client went away");
+                     batch.Clear();
+                   }
+                 }
+                 if (batch.entries_size() > 0) writer->Write(batch);
                  return Status::Ok();
                });
 }

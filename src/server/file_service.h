@@ -13,6 +13,8 @@ class FileService final : public ferry::v1::Files::Service {
 
   grpc::Status List(grpc::ServerContext* ctx, const v1::ListRequest* req,
                     grpc::ServerWriter<v1::ListResponse>* writer) override;
+  grpc::Status Glob(grpc::ServerContext* ctx, const v1::GlobRequest* req,
+                    grpc::ServerWriter<v1::ListResponse>* writer) override;
   grpc::Status Stat(grpc::ServerContext* ctx, const v1::StatRequest* req,
                     v1::StatResponse* resp) override;
   grpc::Status MakeDirectory(grpc::ServerContext* ctx, const v1::MakeDirectoryRequest* req,
