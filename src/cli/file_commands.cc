@@ -16,6 +16,7 @@
 #include "cli/prompt.h"
 #include "client/file_client.h"
 #include "client/progress.h"
+#include "client/tree_sync.h"
 #include "core/byte_size.h"
 #include "core/display_text.h"
 #include "core/home_glob.h"
@@ -27,6 +28,7 @@ namespace {
 struct Args {
   std::string limit_rate;
   bool long_format = false, sha256 = false, parents = false, recursive = false, force = false;
+  bool checksum = false, delete_extra = false, dry_run = false;
   int64_t head_bytes = 1024;
   std::vector<std::string> paths;
   std::string from, to;
@@ -398,6 +400,43 @@ void AddFileCommands(CLI::App& app, FileCommandEnv& env) {
         FERRY_RETURN_IF_ERROR(a->recursive ? DownloadTree(c, source.path, local, *options)
                                            : DownloadFile(c, source.path, local, *options));
       }
+      return Status::Ok();
+    });
+  });
+
+  auto* sync = app.add_subcommand(
+      "sync", "make a tree match another, sending only what differs (:PATH is remote)");
+  sync->add_flag("-c,--checksum", a->checksum, "compare SHA-256 instead of size and mtime");
+  sync->add_flag("--delete", a->delete_extra,
+                 "delete what the destination has and the source lacks");
+  sync->add_flag("-n,--dry-run", a->dry_run, "show what would be done; change nothing");
+  sync->add_option("--limit-rate", a->limit_rate, "at most this many bytes/s (500K, 10M, 1G)");
+  sync->add_option("source", a->from, "LOCAL or :REMOTE")->required();
+  sync->add_option("destination", a->to, ":REMOTE or LOCAL")->required();
+  sync->callback([&env, a] {
+    bool up = a->to.rfind(':', 0) == 0, down = a->from.rfind(':', 0) == 0;
+    if (up == down) {
+      env.exit_code = Fail(Status::InvalidArgument(
+          "sync needs one local and one remote side, the remote one written :PATH "
+          "(ferry sync photos :photos, or ferry sync :photos photos)"));
+      return;
+    }
+    Run(env, [&](Connection& c) -> Status {
+      auto transfer = MakeTransferOptions(true, a->limit_rate);
+      if (!transfer.ok()) return transfer.status();
+      SyncOptions options;
+      options.checksum = a->checksum;
+      options.delete_extra = a->delete_extra;
+      options.dry_run = a->dry_run;
+      options.transfer = *transfer;
+      options.report = [](const std::string& line) { std::cout << line << std::endl; };
+      auto summary = up ? SyncUp(c, a->from, env.Remote(a->to.substr(1)), options)
+                        : SyncDown(c, env.Remote(a->from.substr(1)), a->to, options);
+      if (!summary.ok()) return summary.status();
+      std::cout << fmt::format("{}{} sent ({}), {} deleted, {} directories made, {} unchanged\n",
+                               options.dry_run ? "dry run, nothing changed: " : "",
+                               summary->files_sent, FormatByteSize(summary->bytes_sent),
+                               summary->deleted, summary->directories_made, summary->unchanged);
       return Status::Ok();
     });
   });

@@ -229,6 +229,8 @@ Status UploadFile(Connection& conn, const std::string& local, const std::string&
   begin.set_size(st.st_size);
   begin.set_resume_key(ResumeKey(local, st));
   begin.set_overwrite(options.overwrite);
+  // The remote file keeps the local one's time, as a download does the other way.
+  begin.set_mtime_ns(static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec);
   v1::BeginUploadResponse begun;
   {
     auto ctx = conn.Context(kUnaryTimeout);

@@ -83,6 +83,14 @@ v1::FileType ToWireType(FileType t) {
   return v1::FILE_TYPE_OTHER;
 }
 
+// Gives the file open as `fd` the modification time `mtime_ns` (0: leaves it).
+bool SetMtime(int fd, int64_t mtime_ns) {
+  if (mtime_ns == 0) return true;
+  timespec times[2] = {{0, UTIME_OMIT},
+                       {static_cast<time_t>(mtime_ns / 1'000'000'000), mtime_ns % 1'000'000'000}};
+  return ::futimens(fd, times) == 0;
+}
+
 // An upload that met a full disk (ENOSPC, EDQUOT); its partial is discarded.
 Status NoSpaceForUpload(const PendingUpload& up, int64_t written) {
   return Status::ResourceExhausted(fmt::format(
@@ -229,7 +237,7 @@ class UploadCall {
   // Before taking the path's lock, so the lock is not held while the bytes
   // reach the disk; Commit's own fsync then finds little left to do.
   Status MakeDurable() {
-    Status synced = ::fchmod(writer_->fd(), 0644) == 0
+    Status synced = ::fchmod(writer_->fd(), 0644) == 0 && SetMtime(writer_->fd(), upload().mtime_ns)
                         ? sink_->Sync()
                         : ErrnoStatus(errno, "cannot store the upload");
     if (synced.code() == Code::kResourceExhausted) {
@@ -520,8 +528,10 @@ grpc::Status FileService::BeginUpload(grpc::ServerContext* ctx, const v1::BeginU
         }
         auto parent = caller.home.OpenParent(path);
         if (!parent.ok()) return parent.status();
-        auto begun = state_->uploads.Begin(
-            {caller.call.user(), path, req->size(), req->overwrite()}, req->resume_key());
+        if (req->mtime_ns() < 0) return Status::InvalidArgument("negative modification time");
+        PendingUpload pending{caller.call.user(), path, req->size(), req->overwrite()};
+        pending.mtime_ns = req->mtime_ns();
+        auto begun = state_->uploads.Begin(std::move(pending), req->resume_key());
         if (!begun.ok()) return begun.status();
         int64_t replaced = info.ok() && info->type == FileType::kFile ? info->size : 0;
         FERRY_RETURN_IF_ERROR(

@@ -39,6 +39,7 @@ struct PendingUpload {
   RelPath target;
   int64_t size = 0;
   bool overwrite = false;
+  int64_t mtime_ns = 0;  // given to the published file; 0: the time of the upload
   std::chrono::steady_clock::time_point begun{};
 };
 
