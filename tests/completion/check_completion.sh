@@ -7,7 +7,8 @@
 # never drifts from the commands); bash completes through the real
 # completion function with COMP_WORDS/COMP_CWORD set; zsh checks the
 # script's syntax and, when zsh is installed, runs its function with
-# compadd and _files stubbed to print what they are given.
+# compadd and _files stubbed to print what they are given, then completes
+# for real: TAB in an interactive zsh on a pty with compinit.
 set -euo pipefail
 
 ferry=$1 dir=$2
@@ -89,6 +90,39 @@ if command -v zsh >/dev/null; then
   expect_zsh add ferry user a
   expect_zsh put ferry --server localhost:7070 p
   expect_zsh "<files>" ferry put no
+
+  # A real completion: an interactive zsh on a pty (zsh/zpty) with compinit
+  # and _ferry on $fpath; TAB completes the line, which is then printed.
+  zsh_tab() {
+    zsh -f -c '
+      zmodload zsh/zpty
+      zpty -b z "zsh -f -i"
+      zpty -w z "PS1=\"> \"; fpath=($1 \$fpath); autoload -U compinit; compinit -u -D"
+      # Type only once the shell is at its prompt (zle reads the keys).
+      zpty -w z "print RE\"\"ADY"
+      local line out=""
+      repeat 200; do
+        zpty -r -t z line && out+=$line || sleep 0.05
+        [[ $out == *READY*'"'"'> '"'"'* ]] && break
+      done
+      out=""
+      zpty -w -n z "$2"$'"'"'\t'"'"'
+      zpty -w -n z $'"'"'\C-a print -r -- RESULT:\C-e\n'"'"'
+      repeat 200; do
+        zpty -r -t z line && out+=$line || sleep 0.05
+        [[ $out == *RESULT:*$'"'"'\r'"'"'* ]] && break
+      done
+      zpty -d z
+      print -r -- ${${out##*RESULT:}%%$'"'"'\r'"'"'*}' _ "$dir" "$1"
+  }
+  expect_zsh_tab() {
+    local got
+    got=$(zsh_tab "$1")
+    [[ $got == "$2" ]] || fail "zsh with compinit: '$1<TAB>' gives '$got', not '$2'"
+  }
+  expect_zsh_tab "ferry pu" "ferry put"
+  expect_zsh_tab "ferry user a" "ferry user add"
+  expect_zsh_tab "ferry put --recu" "ferry put --recursive"
 else
   echo "zsh is not installed: its completion is not run" >&2
 fi
