@@ -18,6 +18,9 @@ packages=(
   openssl sqlite3 procps zip unzip age redis-server
   # the directory's PostgreSQL store is tested against a real server (pg_trgm is in it)
   postgresql curl
+  # the server's /metrics is checked by a real Prometheus text parser; the
+  # systemd units by systemd-analyze; the zsh completion by zsh
+  python3-prometheus-client systemd zsh
   # the peer's web UI is tested in a real headless browser (tests/browser)
   chromium
 )

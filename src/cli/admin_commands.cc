@@ -172,6 +172,12 @@ void AddServerCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--max-jobs-per-user", o->max_jobs_per_user,
                   "queued and running jobs one user may have")
       ->capture_default_str();
+  cmd->add_option("--metrics-listen", o->metrics_listen,
+                  "HOST:PORT serving GET /metrics in the Prometheus text format over plain "
+                  "HTTP (port 0: any free port; default: none)");
+  cmd->add_flag("--metrics-allow-remote", o->metrics_allow_remote,
+                "let --metrics-listen take an address other than loopback (anyone who reaches "
+                "it reads the metrics)");
   cmd->add_flag("-v,--verbose", o->verbose, "debug logging");
   cmd->callback([o, job_rate, exit_code] {
     auto rate = ParseRate(*job_rate);

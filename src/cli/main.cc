@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "cli/client_settings.h"
+#include "cli/completion.h"
 #include "cli/commands.h"
 #include "cli/directory_commands.h"
 #include "cli/fail.h"
@@ -68,6 +69,7 @@ int main(int argc, char** argv) {
   AddFetchCommand(app, flags, &exit_code);
   AddUserCommands(app, &exit_code);
   AddLogCommand(app, &exit_code);
+  AddCompletionCommand(app);
 
   try {
     app.parse(argc, argv);

@@ -37,6 +37,9 @@ class JobQueue {
   virtual Result<std::vector<Job>> List(const std::string& user, int limit) = 0;
   // How many of the user's jobs are queued or running.
   virtual Result<int64_t> CountActive(const std::string& user) = 0;
+  // How many jobs of all users wait for a worker (queued, not yet taken):
+  // the queue's depth. UNAVAILABLE when the backend cannot be reached.
+  virtual Result<int64_t> CountWaiting() = 0;
   // A queued job is cancelled at once; a running one is asked to stop (its
   // worker finishes it as cancelled shortly); a finished one is left as it is.
   virtual Result<Job> Cancel(const std::string& user, const std::string& id) = 0;

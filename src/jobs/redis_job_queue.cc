@@ -34,6 +34,17 @@ end
 return n
 )lua";
 
+// KEYS: the stream. ARGV: the group. Entries not yet delivered to a worker:
+// the stream's length less the group's pending (delivered, not yet retired)
+// entries; the stream alone before the group exists.
+constexpr const char* kCountWaitingScript = R"lua(
+local n = redis.call('XLEN', KEYS[1])
+local ok, pending = pcall(redis.call, 'XPENDING', KEYS[1], ARGV[1])
+if ok then n = n - pending[1] end
+if n < 0 then n = 0 end
+return n
+)lua";
+
 // KEYS: job hash. ARGV: now_ms, stream entry id. The job's fields, or 0 when
 // it is no longer to be run (finished, cancelled while queued, gone) or the
 // entry is not the job's current delivery. A running job is claimed again
@@ -227,6 +238,12 @@ Result<std::vector<Job>> RedisJobQueue::List(const std::string& user, int limit)
 Result<int64_t> RedisJobQueue::CountActive(const std::string& user) {
   auto count = pool_.Run({"EVAL", kCountActiveScript, "1", UserKey(user),
                           std::to_string(kCountActiveWindow), JobKey("")});
+  if (!count.ok()) return count.status();
+  return static_cast<int64_t>(count->integer);
+}
+
+Result<int64_t> RedisJobQueue::CountWaiting() {
+  auto count = pool_.Run({"EVAL", kCountWaitingScript, "1", kStream, kGroup});
   if (!count.ok()) return count.status();
   return static_cast<int64_t>(count->integer);
 }

@@ -155,6 +155,15 @@ Result<int64_t> SqliteJobQueue::CountActive(const std::string& user) {
   return *row ? count->Int(0) : 0;
 }
 
+Result<int64_t> SqliteJobQueue::CountWaiting() {
+  std::lock_guard lock(mu_);
+  auto count = db_.Prepare("SELECT COUNT(*) FROM jobs WHERE state = 'queued'");
+  if (!count.ok()) return count.status();
+  auto row = count->Step();
+  if (!row.ok()) return row.status();
+  return *row ? count->Int(0) : 0;
+}
+
 Result<Job> SqliteJobQueue::Cancel(const std::string& user, const std::string& id) {
   std::lock_guard lock(mu_);
   auto queued = db_.Prepare(

@@ -34,6 +34,7 @@ class SqliteJobQueue final : public JobQueue {
   Result<Job> Get(const std::string& user, const std::string& id) override;
   Result<std::vector<Job>> List(const std::string& user, int limit) override;
   Result<int64_t> CountActive(const std::string& user) override;
+  Result<int64_t> CountWaiting() override;
   Result<Job> Cancel(const std::string& user, const std::string& id) override;
   Result<std::optional<Claim>> Take(std::chrono::milliseconds wait) override;
   Result<bool> Heartbeat(const Claim& claim, uint64_t done, uint64_t total) override;

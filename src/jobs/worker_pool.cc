@@ -99,7 +99,9 @@ void WorkerPool::Run(const Claim& claim) {
     outcome.state = JobState::kCancelled;
     outcome.error_code = Code::kCancelled;
     outcome.error = StopStatus().message();
-    (void)queue_->Finish(claim, outcome);
+    if (queue_->Finish(claim, outcome).ok() && options_.on_finished) {
+      options_.on_finished(outcome.state);
+    }
     return;
   }
   spdlog::info("job {} ({}, user {}) started, attempt {}", job.id, KindName(job.kind), job.user,
@@ -155,6 +157,8 @@ void WorkerPool::Run(const Claim& claim) {
   Status finished = queue_->Finish(claim, outcome);
   if (!finished.ok()) {
     spdlog::warn("job {}: cannot record its outcome: {}", job.id, finished.ToString());
+  } else if (options_.on_finished) {
+    options_.on_finished(outcome.state);
   }
 }
 

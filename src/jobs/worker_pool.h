@@ -41,6 +41,10 @@ struct WorkerPoolOptions {
   // budget, e.g. what is left of the user's quota); nullopt: no budget.
   // Called from worker threads.
   std::function<std::optional<uint64_t>(const std::string& user)> output_budget;
+  // When set, called with the final state (done, failed, cancelled) of each
+  // job this pool ends, once the queue has it on record; not for a job handed
+  // back or lost to another worker. Called from worker threads; must be cheap.
+  std::function<void(JobState)> on_finished;
 };
 
 class WorkerPool {

@@ -72,18 +72,18 @@ ConnectionGate::Verdict ConnectionGate::Admit(int fd, const sockaddr_storage& pe
   auto penalty = penalized_until_.find(source);
   if (penalty != penalized_until_.end()) {
     if (clock_() < penalty->second) {
-      ++refused_;
+      ++refused_penalized_;
       return Verdict::kPenalized;
     }
     penalized_until_.erase(penalty);
   }
   if (static_cast<int>(connections_.size()) >= limits_.max_connections) {
-    ++refused_;
+    ++refused_server_full_;
     return Verdict::kServerFull;
   }
   int& n = per_source_[source];
   if (n >= limits_.max_per_source) {
-    ++refused_;
+    ++refused_source_full_;
     return Verdict::kSourceFull;
   }
   // An endpoint counted still is a connection whose close Sweep() has not
@@ -91,6 +91,7 @@ ConnectionGate::Verdict ConnectionGate::Admit(int fd, const sockaddr_storage& pe
   if (auto old = connections_.find(endpoint); old != connections_.end()) Forget(old);
   ++per_source_[source];
   connections_[endpoint] = Connection{fd, inode, std::move(source)};
+  ++admitted_;
   return Verdict::kAdmitted;
 }
 
@@ -135,8 +136,16 @@ void ConnectionGate::ShutDown(const Connection& c) {
 
 ConnectionGate::Counts ConnectionGate::counts() const {
   std::lock_guard lock(mu_);
-  return {static_cast<int>(connections_.size()), static_cast<int>(per_source_.size()), refused_,
-          cut_};
+  Counts c;
+  c.open = static_cast<int>(connections_.size());
+  c.sources = static_cast<int>(per_source_.size());
+  c.refused = refused_server_full_ + refused_source_full_ + refused_penalized_;
+  c.cut = cut_;
+  c.admitted = admitted_;
+  c.refused_server_full = refused_server_full_;
+  c.refused_source_full = refused_source_full_;
+  c.refused_penalized = refused_penalized_;
+  return c;
 }
 
 void ConnectionGate::Forget(std::unordered_map<std::string, Connection>::iterator it) {

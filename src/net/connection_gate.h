@@ -61,6 +61,11 @@ class ConnectionGate {
     int sources = 0;
     uint64_t refused = 0;  // every verdict but kAdmitted, since the start
     uint64_t cut = 0;
+    uint64_t admitted = 0;  // since the start
+    // `refused` by verdict: kServerFull, kSourceFull, kPenalized.
+    uint64_t refused_server_full = 0;
+    uint64_t refused_source_full = 0;
+    uint64_t refused_penalized = 0;
   };
   Counts counts() const;
   const ConnectionLimits& limits() const { return limits_; }
@@ -81,9 +86,12 @@ class ConnectionGate {
   std::unordered_map<std::string, Connection> connections_;  // by endpoint; GUARDED_BY(mu_)
   std::unordered_map<std::string, int> per_source_;          // GUARDED_BY(mu_)
   std::unordered_map<std::string, std::chrono::steady_clock::time_point>
-      penalized_until_;   // GUARDED_BY(mu_)
-  uint64_t refused_ = 0;  // GUARDED_BY(mu_)
-  uint64_t cut_ = 0;      // GUARDED_BY(mu_)
+      penalized_until_;               // GUARDED_BY(mu_)
+  uint64_t cut_ = 0;                  // GUARDED_BY(mu_)
+  uint64_t admitted_ = 0;             // GUARDED_BY(mu_)
+  uint64_t refused_server_full_ = 0;  // GUARDED_BY(mu_)
+  uint64_t refused_source_full_ = 0;  // GUARDED_BY(mu_)
+  uint64_t refused_penalized_ = 0;    // GUARDED_BY(mu_)
 };
 
 }  // namespace ferry

@@ -82,6 +82,10 @@ TEST_F(ConnectionGateTest, CapsEachSourceAndTheTotal) {
   EXPECT_EQ(gate_.Admit(fds[4].get(), V4("10.0.0.4", 1)), Verdict::kServerFull);
   EXPECT_EQ(gate_.counts().open, 4);
   EXPECT_EQ(gate_.counts().refused, 2u);
+  EXPECT_EQ(gate_.counts().admitted, 4u);
+  EXPECT_EQ(gate_.counts().refused_source_full, 1u);
+  EXPECT_EQ(gate_.counts().refused_server_full, 1u);
+  EXPECT_EQ(gate_.counts().refused_penalized, 0u);
 }
 
 TEST_F(ConnectionGateTest, SweepForgetsClosedConnectionsEvenWhenTheNumberIsReused) {
@@ -131,6 +135,7 @@ TEST_F(ConnectionGateTest, ACutSourceIsRefusedForThePenaltyThenAdmitted) {
   UniqueFd later = Socket();
   EXPECT_EQ(gate_.Admit(later.get(), V4("10.0.0.1", 3)), Verdict::kAdmitted);
   EXPECT_EQ(gate_.counts().cut, 2u);
+  EXPECT_EQ(gate_.counts().refused_penalized, 1u);
 }
 
 TEST(TcpAcceptorTest, RefusedConnectionsAreResetAndAdmittedOnesHandedOver) {

@@ -16,6 +16,7 @@
 
 #include "core/host_port.h"
 #include "core/logging.h"
+#include "core/loopback.h"
 #include "net/daemon.h"
 #include "net/tls_identity.h"
 #include "peer/announcer.h"
@@ -133,7 +134,7 @@ Result<std::optional<HostPort>> UiAddress(const PeerOptions& o) {
   auto parsed = ParseHostPort(o.ui_listen, ListenRules("--ui-listen"));
   if (!parsed.ok()) return parsed.status();
   const std::string& host = parsed->host;
-  const bool loopback = host == "localhost" || host == "::1" || host.starts_with("127.");
+  const bool loopback = IsLoopbackHost(host);
   if (!loopback && !o.ui_allow_remote) {
     return Status::InvalidArgument(fmt::format(
         "--ui-listen {} is not a loopback address: the web UI (plain HTTP) would be reachable "

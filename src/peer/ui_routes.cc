@@ -8,6 +8,7 @@
 
 #include "core/display_text.h"
 #include "net/http_stream.h"
+#include "net/prometheus_text.h"
 #include "peer/peer_metrics.h"
 #include "peer/ui_assets.h"
 #include "peer/ui_json.h"
@@ -306,7 +307,7 @@ HttpRoutes MakeUiRoutes(const UiAccess& ui_access, const UiParts& parts) {
         in.indexing = p.index->Progress();
         in.downloads = p.downloads->Totals();
         in.ui_pages = p.events->pages();
-        res.SetBody(RenderPeerMetrics(in), "text/plain; version=0.0.4; charset=utf-8");
+        res.SetBody(RenderPeerMetrics(in), kPrometheusContentType);
       });
 
   // The page itself needs the cookie; its scripts and styles hold nothing

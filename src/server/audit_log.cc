@@ -157,6 +157,7 @@ void AuditLog::Enqueue(Pending p, std::unique_lock<std::mutex>& lock) {
 }
 
 void AuditLog::Record(AuditRecord record) {
+  if (options_.observer) options_.observer(record);
   std::vector<AuditRecord> summaries;
   std::unique_lock lock(mu_);
   bool admitted = aggregator_.Admit(record, summaries);
@@ -167,6 +168,7 @@ void AuditLog::Record(AuditRecord record) {
 }
 
 std::future<Status> AuditLog::RecordDurable(AuditRecord record) {
+  if (options_.observer) options_.observer(record);
   std::promise<Status> done;
   std::future<Status> result = done.get_future();
   std::unique_lock lock(mu_);
@@ -242,6 +244,7 @@ void AuditLog::Run() {
 Status AuditLog::WriteWithReserve(const std::vector<Pending>& batch) {
   Status s = Write(batch);
   if (s.ok()) return s;
+  write_failures_.fetch_add(1, std::memory_order_relaxed);
   {
     std::lock_guard lock(mu_);
     writable_ = false;
@@ -256,6 +259,7 @@ Status AuditLog::WriteWithReserve(const std::vector<Pending>& batch) {
                 options_.reserve_bytes, options_.reserve_path);
   Status again = Write(batch);
   if (!again.ok()) {
+    write_failures_.fetch_add(1, std::memory_order_relaxed);
     spdlog::error("audit log: {} records are lost: {}", batch.size(), again.ToString());
   }
   return again;

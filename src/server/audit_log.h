@@ -8,10 +8,12 @@
 // says so until they can again.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <future>
 #include <map>
 #include <mutex>
@@ -60,6 +62,10 @@ struct AuditOptions {
   // How often old records are pruned and, while records cannot be written,
   // writing is tried again.
   std::chrono::milliseconds housekeeping_period{60'000};
+  // Called with every record given to Record or RecordDurable (aggregated
+  // ones included), on the caller's thread, before it is queued: for
+  // metrics. Must be cheap and must not call back into the log. Null: none.
+  std::function<void(const AuditRecord&)> observer;
 };
 
 // Counts the unauthenticated failures of each (source, operation, outcome)
@@ -113,6 +119,9 @@ class AuditLog {
   // Blocks until everything recorded so far, aggregates included, has been
   // written or has failed (for tests and shutdown).
   void Flush();
+  // Batches of records whose write failed, since the start (a batch written
+  // after freeing the reserve counts again if that fails too). Thread-safe.
+  uint64_t write_failures() const { return write_failures_.load(std::memory_order_relaxed); }
 
  private:
   struct Pending {
@@ -142,6 +151,7 @@ class AuditLog {
   bool stopping_ = false;          // GUARDED_BY(mu_)
   bool writable_ = true;           // GUARDED_BY(mu_)
   Status unwritable_;              // GUARDED_BY(mu_): why writing fails, while it does
+  std::atomic<uint64_t> write_failures_{0};
   std::thread writer_;
 };
 

@@ -19,6 +19,7 @@
 
 #include "core/host_port.h"
 #include "core/logging.h"
+#include "core/loopback.h"
 #include "core/process_tuning.h"
 #include "core/secrets.h"
 #include "core/usable_cpus.h"
@@ -31,8 +32,11 @@
 #include "net/tls_identity.h"
 #include "server/accounts.h"
 #include "server/auth_service.h"
+#include "server/call_counter.h"
 #include "server/file_service.h"
 #include "server/job_service.h"
+#include "server/metrics_endpoint.h"
+#include "server/server_metrics.h"
 #include "server/stream_watch.h"
 #include "transfer/grpc_tuning.h"
 
@@ -176,6 +180,22 @@ ConnectionLimits ConnectionLimitsFor(const ServerOptions& o, const SessionLimits
   return limits;
 }
 
+// The metrics address, or nothing without --metrics-listen. One that is not
+// loopback needs --metrics-allow-remote: the metrics are plain HTTP without a
+// password.
+Result<std::optional<HostPort>> MetricsAddress(const ServerOptions& o) {
+  if (o.metrics_listen.empty()) return std::optional<HostPort>();
+  auto parsed = ParseHostPort(o.metrics_listen, ListenRules("--metrics-listen"));
+  if (!parsed.ok()) return parsed.status();
+  if (!IsLoopbackHost(parsed->host) && !o.metrics_allow_remote) {
+    return Status::InvalidArgument(fmt::format(
+        "--metrics-listen {} is not a loopback address: the metrics (plain HTTP, no password) "
+        "would be reachable from the network; add --metrics-allow-remote if that is meant",
+        o.metrics_listen));
+  }
+  return std::optional<HostPort>(*parsed);
+}
+
 }  // namespace
 
 Status RunServer(const ServerOptions& o) {
@@ -184,6 +204,8 @@ Status RunServer(const ServerOptions& o) {
   FERRY_RETURN_IF_ERROR(ValidateOptions(o));
   auto listen = ParseHostPort(o.listen, ListenRules());
   if (!listen.ok()) return listen.status();
+  auto metrics_address = MetricsAddress(o);
+  if (!metrics_address.ok()) return metrics_address.status();
   FERRY_RETURN_IF_ERROR(InitCrypto());
   DataDir data{o.data_dir};
   FERRY_RETURN_IF_ERROR(data.Prepare());
@@ -213,6 +235,9 @@ Status RunServer(const ServerOptions& o) {
   audit.max_bytes = int64_t{o.audit_max_mb} << 20;
   if (o.audit_reserve_mb > 0) audit.reserve_path = data.root + "/audit.reserve";
   audit.reserve_bytes = int64_t{o.audit_reserve_mb} << 20;
+  // Recorded whether or not it is served: a few atomic increments.
+  ServerMetrics metrics;
+  audit.observer = [&metrics](const AuditRecord& record) { metrics.ObserveAudit(record); };
   SpaceReserve reserve;
   if (!o.reserve_space.empty()) reserve = *SpaceReserve::Parse(o.reserve_space);
   ServerState state(data, limits, throttle, std::move(db).value(), std::move(accounts_db).value(),
@@ -243,6 +268,9 @@ Status RunServer(const ServerOptions& o) {
       if (!remaining->has_value()) return std::nullopt;
       return static_cast<uint64_t>(std::max<int64_t>(0, **remaining));
     };
+    pool_options.on_finished = [&metrics](jobs::JobState outcome) {
+      metrics.RecordJobOutcome(outcome);
+    };
     workers = std::make_unique<jobs::WorkerPool>(queue->get(), &*sealer, std::move(pool_options));
     spdlog::info("background jobs: embedded queue, {} workers", n);
   }
@@ -262,6 +290,20 @@ Status RunServer(const ServerOptions& o) {
   auto acceptor = TcpAcceptor::Listen(*listen, acceptor_options);
   if (!acceptor.ok()) return acceptor.status();
   ConnectionGate gate(ConnectionLimitsFor(o, limits));
+  std::unique_ptr<MetricsEndpoint> metrics_endpoint;
+  if (*metrics_address) {
+    auto endpoint = MetricsEndpoint::Start(**metrics_address, [&] {
+      ServerMetrics::Snapshot now;
+      now.connections = gate.counts();
+      now.sessions = state.sessions.open();
+      auto waiting = (*queue)->CountWaiting();
+      if (waiting.ok()) now.jobs_waiting = *waiting;
+      now.audit_write_failures = state.audit.write_failures();
+      return metrics.Render(now);
+    });
+    if (!endpoint.ok()) return endpoint.status();
+    metrics_endpoint = std::move(endpoint).value();
+  }
 
   grpc::SslServerCredentialsOptions ssl;
   ssl.pem_key_cert_pairs.push_back({identity->key_pem, identity->cert_pem});
@@ -286,6 +328,11 @@ Status RunServer(const ServerOptions& o) {
   quota.SetMaxThreads(o.max_clients * (limits.max_calls_per_session + 1) + 16 +
                       kThreadsForCutConnections);
   builder.SetResourceQuota(quota);
+  if (*metrics_address) {
+    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> counters;
+    counters.push_back(std::make_unique<CallCounterFactory>(&metrics));
+    builder.experimental().SetInterceptorCreators(std::move(counters));
+  }
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server) return Status::Unavailable("cannot start the gRPC server");
   const int port = (*acceptor)->port();
@@ -301,6 +348,10 @@ Status RunServer(const ServerOptions& o) {
   const std::string host = listen->BracketedHost();
   spdlog::info("ferry server listening on {}:{} (TLS; data in {})", host, port, o.data_dir);
   spdlog::info("certificate SHA-256 fingerprint: {}", FormatFingerprint(*fingerprint));
+  if (metrics_endpoint) {
+    spdlog::info("metrics on http://{}:{}/metrics", (*metrics_address)->BracketedHost(),
+                 metrics_endpoint->port());
+  }
   if (users->empty()) {
     spdlog::info("no accounts yet: add one with `ferry user add NAME --data {}`", o.data_dir);
   }

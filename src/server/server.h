@@ -42,6 +42,10 @@ struct ServerOptions {
   int64_t job_bytes_per_second = 0;  // per job; 0 = no limit
   JobLimitOptions job_limits;        // what one job may cost (embedded workers)
   int max_jobs_per_user = 16;        // queued + running jobs of one user, any queue
+  // HOST:PORT of a plain-HTTP GET /metrics (Prometheus text); empty: none.
+  // An address other than loopback needs metrics_allow_remote.
+  std::string metrics_listen;
+  bool metrics_allow_remote = false;
 };
 
 // Runs the server; returns when it has shut down (OK) or failed to start.

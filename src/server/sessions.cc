@@ -178,4 +178,9 @@ size_t SessionTable::Sweep() {
   return left;
 }
 
+size_t SessionTable::open() const {
+  std::lock_guard lock(mu_);
+  return sessions_.size();
+}
+
 }  // namespace ferry

@@ -83,6 +83,8 @@ class SessionTable {
   // Drops expired sessions and cancels stalled calls; returns sessions left.
   size_t Sweep();
   const SessionLimits& limits() const { return limits_; }
+  // Sessions in the table now (expired ones count until a sweep drops them).
+  size_t open() const;
 
  private:
   struct Call {
@@ -109,7 +111,7 @@ class SessionTable {
   const SessionLimits limits_;
   const SteadyClock clock_;
   const AccountCheck account_check_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::unordered_map<std::string, Session> sessions_;  // GUARDED_BY(mu_), keyed by SHA-256(token)
   std::unordered_map<std::string, int> per_user_;      // GUARDED_BY(mu_), sessions of each user
   // Why recently swept sessions ended, so their client is told the real reason.
