@@ -2,7 +2,7 @@
 # Install: copy to /usr/share/bash-completion/completions/ferry, or source it.
 _ferry() {
   local -A subs=() flags=()
-  subs['ferry']='version ls stat mkdir touch rm mv put get head zip unzip encrypt decrypt jobs job shell server worker directory register search peers peer fetch user log'
+  subs['ferry']='version ls stat mkdir touch rm mv put get sync head zip unzip encrypt decrypt jobs job shell server worker directory register search peers peer fetch user log'
   subs['ferry version']=''
   subs['ferry ls']=''
   subs['ferry stat']=''
@@ -12,6 +12,7 @@ _ferry() {
   subs['ferry mv']=''
   subs['ferry put']=''
   subs['ferry get']=''
+  subs['ferry sync']=''
   subs['ferry head']=''
   subs['ferry zip']=''
   subs['ferry unzip']=''
@@ -45,6 +46,7 @@ _ferry() {
   flags['ferry mv']='--help -h --force -f'
   flags['ferry put']='--help -h --recursive -r --force -f --limit-rate'
   flags['ferry get']='--help -h --recursive -r --force -f --limit-rate'
+  flags['ferry sync']='--help -h --checksum -c --delete --dry-run -n --limit-rate'
   flags['ferry head']='--help -h --bytes -c'
   flags['ferry zip']='--help -h --to --force --wait'
   flags['ferry unzip']='--help -h --to --force --wait'
@@ -68,7 +70,7 @@ _ferry() {
   flags['ferry user quota']='--help -h --data'
   flags['ferry user list']='--help -h --data'
   flags['ferry log']='--help -h --data --user --limit --since'
-  local valued=' --advertise --audit-max-mb --audit-reserve-mb --audit-retention-days --bytes --ca-cert --config --data --db --db-connections --directory --downloads --files --force --handshake-timeout --hash-concurrency --hash-queue --hash-threads --heartbeat-seconds --help --idle-timeout --job-rate-limit --json --limit --limit-rate --listen --login-delay-ms --login-per-minute --loops --max-body --max-clients --max-connections --max-connections-per-source --max-jobs-per-user --max-json-depth --max-scrypt-work-factor --max-sessions-per-user --max-small-body --max-streams-per-connection --max-uploads --metrics-allow-remote --metrics-listen --offset --parents --passphrase-file --password-stdin --plain-http --queue --quota --rate-limit-addresses --recursive --register-per-minute --remove-home --rescan-seconds --reserve-space --scrypt-memory-mib --search-cache-mib --search-concurrency --server --settle-ms --sha256 --share --shutdown-grace --since --threads --ticket-seconds --tls-cert --tls-key --to --trust-new-server --ui-allow-remote --ui-listen --unzip-max-ratio --upload-retention --user --verbose --version --visibility-timeout --wait --workers -c -f -h -l -p -r -v '
+  local valued=' --advertise --audit-max-mb --audit-reserve-mb --audit-retention-days --bytes --ca-cert --checksum --config --data --db --db-connections --delete --directory --downloads --dry-run --files --force --handshake-timeout --hash-concurrency --hash-queue --hash-threads --heartbeat-seconds --help --idle-timeout --job-rate-limit --json --limit --limit-rate --listen --login-delay-ms --login-per-minute --loops --max-body --max-clients --max-connections --max-connections-per-source --max-jobs-per-user --max-json-depth --max-scrypt-work-factor --max-sessions-per-user --max-small-body --max-streams-per-connection --max-uploads --metrics-allow-remote --metrics-listen --offset --parents --passphrase-file --password-stdin --plain-http --queue --quota --rate-limit-addresses --recursive --register-per-minute --remove-home --rescan-seconds --reserve-space --scrypt-memory-mib --search-cache-mib --search-concurrency --server --settle-ms --sha256 --share --shutdown-grace --since --threads --ticket-seconds --tls-cert --tls-key --to --trust-new-server --ui-allow-remote --ui-listen --unzip-max-ratio --upload-retention --user --verbose --version --visibility-timeout --wait --workers -c -f -h -l -n -p -r -v '
   local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
   local cmd=ferry w i
   # The command the words before the cursor name; a flag's value is skipped.
