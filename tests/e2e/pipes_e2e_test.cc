@@ -1,7 +1,11 @@
 // `-` for standard input and output in put and get, and trees whose names the
 // other side refuses, through the real CLI against a real server.
+#include <signal.h>
+
 #include <algorithm>
 #include <filesystem>
+#include <string>
+#include <thread>
 
 #include "ferry/v1/files.grpc.pb.h"
 #include "tests/e2e/harness.h"
@@ -99,6 +103,39 @@ TEST_F(PipesE2eTest, APipeOverTheQuotaFailsAndLeavesNothing) {
   // The refused pipe took none of the room: one that fits still goes.
   ASSERT_OK(Ferry({"put", "-", "fits.txt"}, "alice", std::string(600'000, 'x')));
   EXPECT_EQ(fs::file_size(HomePath("alice", "fits.txt")), 600'000u);
+}
+
+// A pipe cannot be read again, so an upload cut off halfway keeps nothing.
+TEST_F(PipesE2eTest, AnInterruptedPipeLeavesNoPartial) {
+  ASSERT_OK(Ferry({"ls"}));  // pins the server's certificate
+  Env env = ClientEnv("alice");
+  env["FERRY"] = FERRY_BINARY;
+  std::string pid_file = Path("ferry.pid");
+  Child sh = Child::SpawnProgram(
+      "/bin/sh",
+      {"-c", "(head -c 3000000 /dev/zero; sleep 5) | \"$FERRY\" put - cut.bin & echo $! > '" +
+                 pid_file + "'; wait"},
+      env, Path("cut.out"), Path("cut.err"));
+  // Wait until the server holds some of it.
+  auto held = [&] {
+    for (const auto& name : Partials()) {
+      std::error_code ec;
+      if (fs::file_size(data_ + "/uploads/alice/" + name, ec) > 0) return true;
+    }
+    return false;
+  };
+  auto until = std::chrono::steady_clock::now() + 30s;
+  while (!held() && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(20ms);
+  ASSERT_TRUE(held()) << ReadFile(Path("cut.err"));
+  pid_t ferry = std::stoi(ReadFile(pid_file));
+  ASSERT_EQ(::kill(ferry, SIGKILL), 0);
+  until = std::chrono::steady_clock::now() + 30s;
+  while (!Partials().empty() && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_TRUE(Partials().empty());
+  EXPECT_FALSE(fs::exists(HomePath("alice", "cut.bin")));
+  sh.Wait(30s);
 }
 
 TEST_F(PipesE2eTest, DashNeedsARemoteNameAndDotSlashDashIsAFile) {
