@@ -1,6 +1,7 @@
 // `-` for standard input and output in put and get, and trees whose names the
 // other side refuses, through the real CLI against a real server.
 #include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -66,6 +67,26 @@ TEST_F(PipesE2eTest, PutFromAPipeAndGetToAPipeKeepEveryByte) {
   EXPECT_FAILS_WITH(Ferry({"put", "-", "piped.bin"}, "alice", "new"), "ALREADY_EXISTS");
   ASSERT_OK(Ferry({"put", "-f", "-", "piped.bin"}, "alice", "new"));
   EXPECT_EQ(ReadFile(HomePath("alice", "piped.bin")), "new");
+}
+
+// With stderr on a terminal the bar is drawn there, and stdout still carries
+// nothing but the file's bytes.
+TEST_F(PipesE2eTest, ProgressGoesToAStderrTerminalNeverToStdout) {
+  if (::access("/usr/bin/script", X_OK) != 0) GTEST_SKIP() << "needs script(1) for a pty";
+  std::string src = Path("src.bin");
+  WriteRandomFile(src, 2 * 1024 * 1024 + 7, 14);
+  ASSERT_OK(Ferry({"put", src, "p.bin"}));
+  std::string got = Path("got.bin");
+  // script runs the command on a pty; only stdout is sent to a file.
+  auto r = Shell("script -qec '\"$FERRY\" get p.bin - > " + got + "' /dev/null");
+  ASSERT_OK(r);
+  EXPECT_EQ(Sha256File(got), Sha256File(src));
+  EXPECT_NE(r.out.find("p.bin"), std::string::npos) << r.out;  // the bar, on the terminal
+  EXPECT_NE(r.out.find("2.0 MiB"), std::string::npos) << r.out;
+  auto up = Shell("script -qec '\"$FERRY\" put - q.bin < " + src + "' /dev/null");
+  ASSERT_OK(up);
+  EXPECT_NE(up.out.find("q.bin"), std::string::npos) << up.out;
+  EXPECT_EQ(Sha256File(HomePath("alice", "q.bin")), Sha256File(src));
 }
 
 TEST_F(PipesE2eTest, EmptyStandardInputMakesAnEmptyFile) {
