@@ -549,7 +549,7 @@ grpc::Status FileService::BeginUpload(grpc::ServerContext* ctx, const v1::BeginU
         if (!begun.ok()) return begun.status();
         int64_t replaced = info.ok() && info->type == FileType::kFile ? info->size : 0;
         // An unknown size is checked as its bytes arrive; here only a user
-        // already at the quota is refused.
+        // already past the quota is refused.
         int64_t coming = req->size() == kUnknownUploadSize ? 0 : req->size() - begun->second;
         FERRY_RETURN_IF_ERROR(state_->quotas.CheckRoom(caller.call.user(), coming - replaced));
         resp->set_upload_id(begun->first);
