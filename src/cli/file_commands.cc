@@ -16,11 +16,13 @@
 #include "cli/prompt.h"
 #include "client/file_client.h"
 #include "client/progress.h"
+#include "client/stream_transfer.h"
 #include "client/tree_sync.h"
 #include "core/byte_size.h"
 #include "core/display_text.h"
 #include "core/home_glob.h"
 #include "core/rel_path.h"
+#include "transfer/file_io.h"
 
 namespace ferry {
 namespace {
@@ -89,6 +91,47 @@ Result<TransferOptions> MakeTransferOptions(bool force, const std::string& limit
 // "dir/name", or just "name" in the current directory.
 std::string JoinLocal(const std::string& dir, const std::string& name) {
   return dir == "." ? name : dir + "/" + name;
+}
+
+// `-` as a local name: standard input (put) or output (get). A file named
+// `-` is still reachable as `./-`.
+constexpr const char* kStdStream = "-";
+// The exit status when standard output's reader went away during `get -`:
+// what a shell reports for a process that SIGPIPE ended (128 + 13).
+constexpr int kReaderGoneExit = 141;
+
+// A transfer through a pipe draws its bar on stderr, and only on a terminal:
+// stdout carries the data (get -) or is free for the caller (put -).
+void ProgressOnStderr(TransferOptions& o) {
+  o.progress = nullptr;
+  if (::isatty(STDERR_FILENO) != 1) return;
+  o.progress = [](const std::string& label, int64_t total) {
+    auto p = std::make_unique<Progress>(label, total, true);
+    p->set_output(stderr);
+    return p;
+  };
+}
+
+// What is wrong with a `put` or `get` that uses `-`, checked before connecting.
+Status CheckStdStreamUse(const Args& a, const FileCommandEnv& env, bool put) {
+  if (put) {
+    if (a.from != kStdStream) return Status::Ok();
+    if (a.recursive) {
+      return Status::InvalidArgument("put -r cannot read a tree from standard input");
+    }
+    if (env.in_shell) {
+      return Status::InvalidArgument("put - reads standard input, which the shell itself reads");
+    }
+    if (a.to.empty()) {
+      return Status::InvalidArgument(
+          "put - needs a remote name: ferry put - REMOTE (a local file named '-' is ./-)");
+    }
+    return Status::Ok();
+  }
+  if (a.to == kStdStream && a.recursive) {
+    return Status::InvalidArgument("get -r cannot write a tree to standard output");
+  }
+  return Status::Ok();
 }
 
 bool IsLocalDirectory(const std::string& path) {
@@ -335,12 +378,20 @@ void AddFileCommands(CLI::App& app, FileCommandEnv& env) {
   put->add_flag("-r,--recursive", a->recursive, "upload a directory tree");
   put->add_flag("-f,--force", a->force, "replace existing remote files");
   put->add_option("--limit-rate", a->limit_rate, "at most this many bytes/s (500K, 10M, 1G)");
-  put->add_option("local", a->from)->required();
+  put->add_option("local", a->from, "a file, or - for standard input")->required();
   put->add_option("remote", a->to, "destination (default: same name in the current directory)");
   put->callback([&env, a] {
+    if (Status s = CheckStdStreamUse(*a, env, /*put=*/true); !s.ok()) {
+      env.exit_code = Fail(s);
+      return;
+    }
     Run(env, [&](Connection& c) -> Status {
       auto options = MakeTransferOptions(a->force, a->limit_rate);
       if (!options.ok()) return options.status();
+      if (a->from == kStdStream) {
+        ProgressOnStderr(*options);
+        return UploadStream(c, STDIN_FILENO, env.Remote(a->to), *options);
+      }
       if (IsLocalDirectory(a->from) && !a->recursive) {
         return Status::InvalidArgument(fmt::format("'{}' is a directory (use put -r)", a->from));
       }
@@ -369,13 +420,35 @@ void AddFileCommands(CLI::App& app, FileCommandEnv& env) {
   get->add_flag("-f,--force", a->force, "replace existing local files");
   get->add_option("--limit-rate", a->limit_rate, "at most this many bytes/s (500K, 10M, 1G)");
   get->add_option("remote", a->from)->required();
-  get->add_option("local", a->to, "destination (default: same name in the current directory)");
+  get->add_option("local", a->to,
+                  "destination (default: same name in the current directory; - for standard "
+                  "output)");
   get->callback([&env, a] {
+    if (Status s = CheckStdStreamUse(*a, env, /*put=*/false); !s.ok()) {
+      env.exit_code = Fail(s);
+      return;
+    }
+    bool reader_gone = false;
     Run(env, [&](Connection& c) -> Status {
-      auto options = MakeTransferOptions(a->force, a->limit_rate);
-      if (!options.ok()) return options.status();
       auto sources = Expand(c, env, a->from);
       if (!sources.ok()) return sources.status();
+      if (a->to == kStdStream) {
+        if (sources->size() > 1) {
+          return Status::InvalidArgument(
+              fmt::format("'{}' matches {} names; get - writes one file to standard output",
+                          a->from, sources->size()));
+        }
+        auto options = MakeTransferOptions(a->force, a->limit_rate);
+        if (!options.ok()) return options.status();
+        ProgressOnStderr(*options);
+        std::cout.flush();  // nothing of ours may follow the file's bytes
+        Status s = DownloadStream(c, sources->front().path, STDOUT_FILENO, *options);
+        // `get x - | head` is done once head is: end quietly, as cat does.
+        reader_gone = IsReaderGone(s);
+        return reader_gone ? Status::Ok() : s;
+      }
+      auto options = MakeTransferOptions(a->force, a->limit_rate);
+      if (!options.ok()) return options.status();
       // Several matches land in a local directory under their own names.
       bool several = sources->size() > 1;
       std::string dir = a->to.empty() ? "." : a->to;
@@ -402,6 +475,7 @@ void AddFileCommands(CLI::App& app, FileCommandEnv& env) {
       }
       return Status::Ok();
     });
+    if (reader_gone) env.exit_code = kReaderGoneExit;
   });
 
   auto* sync = app.add_subcommand(

@@ -16,6 +16,7 @@
 
 #include "client/partial_mark.h"
 #include "client/progress.h"
+#include "client/tree_names.h"
 #include "core/rel_path.h"
 #include "core/sha256.h"
 #include "core/unique_fd.h"
@@ -462,6 +463,8 @@ Status UploadTree(Connection& conn, const std::string& local, const std::string&
   if (!fs::is_directory(fs::symlink_status(local, ec))) {
     return UploadFile(conn, local, remote, options);
   }
+  // Every name first: one the server refuses must not stop the tree halfway.
+  FERRY_RETURN_IF_ERROR(CheckLocalTreeNames(local, remote));
   FERRY_RETURN_IF_ERROR(MakeRemoteDirectory(conn, remote, true));
   for (auto it = fs::recursive_directory_iterator(local, ec); !ec && it != fs::end(it);
        it.increment(ec)) {
@@ -478,8 +481,10 @@ Status UploadTree(Connection& conn, const std::string& local, const std::string&
   return Status::Ok();
 }
 
-Status DownloadTree(Connection& conn, const std::string& remote, const std::string& local,
-                    const TransferOptions& options) {
+namespace {
+
+Status DownloadTreeChecked(Connection& conn, const std::string& remote, const std::string& local,
+                           const TransferOptions& options) {
   auto info = StatRemote(conn, remote, false);
   if (!info.ok()) return info.status();
   if (info->entry().type() != v1::FILE_TYPE_DIRECTORY) {
@@ -496,12 +501,22 @@ Status DownloadTree(Connection& conn, const std::string& remote, const std::stri
     std::string child_remote = JoinRemote(remote, e.name());
     std::string child_local = local + "/" + e.name();
     if (e.type() == v1::FILE_TYPE_DIRECTORY) {
-      FERRY_RETURN_IF_ERROR(DownloadTree(conn, child_remote, child_local, options));
+      FERRY_RETURN_IF_ERROR(DownloadTreeChecked(conn, child_remote, child_local, options));
     } else if (e.type() == v1::FILE_TYPE_FILE) {
       FERRY_RETURN_IF_ERROR(DownloadFile(conn, child_remote, child_local, options));
     }
   }
   return Status::Ok();
+}
+
+}  // namespace
+
+Status DownloadTree(Connection& conn, const std::string& remote, const std::string& local,
+                    const TransferOptions& options) {
+  // Every name first, so a name that cannot be written does not leave half a
+  // tree; each is checked again as it is written, should the tree change.
+  FERRY_RETURN_IF_ERROR(CheckRemoteTreeNames(conn, remote));
+  return DownloadTreeChecked(conn, remote, local, options);
 }
 
 }  // namespace ferry

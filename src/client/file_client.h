@@ -50,7 +50,8 @@ Status UploadFile(Connection& conn, const std::string& local, const std::string&
 // resumed; another file of that name is refused unless options.overwrite.
 Status DownloadFile(Connection& conn, const std::string& remote, const std::string& local,
                     const TransferOptions& options);
-// Directory trees, file by file.
+// Directory trees, file by file. Both first check every name in the tree
+// (client/tree_names.h) and move nothing if one would be refused.
 Status UploadTree(Connection& conn, const std::string& local, const std::string& remote,
                   const TransferOptions& options);
 Status DownloadTree(Connection& conn, const std::string& remote, const std::string& local,

@@ -51,8 +51,8 @@ void Progress::Finish() { Finish(std::chrono::milliseconds(std::llround(Elapsed(
 void Progress::Finish(std::chrono::milliseconds took) {
   if (!enabled_) return;
   Draw(true, static_cast<double>(took.count()) / 1000);
-  std::fputc('\n', stdout);
-  std::fflush(stdout);
+  std::fputc('\n', out_);
+  std::fflush(out_);
   enabled_ = false;
 }
 
@@ -73,8 +73,10 @@ void Progress::Draw(bool final, double seconds) {
   std::string bar = std::string(static_cast<size_t>(filled), '#') +
                     std::string(static_cast<size_t>(kWidth - filled), '.');
   std::string label = label_.size() > 28 ? "..." + label_.substr(label_.size() - 25) : label_;
-  std::string line = fmt::format("{:<28} [{}] {:3.0f}% {:>10}", label, bar, fraction * 100,
-                                 HumanBytes(static_cast<double>(done_)));
+  std::string line =
+      total_ < 0 ? fmt::format("{:<28} {:>10}", label, HumanBytes(static_cast<double>(done_)))
+                 : fmt::format("{:<28} [{}] {:3.0f}% {:>10}", label, bar, fraction * 100,
+                               HumanBytes(static_cast<double>(done_)));
   if (final) {
     // Only this run's bytes make the rate: a resumed transfer says how many
     // it moved rather than crediting this run with what was already there.
@@ -84,8 +86,8 @@ void Progress::Draw(bool final, double seconds) {
     line += fmt::format(" in {}", HumanSeconds(seconds));
     if (kind_ == Kind::kTransfer) line += fmt::format(", {}/s", HumanBytes(rate));
   } else {
-    std::string eta = "--:--";
-    if (rate > 0) {
+    std::string eta = total_ < 0 ? "" : "--:--";
+    if (rate > 0 && total_ >= 0) {
       double left = std::max(static_cast<double>(total_) - static_cast<double>(done_), 0.0) / rate;
       constexpr double kLongestEta = 100.0 * 24 * 3600;  // beyond, an ETA says nothing
       if (std::isfinite(left) && left < kLongestEta) {
@@ -94,14 +96,14 @@ void Progress::Draw(bool final, double seconds) {
       }
     }
     if (kind_ == Kind::kTransfer) line += fmt::format(" {:>10}/s", HumanBytes(rate));
-    line += " " + eta;
+    if (!eta.empty()) line += " " + eta;
   }
   if (!note_.empty()) line += " " + note_;
   size_t width = line.size();
   line.append(drawn_width_ > width ? drawn_width_ - width : 0, ' ');  // cover the longer line
   drawn_width_ = width;
-  std::fprintf(stdout, "\r%s", line.c_str());
-  std::fflush(stdout);
+  std::fprintf(out_, "\r%s", line.c_str());
+  std::fflush(out_);
 }
 
 }  // namespace ferry

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <string>
 
 namespace ferry {
@@ -15,8 +16,11 @@ class Progress {
   enum class Kind { kTransfer, kWork };
 
   Progress() = default;  // disabled
+  // A negative `total` is not known (a pipe): the bar shows bytes and rate only.
   Progress(std::string label, int64_t total, bool enabled, Kind kind = Kind::kTransfer);
 
+  // Where the bar is drawn: stdout unless set (stderr when stdout carries data).
+  void set_output(std::FILE* out) { out_ = out; }
   // Bytes done so far (absolute, so resumed transfers start where they were).
   // The first call says where this run started: the rate and the summary
   // count only the bytes after it.
@@ -42,6 +46,7 @@ class Progress {
   int64_t done_ = 0;
   int64_t start_done_ = -1;
   bool enabled_ = false;
+  std::FILE* out_ = stdout;
   size_t drawn_width_ = 0;  // of the line on screen, which a shorter one must cover
   std::chrono::steady_clock::time_point start_;
   std::chrono::steady_clock::time_point last_draw_;

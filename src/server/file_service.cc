@@ -91,12 +91,20 @@ bool SetMtime(int fd, int64_t mtime_ns) {
   return ::futimens(fd, times) == 0;
 }
 
+bool SizeUnknown(const PendingUpload& up) { return up.size == kUnknownUploadSize; }
+
+// "12 of 40 bytes", or "12 bytes" for an upload of unknown size.
+std::string BytesOf(const PendingUpload& up, int64_t written) {
+  return SizeUnknown(up) ? fmt::format("{} bytes", written)
+                         : fmt::format("{} of {} bytes", written, up.size);
+}
+
 // An upload that met a full disk (ENOSPC, EDQUOT); its partial is discarded.
 Status NoSpaceForUpload(const PendingUpload& up, int64_t written) {
-  return Status::ResourceExhausted(fmt::format(
-      "no space left on the server: the upload of '{}' stopped after {} of {} bytes and "
-      "was discarded; free some space or ask the server's administrator",
-      up.target.Display(), written, up.size));
+  return Status::ResourceExhausted(
+      fmt::format("no space left on the server: the upload of '{}' stopped after {} and "
+                  "was discarded; free some space or ask the server's administrator",
+                  up.target.Display(), BytesOf(up, written)));
 }
 
 // Bytes a write to `path` frees by replacing what is there: the size of an
@@ -115,7 +123,10 @@ Status CheckNotCancelled(grpc::ServerContext* ctx) {
 
 // One Upload call in the order it happens: open the partial the first
 // message names, check where the client resumes, receive the rest, verify the
-// whole file's SHA-256, make it durable, then commit it into place.
+// whole file's SHA-256, make it durable, then commit it into place. An upload
+// of unknown size (a pipe) starts at 0, is checked against the quota and the
+// free-space reserve before each chunk is written, and is discarded whenever
+// it fails, since it cannot resume.
 class UploadCall {
  public:
   UploadCall(ServerState* state, grpc::ServerContext* ctx,
@@ -127,6 +138,13 @@ class UploadCall {
     if (!caller.ok()) return caller.status();
     caller_ = &*caller;
     FERRY_RETURN_IF_ERROR(OpenPartial());
+    Status s = ReceiveAndCommit(resp);
+    if (!s.ok() && SizeUnknown(upload())) writer_->Discard();
+    return s;
+  }
+
+ private:
+  Status ReceiveAndCommit(v1::UploadResponse* resp) {
     FERRY_RETURN_IF_ERROR(StartAtClientOffset());
     FERRY_RETURN_IF_ERROR(Receive());
     FERRY_RETURN_IF_ERROR(Verify());
@@ -134,7 +152,6 @@ class UploadCall {
     return Commit(resp);
   }
 
- private:
   const std::string& user() const { return caller_->call.user(); }
   const PendingUpload& upload() const { return writer_->upload(); }
 
@@ -155,7 +172,8 @@ class UploadCall {
       return ErrnoStatus(errno, "cannot inspect the partial upload");
     }
     int64_t offset = message_.offset();
-    if (offset < 0 || offset > st.st_size || offset > upload().size) {
+    if (offset < 0 || offset > st.st_size ||
+        (SizeUnknown(upload()) ? offset != 0 : offset > upload().size)) {
       return Status::FailedPrecondition(
           fmt::format("cannot resume at byte {}: the server holds {} bytes of this upload", offset,
                       static_cast<int64_t>(st.st_size)));
@@ -163,15 +181,15 @@ class UploadCall {
     // Checked again now that this stream counts at its full size among the
     // user's partials (UploadStore::PartialBytes): uploads begun together, or
     // written at once, cannot together pass the quota.
-    FERRY_RETURN_IF_ERROR(state_->quotas.CheckRoom(
-        user(), -ReplacedBytes(caller_->home, upload().target, upload().overwrite)));
+    replaced_ = ReplacedBytes(caller_->home, upload().target, upload().overwrite);
+    FERRY_RETURN_IF_ERROR(state_->quotas.CheckRoom(user(), -replaced_));
     if (::ftruncate(writer_->fd(), offset) != 0) {
       return ErrnoStatus(errno, "cannot prepare the upload");
     }
     auto sink = FileSink::Resume(writer_->fd(), offset, "cannot store the upload");
     if (!sink.ok()) return sink.status();
     sink_.emplace(std::move(sink).value());
-    sink_->ExpectSize(upload().size);
+    if (!SizeUnknown(upload())) sink_->ExpectSize(upload().size);  // else no bound but the checks
     return Status::Ok();
   }
 
@@ -186,11 +204,20 @@ class UploadCall {
           // CANCELLED at the client. The reader stops at the client's next
           // chunk, or when the session's stall watchdog cancels a client that
           // sends nothing.
+          if (SizeUnknown(upload())) {
+            refused_ = CheckRoomFor(static_cast<int64_t>(chunk.data.size()));
+            FERRY_RETURN_IF_ERROR(refused_);
+          }
           FERRY_RETURN_IF_ERROR(sink_->Write(chunk));
           audit_.add_bytes(static_cast<int64_t>(chunk.data.size()));
           return Status::Ok();
         });
     if (received.ok()) return Status::Ok();
+    if (!refused_.ok()) {
+      return Status::ResourceExhausted(fmt::format(
+          "the upload of '{}' stopped after {} and was discarded: {}", upload().target.Display(),
+          BytesOf(upload(), sink_->written()), refused_.message()));
+    }
     if (received.code() == Code::kResourceExhausted) {
       // A full disk: holding the bytes would only keep it full for everyone.
       writer_->Discard();
@@ -200,11 +227,22 @@ class UploadCall {
     return received;
   }
 
+  // An upload of unknown size, before it writes `more` bytes: they must fit
+  // in the user's quota (its partial already counts at what it holds) and
+  // above the free-space reserve.
+  Status CheckRoomFor(int64_t more) {
+    FERRY_RETURN_IF_ERROR(state_->quotas.CheckRoom(user(), more - replaced_));
+    return state_->uploads.CheckSpace(more);
+  }
+
   // Network thread: queues each message's data, refusing more than announced.
   Status ReadMessages(ChunkQueue& queue) {
     for (bool more = true; more; more = reader_->Read(&message_)) {
       caller_->call.Progress();
-      if (!message_.sha256().empty()) client_sha_ = message_.sha256();
+      if (!message_.sha256().empty()) {
+        client_sha_ = message_.sha256();
+        client_total_ = message_.total_size();
+      }
       if (message_.data().empty()) continue;
       if (!sink_->Admit(static_cast<int64_t>(message_.data().size()))) {
         return Status::InvalidArgument(
@@ -219,11 +257,16 @@ class UploadCall {
   }
 
   Status Verify() {
-    if (!sink_->complete() || client_sha_.empty()) {
+    if (client_sha_.empty() || (!SizeUnknown(upload()) && !sink_->complete())) {
       // Keep what arrived: running the upload again resumes from here.
-      return Status::Aborted(fmt::format("upload of '{}' interrupted at {} of {} bytes",
-                                         upload().target.Display(), sink_->written(),
-                                         upload().size));
+      return Status::Aborted(fmt::format("upload of '{}' interrupted at {}",
+                                         upload().target.Display(),
+                                         BytesOf(upload(), sink_->written())));
+    }
+    if (SizeUnknown(upload()) && client_total_ != sink_->written()) {
+      return Status::DataLoss(fmt::format(
+          "upload of '{}': the client sent {} bytes but says it sent {}; nothing was stored",
+          upload().target.Display(), sink_->written(), client_total_));
     }
     if (!sink_->Matches(client_sha_)) {
       writer_->Discard();
@@ -264,7 +307,7 @@ class UploadCall {
       }
       return published.error != 0 ? PathError(published.error, target.Display()) : published.status;
     }
-    state_->quotas.Adjust(user(), upload().size - replaced);
+    state_->quotas.Adjust(user(), sink_->written() - replaced);
     // The file is in place; failing the call now would only make a retry see
     // ALREADY_EXISTS. Durability of the name is what is at stake: log it.
     if (!published.ok()) {
@@ -289,6 +332,9 @@ class UploadCall {
   std::optional<UploadStore::Writer> writer_;
   std::optional<FileSink> sink_;
   std::string client_sha_;
+  int64_t client_total_ = 0;  // what the last message says was sent (unknown size only)
+  int64_t replaced_ = 0;      // bytes the upload frees by replacing an existing file
+  Status refused_;            // why an upload of unknown size was stopped (quota, reserve)
 };
 
 // Streams `range` of `file` as Download replies: the first carries the file's
@@ -510,7 +556,9 @@ grpc::Status FileService::BeginUpload(grpc::ServerContext* ctx, const v1::BeginU
       state_, ctx, "upload-begin", req->path(), /*streaming=*/false,
       [&](Caller& caller, const RelPath& path, AuditScope&) -> Status {
         if (path.IsRoot()) return Status::InvalidArgument("an upload needs a file name");
-        if (req->size() < 0) return Status::InvalidArgument("negative upload size");
+        if (req->size() < kUnknownUploadSize) {
+          return Status::InvalidArgument("negative upload size (-1 is an unknown size)");
+        }
         if (req->resume_key().size() > 256) return Status::InvalidArgument("resume key too long");
         // Fail early rather than after the whole transfer: the destination must be
         // free (or replaceable) and its directory must exist.
@@ -534,8 +582,10 @@ grpc::Status FileService::BeginUpload(grpc::ServerContext* ctx, const v1::BeginU
         auto begun = state_->uploads.Begin(std::move(pending), req->resume_key());
         if (!begun.ok()) return begun.status();
         int64_t replaced = info.ok() && info->type == FileType::kFile ? info->size : 0;
-        FERRY_RETURN_IF_ERROR(
-            state_->quotas.CheckRoom(caller.call.user(), req->size() - begun->second - replaced));
+        // An unknown size is checked as its bytes arrive; here only a user
+        // already past the quota is refused.
+        int64_t coming = req->size() == kUnknownUploadSize ? 0 : req->size() - begun->second;
+        FERRY_RETURN_IF_ERROR(state_->quotas.CheckRoom(caller.call.user(), coming - replaced));
         resp->set_upload_id(begun->first);
         resp->set_offset(begun->second);
         return Status::Ok();

@@ -17,6 +17,7 @@
 
 #include "core/byte_size.h"
 #include "core/home_fs.h"
+#include "core/secrets.h"
 #include "core/sha256.h"
 #include "core/unique_fd.h"
 #include "transfer/publish.h"
@@ -105,9 +106,13 @@ int64_t UploadStore::PartialBytes(const std::string& user) const {
 
 Result<std::pair<std::string, int64_t>> UploadStore::Begin(PendingUpload upload,
                                                            const std::string& key) {
+  const bool unknown_size = upload.size == kUnknownUploadSize;
+  // An upload of unknown size cannot resume: a random key gives it an id no
+  // other attempt shares.
+  const std::string id_key = unknown_size ? RandomHex(16) : key;
   Sha256 h;
   for (const std::string& part :
-       {upload.user, upload.target.Relative(), std::to_string(upload.size), key}) {
+       {upload.user, upload.target.Relative(), std::to_string(upload.size), id_key}) {
     h.Update(part);
     h.Update("\0", 1);
   }
@@ -121,12 +126,12 @@ Result<std::pair<std::string, int64_t>> UploadStore::Begin(PendingUpload upload,
   std::string path = PartPath(upload.user, id);
   if (::stat(path.c_str(), &st) == 0) {
     held = st.st_size;
-    if (held > upload.size) {
+    if (unknown_size || held > upload.size) {
       ::unlink(path.c_str());
       held = 0;
     }
   }
-  FERRY_RETURN_IF_ERROR(CheckSpace(upload.size - held));
+  if (!unknown_size) FERRY_RETURN_IF_ERROR(CheckSpace(upload.size - held));
   std::lock_guard lock(mu_);
   if (!pending_.contains(id)) {
     size_t mine =
@@ -174,11 +179,13 @@ void UploadStore::Release(const std::string& id, bool forget) {
 }
 
 UploadStore::Writer::~Writer() {
-  if (store_ != nullptr) store_->Release(id_, false);
+  if (store_ != nullptr) store_->Release(id_, forget_);
 }
 
 void UploadStore::Writer::Discard() {
-  if (store_ != nullptr) ::unlink(store_->PartPath(upload_.user, id_).c_str());
+  if (store_ == nullptr) return;
+  ::unlink(store_->PartPath(upload_.user, id_).c_str());
+  if (upload_.size == kUnknownUploadSize) forget_ = true;
 }
 
 Published UploadStore::Writer::Commit(const DirEntry& to) {

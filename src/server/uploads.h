@@ -15,6 +15,11 @@
 // Begin against what statvfs says then; uploads running at once can still
 // meet ENOSPC, which the file service reports and answers by discarding the
 // partial.
+//
+// An upload of unknown size (kUnknownUploadSize) gets a fresh random id, so it
+// never resumes, and counts among the partials at what it holds so far; the
+// file service checks the reserve (CheckSpace) and the quota before it writes
+// each chunk of it.
 #pragma once
 
 #include <chrono>
@@ -34,10 +39,13 @@ namespace ferry {
 struct DirEntry;
 struct Published;
 
+// An upload's size when the client does not know it in advance (a pipe).
+inline constexpr int64_t kUnknownUploadSize = -1;
+
 struct PendingUpload {
   std::string user;
   RelPath target;
-  int64_t size = 0;
+  int64_t size = 0;  // kUnknownUploadSize: learnt when the last message arrives
   bool overwrite = false;
   int64_t mtime_ns = 0;  // given to the published file; 0: the time of the upload
   std::chrono::steady_clock::time_point begun{};
@@ -70,10 +78,15 @@ class UploadStore {
   UploadStore(std::string dir, std::chrono::seconds retention, SpaceReserve reserve = {},
               SpaceProbe probe = StatFsSpace);
 
-  // Registers an upload and returns its id and the bytes already held;
-  // RESOURCE_EXHAUSTED if the user already has too many unfinished uploads,
-  // or if the bytes still to come would leave less than the reserve free.
+  // Registers an upload and returns its id and the bytes already held (0 for
+  // an upload of unknown size); RESOURCE_EXHAUSTED if the user already has too
+  // many unfinished uploads, or if the bytes still to come would leave less
+  // than the reserve free.
   Result<std::pair<std::string, int64_t>> Begin(PendingUpload upload, const std::string& key);
+
+  // OK if `more` bytes still fit above the reserve; RESOURCE_EXHAUSTED
+  // naming the free space and the reserve otherwise.
+  Status CheckSpace(int64_t more) const;
 
   // Bytes `user`'s partial uploads take: what each partial file holds, except
   // that an upload a stream is writing counts at its full announced size (what
@@ -87,13 +100,15 @@ class UploadStore {
         : store_(std::exchange(o.store_, nullptr)),
           id_(std::move(o.id_)),
           fd_(std::move(o.fd_)),
-          upload_(std::move(o.upload_)) {}
+          upload_(std::move(o.upload_)),
+          forget_(o.forget_) {}
     Writer& operator=(Writer&&) = delete;
     Writer(const Writer&) = delete;
     ~Writer();
     int fd() const { return fd_.get(); }
     const PendingUpload& upload() const { return upload_; }
-    // Deletes the partial (after a checksum mismatch or a full disk).
+    // Deletes the partial (after a checksum mismatch or a full disk). An
+    // upload of unknown size, which cannot resume, is forgotten as well.
     void Discard();
     // Publishes the finished partial as entry `to.leaf` of directory `to.dir`
     // (transfer/publish.h: fsync, rename, fsync of the directory), replacing
@@ -110,6 +125,7 @@ class UploadStore {
     std::string id_;
     UniqueFd fd_;
     PendingUpload upload_;
+    bool forget_ = false;  // on release, forget the upload (it was discarded and cannot resume)
   };
 
   // Opens the partial of upload `id` for `user`. NOT_FOUND if no such upload was
@@ -129,9 +145,6 @@ class UploadStore {
   std::string PartPath(const std::string& user, const std::string& id) const {
     return UserDir(user) + "/" + PartName(id);
   }
-
-  // OK if `more` bytes still fit above the reserve.
-  Status CheckSpace(int64_t more) const;
 
   const std::string dir_;
   const std::chrono::seconds retention_;

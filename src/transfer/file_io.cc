@@ -38,6 +38,38 @@ Status WriteFullAt(int fd, const char* data, size_t size, int64_t offset, std::s
   return Status::Ok();
 }
 
+Result<size_t> ReadFull(int fd, char* buf, size_t size, std::string_view what) {
+  size_t done = 0;
+  while (done < size) {
+    ssize_t n = ::read(fd, buf + done, size - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus(errno, std::string(what));
+    }
+    if (n == 0) break;
+    done += static_cast<size_t>(n);
+  }
+  return done;
+}
+
+Status WriteFull(int fd, const char* data, size_t size, std::string_view what) {
+  size_t done = 0;
+  while (done < size) {
+    ssize_t n = ::write(fd, data + done, size - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EPIPE) return Status::Aborted(std::string(kReaderGone));
+      return ErrnoStatus(errno, std::string(what));
+    }
+    done += static_cast<size_t>(n);
+  }
+  return Status::Ok();
+}
+
+bool IsReaderGone(const Status& s) {
+  return s.code() == Code::kAborted && s.message() == kReaderGone;
+}
+
 Status HashFile(int fd, int64_t length, Sha256& hash) {
   std::vector<char> buf(kChunkBytes);
   for (int64_t offset = 0; length < 0 || offset < length;) {

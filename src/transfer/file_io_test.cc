@@ -1,6 +1,7 @@
 #include "transfer/file_io.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -34,6 +35,40 @@ TEST(FileIoTest, PositionalWritesAndReadsAndPrefixHashes) {
   EXPECT_EQ(HashFile(fd.get(), 11, too_long).code(), Code::kDataLoss);
   EXPECT_EQ(*Sha256OfFd(fd.get()), Sha256::HexOf("helloworld"));
   std::filesystem::remove(path);
+}
+
+TEST(FileIoTest, SequentialReadsFillTheBufferUntilTheInputEnds) {
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  UniqueFd read_end(fds[0]), write_end(fds[1]);
+  // Two writes: one read(2) would return only the first.
+  ASSERT_TRUE(WriteFull(write_end.get(), "abc", 3, "write").ok());
+  ASSERT_TRUE(WriteFull(write_end.get(), "defgh", 5, "write").ok());
+  write_end = UniqueFd();
+  char buf[6] = {};
+  auto n = ReadFull(read_end.get(), buf, sizeof buf, "read");
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(std::string(buf, *n), "abcdef");
+  n = ReadFull(read_end.get(), buf, sizeof buf, "read");
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(std::string(buf, *n), "gh");  // short: the input ended
+  n = ReadFull(read_end.get(), buf, sizeof buf, "read");
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, 0u);
+}
+
+TEST(FileIoTest, WriteToAPipeWithoutReaderIsReaderGone) {
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  UniqueFd read_end(fds[0]), write_end(fds[1]);
+  read_end = UniqueFd();
+  // The test binary may not ignore SIGPIPE as ferry does.
+  auto previous = ::signal(SIGPIPE, SIG_IGN);
+  Status s = WriteFull(write_end.get(), "x", 1, "cannot write");
+  ::signal(SIGPIPE, previous);
+  EXPECT_TRUE(IsReaderGone(s)) << s.ToString();
+  EXPECT_FALSE(IsReaderGone(Status::Aborted("something else")));
+  EXPECT_FALSE(IsReaderGone(Status::Ok()));
 }
 
 }  // namespace

@@ -150,7 +150,8 @@ TEST_F(CliMessagesTest, PathsThatAreNotUtf8AreInvalidArgumentNamingTheName) {
   ASSERT_OK(listed);
   EXPECT_NE(listed.out.find("disk\\x{fe}name"), std::string::npos) << listed.out;
   EXPECT_FAILS_WITH(Ferry({"get", "-r", "", Path("tree")}),
-                    "INVALID_ARGUMENT: name 'disk\\x{fe}name' is not valid UTF-8");
+                    "INVALID_ARGUMENT: get -r wrote nothing: 1 name is not safe to write here: "
+                    "'disk\\x{fe}name' (the first: name 'disk\\x{fe}name' is not valid UTF-8");
 
   // Below the CLI: the server itself answers INVALID_ARGUMENT, never INTERNAL,
   // whichever field carries the bytes.
