@@ -68,6 +68,10 @@ LineEditor::~LineEditor() = default;
 std::optional<std::string> LineEditor::ReadLine(const std::string& prompt) {
   prompt_ = prompt;
   for (;;) {
+    // libedit draws the prompt first and sets the terminal up on its first
+    // read; keys typed in between would meet the line discipline (Ctrl-D
+    // lost, letters echoed twice). Set it up before the prompt shows.
+    el_set(el_.get(), EL_PREP_TERM, 1);
     int count = 0;
     errno = 0;
     const char* line = el_gets(el_.get(), &count);
