@@ -11,7 +11,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libssl-dev libsodium-dev libsqlite3-dev libcli11-dev nlohmann-json3-dev
   libspdlog-dev libfmt-dev libgtest-dev libgmock-dev libzip-dev zlib1g-dev libhiredis-dev
-  libpqxx-dev libcpp-httplib-dev libboost1.81-dev
+  libpqxx-dev libcpp-httplib-dev libboost1.81-dev libedit-dev
   # the fuzz targets (libFuzzer comes with clang's runtime)
   clang libclang-rt-14-dev
   # tools used by tests and benchmarks: real peers that read and write ferry's formats

@@ -15,7 +15,4 @@ void AddUserCommands(CLI::App& app, int* exit_code);
 void AddLogCommand(CLI::App& app, int* exit_code);
 void AddShellCommand(CLI::App& app, ClientFlags& flags, int* exit_code);
 
-// Splits a shell line into words: whitespace separates, quotes group, backslash escapes.
-Result<std::vector<std::string>> SplitWords(const std::string& line);
-
 }  // namespace ferry

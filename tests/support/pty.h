@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/unique_fd.h"
@@ -70,5 +71,90 @@ inline int RunOnPty(std::vector<std::string> argv, const std::vector<Dialog>& di
   ::waitpid(pid, &status, 0);
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
+
+// A program on a pseudo-terminal of 24x100 that a test types into as a person
+// would, reading its output until the text it expects shows.
+class PtySession {
+ public:
+  // Starts `argv` (argv[0] a path); pid() is -1 if it could not start.
+  explicit PtySession(std::vector<std::string> argv) {
+    std::vector<char*> args;
+    for (auto& a : argv) args.push_back(a.data());
+    args.push_back(nullptr);
+    winsize size{};
+    size.ws_row = 24;
+    size.ws_col = 100;
+    int master = -1;
+    pid_ = ::forkpty(&master, nullptr, nullptr, &size);
+    if (pid_ == 0) {
+      ::execv(args[0], args.data());
+      ::_exit(127);
+    }
+    if (pid_ > 0) terminal_ = UniqueFd(master);
+  }
+  ~PtySession() {
+    if (pid_ > 0 && !exited_) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+  PtySession(const PtySession&) = delete;
+  PtySession& operator=(const PtySession&) = delete;
+
+  pid_t pid() const { return pid_; }
+  // Everything the program wrote to the terminal so far.
+  const std::string& transcript() const { return transcript_; }
+
+  // Types `keys` (escape sequences for arrows, "\r" for Enter).
+  bool Type(std::string_view keys) {
+    return ::write(terminal_.get(), keys.data(), keys.size()) == static_cast<ssize_t>(keys.size());
+  }
+
+  // Waits until `text` shows after what the last successful wait matched;
+  // false once the program closed the terminal or `timeout` passed.
+  bool WaitFor(std::string_view text, std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      size_t at = transcript_.find(text, seen_);
+      if (at != std::string::npos) {
+        seen_ = at + text.size();
+        return true;
+      }
+      if (!ReadSome(deadline)) return false;
+    }
+  }
+
+  // Waits for the program to end, reading what it still writes; its exit code,
+  // or -1 on a signal or when `timeout` passed.
+  int Wait(std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (ReadSome(deadline)) {
+    }
+    int status = 0;
+    if (std::chrono::steady_clock::now() >= deadline) ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, &status, 0);
+    exited_ = true;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+
+ private:
+  bool ReadSome(std::chrono::steady_clock::time_point deadline) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    pollfd p{terminal_.get(), POLLIN, 0};
+    if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
+    char buf[4096];
+    ssize_t n = ::read(terminal_.get(), buf, sizeof buf);
+    if (n <= 0) return false;  // EIO once the program is gone
+    transcript_.append(buf, static_cast<size_t>(n));
+    return true;
+  }
+
+  pid_t pid_ = -1;
+  bool exited_ = false;
+  UniqueFd terminal_;
+  std::string transcript_;
+  size_t seen_ = 0;
+};
 
 }  // namespace ferry::testing
