@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "client/tree_names.h"
 #include "core/display_text.h"
 #include "core/rel_path.h"
 #include "core/unique_fd.h"
@@ -38,15 +39,8 @@ std::string Join(const std::string& dir, const std::string& rel) {
 // Every name is checked before anything moves: the server refuses some names
 // (control characters, invalid UTF-8), and a sync that stopped at one midway
 // would leave half a tree.
-Status CheckName(const std::string& rel, const std::string& leaf) {
-  if (Status s = ValidateName(leaf); !s.ok()) {
-    return Status::InvalidArgument(fmt::format(
-        "cannot sync '{}': {}; rename it first, nothing was sent", ForDisplay(rel), s.message()));
-  }
-  return Status::Ok();
-}
-
 Result<Tree> LocalTree(const std::string& root) {
+  RefusedNames refused;
   std::error_code ec;
   if (!fs::is_directory(fs::symlink_status(root, ec))) {
     return Status::NotFound(fmt::format("'{}' is not a local directory", root));
@@ -58,17 +52,22 @@ Result<Tree> LocalTree(const std::string& root) {
     bool dir = it->is_directory();
     if (!dir && !it->is_regular_file()) continue;
     std::string rel = fs::relative(it->path(), root, ec).generic_string();
-    FERRY_RETURN_IF_ERROR(CheckName(rel, it->path().filename().string()));
+    if (Status s = ValidateName(it->path().filename().string()); !s.ok()) {
+      refused.Add(it->path().string(), s.message());
+      continue;
+    }
     struct stat st {};
     if (::lstat(it->path().c_str(), &st) != 0) continue;  // vanished meanwhile
     tree[rel] = {dir, st.st_size,
                  static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec};
   }
   if (ec) return Status::Internal(fmt::format("cannot read '{}': {}", root, ec.message()));
+  FERRY_RETURN_IF_ERROR(refused.ToStatus("sync changed nothing", "not allowed on the server"));
   return tree;
 }
 
 Result<Tree> RemoteTree(Connection& conn, const std::string& root) {
+  RefusedNames refused;
   Tree tree;
   std::vector<std::string> pending = {""};
   while (!pending.empty()) {
@@ -79,13 +78,17 @@ Result<Tree> RemoteTree(Connection& conn, const std::string& root) {
     for (const auto& e : *entries) {
       std::string rel = Join(rel_dir, e.name());
       // Names come from the server: never let one steer a write out of the tree.
-      FERRY_RETURN_IF_ERROR(CheckName(rel, e.name()));
+      if (Status s = ValidateName(e.name()); !s.ok()) {
+        refused.Add(Join(root, rel), s.message());
+        continue;
+      }
       bool dir = e.type() == v1::FILE_TYPE_DIRECTORY;
       if (!dir && e.type() != v1::FILE_TYPE_FILE) continue;
       tree[rel] = {dir, e.size(), e.mtime_ns()};
       if (dir) pending.push_back(rel);
     }
   }
+  FERRY_RETURN_IF_ERROR(refused.ToStatus("sync changed nothing", "not safe to write here"));
   return tree;
 }
 

@@ -157,7 +157,10 @@ TEST_F(SyncTest, BadNamesAndBadArgumentsChangeNothing) {
   MakeTree(Path("local"));
   WriteFile(Path("local/docs/tab\there.txt"), "tab");
   auto bad = Ferry({"sync", Path("local"), ":backup"});
-  EXPECT_FAILS_WITH(bad, "INVALID_ARGUMENT: cannot sync 'docs/tab\\x{09}here.txt'");
+  EXPECT_FAILS_WITH(bad,
+                    "INVALID_ARGUMENT: sync changed nothing: 1 name is not allowed on the "
+                    "server: '" +
+                        Path("local") + "/docs/tab\\x{09}here.txt'");
   EXPECT_FALSE(fs::exists(HomePath("alice", "backup")));
   fs::remove(Path("local/docs/tab\there.txt"));
   EXPECT_FAILS_WITH(Ferry({"sync", Path("local"), Path("other")}),
