@@ -113,9 +113,11 @@ TEST_F(GlobTest, PatternsStayInTheHome) {
 }
 
 TEST_F(GlobTest, TheShellExpandsRelativeToItsDirectory) {
-  auto r = Ferry({"shell"}, "alice", "cd docs\nls ?.pdf\nrm b*\nls *.pdf\n");
+  auto r = Ferry({"shell"}, "alice", "cd docs\nls ?.pdf\nrm b*\nls *.pdf\nrm 'star\\*.pdf'\nls\n");
   ASSERT_OK(r);
-  EXPECT_EQ(r.out, "a.pdf\nb.pdf\na.pdf\nmy report.pdf\nstar*.pdf\n");
+  EXPECT_EQ(r.out,
+            "a.pdf\nb.pdf\na.pdf\nmy report.pdf\nstar*.pdf\n"
+            ".hidden.pdf\n[draft].txt\na.pdf\nmy report.pdf\nnotes.txt\nold/\n");
   EXPECT_FALSE(fs::exists(HomePath("alice", "docs/b.pdf")));
 }
 
