@@ -3,7 +3,7 @@ JOBS ?= 2
 DATA ?= ./ferry-data
 LISTEN ?= 127.0.0.1:7070
 
-.PHONY: deps build build-asan run test fuzz bench-directory test-release test-asan bench bench-transfer bench-jobs bench-attack bench-memory bench-peer bench-peer-ui format clean
+.PHONY: deps build build-asan run test fuzz bench-directory test-release test-asan bench bench-transfer bench-jobs bench-attack bench-memory bench-peer bench-peer-ui bench-tree format clean
 
 deps:
 	./scripts/install-deps.sh
@@ -49,11 +49,16 @@ fuzz: deps
 
 test: test-release test-asan fuzz
 
-bench: bench-transfer bench-jobs bench-directory bench-attack bench-memory bench-peer bench-peer-ui
+bench: bench-transfer bench-jobs bench-directory bench-attack bench-memory bench-peer bench-peer-ui bench-tree
 
 bench-transfer: build
 	FERRY_BENCH_DEPS=1 ./scripts/install-deps.sh
 	./bench/transfer_bench.sh
+
+# Many small files: ferry put -r/get -r/sync against scp, sftp and rsync.
+bench-tree: build
+	FERRY_BENCH_DEPS=1 ./scripts/install-deps.sh
+	./bench/tree_bench.sh
 
 bench-peer: build
 	FERRY_BENCH_DEPS=1 ./scripts/install-deps.sh

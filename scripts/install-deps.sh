@@ -29,7 +29,7 @@ command -v node >/dev/null || packages+=(nodejs)
 command -v npm >/dev/null || packages+=(npm)
 if [[ "${FERRY_BENCH_DEPS:-0}" == 1 ]]; then
   packages+=(openssh-server openssh-client nginx curl time wrk opentracker aria2 python3-libtorrent
-    transmission-daemon)
+    transmission-daemon rsync)
 fi
 
 missing=()
