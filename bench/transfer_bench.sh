@@ -14,6 +14,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 source "$ROOT/bench/section.sh"
+source "$ROOT/bench/ssh_setup.sh"
 FERRY=${FERRY:-$ROOT/build/ferry}
 OPS_BENCH=${OPS_BENCH:-$ROOT/build/ferry_ops_bench}
 BENCH_DIR=${BENCH_DIR:-/dev/shm/ferry-bench}
@@ -71,23 +72,7 @@ start_ferry() {
 start_ferry
 "$FERRY" ls --trust-new-server >/dev/null  # pin the certificate once
 
-ssh-keygen -q -t ed25519 -N "" -f ssh/hostkey
-ssh-keygen -q -t ed25519 -N "" -f ssh/id
-cp ssh/id.pub ssh/authorized_keys
-cat > ssh/sshd_config <<EOF
-ListenAddress 127.0.0.1
-HostKey $BENCH_DIR/ssh/hostkey
-AuthorizedKeysFile $BENCH_DIR/ssh/authorized_keys
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-PermitRootLogin prohibit-password
-StrictModes no
-UsePAM no
-Subsystem sftp internal-sftp
-EOF
-mkdir -p /run/sshd
-SSH_OPTS=(-i ssh/id -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=error)
-SSH_USER=$(id -un)
+make_ssh_config
 # sshd -d serves exactly one connection in the foreground, so /usr/bin/time
 # gives the peak RSS of the server side of that one transfer.
 start_sshd() {

@@ -16,6 +16,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 source "$ROOT/bench/section.sh"
+source "$ROOT/bench/ssh_setup.sh"
 FERRY=${FERRY:-$ROOT/build/ferry}
 BENCH_DIR=${BENCH_DIR:-/dev/shm/ferry-tree-bench}
 FILES=${FILES:-10000}
@@ -65,26 +66,12 @@ for _ in $(seq 100); do grep -q "listening on" ferry/server.log 2>/dev/null && b
 "$FERRY" ls --trust-new-server >/dev/null
 HOME_DIR=$BENCH_DIR/ferry/data/files/bench
 
-ssh-keygen -q -t ed25519 -N "" -f ssh/hostkey
-ssh-keygen -q -t ed25519 -N "" -f ssh/id
-cp ssh/id.pub ssh/authorized_keys
-cat > ssh/sshd_config <<EOF
-ListenAddress 127.0.0.1
-HostKey $BENCH_DIR/ssh/hostkey
-AuthorizedKeysFile $BENCH_DIR/ssh/authorized_keys
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-PermitRootLogin prohibit-password
-StrictModes no
-UsePAM no
-Subsystem sftp internal-sftp
-EOF
-mkdir -p /run/sshd
+make_ssh_config
 /usr/sbin/sshd -D -f "$BENCH_DIR/ssh/sshd_config" -p $SSH_PORT 2>ssh/sshd.log &
 sleep 0.5
-SSH="ssh -i $BENCH_DIR/ssh/id -p $SSH_PORT -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=error"
-SCP_OPTS=(-i ssh/id -P $SSH_PORT -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=error)
-HOST=$(id -un)@127.0.0.1
+SSH="ssh ${SSH_OPTS[*]} -p $SSH_PORT"
+SCP_OPTS=("${SSH_OPTS[@]}" -P $SSH_PORT)
+HOST=$SSH_USER@127.0.0.1
 
 # Runs one tool's one direction once; prints seconds. The destination is
 # fresh, and checked against the source afterwards.
