@@ -293,18 +293,23 @@ Status UploadFile(Connection& conn, const std::string& local, const std::string&
       return Status::Ok();
     });
   }
-  if (!sent.ok() && !server_ended) {
-    // A local failure (the file shrank, a read error): the server still waits
-    // for data, so end the call rather than wait for its deadline.
-    ctx->TryCancel();
-    (void)writer->Finish();
-    return sent;
-  }
-  Status finished = FromGrpc(writer->Finish());
-  if (!finished.ok()) return finished;  // the server's reason beats "ended the upload"
-  if (!sent.ok()) return sent;
+  FERRY_RETURN_IF_ERROR(FinishUpload(*ctx, *writer, sent, server_ended));
   progress->Finish();
   return Status::Ok();
+}
+
+Status FinishUpload(grpc::ClientContext& ctx, grpc::ClientWriter<v1::UploadChunk>& writer,
+                    const Status& sent, bool server_ended) {
+  if (!sent.ok() && !server_ended) {
+    // A local failure (the source shrank, a read error): the server still
+    // waits for data, so end the call rather than wait for its deadline.
+    ctx.TryCancel();
+    (void)writer.Finish();
+    return sent;
+  }
+  Status finished = FromGrpc(writer.Finish());
+  if (!finished.ok()) return finished;  // the server's reason beats "ended the upload"
+  return sent;
 }
 
 Status DownloadFile(Connection& conn, const std::string& remote, const std::string& local,

@@ -50,6 +50,12 @@ Status UploadFile(Connection& conn, const std::string& local, const std::string&
 // resumed; another file of that name is refused unless options.overwrite.
 Status DownloadFile(Connection& conn, const std::string& remote, const std::string& local,
                     const TransferOptions& options);
+// Ends an Upload call once its messages are sent: after a local failure
+// `sent` the call is cancelled (unless the server already ended it) and
+// `sent` returned; otherwise the server's answer, then `sent`, decides.
+Status FinishUpload(grpc::ClientContext& ctx, grpc::ClientWriter<v1::UploadChunk>& writer,
+                    const Status& sent, bool server_ended);
+
 // Directory trees, file by file. Both first check every name in the tree
 // (client/tree_names.h) and move nothing if one would be refused.
 Status UploadTree(Connection& conn, const std::string& local, const std::string& remote,

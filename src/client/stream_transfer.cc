@@ -99,16 +99,8 @@ Status UploadStream(Connection& conn, int fd, const std::string& remote,
     progress->Update(sent_bytes);
     limiter.Consume(static_cast<int64_t>(buffer.size()));
   }
-  if (!sent.ok() && !server_ended) {
-    // A local failure: the server still waits for data, so end the call
-    // rather than wait for its deadline. The server discards what it holds.
-    ctx->TryCancel();
-    (void)writer->Finish();
-    return sent;
-  }
-  Status finished = FromGrpc(writer->Finish());
-  if (!finished.ok()) return finished;  // the server's reason beats "ended the upload"
-  if (!sent.ok()) return sent;
+  // On a local failure the server discards what it holds (it cannot resume).
+  FERRY_RETURN_IF_ERROR(FinishUpload(*ctx, *writer, sent, server_ended));
   progress->Finish();
   return Status::Ok();
 }

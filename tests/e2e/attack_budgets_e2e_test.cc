@@ -87,15 +87,6 @@ class AttackBudgetsTest : public E2eTest {
     return true;
   }
 
-  std::vector<std::string> PartialsOf(const std::string& user) {
-    std::vector<std::string> out;
-    std::error_code ec;
-    for (auto& e : fs::directory_iterator(data_ + "/uploads/" + user, ec)) {
-      out.push_back(e.path().filename().string());
-    }
-    return out;
-  }
-
   std::string mount_;
   std::map<std::string, std::string> bob_before_;
 };

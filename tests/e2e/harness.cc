@@ -328,4 +328,13 @@ RunResult E2eTest::Ferry(const std::vector<std::string>& args, const std::string
   return r;
 }
 
+std::vector<std::string> E2eTest::PartialsOf(const std::string& user) const {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (auto& e : std::filesystem::directory_iterator(data_ + "/uploads/" + user, ec)) {
+    out.push_back(e.path().filename().string());
+  }
+  return out;
+}
+
 }  // namespace ferry::e2e

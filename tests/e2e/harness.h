@@ -120,6 +120,8 @@ class E2eTest : public ::testing::Test {
   std::string HomePath(const std::string& user, const std::string& name) const {
     return data_ + "/files/" + user + "/" + name;
   }
+  // The names of `user`'s partial uploads in the server's data dir.
+  std::vector<std::string> PartialsOf(const std::string& user) const;
 
   std::string dir_;   // everything of this test lives here
   std::string data_;  // the server's data dir

@@ -34,14 +34,6 @@ class SyncTest : public E2eTest {
     WriteFile(root + "/docs/deep/x.bin", std::string(5000, 'x'));
     WriteFile(root + "/top.txt", "top");
   }
-  std::vector<std::string> PartialsOf(const std::string& user) {
-    std::vector<std::string> out;
-    std::error_code ec;
-    for (auto& e : fs::directory_iterator(data_ + "/uploads/" + user, ec)) {
-      out.push_back(e.path().filename().string());
-    }
-    return out;
-  }
 };
 
 TEST_F(SyncTest, UpSendsOnlyWhatDiffersAndMirrorsDeletions) {
