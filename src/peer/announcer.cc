@@ -120,12 +120,14 @@ void Announcer::Run() {
   std::unique_lock lock(mu_);
   while (!stopping_) {
     lock.unlock();
-    Clock::time_point wake = Step();
+    bool planned = false;
+    Clock::time_point wake = Step(&planned);
     lock.lock();
     // A change arriving while nothing waited is sent without delay; while
     // others wait, it joins them at the time already planned, unless a whole
-    // request's worth is ready.
-    bool had_pending = !pending_.empty();
+    // request's worth is ready. A change that came while Step ran is not
+    // in its plan (it may have planned only the next heartbeat).
+    bool had_pending = planned && !pending_.empty();
     cv_.wait_until(lock, wake, [&] {
       return stopping_ || (!had_pending && !pending_.empty()) ||
              pending_.size() >= options_.max_files_per_request;
@@ -133,7 +135,9 @@ void Announcer::Run() {
   }
 }
 
-Announcer::Clock::time_point Announcer::Step() {
+Announcer::Clock::time_point Announcer::Step(bool* planned_for_changes) {
+  // Every return but the last is soon (a retry, or at once).
+  *planned_for_changes = true;
   Clock::time_point now = Clock::now();
   if (now < retry_at_) return retry_at_;
   if (relogin_) {
@@ -174,6 +178,7 @@ Announcer::Clock::time_point Announcer::Step() {
       return retry_at_;
     }
   }
+  *planned_for_changes = has_pending;
   return has_pending ? std::min(next_heartbeat_, delta_due) : next_heartbeat_;
 }
 

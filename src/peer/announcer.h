@@ -114,8 +114,9 @@ class Announcer {
 
   void Run();
   // One step of the thread: a whole announce, a delta or a heartbeat, when
-  // one is due. Returns when the thread should look again.
-  Clock::time_point Step();
+  // one is due. Returns when the thread should look again; `*planned_for_changes`
+  // says whether that time already allows for the changes that were pending.
+  Clock::time_point Step(bool* planned_for_changes);
   Status AnnounceAll();
   Status SendDelta();
   Status Heartbeat();
