@@ -2,16 +2,26 @@
 
 #include <fmt/format.h>
 
+#include <cerrno>
+
 namespace ferry {
 namespace {
 
-Status SqliteError(sqlite3* db, const std::string& what) {
+// The one mapping of SQLite's result codes to a Status. A full disk is
+// RESOURCE_EXHAUSTED whichever way SQLite met it: SQLITE_FULL from a write,
+// or an I/O error (growing the WAL index, say) whose system errno is ENOSPC.
+Status StatusOf(sqlite3* db, std::string message) {
   int code = sqlite3_errcode(db);
-  std::string message = fmt::format("{}: {}", what, sqlite3_errmsg(db));
   if (code == SQLITE_BUSY || code == SQLITE_LOCKED) return Status::Unavailable(message);
-  if (code == SQLITE_FULL) return Status::ResourceExhausted(message);
+  if (code == SQLITE_FULL || (code == SQLITE_IOERR && sqlite3_system_errno(db) == ENOSPC)) {
+    return Status::ResourceExhausted(message);
+  }
   if (code == SQLITE_CONSTRAINT) return Status::AlreadyExists(message);
   return Status::Internal(message);
+}
+
+Status SqliteError(sqlite3* db, const std::string& what) {
+  return StatusOf(db, fmt::format("{}: {}", what, sqlite3_errmsg(db)));
 }
 
 }  // namespace
@@ -39,8 +49,7 @@ Status Db::Exec(std::string_view sql) {
   if (sqlite3_exec(db_.get(), s.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
     std::string message = err ? err : "unknown error";
     sqlite3_free(err);
-    if (sqlite3_errcode(db_.get()) == SQLITE_BUSY) return Status::Unavailable(message);
-    return Status::Internal("database error: " + message);
+    return StatusOf(db_.get(), "database error: " + message);
   }
   return Status::Ok();
 }

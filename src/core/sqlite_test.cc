@@ -85,5 +85,21 @@ TEST_F(SqliteTest, AReusedStatementIsPreparedOncePerConnection) {
   EXPECT_EQ(sqlite3_next_stmt(db->raw(), first), nullptr);
 }
 
+// A full database is RESOURCE_EXHAUSTED through Exec (BEGIN, COMMIT and
+// plain SQL) as through a statement, so that callers can name the cause.
+TEST_F(SqliteTest, AFullDatabaseIsResourceExhaustedThroughExecAndStatements) {
+  auto db = Db::Open(Path());
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  ASSERT_TRUE(db->Exec("CREATE TABLE big(v BLOB)").ok());
+  ASSERT_TRUE(db->Exec("PRAGMA max_page_count = 8").ok());
+  Status exec = db->Exec("INSERT INTO big VALUES(zeroblob(1000000))");
+  EXPECT_EQ(exec.code(), Code::kResourceExhausted) << exec.ToString();
+  auto stmt = db->Prepare("INSERT INTO big VALUES(zeroblob(1000000))");
+  ASSERT_TRUE(stmt.ok());
+  Status run = stmt->Run();
+  EXPECT_EQ(run.code(), Code::kResourceExhausted) << run.ToString();
+  EXPECT_EQ(db->Exec("SELECT * FROM no_such_table").code(), Code::kInternal);
+}
+
 }  // namespace
 }  // namespace ferry
