@@ -18,6 +18,7 @@
 #include "client/progress.h"
 #include "client/stream_transfer.h"
 #include "client/tree_sync.h"
+#include "client/tree_transfer.h"
 #include "core/byte_size.h"
 #include "core/display_text.h"
 #include "core/home_glob.h"

@@ -449,9 +449,7 @@ Status DownloadFile(Connection& conn, const std::string& remote, const std::stri
       return Status::DataLoss(fmt::format(
           "'{}' arrived damaged (SHA-256 mismatch) and was discarded; run again", remote));
     }
-    timespec times[2] = {{0, UTIME_OMIT},
-                         {static_cast<time_t>(mtime_ns / 1'000'000'000), mtime_ns % 1'000'000'000}};
-    ::futimens(fd, times);
+    (void)SetModificationTime(fd, mtime_ns, "");  // the bytes matter; a time left is no loss
     FERRY_RETURN_IF_ERROR(PublishDownload(fd, part, local, options.overwrite));
     // Only once it is in place: a finished file must not pass for a partial
     // (were it named x.part, a later `get x` would see ferry's mark on it).
@@ -459,69 +457,6 @@ Status DownloadFile(Connection& conn, const std::string& remote, const std::stri
     if (progress) progress->Finish();
     return Status::Ok();
   }
-}
-
-Status UploadTree(Connection& conn, const std::string& local, const std::string& remote,
-                  const TransferOptions& options) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  if (!fs::is_directory(fs::symlink_status(local, ec))) {
-    return UploadFile(conn, local, remote, options);
-  }
-  // Every name first: one the server refuses must not stop the tree halfway.
-  FERRY_RETURN_IF_ERROR(CheckLocalTreeNames(local, remote));
-  FERRY_RETURN_IF_ERROR(MakeRemoteDirectory(conn, remote, true));
-  for (auto it = fs::recursive_directory_iterator(local, ec); !ec && it != fs::end(it);
-       it.increment(ec)) {
-    std::string rel = fs::relative(it->path(), local, ec).generic_string();
-    std::string target = JoinRemote(remote, rel);
-    if (it->is_symlink()) continue;  // never follow links out of the tree being sent
-    if (it->is_directory()) {
-      FERRY_RETURN_IF_ERROR(MakeRemoteDirectory(conn, target, true));
-    } else if (it->is_regular_file()) {
-      FERRY_RETURN_IF_ERROR(UploadFile(conn, it->path().string(), target, options));
-    }
-  }
-  if (ec) return Status::Internal(fmt::format("cannot read '{}': {}", local, ec.message()));
-  return Status::Ok();
-}
-
-namespace {
-
-Status DownloadTreeChecked(Connection& conn, const std::string& remote, const std::string& local,
-                           const TransferOptions& options) {
-  auto info = StatRemote(conn, remote, false);
-  if (!info.ok()) return info.status();
-  if (info->entry().type() != v1::FILE_TYPE_DIRECTORY) {
-    return DownloadFile(conn, remote, local, options);
-  }
-  if (::mkdir(local.c_str(), 0755) != 0 && errno != EEXIST) {
-    return ErrnoStatus(errno, fmt::format("cannot create '{}'", local));
-  }
-  auto entries = ListRemote(conn, remote);
-  if (!entries.ok()) return entries.status();
-  for (const auto& e : *entries) {
-    // Names come from the server: never let one steer a write out of `local`.
-    FERRY_RETURN_IF_ERROR(ValidateName(e.name()));
-    std::string child_remote = JoinRemote(remote, e.name());
-    std::string child_local = local + "/" + e.name();
-    if (e.type() == v1::FILE_TYPE_DIRECTORY) {
-      FERRY_RETURN_IF_ERROR(DownloadTreeChecked(conn, child_remote, child_local, options));
-    } else if (e.type() == v1::FILE_TYPE_FILE) {
-      FERRY_RETURN_IF_ERROR(DownloadFile(conn, child_remote, child_local, options));
-    }
-  }
-  return Status::Ok();
-}
-
-}  // namespace
-
-Status DownloadTree(Connection& conn, const std::string& remote, const std::string& local,
-                    const TransferOptions& options) {
-  // Every name first, so a name that cannot be written does not leave half a
-  // tree; each is checked again as it is written, should the tree change.
-  FERRY_RETURN_IF_ERROR(CheckRemoteTreeNames(conn, remote));
-  return DownloadTreeChecked(conn, remote, local, options);
 }
 
 }  // namespace ferry

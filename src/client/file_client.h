@@ -56,13 +56,6 @@ Status DownloadFile(Connection& conn, const std::string& remote, const std::stri
 Status FinishUpload(grpc::ClientContext& ctx, grpc::ClientWriter<v1::UploadChunk>& writer,
                     const Status& sent, bool server_ended);
 
-// Directory trees, file by file. Both first check every name in the tree
-// (client/tree_names.h) and move nothing if one would be refused.
-Status UploadTree(Connection& conn, const std::string& local, const std::string& remote,
-                  const TransferOptions& options);
-Status DownloadTree(Connection& conn, const std::string& remote, const std::string& local,
-                    const TransferOptions& options);
-
 // A stream's deadline, generous but finite so a stalled transfer still ends:
 // 120 s plus `bytes` (still to send) at 64 KiB/s, or at half the rate limit
 // when that is lower.

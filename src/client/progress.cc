@@ -36,9 +36,12 @@ Progress::Progress(std::string label, int64_t total, bool enabled, Kind kind)
       enabled_(enabled),
       start_(std::chrono::steady_clock::now()) {}
 
+void Progress::set_label(const std::string& label) { label_ = ForDisplay(label); }
+
 void Progress::Update(int64_t done) {
   if (start_done_ < 0) start_done_ = done;
   done_ = done;
+  if (observer_) observer_(done);
   if (!enabled_) return;
   auto now = std::chrono::steady_clock::now();
   if (now - last_draw_ < std::chrono::milliseconds(100)) return;
@@ -105,5 +108,37 @@ void Progress::Draw(bool final, double seconds) {
   std::fprintf(out_, "\r%s", line.c_str());
   std::fflush(out_);
 }
+
+TreeProgress::TreeProgress(std::unique_ptr<Progress> bar, std::string root, int64_t files)
+    : bar_(bar ? std::move(bar) : std::make_unique<Progress>()),
+      root_(std::move(root)),
+      files_(files) {
+  Note();
+  bar_->Update(0);
+}
+
+void TreeProgress::Begin(const std::string& name) { bar_->set_label(name); }
+
+void TreeProgress::Moved(int64_t done) { bar_->Update(bytes_before_ + done); }
+
+void TreeProgress::FileDone(int64_t size) {
+  bytes_before_ += size;
+  files_done_++;
+  Note();
+  bar_->Update(bytes_before_);
+}
+
+std::unique_ptr<Progress> TreeProgress::FileBar() {
+  auto file = std::make_unique<Progress>();
+  file->set_observer([this](int64_t done) { Moved(done); });
+  return file;
+}
+
+void TreeProgress::Finish() {
+  bar_->set_label(root_);
+  bar_->Finish();
+}
+
+void TreeProgress::Note() { bar_->set_note(fmt::format("{}/{} files", files_done_, files_)); }
 
 }  // namespace ferry

@@ -46,33 +46,4 @@ Status CheckLocalTreeNames(const std::string& local, const std::string& remote) 
   return refused.ToStatus("put -r sent nothing", "not allowed on the server");
 }
 
-namespace {
-
-Status CheckRemoteDirectory(Connection& conn, const std::string& remote, RefusedNames& refused) {
-  auto entries = ListRemote(conn, remote);
-  if (!entries.ok()) return entries.status();
-  for (const auto& e : *entries) {
-    std::string child = JoinRemote(remote, e.name());
-    if (Status s = ValidateName(e.name()); !s.ok()) {
-      refused.Add(child, s.message());
-      continue;  // a name not taken is not descended into either
-    }
-    if (e.type() == v1::FILE_TYPE_DIRECTORY) {
-      FERRY_RETURN_IF_ERROR(CheckRemoteDirectory(conn, child, refused));
-    }
-  }
-  return Status::Ok();
-}
-
-}  // namespace
-
-Status CheckRemoteTreeNames(Connection& conn, const std::string& remote) {
-  auto info = StatRemote(conn, remote, false);
-  if (!info.ok()) return info.status();
-  if (info->entry().type() != v1::FILE_TYPE_DIRECTORY) return Status::Ok();
-  RefusedNames refused;
-  FERRY_RETURN_IF_ERROR(CheckRemoteDirectory(conn, remote, refused));
-  return refused.ToStatus("get -r wrote nothing", "not safe to write here");
-}
-
 }  // namespace ferry

@@ -41,9 +41,4 @@ class RefusedNames {
 // RefusedNames' error naming the offenders; OK for a file `local`.
 Status CheckLocalTreeNames(const std::string& local, const std::string& remote);
 
-// Lists the remote tree `remote` (as DownloadTree fetches it) and checks each
-// name with ValidateName, the check DownloadTree makes before writing a name.
-// OK for a remote file.
-Status CheckRemoteTreeNames(Connection& conn, const std::string& remote);
-
 }  // namespace ferry

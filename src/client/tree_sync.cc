@@ -11,7 +11,7 @@
 
 #include <fmt/format.h>
 
-#include "client/tree_names.h"
+#include "client/tree_walk.h"
 #include "core/display_text.h"
 #include "core/rel_path.h"
 #include "core/unique_fd.h"
@@ -21,76 +21,6 @@ namespace ferry {
 namespace {
 
 namespace fs = std::filesystem;
-
-struct Node {
-  bool dir = false;
-  int64_t size = 0;
-  int64_t mtime_ns = 0;
-};
-
-// Relative path -> node, the root left out. Sorted, so a directory comes
-// before everything in it.
-using Tree = std::map<std::string, Node>;
-
-std::string Join(const std::string& dir, const std::string& rel) {
-  return dir.empty() ? rel : dir + "/" + rel;
-}
-
-// Every name is checked before anything moves: the server refuses some names
-// (control characters, invalid UTF-8), and a sync that stopped at one midway
-// would leave half a tree.
-Result<Tree> LocalTree(const std::string& root) {
-  RefusedNames refused;
-  std::error_code ec;
-  if (!fs::is_directory(fs::symlink_status(root, ec))) {
-    return Status::NotFound(fmt::format("'{}' is not a local directory", root));
-  }
-  Tree tree;
-  for (auto it = fs::recursive_directory_iterator(root, ec); !ec && it != fs::end(it);
-       it.increment(ec)) {
-    if (it->is_symlink()) continue;  // never follow links out of the tree being sent
-    bool dir = it->is_directory();
-    if (!dir && !it->is_regular_file()) continue;
-    std::string rel = fs::relative(it->path(), root, ec).generic_string();
-    if (Status s = ValidateName(it->path().filename().string()); !s.ok()) {
-      refused.Add(it->path().string(), s.message());
-      continue;
-    }
-    struct stat st {};
-    if (::lstat(it->path().c_str(), &st) != 0) continue;  // vanished meanwhile
-    tree[rel] = {dir, st.st_size,
-                 static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec};
-  }
-  if (ec) return Status::Internal(fmt::format("cannot read '{}': {}", root, ec.message()));
-  FERRY_RETURN_IF_ERROR(refused.ToStatus("sync changed nothing", "not allowed on the server"));
-  return tree;
-}
-
-Result<Tree> RemoteTree(Connection& conn, const std::string& root) {
-  RefusedNames refused;
-  Tree tree;
-  std::vector<std::string> pending = {""};
-  while (!pending.empty()) {
-    std::string rel_dir = std::move(pending.back());
-    pending.pop_back();
-    auto entries = ListRemote(conn, Join(root, rel_dir));
-    if (!entries.ok()) return entries.status();
-    for (const auto& e : *entries) {
-      std::string rel = Join(rel_dir, e.name());
-      // Names come from the server: never let one steer a write out of the tree.
-      if (Status s = ValidateName(e.name()); !s.ok()) {
-        refused.Add(Join(root, rel), s.message());
-        continue;
-      }
-      bool dir = e.type() == v1::FILE_TYPE_DIRECTORY;
-      if (!dir && e.type() != v1::FILE_TYPE_FILE) continue;
-      tree[rel] = {dir, e.size(), e.mtime_ns()};
-      if (dir) pending.push_back(rel);
-    }
-  }
-  FERRY_RETURN_IF_ERROR(refused.ToStatus("sync changed nothing", "not safe to write here"));
-  return tree;
-}
 
 Result<std::string> LocalSha256(const std::string& path) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
@@ -106,7 +36,7 @@ struct Side {
 };
 
 // Why the destination's file must be replaced by the source's, or "" if not.
-Result<std::string> Difference(const std::string& rel, const Node& from, const Node& to,
+Result<std::string> Difference(const std::string& rel, const TreeNode& from, const TreeNode& to,
                                const SyncOptions& options, const Side& source, const Side& dest) {
   if (from.size != to.size) return std::string("size differs");
   if (!options.checksum) {
@@ -192,15 +122,15 @@ Result<SyncSummary> Sync(const Tree& from, const Tree& to, const SyncOptions& op
 Side RemoteSide(Connection& conn, const std::string& root) {
   Side side;
   side.sha256 = [&conn, root](const std::string& rel) -> Result<std::string> {
-    auto st = StatRemote(conn, Join(root, rel), true);
+    auto st = StatRemote(conn, JoinTree(root, rel), true);
     if (!st.ok()) return st.status();
     return st->sha256();
   };
   side.make_directory = [&conn, root](const std::string& rel) {
-    return MakeRemoteDirectory(conn, Join(root, rel), true);
+    return MakeRemoteDirectory(conn, JoinTree(root, rel), true);
   };
   side.remove = [&conn, root](const std::string& rel, bool dir) {
-    return RemoveRemote(conn, Join(root, rel), dir);
+    return RemoveRemote(conn, JoinTree(root, rel), dir);
   };
   return side;
 }
@@ -228,7 +158,7 @@ Side LocalSide(const std::string& root) {
 
 Result<SyncSummary> SyncUp(Connection& conn, const std::string& local, const std::string& remote,
                            const SyncOptions& options) {
-  auto from = LocalTree(local);
+  auto from = LocalTree(local, "sync changed nothing");
   if (!from.ok()) return from.status();
   Tree to;
   auto root = StatRemote(conn, remote, false);
@@ -236,7 +166,7 @@ Result<SyncSummary> SyncUp(Connection& conn, const std::string& local, const std
     if (root->entry().type() != v1::FILE_TYPE_DIRECTORY) {
       return Status::FailedPrecondition(fmt::format("'{}' is not a remote directory", remote));
     }
-    auto tree = RemoteTree(conn, remote);
+    auto tree = RemoteTree(conn, remote, "sync changed nothing");
     if (!tree.ok()) return tree.status();
     to = std::move(tree).value();
   } else if (root.status().code() != Code::kNotFound) {
@@ -248,7 +178,7 @@ Result<SyncSummary> SyncUp(Connection& conn, const std::string& local, const std
   transfer.overwrite = true;
   return Sync(*from, to, options, LocalSide(local), RemoteSide(conn, remote),
               [&](const std::string& rel) {
-                return UploadFile(conn, local + "/" + rel, Join(remote, rel), transfer);
+                return UploadFile(conn, local + "/" + rel, JoinTree(remote, rel), transfer);
               });
 }
 
@@ -259,7 +189,7 @@ Result<SyncSummary> SyncDown(Connection& conn, const std::string& remote, const 
   if (root->entry().type() != v1::FILE_TYPE_DIRECTORY) {
     return Status::FailedPrecondition(fmt::format("'{}' is not a remote directory", remote));
   }
-  auto from = RemoteTree(conn, remote);
+  auto from = RemoteTree(conn, remote, "sync changed nothing");
   if (!from.ok()) return from.status();
   Tree to;
   std::error_code ec;
@@ -268,7 +198,7 @@ Result<SyncSummary> SyncDown(Connection& conn, const std::string& remote, const 
     if (!fs::is_directory(status)) {
       return Status::FailedPrecondition(fmt::format("'{}' is not a local directory", local));
     }
-    auto tree = LocalTree(local);
+    auto tree = LocalTree(local, "sync changed nothing");
     if (!tree.ok()) return tree.status();
     to = std::move(tree).value();
   } else if (!options.dry_run) {
@@ -279,7 +209,7 @@ Result<SyncSummary> SyncDown(Connection& conn, const std::string& remote, const 
   transfer.overwrite = true;
   return Sync(*from, to, options, RemoteSide(conn, remote), LocalSide(local),
               [&](const std::string& rel) {
-                return DownloadFile(conn, Join(remote, rel), local + "/" + rel, transfer);
+                return DownloadFile(conn, JoinTree(remote, rel), local + "/" + rel, transfer);
               });
 }
 

@@ -178,6 +178,23 @@ std::future<Status> AuditLog::RecordDurable(AuditRecord record) {
   return result;
 }
 
+std::vector<std::future<Status>> AuditLog::RecordDurable(std::vector<AuditRecord> records) {
+  std::vector<std::future<Status>> results;
+  results.reserve(records.size());
+  if (options_.observer) {
+    for (const auto& record : records) options_.observer(record);
+  }
+  std::unique_lock lock(mu_);
+  for (auto& record : records) {
+    std::promise<Status> done;
+    results.push_back(done.get_future());
+    Enqueue({std::move(record), std::move(done)}, lock);
+  }
+  lock.unlock();
+  wake_.notify_one();
+  return results;
+}
+
 Status AuditLog::Writable() const {
   std::lock_guard lock(mu_);
   return writable_ ? Status::Ok() : unwritable_;

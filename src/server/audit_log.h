@@ -113,6 +113,9 @@ class AuditLog {
   // Queues `record` (never aggregated); the future holds OK once it is
   // committed, UNAVAILABLE if it could not be written. Thread-safe.
   std::future<Status> RecordDurable(AuditRecord record);
+  // RecordDurable for several records queued at once, so that they are
+  // committed together (the outcomes of a batch of files). One future each.
+  std::vector<std::future<Status>> RecordDurable(std::vector<AuditRecord> records);
   // OK while records can be written; UNAVAILABLE (worded for the client)
   // from a failed write until writing works again. Thread-safe.
   Status Writable() const;

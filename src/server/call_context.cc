@@ -45,8 +45,8 @@ Result<SessionTable::ActiveCall> BeginCall(SessionTable& sessions, grpc::ServerC
 
 bool IsMutating(std::string_view operation) {
   static constexpr std::string_view kMutating[] = {
-      "mkdir",   "touch",     "rm",          "rm-r",        "mv",        "upload",
-      "job-zip", "job-unzip", "job-encrypt", "job-decrypt", "job-cancel"};
+      "mkdir",        "touch",   "rm",        "rm-r",        "mv",          "upload",
+      "upload-batch", "job-zip", "job-unzip", "job-encrypt", "job-decrypt", "job-cancel"};
   return std::find(std::begin(kMutating), std::end(kMutating), operation) != std::end(kMutating);
 }
 

@@ -18,6 +18,7 @@
 #include "core/home_glob.h"
 #include "core/sha256.h"
 #include "server/call_context.h"
+#include "server/whole_files.h"
 #include "transfer/chunk_pipeline.h"
 #include "transfer/file_io.h"
 #include "transfer/file_sink.h"
@@ -83,14 +84,6 @@ v1::FileType ToWireType(FileType t) {
   return v1::FILE_TYPE_OTHER;
 }
 
-// Gives the file open as `fd` the modification time `mtime_ns` (0: leaves it).
-bool SetMtime(int fd, int64_t mtime_ns) {
-  if (mtime_ns == 0) return true;
-  timespec times[2] = {{0, UTIME_OMIT},
-                       {static_cast<time_t>(mtime_ns / 1'000'000'000), mtime_ns % 1'000'000'000}};
-  return ::futimens(fd, times) == 0;
-}
-
 bool SizeUnknown(const PendingUpload& up) { return up.size == kUnknownUploadSize; }
 
 // "12 of 40 bytes", or "12 bytes" for an upload of unknown size.
@@ -105,14 +98,6 @@ Status NoSpaceForUpload(const PendingUpload& up, int64_t written) {
       fmt::format("no space left on the server: the upload of '{}' stopped after {} and "
                   "was discarded; free some space or ask the server's administrator",
                   up.target.Display(), BytesOf(up, written)));
-}
-
-// Bytes a write to `path` frees by replacing what is there: the size of an
-// existing file when `overwrite`, else 0.
-int64_t ReplacedBytes(const HomeFs& home, const RelPath& path, bool overwrite) {
-  if (!overwrite) return 0;
-  auto info = home.Stat(path);
-  return info.ok() && info->type == FileType::kFile ? info->size : 0;
 }
 
 // Work that waited for a lock must not go on for a client that gave up.
@@ -280,9 +265,11 @@ class UploadCall {
   // Before taking the path's lock, so the lock is not held while the bytes
   // reach the disk; Commit's own fsync then finds little left to do.
   Status MakeDurable() {
-    Status synced = ::fchmod(writer_->fd(), 0644) == 0 && SetMtime(writer_->fd(), upload().mtime_ns)
-                        ? sink_->Sync()
-                        : ErrnoStatus(errno, "cannot store the upload");
+    Status synced =
+        ::fchmod(writer_->fd(), 0644) == 0
+            ? SetModificationTime(writer_->fd(), upload().mtime_ns, "cannot store the upload")
+            : ErrnoStatus(errno, "cannot store the upload");
+    if (synced.ok()) synced = sink_->Sync();
     if (synced.code() == Code::kResourceExhausted) {
       writer_->Discard();
       return NoSpaceForUpload(upload(), sink_->written());
@@ -616,6 +603,27 @@ grpc::Status FileService::Download(grpc::ServerContext* ctx, const v1::DownloadR
                  if (!range.ok()) return range.status();
                  return SendRange(*file, *range, req->chunk_sha256(), caller.call, audit, writer);
                });
+}
+
+grpc::Status FileService::PutFiles(
+    grpc::ServerContext* ctx,
+    grpc::ServerReaderWriter<v1::PutFilesResponse, v1::PutFilesRequest>* stream) {
+  AuditScope audit(&state_->audit, ctx, "upload-batch");
+  return audit.Finish([&]() -> Status {
+    auto caller = Authenticate(state_, ctx, audit, /*streaming=*/true);
+    if (!caller.ok()) return caller.status();
+    return ReceiveWholeFiles({*state_, ctx, caller->call, caller->home, audit}, stream);
+  }());
+}
+
+grpc::Status FileService::GetFiles(grpc::ServerContext* ctx, const v1::GetFilesRequest* req,
+                                   grpc::ServerWriter<v1::GetFilesResponse>* writer) {
+  AuditScope audit(&state_->audit, ctx, "download-batch");
+  return audit.Finish([&]() -> Status {
+    auto caller = Authenticate(state_, ctx, audit, /*streaming=*/true);
+    if (!caller.ok()) return caller.status();
+    return SendWholeFiles({*state_, ctx, caller->call, caller->home, audit}, *req, writer);
+  }());
 }
 
 }  // namespace ferry

@@ -33,6 +33,11 @@ class FileService final : public ferry::v1::Files::Service {
                       v1::UploadResponse* resp) override;
   grpc::Status Download(grpc::ServerContext* ctx, const v1::DownloadRequest* req,
                         grpc::ServerWriter<v1::DownloadChunk>* writer) override;
+  grpc::Status PutFiles(
+      grpc::ServerContext* ctx,
+      grpc::ServerReaderWriter<v1::PutFilesResponse, v1::PutFilesRequest>* stream) override;
+  grpc::Status GetFiles(grpc::ServerContext* ctx, const v1::GetFilesRequest* req,
+                        grpc::ServerWriter<v1::GetFilesResponse>* writer) override;
 
  private:
   ServerState* state_;

@@ -53,6 +53,12 @@ Result<FsSpace> StatFsSpace(const std::string& dir) {
                  static_cast<int64_t>(vfs.f_bavail) * static_cast<int64_t>(vfs.f_frsize)};
 }
 
+int64_t ReplacedBytes(const HomeFs& home, const RelPath& path, bool overwrite) {
+  if (!overwrite) return 0;
+  auto info = home.Stat(path);
+  return info.ok() && info->type == FileType::kFile ? info->size : 0;
+}
+
 UploadStore::UploadStore(std::string dir, std::chrono::seconds retention, SpaceReserve reserve,
                          SpaceProbe probe)
     : dir_(std::move(dir)), retention_(retention), reserve_(reserve), probe_(std::move(probe)) {}
@@ -204,6 +210,42 @@ Published UploadStore::Writer::Commit(const DirEntry& to) {
     store_ = nullptr;
   }
   return published;
+}
+
+Result<UploadStore::WholeFile> UploadStore::CreateWhole(const std::string& user) {
+  std::string user_dir = UserDir(user);
+  if (::mkdir(user_dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return ErrnoStatus(errno, "cannot create the upload area");
+  }
+  UniqueFd dir(::open(user_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir.valid()) return ErrnoStatus(errno, "cannot open the upload area");
+  std::string id = "whole-" + RandomHex(12);
+  {
+    std::lock_guard lock(mu_);
+    writing_.insert(id);
+  }
+  UniqueFd fd(::openat(dir.get(), PartName(id).c_str(),
+                       O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!fd.valid()) {
+    Status s = ErrnoStatus(errno, "cannot store the upload");
+    Release(id, true);
+    return s;
+  }
+  return WholeFile(this, std::move(id), std::move(dir), std::move(fd));
+}
+
+UploadStore::WholeFile::~WholeFile() {
+  if (store_ == nullptr) return;
+  ::unlinkat(dir_.get(), PartName(id_).c_str(), 0);
+  store_->Release(id_, true);
+}
+
+Published UploadStore::WholeFile::MoveTo(int dir_fd, const std::string& leaf, bool replace) {
+  if (store_ == nullptr) return {Status::FailedPrecondition("the file was moved"), false, 0};
+  Published moved =
+      Move({dir_.get(), PartName(id_), dir_fd, leaf, replace}, "cannot move the upload into place");
+  if (moved.moved) std::exchange(store_, nullptr)->Release(id_, true);
+  return moved;
 }
 
 int UploadStore::RemoveStale() {

@@ -37,6 +37,7 @@
 namespace ferry {
 
 struct DirEntry;
+class HomeFs;
 struct Published;
 
 // An upload's size when the client does not know it in advance (a pipe).
@@ -50,6 +51,10 @@ struct PendingUpload {
   int64_t mtime_ns = 0;  // given to the published file; 0: the time of the upload
   std::chrono::steady_clock::time_point begun{};
 };
+
+// Bytes a write to `path` frees by replacing what is there: the size of an
+// existing regular file when `overwrite`, else 0.
+int64_t ReplacedBytes(const HomeFs& home, const RelPath& path, bool overwrite);
 
 // How many uploads one user may have begun and not finished at once.
 inline constexpr size_t kMaxPendingUploadsPerUser = 1000;
@@ -127,6 +132,37 @@ class UploadStore {
     PendingUpload upload_;
     bool forget_ = false;  // on release, forget the upload (it was discarded and cannot resume)
   };
+
+  // A whole small file that arrives in one message (Files.PutFiles): written
+  // under a fresh name among `user`'s partials, never resumed, and deleted
+  // unless moved into place. RemoveStale spares it while it lives.
+  class WholeFile {
+   public:
+    WholeFile(WholeFile&& o) noexcept
+        : store_(std::exchange(o.store_, nullptr)),
+          id_(std::move(o.id_)),
+          dir_(std::move(o.dir_)),
+          fd_(std::move(o.fd_)) {}
+    WholeFile& operator=(WholeFile&&) = delete;
+    WholeFile(const WholeFile&) = delete;
+    ~WholeFile();
+    int fd() const { return fd_.get(); }
+    // Moves the file, whose bytes the caller has made durable, to entry
+    // `leaf` of directory `dir_fd`, replacing an existing file only if
+    // `replace`. The directory is not fsynced: the caller fsyncs each
+    // directory once for a batch (transfer/publish.h, Move).
+    Published MoveTo(int dir_fd, const std::string& leaf, bool replace);
+
+   private:
+    friend class UploadStore;
+    WholeFile(UploadStore* s, std::string id, UniqueFd dir, UniqueFd fd)
+        : store_(s), id_(std::move(id)), dir_(std::move(dir)), fd_(std::move(fd)) {}
+    UploadStore* store_;
+    std::string id_;
+    UniqueFd dir_;  // the user's partials
+    UniqueFd fd_;
+  };
+  Result<WholeFile> CreateWhole(const std::string& user);
 
   // Opens the partial of upload `id` for `user`. NOT_FOUND if no such upload was
   // begun, ABORTED if another stream is writing it.

@@ -1,5 +1,6 @@
 #include "transfer/file_io.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -63,6 +64,14 @@ Status WriteFull(int fd, const char* data, size_t size, std::string_view what) {
     }
     done += static_cast<size_t>(n);
   }
+  return Status::Ok();
+}
+
+Status SetModificationTime(int fd, int64_t mtime_ns, std::string_view what) {
+  if (mtime_ns == 0) return Status::Ok();
+  timespec times[2] = {{0, UTIME_OMIT},
+                       {static_cast<time_t>(mtime_ns / 1'000'000'000), mtime_ns % 1'000'000'000}};
+  if (::futimens(fd, times) != 0) return ErrnoStatus(errno, std::string(what));
   return Status::Ok();
 }
 

@@ -27,6 +27,9 @@ Result<size_t> ReadFull(int fd, char* buf, size_t size, std::string_view what);
 Status WriteFull(int fd, const char* data, size_t size, std::string_view what);
 // True for WriteFull's broken-pipe status.
 bool IsReaderGone(const Status& s);
+// Gives the open file its modification time, `mtime_ns` nanoseconds since
+// the epoch (0 leaves it as it is); the access time is left alone.
+Status SetModificationTime(int fd, int64_t mtime_ns, std::string_view what);
 // Feeds bytes [0, length) of `fd` into `hash`; length < 0 means to the end.
 // DATA_LOSS if the file is shorter than `length`.
 Status HashFile(int fd, int64_t length, Sha256& hash);

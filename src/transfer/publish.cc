@@ -57,8 +57,14 @@ PendingFile::~PendingFile() {
   if (dir_.valid() && !moved_) ::unlinkat(dir_.get(), temp_.c_str(), 0);
 }
 
-Published PendingFile::Commit(bool replace, const std::string& what) {
-  Published published = Publish(fd_.get(), {dir_.get(), temp_, dir_.get(), leaf_, replace}, what);
+Published PendingFile::Commit(bool replace, const std::string& what, bool sync_directory) {
+  const PublishMove move{dir_.get(), temp_, dir_.get(), leaf_, replace};
+  Published published;
+  if (sync_directory) {
+    published = Publish(fd_.get(), move, what);
+  } else {
+    published = ::fsync(fd_.get()) == 0 ? Move(move, what) : Failed(errno, what, false);
+  }
   moved_ = published.moved;
   return published;
 }

@@ -60,8 +60,12 @@ class PendingFile {
   // Where to write the contents.
   int fd() const { return fd_.get(); }
   // Publishes the file under `path`, replacing what is there or not
-  // (ALREADY_EXISTS, with error EEXIST). Errors are worded `what`.
-  Published Commit(bool replace, const std::string& what);
+  // (ALREADY_EXISTS, with error EEXIST). Errors are worded `what`. With
+  // `sync_directory` false the directory is not fsynced: a caller placing
+  // many files fsyncs it once (dir_fd()) after the last.
+  Published Commit(bool replace, const std::string& what, bool sync_directory = true);
+  // The directory the file is published in.
+  int dir_fd() const { return dir_.get(); }
 
  private:
   PendingFile(UniqueFd dir, UniqueFd fd, std::string temp, std::string leaf);

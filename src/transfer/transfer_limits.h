@@ -22,6 +22,12 @@ inline constexpr int kStreamWindowBytes = 8 << 20;
 // HTTP/2 frame size: larger frames mean fewer headers and syscalls per chunk.
 inline constexpr int kMaxFrameBytes = 16 << 10;
 
+// Files.PutFiles and Files.GetFiles (docs/protocol.md, "Small files in
+// batches"): a file in a batch holds at most this much, and a PutFiles
+// message or a GetFiles call names at most kWholeFilesMax files.
+inline constexpr int64_t kWholeFileMaxBytes = int64_t{1} << 20;
+inline constexpr int kWholeFilesMax = 1000;
+
 // Number of grid chunks of a file of `size` bytes.
 inline constexpr int64_t ChunkCount(int64_t size) { return (size + kChunkBytes - 1) / kChunkBytes; }
 // Index of the grid chunk holding byte `offset`.
