@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "client/tree_transfer.h"
 #include "client/tree_walk.h"
 #include "core/display_text.h"
 #include "core/rel_path.h"
@@ -49,11 +50,22 @@ Result<std::string> Difference(const std::string& rel, const TreeNode& from, con
   return *a != *b ? std::string("content differs") : std::string();
 }
 
+// The files `rels` of the source tree `from`, with both their places.
+std::vector<TreeFile> Files(const Tree& from, const std::vector<std::string>& rels,
+                            const std::string& local, const std::string& remote) {
+  std::vector<TreeFile> files;
+  for (const auto& rel : rels) {
+    files.push_back({local + "/" + rel, JoinTree(remote, rel), from.at(rel).size});
+  }
+  return files;
+}
+
 // Plans, then (unless a dry run) deletes, makes directories and sends, in
-// that order; `send` moves one file from the source to the destination.
+// that order; `send` moves the files (relative paths) from the source to the
+// destination.
 Result<SyncSummary> Sync(const Tree& from, const Tree& to, const SyncOptions& options,
                          const Side& source, const Side& dest,
-                         const std::function<Status(const std::string&)>& send) {
+                         const std::function<Status(const std::vector<std::string>&)>& send) {
   auto report = [&](const std::string& line) {
     if (options.report) options.report((options.dry_run ? "would " : "") + line);
   };
@@ -110,12 +122,14 @@ Result<SyncSummary> Sync(const Tree& from, const Tree& to, const SyncOptions& op
     if (!options.dry_run) FERRY_RETURN_IF_ERROR(dest.make_directory(rel));
     summary.directories_made++;
   }
+  std::vector<std::string> rels;
   for (const auto& s : sends) {
     report(fmt::format("send {} ({})", ForDisplay(s.rel), s.why));
-    if (!options.dry_run) FERRY_RETURN_IF_ERROR(send(s.rel));
+    rels.push_back(s.rel);
     summary.files_sent++;
     summary.bytes_sent += s.size;
   }
+  if (!options.dry_run && !rels.empty()) FERRY_RETURN_IF_ERROR(send(rels));
   return summary;
 }
 
@@ -177,8 +191,8 @@ Result<SyncSummary> SyncUp(Connection& conn, const std::string& local, const std
   TransferOptions transfer = options.transfer;
   transfer.overwrite = true;
   return Sync(*from, to, options, LocalSide(local), RemoteSide(conn, remote),
-              [&](const std::string& rel) {
-                return UploadFile(conn, local + "/" + rel, JoinTree(remote, rel), transfer);
+              [&](const std::vector<std::string>& rels) {
+                return UploadFiles(conn, Files(*from, rels, local, remote), transfer, remote);
               });
 }
 
@@ -208,8 +222,8 @@ Result<SyncSummary> SyncDown(Connection& conn, const std::string& remote, const 
   TransferOptions transfer = options.transfer;
   transfer.overwrite = true;
   return Sync(*from, to, options, RemoteSide(conn, remote), LocalSide(local),
-              [&](const std::string& rel) {
-                return DownloadFile(conn, JoinTree(remote, rel), local + "/" + rel, transfer);
+              [&](const std::vector<std::string>& rels) {
+                return DownloadFiles(conn, Files(*from, rels, local, remote), transfer, remote);
               });
 }
 

@@ -32,13 +32,6 @@ namespace {
 constexpr size_t kMessageBytes = 1 << 20;
 constexpr size_t kMessagesInFlight = 4;
 
-// One file of a tree and where it goes.
-struct TreeFile {
-  std::string local;
-  std::string remote;
-  int64_t size = 0;
-};
-
 int64_t TotalBytes(const std::vector<TreeFile>& files) {
   int64_t total = 0;
   for (const auto& f : files) total += f.size;
@@ -243,13 +236,10 @@ Status GetWholeFiles(Connection& conn, const std::vector<TreeFile>& files,
   return Status::Ok();
 }
 
-// The files of a tree in two kinds: small ones go in batches.
+// The directories and files of a tree.
 struct TreePlan {
   std::vector<std::string> dirs;  // relative, parents first
-  std::vector<TreeFile> small;
-  std::vector<TreeFile> large;
-  int64_t bytes = 0;
-  int64_t files() const { return static_cast<int64_t>(small.size() + large.size()); }
+  std::vector<TreeFile> files;
 };
 
 TreePlan Plan(const Tree& tree, const std::string& local, const std::string& remote) {
@@ -257,30 +247,63 @@ TreePlan Plan(const Tree& tree, const std::string& local, const std::string& rem
   for (const auto& [rel, node] : tree) {
     if (node.dir) {
       plan.dirs.push_back(rel);
-      continue;
+    } else {
+      plan.files.push_back({local + "/" + rel, JoinRemote(remote, rel), node.size});
     }
-    TreeFile file{local + "/" + rel, JoinRemote(remote, rel), node.size};
-    (node.size <= kWholeFileMaxBytes ? plan.small : plan.large).push_back(std::move(file));
-    plan.bytes += node.size;
   }
   return plan;
 }
 
-// The bar for the tree, made by the caller's factory (if any), and options
-// for its large files whose bars move the tree's instead of their own.
-TreeProgress MakeTreeProgress(const TransferOptions& options, const std::string& root,
-                              const TreePlan& plan) {
-  return TreeProgress(options.progress ? options.progress(root, plan.bytes) : nullptr, root,
-                      plan.files());
-}
-
-TransferOptions FollowedBy(const TransferOptions& options, TreeProgress& progress) {
+// Small files first, in batches, then the large ones, whose own bars move
+// the tree's.
+template <typename Batch, typename One>
+Status MoveFiles(const std::vector<TreeFile>& files, const TransferOptions& options,
+                 const std::string& root, Batch&& batch, One&& one) {
+  std::vector<TreeFile> small, large;
+  int64_t bytes = 0;
+  for (const auto& f : files) {
+    (f.size <= kWholeFileMaxBytes ? small : large).push_back(f);
+    bytes += f.size;
+  }
+  TreeProgress progress(options.progress ? options.progress(root, bytes) : nullptr, root,
+                        static_cast<int64_t>(files.size()));
+  FERRY_RETURN_IF_ERROR(batch(small, progress));
   TransferOptions each = options;
   each.progress = [&progress](const std::string&, int64_t) { return progress.FileBar(); };
-  return each;
+  for (const auto& file : large) {
+    progress.Begin(file.remote);
+    FERRY_RETURN_IF_ERROR(one(file, each));
+    progress.FileDone(file.size);
+  }
+  progress.Finish();
+  return Status::Ok();
 }
 
 }  // namespace
+
+Status UploadFiles(Connection& conn, const std::vector<TreeFile>& files,
+                   const TransferOptions& options, const std::string& root) {
+  return MoveFiles(
+      files, options, root,
+      [&](const std::vector<TreeFile>& small, TreeProgress& progress) {
+        return PutWholeFiles(conn, small, options, progress);
+      },
+      [&](const TreeFile& file, const TransferOptions& each) {
+        return UploadFile(conn, file.local, file.remote, each);
+      });
+}
+
+Status DownloadFiles(Connection& conn, const std::vector<TreeFile>& files,
+                     const TransferOptions& options, const std::string& root) {
+  return MoveFiles(
+      files, options, root,
+      [&](const std::vector<TreeFile>& small, TreeProgress& progress) {
+        return GetWholeFiles(conn, small, options, progress);
+      },
+      [&](const TreeFile& file, const TransferOptions& each) {
+        return DownloadFile(conn, file.remote, file.local, each);
+      });
+}
 
 Status UploadTree(Connection& conn, const std::string& local, const std::string& remote,
                   const TransferOptions& options) {
@@ -297,16 +320,7 @@ Status UploadTree(Connection& conn, const std::string& local, const std::string&
   for (const auto& rel : plan.dirs) {
     FERRY_RETURN_IF_ERROR(MakeRemoteDirectory(conn, JoinRemote(remote, rel), true));
   }
-  TreeProgress progress = MakeTreeProgress(options, remote, plan);
-  FERRY_RETURN_IF_ERROR(PutWholeFiles(conn, plan.small, options, progress));
-  TransferOptions each = FollowedBy(options, progress);
-  for (const auto& file : plan.large) {
-    progress.Begin(file.remote);
-    FERRY_RETURN_IF_ERROR(UploadFile(conn, file.local, file.remote, each));
-    progress.FileDone(file.size);
-  }
-  progress.Finish();
-  return Status::Ok();
+  return UploadFiles(conn, plan.files, options, remote);
 }
 
 Status DownloadTree(Connection& conn, const std::string& remote, const std::string& local,
@@ -330,16 +344,7 @@ Status DownloadTree(Connection& conn, const std::string& remote, const std::stri
       return ErrnoStatus(errno, fmt::format("cannot create '{}'", dir));
     }
   }
-  TreeProgress progress = MakeTreeProgress(options, remote, plan);
-  FERRY_RETURN_IF_ERROR(GetWholeFiles(conn, plan.small, options, progress));
-  TransferOptions each = FollowedBy(options, progress);
-  for (const auto& file : plan.large) {
-    progress.Begin(file.remote);
-    FERRY_RETURN_IF_ERROR(DownloadFile(conn, file.remote, file.local, each));
-    progress.FileDone(file.size);
-  }
-  progress.Finish();
-  return Status::Ok();
+  return DownloadFiles(conn, plan.files, options, remote);
 }
 
 }  // namespace ferry
