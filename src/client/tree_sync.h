@@ -3,10 +3,11 @@
 //
 // A file is sent when the destination lacks it or when it differs: by size or
 // modification time (both directions keep a file's mtime), or with `checksum`
-// by SHA-256 (the server's hash cache makes its side cheap). Every transfer is
-// an ordinary upload or download: verified, atomic, resumable. A sync that is
-// interrupted therefore goes on where it stopped when run again: the files it
-// finished compare equal and the one it was sending resumes.
+// by SHA-256 (the server's hash cache makes its side cheap). Files move as a
+// tree's do (client/tree_transfer.h): verified and atomic, the small ones in
+// batches, the large ones resumable. A sync that is interrupted therefore goes
+// on where it stopped when run again: the files it finished compare equal and
+// the large one it was sending resumes.
 #pragma once
 
 #include <cstdint>
