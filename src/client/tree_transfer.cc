@@ -78,7 +78,6 @@ Status PutWholeFiles(Connection& conn, const std::vector<TreeFile>& files,
   v1::PutFilesRequest message;
   std::vector<size_t> in_message;
   size_t message_bytes = 0;
-  bool server_ended = false;
   // Waits for the answer to the oldest message: its files are stored.
   auto answered = [&]() -> bool {
     v1::PutFilesResponse answer;
@@ -92,7 +91,6 @@ Status PutWholeFiles(Connection& conn, const std::vector<TreeFile>& files,
   };
   auto send = [&]() -> Status {
     if (!stream->Write(message)) {
-      server_ended = true;
       return Status::Aborted("the server ended the upload");
     }
     unanswered.push_back(std::move(in_message));
@@ -101,17 +99,20 @@ Status PutWholeFiles(Connection& conn, const std::vector<TreeFile>& files,
     message_bytes = 0;
     while (unanswered.size() > kMessagesInFlight) {
       if (!answered()) {
-        server_ended = true;
         return Status::Aborted("the server ended the upload");
       }
     }
     return Status::Ok();
   };
   Status sent;
+  Status local;  // a file that could not be read: the files before it still go
   for (size_t i = 0; i < files.size() && sent.ok(); ++i) {
     v1::WholeFile* file = message.add_files();
-    sent = ReadWhole(files[i], file);
-    if (!sent.ok()) break;
+    local = ReadWhole(files[i], file);
+    if (!local.ok()) {
+      message.mutable_files()->RemoveLast();
+      break;
+    }
     file->set_path(files[i].remote);
     file->set_overwrite(options.overwrite);
     in_message.push_back(i);
@@ -128,14 +129,9 @@ Status PutWholeFiles(Connection& conn, const std::vector<TreeFile>& files,
     while (!unanswered.empty() && answered()) {
     }
   }
-  if (!sent.ok() && !server_ended) {
-    // A local failure: the server still waits for files, so end the call.
-    ctx->TryCancel();
-    (void)stream->Finish();
-    return sent;
-  }
   FERRY_RETURN_IF_ERROR(FromGrpc(stream->Finish()));  // the server's reason first
   FERRY_RETURN_IF_ERROR(sent);
+  FERRY_RETURN_IF_ERROR(local);
   if (!unanswered.empty()) {
     return Status::Unavailable(
         "the server ended the upload before confirming every file; run "

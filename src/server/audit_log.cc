@@ -185,10 +185,16 @@ std::vector<std::future<Status>> AuditLog::RecordDurable(std::vector<AuditRecord
     for (const auto& record : records) options_.observer(record);
   }
   std::unique_lock lock(mu_);
+  // Room for all of them at once: waiting between two would let the writer
+  // commit the first part alone.
+  drained_.wait(lock, [&] {
+    return queue_.empty() || queue_.size() + records.size() <= kMaxQueued || stopping_;
+  });
   for (auto& record : records) {
     std::promise<Status> done;
     results.push_back(done.get_future());
-    Enqueue({std::move(record), std::move(done)}, lock);
+    queue_.push_back({std::move(record), std::move(done)});
+    queued_++;
   }
   lock.unlock();
   wake_.notify_one();

@@ -53,6 +53,11 @@ Result<FsSpace> StatFsSpace(const std::string& dir) {
                  static_cast<int64_t>(vfs.f_bavail) * static_cast<int64_t>(vfs.f_frsize)};
 }
 
+namespace {
+// The ids of a batch's whole files begin so; such partials are never resumed.
+constexpr std::string_view kWholePrefix = "whole-";
+}  // namespace
+
 int64_t ReplacedBytes(const HomeFs& home, const RelPath& path, bool overwrite) {
   if (!overwrite) return 0;
   auto info = home.Stat(path);
@@ -88,14 +93,18 @@ int64_t UploadStore::PartialBytes(const std::string& user) const {
     }
   }
   int64_t total = 0;
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = reserved_.find(user); it != reserved_.end()) total += it->second;
+  }
   UniqueFd dirfd(::open(UserDir(user).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!dirfd.valid()) return 0;
+  if (!dirfd.valid()) return total;
   int dup_fd = ::dup(dirfd.get());
-  if (dup_fd < 0) return 0;
+  if (dup_fd < 0) return total;
   DIR* d = ::fdopendir(dup_fd);
   if (d == nullptr) {
     ::close(dup_fd);
-    return 0;
+    return total;
   }
   while (dirent* e = ::readdir(d)) {
     struct stat st {};
@@ -103,6 +112,7 @@ int64_t UploadStore::PartialBytes(const std::string& user) const {
       continue;
     }
     std::string name = e->d_name;
+    if (name.rfind(kWholePrefix, 0) == 0) continue;  // counted by its batch's reservation
     auto running = writing.find(name.substr(0, name.find('.')));
     total += running != writing.end() ? std::max<int64_t>(running->second, st.st_size) : st.st_size;
   }
@@ -212,40 +222,65 @@ Published UploadStore::Writer::Commit(const DirEntry& to) {
   return published;
 }
 
-Result<UploadStore::WholeFile> UploadStore::CreateWhole(const std::string& user) {
+Result<UploadStore::WholeFiles> UploadStore::OpenWholeFiles(const std::string& user) {
   std::string user_dir = UserDir(user);
   if (::mkdir(user_dir.c_str(), 0700) != 0 && errno != EEXIST) {
     return ErrnoStatus(errno, "cannot create the upload area");
   }
   UniqueFd dir(::open(user_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!dir.valid()) return ErrnoStatus(errno, "cannot open the upload area");
-  std::string id = "whole-" + RandomHex(12);
+  return WholeFiles(this, std::move(dir));
+}
+
+Result<std::pair<size_t, UniqueFd>> UploadStore::WholeFiles::Create() {
+  std::string id = std::string(kWholePrefix) + RandomHex(12);
   {
-    std::lock_guard lock(mu_);
-    writing_.insert(id);
+    std::lock_guard lock(store_->mu_);
+    store_->writing_.insert(id);
   }
-  UniqueFd fd(::openat(dir.get(), PartName(id).c_str(),
+  UniqueFd fd(::openat(dir_.get(), PartName(id).c_str(),
                        O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
   if (!fd.valid()) {
     Status s = ErrnoStatus(errno, "cannot store the upload");
-    Release(id, true);
+    store_->Release(id, true);
     return s;
   }
-  return WholeFile(this, std::move(id), std::move(dir), std::move(fd));
+  ids_.push_back(std::move(id));
+  moved_.push_back(false);
+  return std::make_pair(ids_.size() - 1, std::move(fd));
 }
 
-UploadStore::WholeFile::~WholeFile() {
-  if (store_ == nullptr) return;
-  ::unlinkat(dir_.get(), PartName(id_).c_str(), 0);
-  store_->Release(id_, true);
-}
-
-Published UploadStore::WholeFile::MoveTo(int dir_fd, const std::string& leaf, bool replace) {
-  if (store_ == nullptr) return {Status::FailedPrecondition("the file was moved"), false, 0};
-  Published moved =
-      Move({dir_.get(), PartName(id_), dir_fd, leaf, replace}, "cannot move the upload into place");
-  if (moved.moved) std::exchange(store_, nullptr)->Release(id_, true);
+Published UploadStore::WholeFiles::MoveTo(size_t file, int dir_fd, const std::string& leaf,
+                                          bool replace) {
+  if (file >= ids_.size() || moved_[file]) {
+    return {Status::FailedPrecondition("no such file to move"), false, 0};
+  }
+  Published moved = Move({dir_.get(), PartName(ids_[file]), dir_fd, leaf, replace},
+                         "cannot move the upload into place");
+  if (moved.moved) moved_[file] = true;
   return moved;
+}
+
+UploadStore::WholeFiles::~WholeFiles() {
+  if (store_ == nullptr) return;
+  for (size_t i = 0; i < ids_.size(); ++i) {
+    if (!moved_[i]) ::unlinkat(dir_.get(), PartName(ids_[i]).c_str(), 0);
+  }
+  std::lock_guard lock(store_->mu_);
+  for (const auto& id : ids_) store_->writing_.erase(id);
+}
+
+UploadStore::Reservation UploadStore::Reserve(const std::string& user, int64_t bytes) {
+  std::lock_guard lock(mu_);
+  reserved_[user] += bytes;
+  return Reservation(this, user, bytes);
+}
+
+UploadStore::Reservation::~Reservation() {
+  if (store_ == nullptr) return;
+  std::lock_guard lock(store_->mu_);
+  auto it = store_->reserved_.find(user_);
+  if (it != store_->reserved_.end() && (it->second -= bytes_) <= 0) store_->reserved_.erase(it);
 }
 
 int UploadStore::RemoveStale() {

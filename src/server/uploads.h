@@ -29,6 +29,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "core/rel_path.h"
 #include "core/status.h"
@@ -95,7 +96,8 @@ class UploadStore {
 
   // Bytes `user`'s partial uploads take: what each partial file holds, except
   // that an upload a stream is writing counts at its full announced size (what
-  // it will hold), so uploads running at once are all counted in full.
+  // it will hold), so uploads running at once are all counted in full; whole
+  // files of a batch count through their batch's Reservation.
   int64_t PartialBytes(const std::string& user) const;
 
   // Exclusive use of one upload's partial file while a stream writes it.
@@ -133,36 +135,60 @@ class UploadStore {
     bool forget_ = false;  // on release, forget the upload (it was discarded and cannot resume)
   };
 
-  // A whole small file that arrives in one message (Files.PutFiles): written
+  // The whole small files of one message (Files.PutFiles): each is written
   // under a fresh name among `user`'s partials, never resumed, and deleted
-  // unless moved into place. RemoveStale spares it while it lives.
-  class WholeFile {
+  // unless moved into place. RemoveStale spares them while the set lives.
+  // The set holds the partials' directory open once for all its files.
+  class WholeFiles {
    public:
-    WholeFile(WholeFile&& o) noexcept
+    WholeFiles(WholeFiles&& o) noexcept
         : store_(std::exchange(o.store_, nullptr)),
-          id_(std::move(o.id_)),
           dir_(std::move(o.dir_)),
-          fd_(std::move(o.fd_)) {}
-    WholeFile& operator=(WholeFile&&) = delete;
-    WholeFile(const WholeFile&) = delete;
-    ~WholeFile();
-    int fd() const { return fd_.get(); }
-    // Moves the file, whose bytes the caller has made durable, to entry
+          ids_(std::move(o.ids_)),
+          moved_(std::move(o.moved_)) {}
+    WholeFiles& operator=(WholeFiles&&) = delete;
+    WholeFiles(const WholeFiles&) = delete;
+    ~WholeFiles();
+    // A new file open for writing, and its number in the set. The caller
+    // closes the descriptor once the bytes are written and durable.
+    Result<std::pair<size_t, UniqueFd>> Create();
+    // Moves file `file`, whose bytes the caller has made durable, to entry
     // `leaf` of directory `dir_fd`, replacing an existing file only if
     // `replace`. The directory is not fsynced: the caller fsyncs each
     // directory once for a batch (transfer/publish.h, Move).
-    Published MoveTo(int dir_fd, const std::string& leaf, bool replace);
+    Published MoveTo(size_t file, int dir_fd, const std::string& leaf, bool replace);
 
    private:
     friend class UploadStore;
-    WholeFile(UploadStore* s, std::string id, UniqueFd dir, UniqueFd fd)
-        : store_(s), id_(std::move(id)), dir_(std::move(dir)), fd_(std::move(fd)) {}
+    WholeFiles(UploadStore* s, UniqueFd dir) : store_(s), dir_(std::move(dir)) {}
     UploadStore* store_;
-    std::string id_;
     UniqueFd dir_;  // the user's partials
-    UniqueFd fd_;
+    std::vector<std::string> ids_;
+    std::vector<bool> moved_;
   };
-  Result<WholeFile> CreateWhole(const std::string& user);
+  Result<WholeFiles> OpenWholeFiles(const std::string& user);
+
+  // Bytes set aside for `user` while a batch of whole files is checked,
+  // written and moved into place: counted among the user's partials (in
+  // place of the batch's WholeFiles) until the reservation ends, so batches
+  // written at once cannot together pass the quota.
+  class Reservation {
+   public:
+    Reservation(Reservation&& o) noexcept
+        : store_(std::exchange(o.store_, nullptr)), user_(std::move(o.user_)), bytes_(o.bytes_) {}
+    Reservation& operator=(Reservation&&) = delete;
+    Reservation(const Reservation&) = delete;
+    ~Reservation();
+
+   private:
+    friend class UploadStore;
+    Reservation(UploadStore* s, std::string user, int64_t bytes)
+        : store_(s), user_(std::move(user)), bytes_(bytes) {}
+    UploadStore* store_;
+    std::string user_;
+    int64_t bytes_;
+  };
+  Reservation Reserve(const std::string& user, int64_t bytes);
 
   // Opens the partial of upload `id` for `user`. NOT_FOUND if no such upload was
   // begun, ABORTED if another stream is writing it.
@@ -189,6 +215,7 @@ class UploadStore {
   mutable std::mutex mu_;
   std::unordered_map<std::string, PendingUpload> pending_;  // GUARDED_BY(mu_)
   std::set<std::string> writing_;                           // GUARDED_BY(mu_)
+  std::unordered_map<std::string, int64_t> reserved_;       // GUARDED_BY(mu_): user -> bytes
 };
 
 }  // namespace ferry

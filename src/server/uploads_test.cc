@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
@@ -71,6 +72,33 @@ TEST_F(UploadStoreTest, CountsPartialBytesPerUser) {
   auto writer = store.Open("alice", begun->first);
   ASSERT_TRUE(writer.ok());
   EXPECT_EQ(store.PartialBytes("alice"), 10);
+}
+
+// A batch's whole files count through its reservation, taken before they
+// are written, so batches checked at once each see the others' bytes.
+TEST_F(UploadStoreTest, AReservationCountsAmongPartialsUntilItEnds) {
+  UploadStore store(dir_, std::chrono::hours(1), SpaceReserve{0, 1.0});
+  {
+    auto reserved = store.Reserve("alice", 5000);
+    EXPECT_EQ(store.PartialBytes("alice"), 5000);
+    EXPECT_EQ(store.PartialBytes("bob"), 0);
+    auto more = store.Reserve("alice", 300);
+    EXPECT_EQ(store.PartialBytes("alice"), 5300);
+    auto whole = store.OpenWholeFiles("alice");
+    ASSERT_TRUE(whole.ok()) << whole.status().ToString();
+    auto file = whole->Create();
+    ASSERT_TRUE(file.ok()) << file.status().ToString();
+    ASSERT_EQ(::pwrite(file->second.get(), "0123456", 7, 0), 7);
+    EXPECT_EQ(store.PartialBytes("alice"), 5300) << "not counted twice";
+    // It carries the client's mtime, which may be years old.
+    timespec old[2] = {{0, UTIME_OMIT}, {1'000'000'000, 0}};
+    ASSERT_EQ(::futimens(file->second.get(), old), 0);
+    EXPECT_EQ(store.RemoveStale(), 0) << "a batch's file is spared while its set lives";
+  }
+  EXPECT_EQ(store.PartialBytes("alice"), 0) << "and the whole file is gone with its batch";
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir_ + "/alice"),
+                          std::filesystem::directory_iterator()),
+            0);
 }
 
 // The destination directory `name` under the test's directory, as the file

@@ -5,14 +5,17 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <cstdint>
 #include <future>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "core/display_text.h"
 #include "core/sha256.h"
 #include "transfer/file_io.h"
 #include "transfer/hash_cache.h"
@@ -55,21 +58,44 @@ std::string Lower(std::string hex) {
 struct Staged {
   RelPath path;
   const v1::WholeFile* wire = nullptr;
-  int64_t replaced = 0;  // bytes of the file it replaces, as checked before writing
-  std::optional<UploadStore::WholeFile> file;
+  int64_t replaced = 0;    // bytes of the file it replaces, as checked before writing
+  size_t file = SIZE_MAX;  // its number in the message's UploadStore::WholeFiles
 };
 
+// Directories opened at once while a message's files are moved into place;
+// past it, those open are fsynced and closed, so that a message spread over
+// many directories cannot hold many descriptors.
+constexpr size_t kOpenDirectories = 64;
+
+// What the message as a whole must be before any file of it is stored.
+Status CheckMessage(const v1::PutFilesRequest& req) {
+  if (req.files_size() > kWholeFilesMax) {
+    return Status::InvalidArgument(
+        fmt::format("a message of a batch names at most {} files", kWholeFilesMax));
+  }
+  for (const auto& f : req.files()) {
+    if (static_cast<int64_t>(f.data().size()) > kWholeFileMaxBytes) {
+      return Status::InvalidArgument(fmt::format(
+          "'{}': a file in a batch holds at most 1 MiB; send it with Upload; nothing of this "
+          "message was stored",
+          ForDisplay(f.path().substr(0, 256))));
+    }
+    if (f.mtime_ns() < 0) {
+      return Status::InvalidArgument(
+          "negative modification time; nothing of this message was stored");
+    }
+  }
+  return Status::Ok();
+}
+
 // Everything that can be said of a file before a byte of it is written.
-Result<Staged> Check(const WholeFilesCaller& c, const v1::WholeFile& f) {
+// `parents` holds the directories already found for this message.
+Result<Staged> Check(const WholeFilesCaller& c, const v1::WholeFile& f,
+                     std::set<std::string>& parents) {
   auto path = RelPath::Parse(f.path());
   if (!path.ok()) return path.status();
   if (path->IsRoot()) return Status::InvalidArgument("an upload needs a file name");
   const std::string shown = path->Display();
-  if (static_cast<int64_t>(f.data().size()) > kWholeFileMaxBytes) {
-    return Status::InvalidArgument(
-        fmt::format("'{}': a file in a batch holds at most 1 MiB; send it with Upload", shown));
-  }
-  if (f.mtime_ns() < 0) return Status::InvalidArgument("negative modification time");
   if (!IsSha256Hex(f.sha256())) {
     return Status::InvalidArgument(fmt::format("'{}' comes without its SHA-256", shown));
   }
@@ -77,7 +103,7 @@ Result<Staged> Check(const WholeFilesCaller& c, const v1::WholeFile& f) {
     return Status::DataLoss(fmt::format(
         "checksum mismatch for '{}': the data was damaged in transit; it was not stored", shown));
   }
-  Staged staged{std::move(path).value(), &f, 0, std::nullopt};
+  Staged staged{std::move(path).value(), &f, 0, SIZE_MAX};
   auto info = c.home.Stat(staged.path);
   if (info.ok()) {
     if (info->type == FileType::kDirectory) {
@@ -90,20 +116,31 @@ Result<Staged> Check(const WholeFilesCaller& c, const v1::WholeFile& f) {
     staged.replaced = info->type == FileType::kFile ? info->size : 0;
   } else if (info.status().code() != Code::kNotFound) {
     return info.status();
+  } else if (std::string parent = staged.path.Parent().Relative(); !parents.contains(parent)) {
+    // Its directory must exist, as for BeginUpload: found once per message.
+    auto dir = c.home.OpenParent(staged.path);
+    if (!dir.ok()) return dir.status();
+    parents.insert(std::move(parent));
   }
   return staged;
 }
 
-// Writes the file's bytes under its partial name and makes them durable.
-Status Write(const WholeFilesCaller& c, Staged& s) {
-  auto file = c.state.uploads.CreateWhole(c.call.user());
-  if (!file.ok()) return file.status();
+// Writes the file's bytes under a partial name of `files`, with its mode,
+// time and cached hash, and makes them durable; its descriptor is closed.
+Status Write(UploadStore::WholeFiles& files, Staged& s) {
+  auto created = files.Create();
+  if (!created.ok()) return created.status();
+  const int fd = created->second.get();
   const std::string what = "cannot store the upload";
   const std::string& data = s.wire->data();
-  Status written = WriteFullAt(file->fd(), data.data(), data.size(), 0, what);
-  if (written.ok() && ::fchmod(file->fd(), 0644) != 0) written = ErrnoStatus(errno, what);
-  if (written.ok()) written = SetModificationTime(file->fd(), s.wire->mtime_ns(), what);
-  if (written.ok() && ::fsync(file->fd()) != 0) written = ErrnoStatus(errno, what);
+  Status written = WriteFullAt(fd, data.data(), data.size(), 0, what);
+  if (written.ok() && ::fchmod(fd, 0644) != 0) written = ErrnoStatus(errno, what);
+  if (written.ok()) written = SetModificationTime(fd, s.wire->mtime_ns(), what);
+  if (written.ok()) {
+    // The rename keeps inode, size and time: the cached hash stays valid.
+    if (auto info = StatFd(fd); info.ok()) StoreSha256(fd, *info, Lower(s.wire->sha256()));
+    if (::fsync(fd) != 0) written = ErrnoStatus(errno, what);
+  }
   if (written.code() == Code::kResourceExhausted) {
     return Status::ResourceExhausted(
         fmt::format("no space left on the server: '{}' was not stored; free some space or ask the "
@@ -111,22 +148,37 @@ Status Write(const WholeFilesCaller& c, Staged& s) {
                     s.path.Display()));
   }
   FERRY_RETURN_IF_ERROR(written);
-  s.file.emplace(std::move(file).value());
+  s.file = created->first;
   return Status::Ok();
+}
+
+// fsyncs and closes the directories that received files.
+void SyncDirectories(const WholeFilesCaller& c, std::map<std::string, UniqueFd>& dirs) {
+  for (auto& [parent, fd] : dirs) {
+    // The files are in place; what is at stake is the durability of their
+    // names, as for a single upload: log it.
+    if (Status s = SyncDirectory(fd.get()); !s.ok()) {
+      spdlog::warn("uploads into '/{}' by '{}': {}", parent == "." ? "" : parent, c.call.user(),
+                   s.ToString());
+    }
+  }
+  dirs.clear();
 }
 
 // Stores the files of one message in order; returns the first failure, with
 // the files before it stored, durable and on record, and counts them in
 // `stored`.
 Status StoreMessage(const WholeFilesCaller& c, const v1::PutFilesRequest& req, int& stored) {
+  FERRY_RETURN_IF_ERROR(CheckMessage(req));
   const std::string& user = c.call.user();
   std::vector<Staged> staged;
+  std::set<std::string> parents;
   Status failed;
   std::optional<RelPath> failed_path;
   int64_t bytes = 0;
   int64_t replaced = 0;
   for (const auto& f : req.files()) {
-    auto s = Check(c, f);
+    auto s = Check(c, f, parents);
     if (!s.ok()) {
       failed = s.status();
       if (auto p = RelPath::Parse(f.path()); p.ok()) failed_path = *p;
@@ -136,14 +188,21 @@ Status StoreMessage(const WholeFilesCaller& c, const v1::PutFilesRequest& req, i
     replaced += s->replaced;
     staged.push_back(std::move(s).value());
   }
-  // Room is checked once for the message: it is stored whole or refused whole.
+  // Room is checked once for the message: it is stored whole or refused
+  // whole. Its bytes are reserved first, so that they count among the user's
+  // partials for every other check until its files are in place.
+  auto reserved = c.state.uploads.Reserve(user, bytes);
+  std::optional<UploadStore::WholeFiles> files;
   if (!staged.empty()) {
-    Status room = c.state.quotas.CheckRoom(user, bytes - replaced);
+    Status room = c.state.quotas.CheckRoom(user, -replaced);
     if (room.ok()) room = c.state.uploads.CheckSpace(bytes);
     if (!room.ok()) return room;
+    auto opened = c.state.uploads.OpenWholeFiles(user);
+    if (!opened.ok()) return opened.status();
+    files.emplace(std::move(opened).value());
   }
   for (size_t i = 0; i < staged.size(); ++i) {
-    if (Status s = Write(c, staged[i]); !s.ok()) {
+    if (Status s = Write(*files, staged[i]); !s.ok()) {
       failed = s;
       failed_path = staged[i].path;
       staged.resize(i);
@@ -152,12 +211,12 @@ Status StoreMessage(const WholeFilesCaller& c, const v1::PutFilesRequest& req, i
   }
 
   std::vector<AuditRecord> records;
+  // Each directory is opened once and fsynced once, after its last rename.
+  std::map<std::string, UniqueFd> dirs;
   {
     std::vector<PathLocks::Target> targets;
     for (const auto& s : staged) targets.push_back({s.path, true});
     auto held = c.state.locks.Lock(user, targets);
-    // Each directory is opened once and fsynced once, after its last rename.
-    std::map<std::string, UniqueFd> dirs;
     // Once per message: asking a synchronous call costs a round on its queue.
     if (!staged.empty() && c.ctx->IsCancelled()) {
       failed = Status::Cancelled("the client cancelled the call");
@@ -168,6 +227,7 @@ Status StoreMessage(const WholeFilesCaller& c, const v1::PutFilesRequest& req, i
       std::string parent = s.path.Parent().Relative();
       auto dir = dirs.find(parent);
       if (dir == dirs.end()) {
+        if (dirs.size() >= kOpenDirectories) SyncDirectories(c, dirs);
         auto opened = c.home.OpenDirectory(s.path.Parent());
         if (!opened.ok()) {
           failed = opened.status();
@@ -178,7 +238,7 @@ Status StoreMessage(const WholeFilesCaller& c, const v1::PutFilesRequest& req, i
       }
       const bool overwrite = s.wire->overwrite();
       int64_t freed = ReplacedBytes(c.home, s.path, overwrite);
-      Published moved = s.file->MoveTo(dir->second.get(), s.path.Leaf(), overwrite);
+      Published moved = files->MoveTo(s.file, dir->second.get(), s.path.Leaf(), overwrite);
       if (!moved.moved) {
         failed = moved.error == EEXIST
                      ? Status::AlreadyExists(
@@ -190,24 +250,15 @@ Status StoreMessage(const WholeFilesCaller& c, const v1::PutFilesRequest& req, i
       }
       int64_t size = static_cast<int64_t>(s.wire->data().size());
       c.state.quotas.Adjust(user, size - freed);
-      if (auto info = StatFd(s.file->fd()); info.ok()) {
-        StoreSha256(s.file->fd(), *info, Lower(s.wire->sha256()));
-      }
       records.push_back(FileRecord(c, "upload", s.path, Status::Ok(), size));
       c.audit.add_bytes(size);
       stored++;
     }
-    for (auto& [parent, fd] : dirs) {
-      // The files are in place; what is at stake is the durability of their
-      // names, as for a single upload: log it.
-      if (Status s = SyncDirectory(fd.get()); !s.ok()) {
-        spdlog::warn("uploads into '/{}' by '{}': {}", parent == "." ? "" : parent, user,
-                     s.ToString());
-      }
-    }
   }
-  if (!failed.ok() && failed_path)
+  SyncDirectories(c, dirs);
+  if (!failed.ok() && failed_path) {
     records.push_back(FileRecord(c, "upload", *failed_path, failed, 0));
+  }
   // Queued together, the records go into the log in one transaction.
   for (auto& w : c.state.audit.RecordDurable(std::move(records))) {
     if (Status s = w.get(); !s.ok() && failed.ok()) failed = s;
@@ -224,10 +275,6 @@ Status ReceiveWholeFiles(
   int stored = 0;
   while (stream->Read(&req)) {
     c.call.Progress();
-    if (req.files_size() > kWholeFilesMax) {
-      return Status::InvalidArgument(
-          fmt::format("a message of a batch names at most {} files", kWholeFilesMax));
-    }
     Status s = StoreMessage(c, req, stored);
     c.audit.set_path(fmt::format("{} files", stored));
     if (!s.ok()) return s;
@@ -270,6 +317,9 @@ Status SendWholeFiles(const WholeFilesCaller& c, const v1::GetFilesRequest& req,
       return Status::FailedPrecondition(
           fmt::format("'{}' holds more than 1 MiB; download it with Download", path->Display()));
     }
+    if (pending > 0 && pending + static_cast<size_t>(file->info.size) > kReplyBytes) {
+      FERRY_RETURN_IF_ERROR(flush());
+    }
     std::string data(static_cast<size_t>(file->info.size), '\0');
     auto n = ReadFullAt(file->fd.get(), data.data(), data.size(), 0, "cannot read the file");
     if (!n.ok()) return n.status();
@@ -286,7 +336,6 @@ Status SendWholeFiles(const WholeFilesCaller& c, const v1::GetFilesRequest& req,
     c.audit.add_bytes(size);
     sent++;
     c.audit.set_path(fmt::format("{} files", sent));
-    if (pending >= kReplyBytes) FERRY_RETURN_IF_ERROR(flush());
   }
   return flush();
 }

@@ -125,6 +125,26 @@ TEST_F(TreeBatchTest, ASecondPutStopsAtAnExistingFileAndForceReplaces) {
   EXPECT_EQ(TreeDigest(Path("tree")), TreeDigest(HomePath("alice", "tree")));
 }
 
+// A message is checked against the quota as a whole, its bytes reserved
+// first (so that batches at once cannot together pass it).
+TEST_F(TreeBatchTest, AQuotaRefusesABatchWhole) {
+  ASSERT_OK(RunFerry({"user", "quota", "alice", "1M", "--data", data_}));
+  fs::create_directories(Path("q"));
+  for (int i = 0; i < 3; ++i) {
+    WriteRandomFile(Path(fmt::format("q/f{}.bin", i)), 400'000, static_cast<uint64_t>(30 + i));
+  }
+  auto r = Ferry({"put", "-r", Path("q")});
+  EXPECT_FAILS_WITH(r, "RESOURCE_EXHAUSTED: this would exceed your quota of 1.0 MiB");
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_FALSE(fs::exists(HomePath("alice", fmt::format("q/f{}.bin", i)))) << i;
+  }
+  EXPECT_TRUE(PartialsOf("alice").empty());
+  // Two of them fit.
+  fs::remove(Path("q/f2.bin"));
+  ASSERT_OK(Ferry({"put", "-r", Path("q")}));
+  EXPECT_EQ(TreeDigest(HomePath("alice", "q")), TreeDigest(Path("q")));
+}
+
 TEST_F(TreeBatchTest, OneBarFollowsTheWholeTreeOnATerminal) {
   if (::access("/usr/bin/script", X_OK) != 0) GTEST_SKIP() << "needs script(1) for a pty";
   MakeTree(Path("tree"), 120);
