@@ -6,8 +6,8 @@
 #include <fmt/format.h>
 
 #include "cli/client_settings.h"
-#include "cli/completion.h"
 #include "cli/commands.h"
+#include "cli/completion.h"
 #include "cli/directory_commands.h"
 #include "cli/fail.h"
 #include "cli/fetch_command.h"

@@ -31,6 +31,7 @@ constexpr std::array kPathArguments = {
     PathArguments{"unzip", PathKind::kRemote, PathKind::kNone},
     PathArguments{"encrypt", PathKind::kRemote, PathKind::kNone},
     PathArguments{"decrypt", PathKind::kRemote, PathKind::kNone},
+    PathArguments{"sync", PathKind::kSync, PathKind::kSync},
     PathArguments{"lcd", PathKind::kLocal, PathKind::kNone},
     PathArguments{"lls", PathKind::kLocal, PathKind::kLocal},
 };
@@ -163,6 +164,13 @@ LineCompletion CompleteShellLine(std::string_view before_cursor, const Completio
     case PathKind::kRemote:
       return CompletePath(replace_bytes, typed, sources.list_remote);
     case PathKind::kLocal:
+      return CompletePath(replace_bytes, typed, sources.list_local);
+    case PathKind::kSync:
+      // ":PATH" is remote: the colon stays and what follows it is completed
+      // (only when typed bare, not inside quotes).
+      if (StartsWith(typed, ":") && before_cursor[before_cursor.size() - replace_bytes] == ':') {
+        return CompletePath(replace_bytes - 1, typed.substr(1), sources.list_remote);
+      }
       return CompletePath(replace_bytes, typed, sources.list_local);
     case PathKind::kNone:
       break;

@@ -13,7 +13,8 @@
 
 namespace ferry {
 
-enum class PathKind { kNone, kRemote, kLocal };
+// kSync: a `sync` argument, remote when written ":PATH", local otherwise.
+enum class PathKind { kNone, kRemote, kLocal, kSync };
 
 struct DirectoryName {
   std::string name;

@@ -64,6 +64,20 @@ TEST(ShellCompletionTest, RemoteFileCompletesWithASpaceDirectoryWithASlash) {
   EXPECT_EQ(dir.insert, "photos/");
 }
 
+// sync marks its remote side with ':': after it, remote paths; else local.
+TEST(ShellCompletionTest, SyncCompletesColonPathsRemotelyAndOthersLocally) {
+  auto remote = CompleteShellLine("sync src :pho", Sources());
+  EXPECT_EQ(remote.replace_bytes, 3u) << "the colon stays";
+  EXPECT_EQ(remote.insert, "photos/");
+  auto deeper = CompleteShellLine("sync :photos/cat", Sources());
+  EXPECT_EQ(deeper.insert, "photos/cat.jpg ");
+  auto local = CompleteShellLine("sync up", Sources());
+  EXPECT_EQ(local.insert, "upload.bin ");
+  auto second = CompleteShellLine("sync :repo s", Sources());
+  EXPECT_EQ(second.insert, "src/");
+  EXPECT_EQ(ArgumentKind({"sync", "--delete"}), PathKind::kSync);
+}
+
 TEST(ShellCompletionTest, ListsTheDirectoryPartAndKeepsIt) {
   std::vector<std::string> asked;
   CompletionSources s = Sources();
