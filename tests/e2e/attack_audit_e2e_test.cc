@@ -300,8 +300,7 @@ TEST_F(FullDiskTest, MutationsOnAFullDiskFailOrAreOnRecord) {
   for (const auto& op : ops) {
     auto r = Ferry(op.args);
     if (r.exit_code != 0) {
-      EXPECT_NE(r.err.find("UNAVAILABLE: the server cannot write its audit log"),
-                std::string::npos)
+      EXPECT_NE(r.err.find("UNAVAILABLE: the server cannot write its audit log"), std::string::npos)
           << r.err;
       refused++;
       // Refused before the change: nothing happened.

@@ -328,6 +328,18 @@ RunResult E2eTest::Ferry(const std::vector<std::string>& args, const std::string
   return r;
 }
 
+RunResult E2eTest::RunShell(const std::string& script, const std::string& user) {
+  Env env = ClientEnv(user);
+  env["FERRY"] = FERRY_BINARY;
+  std::string out = Path("sh.out"), err = Path("sh.err");
+  Child c = Child::SpawnProgram("/bin/sh", {"-c", script}, env, out, err);
+  RunResult r;
+  r.exit_code = c.Wait(std::chrono::seconds(120)).value_or(-1);
+  r.out = ReadFile(out);
+  r.err = ReadFile(err);
+  return r;
+}
+
 std::vector<std::string> E2eTest::PartialsOf(const std::string& user) const {
   std::vector<std::string> out;
   std::error_code ec;

@@ -122,6 +122,9 @@ class E2eTest : public ::testing::Test {
   }
   // The names of `user`'s partial uploads in the server's data dir.
   std::vector<std::string> PartialsOf(const std::string& user) const;
+  // Runs `script` with /bin/sh as `user`, $FERRY being the ferry binary (the
+  // script adds --trust-new-server where a first call needs it).
+  RunResult RunShell(const std::string& script, const std::string& user = "alice");
 
   std::string dir_;   // everything of this test lives here
   std::string data_;  // the server's data dir

@@ -19,20 +19,6 @@ using namespace std::chrono_literals;
 
 class PipesE2eTest : public E2eTest {
  protected:
-  // Runs `script` with /bin/sh, where $FERRY is the ferry binary (with
-  // --trust-new-server added by the script where needed), as alice.
-  RunResult Shell(const std::string& script) {
-    Env env = ClientEnv("alice");
-    env["FERRY"] = FERRY_BINARY;
-    std::string out = Path("sh.out"), err = Path("sh.err");
-    Child c = Child::SpawnProgram("/bin/sh", {"-c", script}, env, out, err);
-    RunResult r;
-    r.exit_code = c.Wait(120s).value_or(-1);
-    r.out = ReadFile(out);
-    r.err = ReadFile(err);
-    return r;
-  }
-
   // The upload area's files for alice: what a failed upload may leave.
   std::vector<std::string> Partials() const {
     std::vector<std::string> out;
@@ -47,14 +33,14 @@ class PipesE2eTest : public E2eTest {
 TEST_F(PipesE2eTest, PutFromAPipeAndGetToAPipeKeepEveryByte) {
   std::string src = Path("src.bin");
   WriteRandomFile(src, 3 * 1024 * 1024 + 4321, 11);
-  auto put = Shell("cat '" + src + "' | \"$FERRY\" put - piped.bin --trust-new-server");
+  auto put = RunShell("cat '" + src + "' | \"$FERRY\" put - piped.bin --trust-new-server");
   ASSERT_OK(put);
   EXPECT_EQ(put.out, "");  // stdout is the caller's: no progress, no summary
   EXPECT_EQ(Sha256File(HomePath("alice", "piped.bin")), Sha256File(src));
   EXPECT_TRUE(Partials().empty());
 
   std::string back = Path("back.bin");
-  auto get = Shell("\"$FERRY\" get piped.bin - --trust-new-server | cat > '" + back + "'");
+  auto get = RunShell("\"$FERRY\" get piped.bin - --trust-new-server | cat > '" + back + "'");
   ASSERT_OK(get);
   EXPECT_EQ(Sha256File(back), Sha256File(src));
   // Nothing but the file's bytes on stdout.
@@ -78,12 +64,12 @@ TEST_F(PipesE2eTest, ProgressGoesToAStderrTerminalNeverToStdout) {
   ASSERT_OK(Ferry({"put", src, "p.bin"}));
   std::string got = Path("got.bin");
   // script runs the command on a pty; only stdout is sent to a file.
-  auto r = Shell("script -qec '\"$FERRY\" get p.bin - > " + got + "' /dev/null");
+  auto r = RunShell("script -qec '\"$FERRY\" get p.bin - > " + got + "' /dev/null");
   ASSERT_OK(r);
   EXPECT_EQ(Sha256File(got), Sha256File(src));
   EXPECT_NE(r.out.find("p.bin"), std::string::npos) << r.out;  // the bar, on the terminal
   EXPECT_NE(r.out.find("2.0 MiB"), std::string::npos) << r.out;
-  auto up = Shell("script -qec '\"$FERRY\" put - q.bin < " + src + "' /dev/null");
+  auto up = RunShell("script -qec '\"$FERRY\" put - q.bin < " + src + "' /dev/null");
   ASSERT_OK(up);
   EXPECT_NE(up.out.find("q.bin"), std::string::npos) << up.out;
   EXPECT_EQ(Sha256File(HomePath("alice", "q.bin")), Sha256File(src));
@@ -103,8 +89,8 @@ TEST_F(PipesE2eTest, GetIntoAPipeClosedEarlyEndsQuietly) {
   WriteRandomFile(src, 8 * 1024 * 1024, 12);
   ASSERT_OK(Ferry({"put", src, "big.bin"}));
   std::string head = Path("head.out"), status = Path("status");
-  auto r = Shell("( \"$FERRY\" get big.bin - --trust-new-server; echo $? > '" + status +
-                 "' ) | head -c 10 > '" + head + "'");
+  auto r = RunShell("( \"$FERRY\" get big.bin - --trust-new-server; echo $? > '" + status +
+                    "' ) | head -c 10 > '" + head + "'");
   ASSERT_OK(r);
   EXPECT_EQ(ReadFile(head), ReadFile(src).substr(0, 10));
   // Non-zero, as for a process SIGPIPE ends, and without a word or a crash.
@@ -116,7 +102,7 @@ TEST_F(PipesE2eTest, APipeOverTheQuotaFailsAndLeavesNothing) {
   ASSERT_OK(RunFerry({"user", "quota", "alice", "1M", "--data", data_}));
   std::string src = Path("3m.bin");
   WriteRandomFile(src, 3 * 1024 * 1024, 13);
-  auto r = Shell("cat '" + src + "' | \"$FERRY\" put - over.bin --trust-new-server");
+  auto r = RunShell("cat '" + src + "' | \"$FERRY\" put - over.bin --trust-new-server");
   EXPECT_FAILS_WITH(r, "RESOURCE_EXHAUSTED: the upload of '/over.bin' stopped after");
   EXPECT_NE(r.err.find("this would exceed your quota of 1.0 MiB"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(HomePath("alice", "over.bin")));
@@ -167,12 +153,12 @@ TEST_F(PipesE2eTest, DashNeedsARemoteNameAndDotSlashDashIsAFile) {
   EXPECT_FAILS_WITH(Ferry({"get", "-r", "d", "-"}), "INVALID_ARGUMENT: get -r cannot write");
 
   WriteFile(Path("-"), "a file named dash\n");
-  auto dash = Shell("cd '" + dir_ + "' && \"$FERRY\" put ./- dash.txt --trust-new-server");
+  auto dash = RunShell("cd '" + dir_ + "' && \"$FERRY\" put ./- dash.txt --trust-new-server");
   ASSERT_OK(dash);
   EXPECT_EQ(ReadFile(HomePath("alice", "dash.txt")), "a file named dash\n");
   // And back into a file named `-`.
   fs::remove(Path("-"));
-  ASSERT_OK(Shell("cd '" + dir_ + "' && \"$FERRY\" get dash.txt ./- --trust-new-server"));
+  ASSERT_OK(RunShell("cd '" + dir_ + "' && \"$FERRY\" get dash.txt ./- --trust-new-server"));
   EXPECT_EQ(ReadFile(Path("-")), "a file named dash\n");
 }
 

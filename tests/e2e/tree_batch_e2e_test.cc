@@ -48,19 +48,6 @@ class TreeBatchTest : public E2eTest {
     return row.ok() && *row ? stmt->Int(0) : -1;
   }
 
-  // Runs `script` with /bin/sh as alice, $FERRY being the ferry binary.
-  RunResult Shell(const std::string& script) {
-    Env env = ClientEnv("alice");
-    env["FERRY"] = FERRY_BINARY;
-    std::string out = Path("sh.out"), err = Path("sh.err");
-    Child c = Child::SpawnProgram("/bin/sh", {"-c", script}, env, out, err);
-    RunResult r;
-    r.exit_code = c.Wait(120s).value_or(-1);
-    r.out = ReadFile(out);
-    r.err = ReadFile(err);
-    return r;
-  }
-
   v1::WholeFile Whole(const std::string& path, const std::string& data) {
     v1::WholeFile f;
     f.set_path(path);
@@ -148,14 +135,14 @@ TEST_F(TreeBatchTest, AQuotaRefusesABatchWhole) {
 TEST_F(TreeBatchTest, OneBarFollowsTheWholeTreeOnATerminal) {
   if (::access("/usr/bin/script", X_OK) != 0) GTEST_SKIP() << "needs script(1) for a pty";
   MakeTree(Path("tree"), 120);
-  auto up = Shell("script -qec '\"$FERRY\" put -r " + Path("tree") +
-                  " tree --trust-new-server' /dev/null");
+  auto up = RunShell("script -qec '\"$FERRY\" put -r " + Path("tree") +
+                     " tree --trust-new-server' /dev/null");
   ASSERT_OK(up);
   // 122 files: the 120, the empty one and the big one; one summary line.
   EXPECT_NE(up.out.find("122/122 files"), std::string::npos) << up.out;
   // A bar ends its line only when it finishes: one bar, one line.
   EXPECT_EQ(std::count(up.out.begin(), up.out.end(), '\n'), 1) << up.out;
-  auto down = Shell("script -qec '\"$FERRY\" get -r tree " + Path("back") + "' /dev/null");
+  auto down = RunShell("script -qec '\"$FERRY\" get -r tree " + Path("back") + "' /dev/null");
   ASSERT_OK(down);
   EXPECT_NE(down.out.find("122/122 files"), std::string::npos) << down.out;
   EXPECT_EQ(std::count(down.out.begin(), down.out.end(), '\n'), 1) << down.out;
