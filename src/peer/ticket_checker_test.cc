@@ -108,10 +108,13 @@ TEST(TicketCheckerTest, AVouchedTicketIsRememberedAndABadOneRefused) {
 
 TEST(TicketCheckerTest, AnAnswerIsNotBelievedPastTheTicketsExpiry) {
   FakeDirectory directory;
-  directory.expires_in = 1;
+  // Two seconds, not one: expiries are whole seconds of the wall clock, so a
+  // second that ticks between the directory's answer and the checker's
+  // reading of it leaves 1 s (never 0) to believe it.
+  directory.expires_in = 2;
   TicketChecker checker(directory.Options(), AsAlice(), [] { return kPeer; });
   ASSERT_TRUE(checker.Check(kGood).ok());
-  std::this_thread::sleep_for(1100ms);
+  std::this_thread::sleep_for(2100ms);
   directory.expires_in = 300;
   ASSERT_TRUE(checker.Check(kGood).ok());
   EXPECT_EQ(directory.checks, 2);
