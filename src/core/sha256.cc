@@ -1,10 +1,18 @@
 #include "core/sha256.h"
 
+#include <cctype>
+
 #include <cerrno>
 #include <stdexcept>
 #include <vector>
 
 namespace ferry {
+
+std::string LowerHex(std::string_view hex) {
+  std::string out(hex);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
 
 std::string ToHex(const uint8_t* data, size_t size) {
   static constexpr char kDigits[] = "0123456789abcdef";

@@ -19,6 +19,9 @@ std::string ToHex(const uint8_t* data, size_t size);
 inline std::string ToHex(const Digest& d) { return ToHex(d.data(), d.size()); }
 // True if `s` is exactly 64 lower- or upper-case hex digits.
 bool IsSha256Hex(std::string_view s);
+// `hex` with its letters in lower case, the form ToHex writes: hashes a
+// client or a peer sent in either case compare equal to computed ones.
+std::string LowerHex(std::string_view hex);
 
 class Sha256 {
  public:

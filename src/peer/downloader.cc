@@ -599,10 +599,7 @@ Result<std::vector<std::string>> FetchManifest(const Source& source, const std::
   if (Status v = VerifyChunkHashes(list, size, chunk_root); !v.ok()) {
     return Status::DataLoss("its chunk hashes do not check against the chunk root: " + v.message());
   }
-  for (auto& h : list) {
-    std::transform(h.begin(), h.end(), h.begin(),
-                   [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
-  }
+  for (auto& h : list) h = LowerHex(h);
   return list;
 }
 
@@ -703,9 +700,7 @@ Result<DownloadResult> Download(dirclient::DirectoryClient& directory,
     return Status::InvalidArgument(
         fmt::format("'{}' is not a SHA-256 (64 hex digits)", ForDisplay(request.sha256)));
   }
-  std::string sha256 = request.sha256;
-  std::transform(sha256.begin(), sha256.end(), sha256.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  const std::string sha256 = LowerHex(request.sha256);
 
   auto found = directory.Sources(sha256);
   if (!found.ok()) return found.status();

@@ -35,12 +35,6 @@ Status Unwritable(const Status& cause) {
                                                                       : kUnwritable);
 }
 
-int64_t NowUs() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 std::string BucketKey(const AuditRecord& r, bool overflow) {
   return fmt::format("{}\n{}\n{}", overflow ? "*" : r.remote, r.operation,
                      static_cast<int>(r.code));
@@ -99,6 +93,12 @@ void AuditAggregator::Expire(int64_t now_us, std::vector<AuditRecord>& out) {
     if (kv.second.counted > 0) out.push_back(Summary(kv.second));
     return true;
   });
+}
+
+int64_t AuditNowUs() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 AuditRecord AuditAggregator::Summary(const Bucket& b) {
@@ -228,7 +228,7 @@ void AuditLog::Run() {
     now = std::chrono::steady_clock::now();
     std::vector<AuditRecord> summaries;
     if (stopping_ || now >= next_expiry) {
-      aggregator_.Expire(stopping_ ? INT64_MAX : NowUs(), summaries);
+      aggregator_.Expire(stopping_ ? INT64_MAX : AuditNowUs(), summaries);
       next_expiry = now + std::chrono::seconds(1);
     }
     for (auto& s : summaries) {
@@ -316,7 +316,7 @@ Status AuditLog::Write(const std::vector<Pending>& batch) {
 void AuditLog::TryRecover() {
   if (!options_.reserve_path.empty() && !MakeReserve().ok()) return;
   AuditRecord r;
-  r.time_us = NowUs();
+  r.time_us = AuditNowUs();
   r.user = "(server)";
   r.operation = "audit";
   r.result = "OK: the audit log can be written again";
@@ -358,7 +358,8 @@ Status AuditLog::Prune() {
   };
   if (options_.retention.count() > 0) {
     int64_t cutoff =
-        NowUs() - std::chrono::duration_cast<std::chrono::microseconds>(options_.retention).count();
+        AuditNowUs() -
+        std::chrono::duration_cast<std::chrono::microseconds>(options_.retention).count();
     for (;;) {
       auto n = delete_oldest(cutoff, kPruneBatch);
       if (!n.ok()) return n.status();

@@ -28,6 +28,9 @@
 
 namespace ferry {
 
+// The clock of audit records: microseconds since the Unix epoch.
+int64_t AuditNowUs();
+
 struct AuditRecord {
   int64_t time_us = 0;  // Unix time
   std::string user;

@@ -57,9 +57,7 @@ AuditScope::AuditScope(AuditLog* log, grpc::ServerContext* ctx, std::string oper
       mutating_(IsMutating(operation)) {
   record_.operation = std::move(operation);
   record_.remote = PeerAddress(ctx->peer());
-  record_.time_us = std::chrono::duration_cast<std::chrono::microseconds>(
-                        std::chrono::system_clock::now().time_since_epoch())
-                        .count();
+  record_.time_us = AuditNowUs();
 }
 
 Status AuditScope::CheckWritable() const {

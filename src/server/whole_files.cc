@@ -27,17 +27,11 @@ namespace {
 // Data of a GetFiles reply message before it is sent.
 constexpr size_t kReplyBytes = 1 << 20;
 
-int64_t NowUs() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 // The audit record of one file of a batch, as its own call would leave.
 AuditRecord FileRecord(const WholeFilesCaller& c, const char* operation, const RelPath& path,
                        const Status& outcome, int64_t bytes) {
   AuditRecord r;
-  r.time_us = NowUs();
+  r.time_us = AuditNowUs();
   r.user = c.call.user();
   r.remote = c.audit.remote();
   r.operation = operation;
@@ -46,12 +40,6 @@ AuditRecord FileRecord(const WholeFilesCaller& c, const char* operation, const R
   r.code = outcome.code();
   r.bytes = bytes;
   return r;
-}
-
-std::string Lower(std::string hex) {
-  std::transform(hex.begin(), hex.end(), hex.begin(),
-                 [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
-  return hex;
 }
 
 // One file of a PutFiles message, checked, then written under its partial name.
@@ -99,7 +87,7 @@ Result<Staged> Check(const WholeFilesCaller& c, const v1::WholeFile& f,
   if (!IsSha256Hex(f.sha256())) {
     return Status::InvalidArgument(fmt::format("'{}' comes without its SHA-256", shown));
   }
-  if (Sha256::HexOf(f.data()) != Lower(f.sha256())) {
+  if (Sha256::HexOf(f.data()) != LowerHex(f.sha256())) {
     return Status::DataLoss(fmt::format(
         "checksum mismatch for '{}': the data was damaged in transit; it was not stored", shown));
   }
@@ -138,7 +126,7 @@ Status Write(UploadStore::WholeFiles& files, Staged& s) {
   if (written.ok()) written = SetModificationTime(fd, s.wire->mtime_ns(), what);
   if (written.ok()) {
     // The rename keeps inode, size and time: the cached hash stays valid.
-    if (auto info = StatFd(fd); info.ok()) StoreSha256(fd, *info, Lower(s.wire->sha256()));
+    if (auto info = StatFd(fd); info.ok()) StoreSha256(fd, *info, LowerHex(s.wire->sha256()));
     if (::fsync(fd) != 0) written = ErrnoStatus(errno, what);
   }
   if (written.code() == Code::kResourceExhausted) {

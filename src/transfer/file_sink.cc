@@ -50,9 +50,7 @@ Status FileSink::Write(const Chunk& chunk) {
 
 bool FileSink::Matches(std::string_view expected_hex) {
   sha256_ = hash_.FinishHex();
-  std::string expected(expected_hex);
-  for (char& c : expected) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return sha256_ == expected;
+  return sha256_ == LowerHex(expected_hex);
 }
 
 Status FileSink::Sync() {
